@@ -1,0 +1,46 @@
+/** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { BusUnavailableError, CommandTimeoutError } from '../gateway/commands.js';
+import { RefusedError, UnavailableError } from '../gateway/control.js';
+import { DeviceNameError } from '../gateway/registry.js';
+
+/** An error whose message is safe and meant for the client. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new HttpError(404, what);
+
+function statusOf(error: Error): number | undefined {
+  if (error instanceof HttpError) return error.statusCode;
+  if (error instanceof RefusedError) return 409;
+  if (error instanceof UnavailableError) return 409;
+  if (error instanceof DeviceNameError) return 400;
+  if (error instanceof CommandTimeoutError) return 504;
+  if (error instanceof BusUnavailableError) return 503;
+  return undefined;
+}
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      const first = error.validation[0];
+      const where = `${error.validationContext ?? 'request'}${first.instancePath ?? ''}`.replace(/\//g, '.');
+      return reply.status(400).send({ error: `${where}: ${first.message}`, statusCode: 400 });
+    }
+    const status = statusOf(error) ?? (error.statusCode && error.statusCode < 500 ? error.statusCode : 500);
+    if (status >= 500 && statusOf(error) === undefined) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.status(500).send({ error: 'internal error; see the gateway log', statusCode: 500 });
+    }
+    return reply.status(status).send({ error: error.message, statusCode: status });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, statusCode: 404 }),
+  );
+}

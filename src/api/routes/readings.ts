@@ -1,0 +1,85 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ApiContext } from '../context.js';
+import { HttpError, notFound } from '../errors.js';
+import { DeviceParams, ErrorResponse } from '../schemas.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const MAX_BUCKETS = 10_000;
+/** Without a bucket the range is cut into about this many. */
+const DEFAULT_BUCKETS = 500;
+
+/** ISO 8601 or epoch milliseconds. */
+export function parseTime(text: string, name: string): number {
+  const t = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(t)) throw new HttpError(400, `${name} must be an ISO 8601 time or epoch milliseconds; got "${text}"`);
+  return t;
+}
+
+export function parseDuration(text: string, name: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  const ms = match ? Number(match[1]) * UNITS[match[2]] : 0;
+  if (ms <= 0) throw new HttpError(400, `${name} must be a duration such as 500ms, 10s, 1m, 1h or 1d; got "${text}"`);
+  return ms;
+}
+
+const Stat = Type.Object({ min: Type.Number(), avg: Type.Number(), max: Type.Number() });
+
+export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
+  app.get(
+    '/api/devices/:id/readings',
+    {
+      schema: {
+        tags: ['history'],
+        summary: 'Reading history, downsampled to min/avg/max per bucket',
+        params: DeviceParams,
+        querystring: Type.Object({
+          from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: one hour before `to`' })),
+          to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: now' })),
+          bucket: Type.Optional(Type.String({ description: 'bucket width such as 10s, 1m, 1h; default: range / 500' })),
+        }),
+        response: {
+          200: Type.Object({
+            device: Type.String(),
+            from: Type.Integer(),
+            to: Type.Integer(),
+            bucket_ms: Type.Integer(),
+            buckets: Type.Array(
+              Type.Object({
+                t: Type.Integer(),
+                count: Type.Integer(),
+                voltage: Type.Optional(Stat),
+                current: Type.Optional(Stat),
+                power: Type.Optional(Stat),
+                energy: Type.Optional(Stat),
+                humidity: Type.Optional(Stat),
+                temperature: Type.Optional(Stat),
+              }),
+            ),
+          }),
+          400: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const device = ctx.registry.find(request.params.id);
+      if (!device) throw notFound(`no device "${request.params.id}"`);
+      const q = request.query;
+      const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now();
+      const from = q.from !== undefined ? parseTime(q.from, 'from') : to - 3_600_000;
+      if (from >= to) throw new HttpError(400, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+      const bucketMs = q.bucket !== undefined ? parseDuration(q.bucket, 'bucket') : Math.max(1000, Math.ceil((to - from) / DEFAULT_BUCKETS));
+      if ((to - from) / bucketMs > MAX_BUCKETS) {
+        throw new HttpError(400, `the range holds more than ${MAX_BUCKETS} buckets of ${q.bucket}; choose a wider bucket or a shorter range`);
+      }
+      const buckets = ctx.history.buckets({ deviceId: device.id, from, to, bucketMs });
+      return {
+        device: device.name,
+        from,
+        to,
+        bucket_ms: bucketMs,
+        buckets: buckets.map((b) => ({ t: b.t, count: b.count, ...b.values })),
+      };
+    },
+  );
+};

@@ -1,0 +1,85 @@
+/**
+ * Commands to CAN nodes and their replies: each command carries a token the node echoes,
+ * so a reply is matched to the request that caused it, even with several in flight.
+ */
+import { Opcode, type Command, type Message } from '../can/codec.js';
+import type { CanBus } from '../can/can-bus.js';
+
+export type Reply = Extract<Message, { type: 'reply' }>;
+
+/** The node did not answer in time (REST 504). */
+export class CommandTimeoutError extends Error {}
+/** The command could not be put on the bus (REST 503). */
+export class BusUnavailableError extends Error {}
+
+interface Pending {
+  resolve: (reply: Reply) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  opcode: number;
+}
+
+export class Commands {
+  private readonly pending = new Map<number, Pending>();
+  private readonly nextToken = new Map<number, number>();
+  private readonly onMessage = (message: Message) => {
+    if (message.type === 'reply') this.settle(message);
+  };
+
+  constructor(
+    private readonly can: CanBus,
+    private readonly timeoutMs: number,
+  ) {}
+
+  start(): void {
+    this.can.on('message', this.onMessage);
+  }
+
+  stop(): void {
+    this.can.off('message', this.onMessage);
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new BusUnavailableError('the gateway is shutting down'));
+      this.pending.delete(key);
+    }
+  }
+
+  /** Sends a command and resolves with the node's reply (whatever its result code). */
+  send(node: number, command: Command, timeoutMs = this.timeoutMs): Promise<Reply> {
+    const token = this.token(node);
+    const key = node * 256 + token;
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new CommandTimeoutError(`node ${node} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.get(key)?.reject(new CommandTimeoutError(`node ${node}: token ${token} reused before a reply`));
+      this.pending.set(key, { resolve, reject, timer, opcode: Opcode[command.op] });
+      if (!this.can.sendCommand(node, token, command)) {
+        clearTimeout(timer);
+        this.pending.delete(key);
+        reject(new BusUnavailableError('the CAN bus is down or its send queue is full'));
+      }
+    });
+  }
+
+  /** Sends without waiting for the reply (safety path: the open must not wait on anything). */
+  fire(node: number, command: Command): boolean {
+    return this.can.sendCommand(node, this.token(node), command);
+  }
+
+  private token(node: number): number {
+    const token = ((this.nextToken.get(node) ?? 0) % 255) + 1; // 1..255
+    this.nextToken.set(node, token);
+    return token;
+  }
+
+  private settle(reply: Reply): void {
+    const key = reply.node * 256 + reply.token;
+    const p = this.pending.get(key);
+    if (!p || p.opcode !== reply.opcode) return;
+    clearTimeout(p.timer);
+    this.pending.delete(key);
+    p.resolve(reply);
+  }
+}

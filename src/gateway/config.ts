@@ -1,0 +1,242 @@
+/**
+ * The configuration: one TypeBox schema, a YAML file, environment overrides derived from the schema.
+ * Every problem is reported at once with its key; a broken file never falls back to defaults.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { Type, type Static, type TSchema, Kind } from '@sinclair/typebox';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
+const Enum = <T extends string>(values: readonly T[], def: T) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { default: def },
+  );
+
+export const ConfigSchema = Type.Object(
+  {
+    can: Type.Object(
+      {
+        transport: Enum(['sim', 'socketcan'] as const, 'sim'),
+        interface: Type.String({ minLength: 1, default: 'can0', description: 'SocketCAN interface' }),
+        bitrate: Type.Union([125000, 250000, 500000, 1000000].map((v) => Type.Literal(v)), {
+          default: 125000,
+          description: 'documented; the OS brings the interface up at this rate',
+        }),
+        protocol: Enum(['v1', 'seed'] as const, 'v1'),
+        heartbeat_timeout_ms: Type.Integer({ minimum: 500, maximum: 600000, default: 3500 }),
+        command_timeout_ms: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
+        sim: Type.Object(
+          {
+            nodes: Type.Array(Type.Integer({ minimum: 1, maximum: 63 }), { default: [1, 2, 3], uniqueItems: true }),
+            report_period_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ default: '', description: 'empty: start the embedded broker' }),
+        base_topic: Type.String({ minLength: 1, pattern: '^[^#+/]+$', default: 'canplug' }),
+        discovery_prefix: Type.String({ minLength: 1, pattern: '^[^#+]+$', default: 'homeassistant' }),
+        username: Type.String({ default: '' }),
+        password: Type.String({ default: '' }),
+        client_id: Type.String({ default: '' }),
+        ca: Type.String({ default: '', description: 'CA certificate file for TLS' }),
+        cert: Type.String({ default: '', description: 'client certificate file' }),
+        key: Type.String({ default: '', description: 'client key file' }),
+        embedded_host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        embedded_port: Port(1883),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        port: Port(8080),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    database: Type.Object(
+      {
+        path: Type.String({ minLength: 1, default: './data/canplug.db' }),
+        flush_interval_ms: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    udp: Type.Object(
+      {
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 2390, description: '0 disables' }),
+        host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    safety: Type.Object(
+      {
+        humidity_limit: Type.Number({ minimum: 1, maximum: 100, default: 80 }),
+        humidity_hysteresis: Type.Number({ minimum: 0, maximum: 99, default: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? `config: ${problems[0]}` : `config has ${problems.length} problems:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** What a schema allows, in words, for error messages. */
+function allowed(schema: TSchema): string {
+  if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}`;
+  const kind = schema[Kind];
+  if (kind === 'Integer' || kind === 'Number') {
+    const what = kind === 'Integer' ? 'an integer' : 'a number';
+    if (schema.minimum !== undefined && schema.maximum !== undefined) return `${what} from ${schema.minimum} to ${schema.maximum}`;
+    return what;
+  }
+  if (kind === 'String') {
+    if (schema.pattern) return `a string matching ${schema.pattern}`;
+    return schema.minLength ? 'a non-empty string' : 'a string';
+  }
+  if (kind === 'Array') return `a list of ${allowed(schema.items)}s${schema.uniqueItems ? ' without repeats' : ''}`;
+  if (kind === 'Object') return 'a mapping';
+  return kind;
+}
+
+function keyOf(path: string): string {
+  return path.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+}
+
+/** Every problem in a config value, one line each: key, value given, what is allowed. */
+export function configProblems(value: unknown): string[] {
+  const problems = new Map<string, string>();
+  for (const error of Value.Errors(ConfigSchema, value)) {
+    const key = keyOf(error.path);
+    if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+      // Unknown keys are usually typos: name the ones that are allowed there.
+      const known = Object.keys(error.schema.properties ?? {});
+      problems.set(key, `${key}: unknown key; allowed keys here: ${known.join(', ')}`);
+      continue;
+    }
+    // A union reports per member; one line per key is enough.
+    if (problems.has(key) || [...problems.keys()].some((k) => key.startsWith(`${k}.`))) continue;
+    problems.set(key, `${key}: ${JSON.stringify(error.value)} is not allowed; expected ${allowed(error.schema)}`);
+  }
+  return [...problems.values()];
+}
+
+/** Environment variable name for a key path, e.g. ['can', 'transport'] -> CANPLUG_CAN_TRANSPORT. */
+export function envName(path: string[]): string {
+  return `CANPLUG_${path.join('_').toUpperCase()}`;
+}
+
+function coerceEnv(schema: TSchema, text: string): unknown {
+  const kind = schema[Kind];
+  if (kind === 'Integer' || kind === 'Number' || (schema.anyOf && typeof schema.anyOf[0].const === 'number')) {
+    return text.trim() === '' || Number.isNaN(Number(text)) ? text : Number(text);
+  }
+  if (kind === 'Boolean') return text === 'true' ? true : text === 'false' ? false : text;
+  if (kind === 'Array') {
+    return text
+      .split(',')
+      .filter((s) => s.trim() !== '')
+      .map((s) => coerceEnv(schema.items, s.trim()));
+  }
+  return text;
+}
+
+/** Applies CANPLUG_<SECTION>_<KEY> variables onto a raw config object (in place). */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [section, sectionSchema] of Object.entries(ConfigSchema.properties) as [string, TSchema][]) {
+    const walk = (schema: TSchema, path: string[], target: Record<string, unknown>) => {
+      for (const [key, sub] of Object.entries(schema.properties as Record<string, TSchema>)) {
+        const here = [...path, key];
+        if (sub[Kind] === 'Object') {
+          const child = (target[key] ??= {}) as Record<string, unknown>;
+          walk(sub, here, child);
+          continue;
+        }
+        const text = env[envName(here)];
+        if (text !== undefined) target[key] = coerceEnv(sub, text);
+      }
+    };
+    const target = (raw[section] ??= {}) as Record<string, unknown>;
+    if (typeof target === 'object' && target !== null) walk(sectionSchema, [section], target as Record<string, unknown>);
+  }
+}
+
+export interface ConfigSource {
+  /** Path of the YAML file; undefined uses ./canplug.yaml if present, else the built-in defaults. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(source: ConfigSource = {}): { config: Config; path: string | undefined } {
+  const env = source.env ?? process.env;
+  const explicit = source.path ?? env.CANPLUG_CONFIG;
+  const path = explicit ?? (existsSync('canplug.yaml') ? 'canplug.yaml' : undefined);
+  let raw: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError([`cannot read ${path}: ${(error as Error).message}`]);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (error) {
+      const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
+      throw new ConfigError([`${path} is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`]);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ConfigError([`${path} must be a mapping of sections (can, mqtt, http, ...)`]);
+    }
+  }
+  return { config: parseConfig(raw as Record<string, unknown>, env), path };
+}
+
+/** Validates a raw config object (after environment overrides); throws ConfigError listing every problem. */
+export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Config {
+  const value = structuredClone(raw);
+  for (const [section, content] of Object.entries(value)) {
+    if (content === null) value[section] = {};
+  }
+  applyEnv(value, env);
+  const withDefaults = Value.Default(ConfigSchema, value);
+  const problems = configProblems(withDefaults);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return withDefaults as Config;
+}
+
+/** The config without secrets, for /api/health, bridge info and logs. */
+export function redactConfig(config: Config): unknown {
+  const copy = structuredClone(config);
+  if (copy.mqtt.password) copy.mqtt.password = '***';
+  if (copy.mqtt.key) copy.mqtt.key = '***';
+  try {
+    const url = new URL(copy.mqtt.url);
+    if (url.password) {
+      url.password = '***';
+      copy.mqtt.url = url.toString();
+    }
+  } catch {
+    // not a URL (empty: embedded broker)
+  }
+  return copy;
+}

@@ -1,0 +1,82 @@
+/**
+ * Switching devices: the one path every interface (REST, MQTT, rules, CLI) goes through,
+ * so the safety guards are checked in one place and every refusal is recorded with its origin.
+ */
+import type { RelayActionName } from '../can/codec.js';
+import type { Device, DeviceKind } from './device.js';
+import type { EventBus } from './events.js';
+import type { Registry } from './registry.js';
+
+/** A request refused by an interlock (REST 409). */
+export class RefusedError extends Error {}
+/** The device is not in a state to be switched (offline, no relay; REST 409/503). */
+export class UnavailableError extends Error {}
+
+export interface RelayDriver {
+  /** Switches the device; resolves with the relay state the device confirmed. */
+  setRelay(device: Device, action: RelayActionName): Promise<boolean>;
+}
+
+/** Returns why a close must be refused, or undefined. */
+export type CloseGuard = (device: Device) => string | undefined;
+
+export interface RelayResult {
+  device: Device;
+  relay: boolean;
+}
+
+export class DeviceControl {
+  private readonly drivers = new Map<DeviceKind, RelayDriver>();
+  private readonly guards = new Set<CloseGuard>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly events: EventBus,
+  ) {}
+
+  registerDriver(kind: DeviceKind, driver: RelayDriver): void {
+    this.drivers.set(kind, driver);
+  }
+
+  /** Adds a guard consulted before any close; returns the function that removes it. */
+  addGuard(guard: CloseGuard): () => void {
+    this.guards.add(guard);
+    return () => this.guards.delete(guard);
+  }
+
+  /** Why closing this device would be refused right now, or undefined. */
+  closeRefusal(device: Device): string | undefined {
+    for (const guard of this.guards) {
+      const reason = guard(device);
+      if (reason) return reason;
+    }
+    return undefined;
+  }
+
+  async setRelay(device: Device, action: RelayActionName, origin: string): Promise<RelayResult> {
+    const driver = this.drivers.get(device.kind);
+    if (!driver) throw new UnavailableError(`${device.name} has no switch that canplug can drive`);
+    const closing = action === 'close' || (action === 'toggle' && device.state.relay !== true);
+    if (closing) {
+      const reason = this.closeRefusal(device);
+      if (reason) {
+        this.refused(device, reason, origin);
+        throw new RefusedError(reason);
+      }
+    }
+    try {
+      const relay = await driver.setRelay(device, action);
+      device.state.relay = relay;
+      this.registry.changed(device);
+      this.events.emit('log', { ts: Date.now(), device, type: 'relay', cause: relay ? 'on' : 'off', origin });
+      return { device, relay };
+    } catch (error) {
+      if (error instanceof RefusedError) this.refused(device, error.message, origin);
+      throw error;
+    }
+  }
+
+  private refused(device: Device, reason: string, origin: string): void {
+    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay' } });
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The composition root: builds every part from the config, starts them in order, stops them in
+ * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
+ * feature is reported in health and does not take the daemon down.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { CanBus } from '../can/can-bus.js';
+import type { Transport } from '../can/transport.js';
+import { SimSocket } from '../can/sim-socket.js';
+import { SimSeedSocket } from '../can/sim-seed-socket.js';
+import { SimTransport, VirtualBus } from '../can/sim-transport.js';
+import { openDatabase, type Db } from '../db/database.js';
+import { DeviceStore } from '../db/devices.js';
+import { History } from '../db/history.js';
+import { Recorder } from '../db/recorder.js';
+import { BatchWriter } from '../db/writer.js';
+import { MqttConnection, redactUrl } from '../mqtt/connection.js';
+import { DeviceTopics } from '../mqtt/device-topics.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { buildApp } from '../api/app.js';
+import type { HealthReport } from '../api/context.js';
+import type { Logger } from '../log.js';
+import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
+import { Commands } from './commands.js';
+import { redactConfig, type Config } from './config.js';
+import { DeviceControl } from './control.js';
+import { EventBus } from './events.js';
+import { Metrics } from './metrics.js';
+import { Registry } from './registry.js';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+/** A part of the gateway with a lifecycle; its constructor only stores dependencies. */
+export interface Feature {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+export interface GatewayOptions {
+  config: Config;
+  log: Logger;
+  /** Replaces the configured transport (tests, `canplug sim`). */
+  transport?: Transport;
+}
+
+/** Loads for the demo's simulated sockets, W: a lamp, a heater, a fridge, then more of the same. */
+const DEMO_LOADS = [60, 800, 120];
+
+export class Gateway {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly events = new EventBus();
+  readonly metrics = new Metrics();
+  readonly startedAt = Date.now();
+  /** The simulated sockets when the transport is `sim`. */
+  readonly simSockets: SimSocket[] = [];
+  simSeedSocket: SimSeedSocket | undefined;
+  virtualBus: VirtualBus | undefined;
+
+  db!: Db;
+  writer!: BatchWriter;
+  registry!: Registry;
+  can!: CanBus;
+  commands!: Commands;
+  control!: DeviceControl;
+  mqtt!: MqttConnection;
+  deviceTopics!: DeviceTopics;
+  broker: EmbeddedBroker | undefined;
+  api!: FastifyInstance;
+
+  private readonly features: { name: string; feature: Feature; error?: string }[] = [];
+  private state: HealthReport['status'] = 'starting';
+  private cleanups: (() => void)[] = [];
+
+  constructor(private readonly options: GatewayOptions) {
+    this.config = options.config;
+    this.log = options.log;
+  }
+
+  private child(module: string): Logger {
+    return this.log.child({ module });
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const started = performance.now();
+
+    this.db = openDatabase(c.database.path, { log: this.child('db') });
+    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
+    this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
+    this.writer.start();
+    this.registry = new Registry({
+      events: this.events,
+      store: new DeviceStore(this.db),
+      log: this.child('registry'),
+      heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
+    });
+    this.registry.load();
+    const recorder = new Recorder(this.events, this.writer);
+    recorder.start();
+    this.cleanups.push(() => recorder.stop());
+
+    this.can = new CanBus(this.options.transport ?? this.createTransport(), c.can.protocol, this.child('can'));
+    this.commands = new Commands(this.can, c.can.command_timeout_ms);
+    this.control = new DeviceControl(this.registry, this.events);
+    this.control.registerDriver('can', new CanRelayDriver(this.commands));
+    this.control.registerDriver('seed', new SeedRelayDriver(this.can));
+    this.wireCan();
+    await this.can.start();
+    this.commands.start();
+    this.registry.start();
+    this.startSimulatedSockets();
+
+    await this.startMqtt();
+    this.deviceTopics = new DeviceTopics({
+      connection: this.mqtt,
+      events: this.events,
+      registry: this.registry,
+      control: this.control,
+      baseTopic: c.mqtt.base_topic,
+      log: this.child('mqtt'),
+    });
+    await this.startFeature('mqtt-devices', this.deviceTopics);
+
+    this.api = await buildApp({
+      log: this.child('http'),
+      ctx: {
+        registry: this.registry,
+        control: this.control,
+        history: new History(this.db),
+        health: () => this.health(),
+        version: VERSION,
+      },
+    });
+    this.api.get('/metrics', { schema: { tags: ['gateway'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
+      reply.type('text/plain; version=0.0.4').send(await this.metrics.text()),
+    );
+    await this.api.listen({ host: c.http.host, port: c.http.port });
+
+    // Nodes that were already running announce themselves now instead of at their next heartbeat.
+    this.can.discover();
+    this.state = 'ok';
+    this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
+    this.printBanner();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopping') return;
+    this.state = 'stopping';
+    for (const { name, feature } of [...this.features].reverse()) {
+      try {
+        await feature.stop();
+      } catch (error) {
+        this.log.error({ feature: name, err: (error as Error).message }, 'feature failed to stop');
+      }
+    }
+    await this.api?.close();
+    this.deviceTopics?.publishAllOffline();
+    await this.mqtt?.stop();
+    await this.broker?.close();
+    for (const socket of this.simSockets) socket.stop();
+    this.simSeedSocket?.stop();
+    this.commands?.stop();
+    this.registry?.stop();
+    await this.can?.stop();
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.writer?.stop();
+    this.db?.close();
+    this.log.info('canplug stopped');
+  }
+
+  /** Starts a feature guarded: a failure is logged and shown in health, the daemon goes on. */
+  async startFeature(name: string, feature: Feature): Promise<void> {
+    const entry: (typeof this.features)[number] = { name, feature };
+    this.features.push(entry);
+    try {
+      await feature.start();
+    } catch (error) {
+      entry.error = (error as Error).message;
+      this.log.error({ feature: name, err: entry.error }, 'feature failed to start; continuing without it');
+    }
+  }
+
+  httpUrl(): string {
+    const address = this.api.server.address();
+    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
+    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  mqttUrl(): string {
+    return this.broker?.url ?? this.config.mqtt.url;
+  }
+
+  health(): HealthReport {
+    const can = this.can.transport.stats();
+    const db = this.writer.health();
+    const failed = this.features.filter((f) => f.error).map((f) => ({ feature: f.name, error: f.error }));
+    const up = can.up && this.mqtt.connected && db.ok;
+    const devices = this.registry.list();
+    return {
+      status: this.state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : this.state,
+      version: VERSION,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      can: {
+        up: can.up,
+        transport: this.can.transport.name,
+        protocol: this.can.protocol,
+        ...(this.config.can.transport === 'socketcan' ? { interface: this.config.can.interface } : {}),
+        frames_received: this.can.counters.received,
+        frames_sent: this.can.counters.sent,
+        frames_unknown: this.can.counters.unknown,
+        frames_malformed: this.can.counters.malformed,
+        frames_lost: this.registry.framesLost,
+        frames_dropped: can.dropped,
+        bus_errors: this.can.counters.busErrors + can.busErrors,
+      },
+      mqtt: {
+        connected: this.mqtt.connected,
+        url: redactUrl(this.mqttUrl()),
+        embedded: this.broker !== undefined,
+        ...(this.mqtt.error ? { error: this.mqtt.error } : {}),
+      },
+      database: { ok: db.ok, ...(db.error ? { error: db.error } : {}), pending: db.pending, readings_written: db.readingsWritten },
+      devices: { total: devices.length, online: devices.filter((d) => d.available).length },
+      ...(failed.length > 0 ? { failed_features: failed } : {}),
+    };
+  }
+
+  /** The config without secrets (bridge info, REST). */
+  configSummary(): unknown {
+    return redactConfig(this.config);
+  }
+
+  private createTransport(): Transport {
+    if (this.config.can.transport === 'sim') {
+      this.virtualBus = new VirtualBus();
+      return new SimTransport(this.virtualBus);
+    }
+    throw new Error('the socketcan transport is not available in this build');
+  }
+
+  private startSimulatedSockets(): void {
+    const bus = this.virtualBus;
+    if (!bus) return;
+    if (this.config.can.protocol === 'seed') {
+      const socket = new SimSeedSocket(this.config.can.sim.report_period_ms);
+      this.simSeedSocket = socket;
+      socket.start(bus.attach((frame) => socket.receive(frame)).send);
+      return;
+    }
+    this.config.can.sim.nodes.forEach((node, i) => {
+      const socket = new SimSocket({
+        node,
+        loadWatts: DEMO_LOADS[i % DEMO_LOADS.length],
+        humidity: 40 + 5 * (i % 4),
+        reportPeriodMs: this.config.can.sim.report_period_ms,
+        humidityLimit: this.config.safety.humidity_limit,
+        hysteresis: this.config.safety.humidity_hysteresis,
+        wander: true,
+      });
+      this.simSockets.push(socket);
+      socket.start(bus.attach((frame) => socket.receive(frame)).send);
+    });
+  }
+
+  private wireCan(): void {
+    const lastAsked = new Map<number, number>();
+    this.can.on('message', (message) => {
+      this.registry.handleMessage(message);
+      // A node we have not heard a heartbeat from: ask it to announce itself (at most every 5 s).
+      if ('node' in message && message.type !== 'heartbeat' && message.type !== 'command' && !this.registry.canNode(message.node)) {
+        const now = Date.now();
+        if (now - (lastAsked.get(message.node) ?? 0) > 5000) {
+          lastAsked.set(message.node, now);
+          this.can.discover(message.node);
+        }
+      }
+    });
+    this.can.on('seed', (reading) => this.registry.handleSeed(reading));
+    this.can.on('down', (reason) => this.log.warn({ reason }, 'CAN interface down'));
+    this.can.on('up', () => this.log.info('CAN interface up'));
+    const m = this.metrics.sources;
+    m.canplug_can_frames_received_total = () => this.can.counters.received;
+    m.canplug_can_frames_sent_total = () => this.can.counters.sent;
+    m.canplug_can_frames_unknown_total = () => this.can.counters.unknown;
+    m.canplug_can_frames_malformed_total = () => this.can.counters.malformed;
+    m.canplug_can_frames_lost_total = () => this.registry.framesLost;
+    m.canplug_can_bus_errors_total = () => this.can.counters.busErrors + this.can.transport.stats().busErrors;
+    m.canplug_db_readings_written_total = () => this.writer.health().readingsWritten;
+    m.canplug_devices_online = () => this.registry.list().filter((d) => d.available).length;
+  }
+
+  private async startMqtt(): Promise<void> {
+    const c = this.config.mqtt;
+    let url = c.url;
+    if (!url) {
+      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port);
+      url = this.broker.url;
+    }
+    this.mqtt = new MqttConnection({
+      url,
+      baseTopic: c.base_topic,
+      username: c.username,
+      password: c.password,
+      clientId: c.client_id,
+      caFile: c.ca,
+      certFile: c.cert,
+      keyFile: c.key,
+      log: this.child('mqtt'),
+    });
+    await this.mqtt.start();
+    this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
+    this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
+  }
+
+  private printBanner(): void {
+    const base = this.config.mqtt.base_topic;
+    this.log.info(
+      {
+        rest: `${this.httpUrl()}/api/devices`,
+        docs: `${this.httpUrl()}/docs`,
+        mqtt: redactUrl(this.mqttUrl()),
+        topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${this.config.mqtt.discovery_prefix}/#`],
+        database: this.config.database.path,
+        can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
+      },
+      `REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}`,
+    );
+  }
+}

@@ -1,0 +1,88 @@
+/** What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. */
+
+export type DeviceKind = 'can' | 'seed' | 'wifi';
+
+export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
+export type Quantity = (typeof QUANTITIES)[number];
+
+export interface DeviceState {
+  relay?: boolean;
+  /** V */
+  voltage?: number;
+  /** A */
+  current?: number;
+  /** W */
+  power?: number;
+  /** kWh, monotonic across node reboots and counter resets */
+  energy?: number;
+  /** %RH */
+  humidity?: number;
+  /** degC */
+  temperature?: number;
+  /** The node's own humidity limit and hysteresis, as it reports them. */
+  nodeHumidityLimit?: number;
+  nodeHysteresis?: number;
+  /** Latches reported by the node. */
+  nodeHumidityLatched: boolean;
+  nodePowerLatched: boolean;
+  /** The gateway's own latch (safety backup rule), with its reason. */
+  gatewayLatch?: string;
+  /** A sensor reports a fault, or the node's heartbeat says fault. */
+  fault: boolean;
+  /** Watchdog alarms raised by the gateway (relay did not open, humidity stale, ...). */
+  problems: string[];
+}
+
+export interface DeviceInfo {
+  model: string;
+  firmware?: string;
+  protocol?: number;
+  nodeState?: string;
+  /** s, from the node */
+  uptime?: number;
+}
+
+export interface Device {
+  /** Database id, stable across runs. */
+  id: number;
+  /** 'can:1', 'seed', 'wifi:1234567' */
+  key: string;
+  kind: DeviceKind;
+  /** CAN node id for CAN devices. */
+  node?: number;
+  /** Friendly name used in topics and URLs. */
+  name: string;
+  available: boolean;
+  /** ms since the epoch of the last frame or datagram. */
+  lastSeen?: number;
+  info: DeviceInfo;
+  state: DeviceState;
+  framesLost: number;
+  settings: Record<string, unknown>;
+}
+
+/** A measurement as it is stored and fed to the rules: only the quantities the frame carried. */
+export interface Reading extends Partial<Record<Quantity, number>> {
+  device: Device;
+  ts: number;
+  relay?: boolean;
+}
+
+export function interlocked(device: Device): boolean {
+  return device.state.nodeHumidityLatched || device.state.nodePowerLatched || device.state.gatewayLatch !== undefined;
+}
+
+/** The device's state as published on MQTT (`canplug/<device>`) and returned by REST. */
+export function statePayload(device: Device): Record<string, unknown> {
+  const s = device.state;
+  const payload: Record<string, unknown> = {};
+  if (s.relay !== undefined) payload.state = s.relay ? 'ON' : 'OFF';
+  for (const q of QUANTITIES) if (s[q] !== undefined) payload[q] = s[q];
+  payload.interlock = interlocked(device);
+  payload.fault = s.fault;
+  payload.problem = s.problems.length > 0;
+  if (device.info.uptime !== undefined) payload.uptime = device.info.uptime;
+  if (device.info.firmware !== undefined) payload.firmware = device.info.firmware;
+  payload.frames_lost = device.framesLost;
+  return payload;
+}

@@ -1,0 +1,70 @@
+/**
+ * Prometheus metrics (names in docs/protocol.md section 7). Counters are read from the components
+ * that own them when scraped, so the hot path pays nothing for metrics.
+ */
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+
+type Source = () => number;
+
+export class Metrics {
+  readonly registry = new PromRegistry();
+  /** Filled by the features that own the numbers; read at scrape time. */
+  readonly sources: Record<string, Source> = {};
+  readonly dbFlushSeconds: Histogram;
+  readonly mqttRoundTripSeconds: Histogram;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const counter = (name: string, help: string) => {
+      const sources = this.sources;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const value = sources[name]?.() ?? 0;
+          this.reset();
+          this.inc(value);
+        },
+      });
+    };
+    counter('canplug_can_frames_received_total', 'CAN frames received');
+    counter('canplug_can_frames_sent_total', 'CAN frames sent');
+    counter('canplug_can_frames_unknown_total', 'CAN frames with an id outside the protocol');
+    counter('canplug_can_frames_malformed_total', 'CAN frames with a protocol id but a bad length or content');
+    counter('canplug_can_frames_lost_total', 'CAN frames lost, from sequence gaps');
+    counter('canplug_can_bus_errors_total', 'CAN error frames and controller errors');
+    counter('canplug_mqtt_messages_published_total', 'MQTT messages published');
+    counter('canplug_mqtt_messages_rejected_total', 'MQTT messages refused (too big, bad payload)');
+    counter('canplug_db_readings_written_total', 'readings written to SQLite');
+    counter('canplug_udp_datagrams_received_total', 'Wi-Fi plug UDP datagrams received');
+    counter('canplug_udp_datagrams_malformed_total', 'Wi-Fi plug UDP datagrams refused');
+    counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
+    counter('canplug_rules_fired_total', 'rule actions fired');
+    const sources = this.sources;
+    new Gauge({
+      name: 'canplug_devices_online',
+      help: 'devices currently online',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.canplug_devices_online?.() ?? 0);
+      },
+    });
+    this.dbFlushSeconds = new Histogram({
+      name: 'canplug_db_flush_seconds',
+      help: 'time to write one batch of readings and events',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
+    this.mqttRoundTripSeconds = new Histogram({
+      name: 'canplug_mqtt_round_trip_seconds',
+      help: 'time for a QoS 1 publish to be acknowledged by the broker',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * The device registry: devices appear from heartbeats (and the discovery broadcast at start-up),
+ * go offline when heartbeats stop, keep their last state, count frames lost from seq gaps,
+ * and keep energy monotonic across node reboots and counter resets.
+ */
+import { EventCode, type Message, type Status } from '../can/codec.js';
+import type { SeedReading } from '../can/seed-codec.js';
+import type { DeviceStore, StoredDevice } from '../db/devices.js';
+import type { Logger } from '../log.js';
+import type { Device, DeviceKind, Reading } from './device.js';
+import type { EventBus } from './events.js';
+
+export interface RegistryOptions {
+  events: EventBus;
+  store: DeviceStore;
+  log: Logger;
+  heartbeatTimeoutMs: number;
+}
+
+export class DeviceNameError extends Error {}
+
+const MODEL: Record<DeviceKind, string> = {
+  can: 'canplug ESP32 smart socket',
+  seed: 'ESP32 smart socket (2021, legacy frames)',
+  wifi: 'ESP8266 AsyncSmartPlug',
+};
+
+const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; scale?: number }> = {
+  [EventCode.humidityTrip]: { type: 'trip', cause: 'humidity', unit: '%RH', scale: 0.1 },
+  [EventCode.humidityRearmed]: { type: 'rearm', cause: 'humidity', unit: '%RH', scale: 0.1 },
+  [EventCode.overCurrentTrip]: { type: 'trip', cause: 'over-current', unit: 'A', scale: 0.001 },
+  [EventCode.overPowerTrip]: { type: 'trip', cause: 'over-power', unit: 'W', scale: 0.1 },
+  [EventCode.humiditySensorFault]: { type: 'fault', cause: 'humidity sensor' },
+  [EventCode.currentSensorFault]: { type: 'fault', cause: 'current sensor' },
+  [EventCode.voltageSensorFault]: { type: 'fault', cause: 'voltage sensor' },
+  [EventCode.rebooted]: { type: 'reboot', cause: 'node rebooted' },
+};
+
+/** Energy persisted at most this often when the counter only grows (a reset is saved at once). */
+const ENERGY_SAVE_INTERVAL_MS = 60_000;
+
+interface Tracking {
+  lastHeartbeat: number;
+  seq: { power?: number; environment?: number };
+  statusFault: boolean;
+  energySavedAt: number;
+  energyOffsetWh: number;
+  lastEnergyWh: number | null;
+}
+
+export class Registry {
+  private readonly devices = new Map<string, Device>();
+  private readonly tracking = new Map<Device, Tracking>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Frames lost on the bus, from seq gaps, all devices. */
+  framesLost = 0;
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** Loads the devices known from earlier runs; they start offline. */
+  load(): void {
+    for (const stored of this.options.store.all()) this.add(stored);
+  }
+
+  start(): void {
+    const period = Math.max(100, Math.min(1000, this.options.heartbeatTimeoutMs / 4));
+    this.sweepTimer = setInterval(() => this.sweep(), period);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  list(): Device[] {
+    return [...this.devices.values()];
+  }
+
+  byKey(key: string): Device | undefined {
+    return this.devices.get(key);
+  }
+
+  /** Finds a device by friendly name, node id ("3") or key ("can:3"). */
+  find(ref: string): Device | undefined {
+    for (const device of this.devices.values()) if (device.name === ref) return device;
+    if (/^\d+$/.test(ref)) return this.devices.get(`can:${Number(ref)}`);
+    return this.devices.get(ref);
+  }
+
+  canNode(node: number): Device | undefined {
+    return this.devices.get(`can:${node}`);
+  }
+
+  /** Returns the device with this key, creating it (persisted) when it is new. */
+  ensure(key: string, kind: DeviceKind, defaultName: string, node?: number): Device {
+    const existing = this.devices.get(key);
+    if (existing) return existing;
+    const stored = this.options.store.insert(key, kind, this.freeName(defaultName));
+    const device = this.add(stored, node);
+    this.options.log.info({ device: device.name, key }, 'new device');
+    this.options.events.emit('device.added', device);
+    return device;
+  }
+
+  rename(device: Device, name: string): void {
+    const problem = this.nameProblem(name, device);
+    if (problem) throw new DeviceNameError(problem);
+    const old = device.name;
+    this.options.store.rename(device.id, name);
+    device.name = name;
+    this.options.events.emit('device.renamed', device, old);
+  }
+
+  remove(device: Device): void {
+    this.options.store.remove(device.id);
+    this.devices.delete(device.key);
+    this.tracking.delete(device);
+    this.options.events.emit('device.removed', device);
+  }
+
+  saveSettings(device: Device, settings: Record<string, unknown>): void {
+    this.options.store.saveSettings(device.id, settings);
+    device.settings = settings;
+  }
+
+  /** Why a name cannot be used, or undefined when it can. */
+  nameProblem(name: string, device?: Device): string | undefined {
+    if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(name)) {
+      return 'a device name is 1 to 64 letters, digits, spaces, "_", "." or "-", starting with a letter or digit';
+    }
+    if (/^\d+$/.test(name)) return 'a device name cannot be only digits (those address node ids)';
+    if (name === 'bridge') return '"bridge" is reserved for the gateway\'s own topics';
+    const other = [...this.devices.values()].find((d) => d.name === name && d !== device);
+    if (other) return `the name "${name}" is already used by ${other.key}`;
+    return undefined;
+  }
+
+  /** Marks a device as seen (availability from Wi-Fi broadcasts and similar). */
+  markSeen(device: Device, now = Date.now()): void {
+    device.lastSeen = now;
+    const t = this.tracking.get(device);
+    if (t) t.lastHeartbeat = now;
+    if (!device.available) this.setAvailable(device, true);
+  }
+
+  /** Applies a state change from outside the CAN path (Wi-Fi plugs, safety) and announces it. */
+  changed(device: Device): void {
+    this.options.events.emit('device.changed', device);
+  }
+
+  /** Announces a measurement: stored, fed to rules and safety, published. */
+  reading(reading: Reading): void {
+    this.options.events.emit('reading', reading);
+    this.options.events.emit('device.changed', reading.device);
+  }
+
+  handleMessage(message: Message, now = Date.now()): void {
+    if (message.type === 'discovery' || message.type === 'command') return;
+    if (message.type === 'heartbeat') {
+      this.heartbeat(message, now);
+      return;
+    }
+    const device = this.canNode(message.node);
+    if (!device) return; // announced by its heartbeat; the caller asks it to announce itself
+    device.lastSeen = now;
+    const t = this.tracking.get(device)!;
+    switch (message.type) {
+      case 'power':
+        this.countLoss(device, t, 'power', message.seq);
+        this.applyStatus(device, t, message.status);
+        Object.assign(device.state, { voltage: message.voltage, current: message.current, power: message.power });
+        this.reading({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power, relay: message.status.relay });
+        return;
+      case 'environment':
+        this.countLoss(device, t, 'environment', message.seq);
+        this.applyStatus(device, t, message.status);
+        Object.assign(device.state, {
+          humidity: message.humidity,
+          temperature: message.temperature,
+          nodeHumidityLimit: message.humidityLimit,
+          nodeHysteresis: message.hysteresis,
+        });
+        this.reading({ device, ts: now, humidity: message.humidity, temperature: message.temperature });
+        return;
+      case 'energy': {
+        const energy = this.energy(device, t, message.energyWh, now);
+        device.info.uptime = message.uptime;
+        this.reading({ device, ts: now, energy });
+        return;
+      }
+      case 'reply':
+        this.applyStatus(device, t, message.status);
+        this.changed(device);
+        return;
+      case 'event':
+        this.nodeEvent(device, message, now);
+        return;
+    }
+  }
+
+  /** Legacy profile: one socket, no heartbeat; it is alive while its readings arrive. */
+  handleSeed(reading: SeedReading, now = Date.now()): void {
+    const device = this.ensure('seed', 'seed', 'seed-socket', 1);
+    this.markSeen(device, now);
+    device.state[reading.quantity] = reading.value;
+    if (reading.quantity === 'power') device.state.relay = reading.value > 0 ? true : device.state.relay;
+    this.reading({ device, ts: now, [reading.quantity]: reading.value });
+  }
+
+  private add(stored: StoredDevice, node?: number): Device {
+    const kind = stored.kind as DeviceKind;
+    const device: Device = {
+      id: stored.id,
+      key: stored.key,
+      kind,
+      node: node ?? (kind === 'can' ? Number(stored.key.slice(4)) : undefined),
+      name: stored.name,
+      available: false,
+      info: { model: MODEL[kind] },
+      state: { nodeHumidityLatched: false, nodePowerLatched: false, fault: false, problems: [] },
+      framesLost: 0,
+      settings: stored.settings,
+    };
+    this.devices.set(device.key, device);
+    this.tracking.set(device, {
+      lastHeartbeat: 0,
+      seq: {},
+      statusFault: false,
+      energySavedAt: 0,
+      energyOffsetWh: stored.energyOffsetWh,
+      lastEnergyWh: stored.lastEnergyWh,
+    });
+    if (stored.lastEnergyWh !== null) device.state.energy = (stored.energyOffsetWh + stored.lastEnergyWh) / 1000;
+    return device;
+  }
+
+  private freeName(name: string): string {
+    if (!this.nameProblem(name)) return name;
+    for (let i = 2; ; i++) if (!this.nameProblem(`${name}-${i}`)) return `${name}-${i}`;
+  }
+
+  private heartbeat(message: Extract<Message, { type: 'heartbeat' }>, now: number): void {
+    const device = this.ensure(`can:${message.node}`, 'can', `socket-${message.node}`, message.node);
+    const t = this.tracking.get(device)!;
+    if (message.state === 'boot') t.seq = {};
+    Object.assign(device.info, { firmware: message.firmware, protocol: message.protocol, nodeState: message.state, uptime: message.uptime });
+    device.state.fault = t.statusFault || message.state === 'fault';
+    this.markSeen(device, now);
+    this.changed(device);
+  }
+
+  private setAvailable(device: Device, available: boolean): void {
+    device.available = available;
+    const t = this.tracking.get(device);
+    if (t && !available) t.seq = {}; // frames missed while offline are not "lost" in the seq sense
+    this.options.log.info({ device: device.name, available }, available ? 'device online' : 'device offline');
+    this.options.events.emit('device.availability', device);
+    this.options.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'availability',
+      cause: available ? 'online' : 'heartbeat timeout',
+      origin: 'gateway',
+    });
+  }
+
+  private sweep(now = Date.now()): void {
+    for (const device of this.devices.values()) {
+      const t = this.tracking.get(device)!;
+      if (device.available && now - t.lastHeartbeat > this.options.heartbeatTimeoutMs) this.setAvailable(device, false);
+    }
+  }
+
+  private countLoss(device: Device, t: Tracking, kind: 'power' | 'environment', seq: number): void {
+    const last = t.seq[kind];
+    t.seq[kind] = seq;
+    if (last === undefined) return;
+    const gap = (seq - last - 1) & 0xff;
+    if (gap > 0 && gap < 128) {
+      // A gap over half the range is a node restart or a duplicate, not loss.
+      device.framesLost += gap;
+      this.framesLost += gap;
+    }
+  }
+
+  private applyStatus(device: Device, t: Tracking, status: Status): void {
+    device.state.relay = status.relay;
+    device.state.nodeHumidityLatched = status.humidityLatched;
+    device.state.nodePowerLatched = status.powerLatched;
+    t.statusFault = status.sensorFault;
+    device.state.fault = status.sensorFault || device.info.nodeState === 'fault';
+  }
+
+  private energy(device: Device, t: Tracking, counterWh: number, now: number): number {
+    let save = now - t.energySavedAt > ENERGY_SAVE_INTERVAL_MS;
+    if (t.lastEnergyWh !== null && counterWh < t.lastEnergyWh) {
+      // The node's counter restarted (flash reset): carry what it had counted.
+      t.energyOffsetWh += t.lastEnergyWh;
+      save = true;
+      this.options.log.info({ device: device.name, was: t.lastEnergyWh, now: counterWh }, 'energy counter reset on the node');
+    }
+    t.lastEnergyWh = counterWh;
+    if (save) {
+      this.options.store.saveEnergy(device.id, t.energyOffsetWh, counterWh);
+      t.energySavedAt = now;
+    }
+    const kWh = (t.energyOffsetWh + counterWh) / 1000;
+    device.state.energy = kWh;
+    return kWh;
+  }
+
+  private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
+    const known = EVENT_NAMES[message.code];
+    const detail: Record<string, unknown> = { code: message.code, flags: message.flags, uptime: message.uptime };
+    if (known?.scale !== undefined) detail.value = Math.round(message.value * known.scale * 1000) / 1000;
+    else detail.value = message.value;
+    if (known?.unit) detail.unit = known.unit;
+    if (known?.type === 'fault') device.state.fault = true;
+    this.options.events.emit('log', {
+      ts: now,
+      device,
+      type: known?.type ?? 'node-event',
+      cause: known?.cause ?? `event code 0x${message.code.toString(16)}`,
+      origin: 'node',
+      detail,
+    });
+    this.changed(device);
+  }
+}

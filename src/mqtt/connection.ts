@@ -1,0 +1,182 @@
+/**
+ * The gateway's MQTT connection: bridge state as the last will, credentials and TLS, reconnect with
+ * back-off, and topic handlers that survive reconnects. Features publish through it; on every
+ * (re)connect they are asked to republish what they own, so retained topics come back after a
+ * broker restart.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../log.js';
+
+export interface ConnectionOptions {
+  url: string;
+  baseTopic: string;
+  username?: string;
+  password?: string;
+  clientId?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  log: Logger;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer) => void;
+
+/** Largest payload a handler is given; bigger ones are refused before parsing. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+const BACKOFF_START_MS = 250;
+const BACKOFF_MAX_MS = 2000;
+
+/** MQTT topic filter matching (+ one level, # the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
+  private client: MqttClient | undefined;
+  private readonly handlers = new Map<string, MessageHandler>();
+  private backoff = BACKOFF_START_MS;
+  /** Messages published, all topics (metric). */
+  published = 0;
+  /** Messages refused before reaching a handler (too big) or whose handler threw. */
+  rejected = 0;
+  private lastError: string | undefined;
+
+  constructor(private readonly options: ConnectionOptions) {
+    super();
+  }
+
+  get bridgeStateTopic(): string {
+    return `${this.options.baseTopic}/bridge/state`;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  get error(): string | undefined {
+    return this.connected ? undefined : this.lastError;
+  }
+
+  /** Connects; resolves on the first connection, or after `waitMs` while reconnecting goes on. */
+  async start(waitMs = 5000): Promise<void> {
+    const o = this.options;
+    const clientOptions: IClientOptions = {
+      clientId: o.clientId || `canplug-${o.baseTopic}-${Math.random().toString(16).slice(2, 8)}`,
+      username: o.username || undefined,
+      password: o.password || undefined,
+      ca: o.caFile ? readFileSync(o.caFile) : undefined,
+      cert: o.certFile ? readFileSync(o.certFile) : undefined,
+      key: o.keyFile ? readFileSync(o.keyFile) : undefined,
+      will: { topic: this.bridgeStateTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+      reconnectPeriod: BACKOFF_START_MS,
+      connectTimeout: 5000,
+      // While the broker is away QoS 0 messages are dropped, not queued without bound:
+      // everything retained is republished on reconnect.
+      queueQoSZero: false,
+      resubscribe: true,
+    };
+    const client = mqtt.connect(o.url, clientOptions);
+    this.client = client;
+    client.on('connect', () => {
+      this.backoff = BACKOFF_START_MS;
+      client.options.reconnectPeriod = BACKOFF_START_MS;
+      this.lastError = undefined;
+      o.log.info({ url: redactUrl(o.url) }, 'MQTT connected');
+      this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
+      const filters = [...this.handlers.keys()];
+      if (filters.length > 0) client.subscribe(filters, { qos: 1 });
+      this.emit('connect');
+    });
+    client.on('close', () => {
+      if (this.lastError === undefined) this.lastError = 'connection closed';
+      this.emit('close');
+    });
+    client.on('reconnect', () => {
+      this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+      client.options.reconnectPeriod = this.backoff;
+    });
+    client.on('error', (error) => {
+      if (this.lastError !== error.message) o.log.warn({ err: error.message }, 'MQTT error');
+      this.lastError = error.message;
+    });
+    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
+        resolve();
+      }, waitMs);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        client.publish(this.bridgeStateTopic, 'offline', { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    await client.endAsync(false);
+    this.client = undefined;
+  }
+
+  /** Registers a handler for a topic filter; subscribed now and after every reconnect. */
+  subscribe(filter: string, handler: MessageHandler): () => void {
+    this.handlers.set(filter, handler);
+    if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
+    return () => {
+      this.handlers.delete(filter);
+      if (this.client?.connected) this.client.unsubscribe(filter);
+    };
+  }
+
+  publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): void {
+    const client = this.client;
+    if (!client?.connected) return; // republished on reconnect
+    client.publish(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
+    this.published++;
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      this.rejected++;
+      this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      return;
+    }
+    for (const [filter, handler] of this.handlers) {
+      if (!topicMatches(filter, topic)) continue;
+      try {
+        handler(topic, payload);
+      } catch (error) {
+        this.rejected++;
+        this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');
+      }
+    }
+  }
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Device topics in zigbee2mqtt's style: retained state JSON at `<base>/<device>`, retained
+ * availability at `<base>/<device>/availability`, and commands on `<base>/<device>/set`.
+ * Bad commands are refused with a reason on `<base>/bridge/response/device/set`; they never reach the bus.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { RelayActionName } from '../can/codec.js';
+import { statePayload, type Device } from '../gateway/device.js';
+import type { DeviceControl } from '../gateway/control.js';
+import type { EventBus } from '../gateway/events.js';
+import type { Registry } from '../gateway/registry.js';
+import type { Logger } from '../log.js';
+import type { MqttConnection } from './connection.js';
+
+export const SetPayload = Type.Object(
+  { state: Type.String({ description: 'ON, OFF or TOGGLE (any case)' }) },
+  { additionalProperties: false },
+);
+export type SetPayload = Static<typeof SetPayload>;
+
+const ACTIONS: Record<string, RelayActionName> = { ON: 'close', OFF: 'open', TOGGLE: 'toggle' };
+
+/** Parses a set payload: `{"state":"ON"}` or the plain words ON / OFF / TOGGLE. */
+export function parseSetPayload(payload: Buffer): { action: RelayActionName } | { error: string } {
+  const text = payload.toString('utf8').trim();
+  const word = ACTIONS[text.toUpperCase()];
+  if (word) return { action: word };
+  if (!text.startsWith('{')) return { error: `payload must be ON, OFF, TOGGLE or {"state":"ON"}; got ${preview(text)}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: `payload is not valid JSON: ${preview(text)}` };
+  }
+  if (!Value.Check(SetPayload, json)) {
+    const first = [...Value.Errors(SetPayload, json)][0];
+    const where = first?.path ? first.path.slice(1) : 'payload';
+    return { error: `${where || 'payload'}: ${first?.message ?? 'invalid'}; expected {"state":"ON"|"OFF"|"TOGGLE"}` };
+  }
+  const action = ACTIONS[json.state.toUpperCase()];
+  return action ? { action } : { error: `state must be ON, OFF or TOGGLE; got ${preview(json.state)}` };
+}
+
+function preview(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return JSON.stringify(clean.length > 40 ? `${clean.slice(0, 40)}...` : clean);
+}
+
+export interface DeviceTopicsDeps {
+  connection: MqttConnection;
+  events: EventBus;
+  registry: Registry;
+  control: DeviceControl;
+  baseTopic: string;
+  log: Logger;
+}
+
+export class DeviceTopics {
+  private readonly cleanups: (() => void)[] = [];
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly deps: DeviceTopicsDeps) {}
+
+  start(): void {
+    const { connection, events, baseTopic } = this.deps;
+    this.cleanups.push(
+      connection.subscribe(`${baseTopic}/+/set`, (topic, payload) => this.onSet(topic, payload)),
+      events.subscribe({
+        'device.added': (d) => this.publishDevice(d),
+        'device.changed': (d) => this.publishState(d),
+        'device.availability': (d) => this.publishAvailability(d),
+        'device.renamed': (d, old) => {
+          this.clear(old);
+          this.publishDevice(d);
+        },
+        'device.removed': (d) => this.clear(d.name),
+      }),
+    );
+    const republish = () => this.deps.registry.list().forEach((d) => this.publishDevice(d));
+    connection.on('connect', republish);
+    this.cleanups.push(() => connection.off('connect', republish));
+    republish();
+  }
+
+  stop(): void {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** Publishes every device offline (graceful shutdown: the bridge will not update them). */
+  publishAllOffline(): void {
+    for (const d of this.deps.registry.list()) {
+      this.deps.connection.publish(`${this.deps.baseTopic}/${d.name}/availability`, 'offline', { retain: true, qos: 1 });
+    }
+  }
+
+  private publishDevice(device: Device): void {
+    this.publishAvailability(device);
+    this.publishState(device);
+  }
+
+  private publishState(device: Device): void {
+    this.deps.connection.publish(`${this.deps.baseTopic}/${device.name}`, JSON.stringify(statePayload(device)), { retain: true });
+  }
+
+  private publishAvailability(device: Device): void {
+    this.deps.connection.publish(`${this.deps.baseTopic}/${device.name}/availability`, device.available ? 'online' : 'offline', {
+      retain: true,
+      qos: 1,
+    });
+  }
+
+  private clear(name: string): void {
+    const { connection, baseTopic } = this.deps;
+    connection.publish(`${baseTopic}/${name}`, '', { retain: true, qos: 1 });
+    connection.publish(`${baseTopic}/${name}/availability`, '', { retain: true, qos: 1 });
+  }
+
+  private onSet(topic: string, payload: Buffer): void {
+    const name = topic.slice(this.deps.baseTopic.length + 1, -'/set'.length);
+    const device = this.deps.registry.find(name);
+    if (!device || name === 'bridge') return this.respondError(name, `no device named "${name}"`);
+    const parsed = parseSetPayload(payload);
+    if ('error' in parsed) return this.respondError(name, parsed.error);
+    this.deps.control.setRelay(device, parsed.action, 'mqtt').catch((error: Error) => this.respondError(name, error.message));
+  }
+
+  private respondError(device: string, error: string): void {
+    const key = `${device}\0${error}`;
+    if (!this.warned.has(key)) {
+      if (this.warned.size > 1000) this.warned.clear();
+      this.warned.add(key);
+      this.deps.log.warn({ device, error }, 'MQTT set refused');
+    }
+    this.deps.connection.publish(
+      `${this.deps.baseTopic}/bridge/response/device/set`,
+      JSON.stringify({ status: 'error', error, data: { device } }),
+    );
+  }
+}
