@@ -1,0 +1,50 @@
+/**
+ * The API bearer token: generated on first start, stored with 0600 permissions next to the
+ * database (or where configured), rotatable from the CLI (`canplug token rotate`).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Where the token lives: `http.token_file`, else `token` beside the database. */
+export function tokenPath(databasePath: string, configured = ''): string {
+  return configured || join(dirname(databasePath), 'token');
+}
+
+function writeToken(path: string, token: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Reads the token, creating it when the file does not exist. */
+export function loadOrCreateToken(path: string): { token: string; created: boolean } {
+  if (existsSync(path)) {
+    const token = readFileSync(path, 'utf8').trim();
+    if (token.length < 16) throw new Error(`the API token in ${path} is shorter than 16 characters; rotate it with "canplug token rotate"`);
+    return { token, created: false };
+  }
+  const token = generateToken();
+  writeToken(path, token);
+  return { token, created: true };
+}
+
+/** Replaces the token; the running daemon picks it up on its next check of the file. */
+export function rotateToken(path: string): string {
+  const token = generateToken();
+  writeToken(path, token);
+  return token;
+}
+
+/** Constant-time comparison (hashing first makes the lengths equal). */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
