@@ -9,7 +9,8 @@ import { CanBus } from '../can/can-bus.js';
 import type { Transport } from '../can/transport.js';
 import { SimSocket } from '../can/sim-socket.js';
 import { SimSeedSocket } from '../can/sim-seed-socket.js';
-import { SimTransport, VirtualBus } from '../can/sim-transport.js';
+import { VirtualBus } from '../can/sim-transport.js';
+import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
 import { History } from '../db/history.js';
@@ -101,7 +102,9 @@ export class Gateway {
     recorder.start();
     this.cleanups.push(() => recorder.stop());
 
-    this.can = new CanBus(this.options.transport ?? this.createTransport(), c.can.protocol, this.child('can'));
+    if (!this.options.transport && c.can.transport === 'sim') this.virtualBus = new VirtualBus();
+    const transport = this.options.transport ?? (await createTransport(c.can, this.child('can'), this.virtualBus));
+    this.can = new CanBus(transport, c.can.protocol, this.child('can'));
     this.commands = new Commands(this.can, c.can.command_timeout_ms);
     this.control = new DeviceControl(this.registry, this.events);
     this.control.registerDriver('can', new CanRelayDriver(this.commands));
@@ -231,14 +234,6 @@ export class Gateway {
   /** The config without secrets (bridge info, REST). */
   configSummary(): unknown {
     return redactConfig(this.config);
-  }
-
-  private createTransport(): Transport {
-    if (this.config.can.transport === 'sim') {
-      this.virtualBus = new VirtualBus();
-      return new SimTransport(this.virtualBus);
-    }
-    throw new Error('the socketcan transport is not available in this build');
   }
 
   private startSimulatedSockets(): void {
