@@ -10,6 +10,8 @@ import { registerErrorHandler } from './errors.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { readingRoutes } from './routes/readings.js';
+import { eventRoutes } from './routes/events.js';
+import { safetyRoutes } from './routes/safety.js';
 
 export interface AppOptions {
   ctx: ApiContext;
@@ -34,6 +36,8 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
       tags: [
         { name: 'devices', description: 'devices and their relays' },
         { name: 'history', description: 'stored readings' },
+        { name: 'events', description: 'the event log' },
+        { name: 'safety', description: 'limits and interlock resets' },
         { name: 'gateway', description: 'health and metrics' },
       ],
     },
@@ -43,5 +47,7 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { ctx });
   await app.register(deviceRoutes, { ctx });
   await app.register(readingRoutes, { ctx });
+  await app.register(eventRoutes, { ctx });
+  await app.register(safetyRoutes, { ctx });
   return app;
 }

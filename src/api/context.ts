@@ -2,6 +2,8 @@
 import type { DeviceControl } from '../gateway/control.js';
 import type { Registry } from '../gateway/registry.js';
 import type { History } from '../db/history.js';
+import type { EventLog } from '../db/event-log.js';
+import type { Safety } from '../gateway/safety.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -12,6 +14,10 @@ export interface ApiContext {
   registry: Registry;
   control: DeviceControl;
   history: History;
+  eventLog: EventLog;
+  safety: Safety;
+  /** Writes buffered readings and events now, so a query sees them. */
+  flushPending: () => void;
   health: () => HealthReport;
   version: string;
 }

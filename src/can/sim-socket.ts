@@ -55,6 +55,10 @@ export class SimSocket {
   interlockEnabled = true;
   weldedRelay = false;
   silent = false;
+  /** Off: the environment frames stop (a dead humidity sensor path) while the rest goes on. */
+  sendEnvironment = true;
+  /** Called with every command addressed to this node, when it arrives. */
+  onCommand: (command: Command, at: number) => void = () => {};
   /** Frames this socket received, newest last (for tests). */
   readonly received: Message[] = [];
 
@@ -115,6 +119,7 @@ export class SimSocket {
     if (message.type !== 'command' || message.node !== this.node) return;
     this.received.push(message);
     if (this.received.length > 100) this.received.shift();
+    this.onCommand(message.command, performance.now());
     const result2 = this.execute(message.command);
     this.emit({
       type: 'reply',
@@ -137,6 +142,11 @@ export class SimSocket {
   setLoad(watts: number): void {
     this.loadWatts = watts;
     this.protect();
+  }
+
+  /** Sends power and environment frames now, as the node does after a command or an event. */
+  reportNow(): void {
+    this.report(false);
   }
 
   setReportPeriod(ms: number): void {
@@ -296,7 +306,7 @@ export class SimSocket {
       status,
       seq: this.powerSeq++ & 0xff,
     });
-    this.emit({
+    if (this.sendEnvironment) this.emit({
       type: 'environment',
       node: this.node,
       humidity: this.humidity,

@@ -10,7 +10,8 @@ export class CanRelayDriver implements RelayDriver {
   constructor(private readonly commands: Commands) {}
 
   async setRelay(device: Device, action: RelayActionName): Promise<boolean> {
-    if (!device.available) throw new UnavailableError(`${device.name} is offline (no heartbeat)`);
+    // An open is always attempted: a node that missed heartbeats may still be listening.
+    if (!device.available && action !== 'open') throw new UnavailableError(`${device.name} is offline (no heartbeat)`);
     const reply = await this.commands.send(device.node!, { op: 'setRelay', action });
     switch (reply.result) {
       case 'ok':

@@ -31,6 +31,7 @@ export const ConfigSchema = Type.Object(
           {
             nodes: Type.Array(Type.Integer({ minimum: 1, maximum: 63 }), { default: [1, 2, 3], uniqueItems: true }),
             report_period_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
+            wander: Type.Boolean({ default: true, description: 'readings drift like real ones; off for repeatable tests' }),
           },
           { default: {}, additionalProperties: false },
         ),
@@ -76,8 +77,14 @@ export const ConfigSchema = Type.Object(
     ),
     safety: Type.Object(
       {
-        humidity_limit: Type.Number({ minimum: 1, maximum: 100, default: 80 }),
-        humidity_hysteresis: Type.Number({ minimum: 0, maximum: 99, default: 10 }),
+        humidity_limit: Type.Integer({ minimum: 1, maximum: 100, default: 80, description: '%RH; at or over it the relay opens' }),
+        humidity_hysteresis: Type.Integer({ minimum: 0, maximum: 99, default: 10, description: '%RH; re-arm below limit minus this' }),
+        power_limit_w: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'W; 0 = no limit' }),
+        current_limit_a: Type.Number({ minimum: 0, maximum: 65, default: 0, description: 'A; 0 = no limit' }),
+        auto_rearm: Type.Boolean({ default: false, description: 're-arm without a person once the condition clears' }),
+        gateway_rule: Type.Boolean({ default: true, description: 'the gateway backup rule; off leaves protection to the nodes alone' }),
+        relay_confirm_s: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'alarm when a relay still reports closed this long after an open' }),
+        humidity_stale_s: Type.Number({ minimum: 1, maximum: 3600, default: 15, description: 'alarm when a closed socket sends no humidity for this long' }),
       },
       { default: {}, additionalProperties: false },
     ),

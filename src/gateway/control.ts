@@ -64,6 +64,7 @@ export class DeviceControl {
         throw new RefusedError(reason);
       }
     }
+    this.events.emit('relay.requested', device, action, origin);
     try {
       const relay = await driver.setRelay(device, action);
       device.state.relay = relay;
@@ -74,6 +75,23 @@ export class DeviceControl {
       if (error instanceof RefusedError) this.refused(device, error.message, origin);
       throw error;
     }
+  }
+
+  /**
+   * Opens a relay without guards and without waiting for the answer: the safety path.
+   * The command is on the bus when this returns (for CAN); a failure is only logged.
+   */
+  forceOpen(device: Device, origin: string, onError: (error: Error) => void): void {
+    const driver = this.drivers.get(device.kind);
+    if (!driver) return;
+    this.events.emit('relay.requested', device, 'open', origin);
+    driver.setRelay(device, 'open').then(
+      (relay) => {
+        device.state.relay = relay;
+        this.registry.changed(device);
+      },
+      onError,
+    );
   }
 
   private refused(device: Device, reason: string, origin: string): void {

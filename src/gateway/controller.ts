@@ -29,6 +29,8 @@ import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { Metrics } from './metrics.js';
 import { Registry } from './registry.js';
+import { Safety } from './safety.js';
+import { EventLog } from '../db/event-log.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -67,6 +69,7 @@ export class Gateway {
   control!: DeviceControl;
   mqtt!: MqttConnection;
   deviceTopics!: DeviceTopics;
+  safety!: Safety;
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
 
@@ -113,6 +116,18 @@ export class Gateway {
     await this.can.start();
     this.commands.start();
     this.registry.start();
+    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the daemon must not run.
+    this.safety = new Safety({
+      events: this.events,
+      registry: this.registry,
+      control: this.control,
+      commands: this.commands,
+      config: c.safety,
+      log: this.child('safety'),
+    });
+    this.safety.start();
+    this.cleanups.push(() => this.safety.stop());
+    this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
     this.startSimulatedSockets();
 
     await this.startMqtt();
@@ -132,6 +147,9 @@ export class Gateway {
         registry: this.registry,
         control: this.control,
         history: new History(this.db),
+        eventLog: new EventLog(this.db),
+        safety: this.safety,
+        flushPending: () => this.writer.flush(),
         health: () => this.health(),
         version: VERSION,
       },
@@ -253,7 +271,7 @@ export class Gateway {
         reportPeriodMs: this.config.can.sim.report_period_ms,
         humidityLimit: this.config.safety.humidity_limit,
         hysteresis: this.config.safety.humidity_hysteresis,
-        wander: true,
+        wander: this.config.can.sim.wander,
       });
       this.simSockets.push(socket);
       socket.start(bus.attach((frame) => socket.receive(frame)).send);

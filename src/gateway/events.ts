@@ -21,6 +21,8 @@ export interface GatewayEvents {
   'device.availability': [Device];
   'device.renamed': [Device, string];
   'device.removed': [Device];
+  /** A relay command is about to be sent (any origin); the safety watchdog checks it is obeyed. */
+  'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
   /** A measurement: stored, fed to the rules and the safety checks. */
   reading: [Reading];
   'log': [LogEvent];

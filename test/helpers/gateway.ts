@@ -19,7 +19,7 @@ export interface TestGateway {
 
 export function testConfig(overrides: DeepPartial<Config> = {}, dir = mkdtempSync(join(tmpdir(), 'canplug-test-'))): Config {
   const base = {
-    can: { sim: { nodes: [1, 2], report_period_ms: 200 }, heartbeat_timeout_ms: 1500, command_timeout_ms: 500 },
+    can: { sim: { nodes: [1, 2], report_period_ms: 200, wander: false }, heartbeat_timeout_ms: 1500, command_timeout_ms: 500 },
     mqtt: { embedded_port: 0 },
     http: { port: 0 },
     database: { path: join(dir, 'canplug.db'), flush_interval_ms: 50 },

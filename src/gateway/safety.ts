@@ -1,0 +1,337 @@
+/**
+ * The gateway's backup safety rule (docs/safety.md). Independent of the node's own interlock:
+ * at or over a limit it opens the relay at once (the open is on the bus before this returns),
+ * latches, and refuses every close until the condition has cleared AND a person resets it
+ * (or the device re-arms automatically when configured). Watchdogs raise alarms when a relay
+ * does not open, when a closed socket's humidity goes stale, and when a node reports a sensor fault.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { Commands } from './commands.js';
+import type { Config } from './config.js';
+import type { DeviceControl } from './control.js';
+import { RefusedError } from './control.js';
+import type { Device, Reading } from './device.js';
+import type { EventBus } from './events.js';
+import type { Registry } from './registry.js';
+import type { Logger } from '../log.js';
+
+export const LimitsPatch = Type.Object(
+  {
+    humidity_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: '%RH' })),
+    humidity_hysteresis: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: '%RH' })),
+    power_limit_w: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'W, 0 = none' })),
+    current_limit_a: Type.Optional(Type.Number({ minimum: 0, maximum: 65, description: 'A, 0 = none' })),
+    auto_rearm: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type LimitsPatch = Static<typeof LimitsPatch>;
+export type Limits = Required<LimitsPatch>;
+
+/** Limits that cannot be used together (REST 400, MQTT bridge error). */
+export class LimitError extends Error {}
+
+type LatchKind = 'humidity' | 'over-power' | 'over-current';
+
+interface Watch {
+  latch?: LatchKind;
+  openExpectedSince?: number;
+  lastHumidityAt?: number;
+  closedSince?: number;
+  lastOpenResent: number;
+  lastLimitPush: number;
+  alarms: Map<string, string>;
+}
+
+export interface SafetyDeps {
+  events: EventBus;
+  registry: Registry;
+  control: DeviceControl;
+  commands: Commands;
+  config: Config['safety'];
+  log: Logger;
+}
+
+const TICK_MS = 250;
+/** While latched, a relay reported closed gets another open at most this often. */
+const RESEND_OPEN_MS = 1000;
+const LIMIT_PUSH_MS = 30_000;
+
+export class Safety {
+  /** Trips by the gateway rule and reported by nodes (metric). */
+  trips = 0;
+  private readonly watches = new Map<Device, Watch>();
+  private cleanups: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: SafetyDeps) {}
+
+  start(): void {
+    const { events, control } = this.deps;
+    this.cleanups.push(
+      control.addGuard((device) =>
+        device.state.gatewayLatch
+          ? `${device.name} is interlocked by the gateway: ${device.state.gatewayLatch}; a person must reset it once the condition has cleared`
+          : undefined,
+      ),
+      events.subscribe({
+        reading: (r) => this.onReading(r),
+        'relay.requested': (device, action) => this.onRelayRequested(device, action),
+        'device.availability': (device) => {
+          if (device.available) this.pushPowerLimit(device);
+        },
+        'device.removed': (device) => this.watches.delete(device),
+        log: (e) => {
+          if (e.type === 'trip' && e.origin === 'node') this.trips++;
+        },
+      }),
+    );
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** The limits in force for a device: its own overrides over the configured defaults. */
+  limits(device: Device): Limits {
+    const c = this.deps.config;
+    const own = (device.settings.safety ?? {}) as LimitsPatch;
+    return {
+      humidity_limit: own.humidity_limit ?? c.humidity_limit,
+      humidity_hysteresis: own.humidity_hysteresis ?? c.humidity_hysteresis,
+      power_limit_w: own.power_limit_w ?? c.power_limit_w,
+      current_limit_a: own.current_limit_a ?? c.current_limit_a,
+      auto_rearm: own.auto_rearm ?? c.auto_rearm,
+    };
+  }
+
+  /** Changes a device's limits, stores them and pushes them to the node (opcodes 0x03 and 0x07). */
+  async setLimits(device: Device, patch: LimitsPatch, origin: string): Promise<Limits> {
+    const next = { ...this.limits(device), ...patch };
+    if (next.humidity_hysteresis >= next.humidity_limit) {
+      throw new LimitError(
+        `humidity_hysteresis (${next.humidity_hysteresis}) must be below humidity_limit (${next.humidity_limit}), or the latch could never re-arm`,
+      );
+    }
+    const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
+    this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
+    this.deps.events.emit('log', { ts: Date.now(), device, type: 'limit', cause: 'limits changed', origin, detail: { ...patch } });
+    this.deps.registry.changed(device);
+    if (device.kind === 'can' && device.available) {
+      const pushes: Promise<unknown>[] = [];
+      if (patch.humidity_limit !== undefined || patch.humidity_hysteresis !== undefined) {
+        pushes.push(this.command(device, { op: 'setHumidityLimit', limit: next.humidity_limit, hysteresis: next.humidity_hysteresis }));
+      }
+      if (patch.power_limit_w !== undefined) pushes.push(this.command(device, { op: 'setPowerLimit', watts: next.power_limit_w }));
+      await Promise.all(pushes);
+    }
+    // A lower limit may already be exceeded.
+    this.evaluate(device, { device, ts: Date.now(), humidity: device.state.humidity, power: device.state.power, current: device.state.current });
+    return next;
+  }
+
+  /** A person resets the latch; refused while the condition has not cleared. */
+  async reset(device: Device, origin: string): Promise<void> {
+    try {
+      await this.tryReset(device, origin);
+    } catch (error) {
+      if (error instanceof RefusedError) {
+        this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: error.message, origin, detail: { request: 'reset' } });
+      }
+      throw error;
+    }
+  }
+
+  private async tryReset(device: Device, origin: string): Promise<void> {
+    const limits = this.limits(device);
+    const w = this.watch(device);
+    const humidityLatched = w.latch === 'humidity' || device.state.nodeHumidityLatched;
+    if (humidityLatched) {
+      const rearm = limits.humidity_limit - limits.humidity_hysteresis;
+      const h = device.state.humidity;
+      if (h === undefined || w.alarms.has('humidity-stale')) {
+        throw new RefusedError(`${device.name}: no fresh humidity reading, so the humidity condition cannot be confirmed clear`);
+      }
+      if (h >= rearm) {
+        throw new RefusedError(
+          `${device.name}: humidity ${h} %RH is not yet below the re-arm level ${rearm} %RH (limit ${limits.humidity_limit} minus hysteresis ${limits.humidity_hysteresis})`,
+        );
+      }
+    }
+    if (device.kind === 'can' && (device.state.nodeHumidityLatched || device.state.nodePowerLatched)) {
+      const reply = await this.deps.commands.send(device.node!, { op: 'resetLatch' });
+      if (reply.result === 'interlocked') throw new RefusedError(`${device.name}: the node refused the reset: its own sensor still reads over the re-arm level`);
+    }
+    const was = device.state.gatewayLatch;
+    this.clearLatch(device);
+    this.deps.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'reset',
+      cause: was ? `latch reset (${was})` : 'latch reset',
+      origin,
+    });
+  }
+
+  private watch(device: Device): Watch {
+    let w = this.watches.get(device);
+    if (!w) {
+      w = { lastOpenResent: 0, lastLimitPush: 0, alarms: new Map() };
+      this.watches.set(device, w);
+    }
+    return w;
+  }
+
+  private onReading(r: Reading): void {
+    const w = this.watch(r.device);
+    if (r.humidity !== undefined) {
+      w.lastHumidityAt = r.ts;
+      this.clearAlarm(r.device, 'humidity-stale');
+      this.checkNodeLimits(r.device, w);
+    }
+    if (r.relay !== undefined) this.onRelayReport(r.device, w, r.relay, r.ts);
+    if (this.deps.config.gateway_rule) this.evaluate(r.device, r);
+    if (r.device.state.fault) this.alarm(r.device, 'sensor-fault', 'the node reports a faulty sensor');
+    else this.clearAlarm(r.device, 'sensor-fault');
+  }
+
+  /** The backup rule: at or over a limit, open now and latch. */
+  private evaluate(device: Device, r: Reading): void {
+    if (!this.deps.config.gateway_rule) return;
+    const limits = this.limits(device);
+    const w = this.watch(device);
+    if (r.humidity !== undefined) {
+      if (r.humidity >= limits.humidity_limit) {
+        this.trip(device, 'humidity', `humidity ${r.humidity} %RH is at or over the limit ${limits.humidity_limit} %RH`, r.humidity, limits.humidity_limit);
+      } else if (w.latch === 'humidity' && limits.auto_rearm && r.humidity < limits.humidity_limit - limits.humidity_hysteresis) {
+        this.autoRearm(device);
+      }
+    }
+    if (r.power !== undefined && limits.power_limit_w > 0 && r.power >= limits.power_limit_w) {
+      this.trip(device, 'over-power', `power ${r.power} W is at or over the limit ${limits.power_limit_w} W`, r.power, limits.power_limit_w);
+    }
+    if (r.current !== undefined && limits.current_limit_a > 0 && r.current >= limits.current_limit_a) {
+      this.trip(device, 'over-current', `current ${r.current} A is at or over the limit ${limits.current_limit_a} A`, r.current, limits.current_limit_a);
+    }
+  }
+
+  private trip(device: Device, kind: LatchKind, reason: string, value: number, limit: number): void {
+    const w = this.watch(device);
+    if (device.state.gatewayLatch) return; // already latched; onRelayReport keeps it open
+    // Open first: nothing below waits on I/O.
+    this.open(device, w);
+    w.latch = kind;
+    device.state.gatewayLatch = reason;
+    this.trips++;
+    this.deps.log.warn({ device: device.name, reason }, 'safety trip');
+    this.deps.events.emit('log', { ts: Date.now(), device, type: 'trip', cause: reason, origin: 'gateway', detail: { quantity: kind, value, limit } });
+    this.deps.registry.changed(device);
+  }
+
+  private open(device: Device, w: Watch): void {
+    w.lastOpenResent = Date.now();
+    this.deps.control.forceOpen(device, 'gateway', (error) =>
+      this.deps.log.warn({ device: device.name, err: error.message }, 'safety open not confirmed'),
+    );
+  }
+
+  private autoRearm(device: Device): void {
+    const was = device.state.gatewayLatch;
+    this.clearLatch(device);
+    if (device.kind === 'can') this.deps.commands.fire(device.node!, { op: 'resetLatch' });
+    this.deps.events.emit('log', { ts: Date.now(), device, type: 'rearm', cause: `automatic re-arm (${was})`, origin: 'gateway' });
+  }
+
+  private clearLatch(device: Device): void {
+    this.watch(device).latch = undefined;
+    device.state.gatewayLatch = undefined;
+    this.deps.registry.changed(device);
+  }
+
+  private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
+    const w = this.watch(device);
+    if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= Date.now();
+    else w.openExpectedSince = undefined;
+  }
+
+  private onRelayReport(device: Device, w: Watch, closed: boolean, now: number): void {
+    if (!closed) {
+      w.openExpectedSince = undefined;
+      w.closedSince = undefined;
+      this.clearAlarm(device, 'relay-stuck');
+      return;
+    }
+    w.closedSince ??= now;
+    // Latched but closed (node rebooted closed, interlock off on the node, a manual switch): open again.
+    if (device.state.gatewayLatch && now - w.lastOpenResent >= RESEND_OPEN_MS) {
+      w.openExpectedSince ??= now;
+      this.open(device, w);
+    }
+  }
+
+  /** Keeps the node's own limit equal to the gateway's, so both layers agree. */
+  private checkNodeLimits(device: Device, w: Watch): void {
+    if (device.kind !== 'can' || device.state.nodeHumidityLimit === undefined) return;
+    const limits = this.limits(device);
+    if (device.state.nodeHumidityLimit === limits.humidity_limit && device.state.nodeHysteresis === limits.humidity_hysteresis) return;
+    // Never loosen a node's own stricter limit silently: only a person's per-device setting may.
+    const chosen = (device.settings.safety as LimitsPatch | undefined)?.humidity_limit !== undefined;
+    if (!chosen && limits.humidity_limit >= device.state.nodeHumidityLimit) return;
+    const now = Date.now();
+    if (now - w.lastLimitPush < LIMIT_PUSH_MS) return;
+    w.lastLimitPush = now;
+    this.deps.commands.fire(device.node!, { op: 'setHumidityLimit', limit: limits.humidity_limit, hysteresis: limits.humidity_hysteresis });
+  }
+
+  private pushPowerLimit(device: Device): void {
+    if (device.kind !== 'can') return;
+    const limits = this.limits(device);
+    const chosen = (device.settings.safety as LimitsPatch | undefined)?.power_limit_w !== undefined;
+    // 0 means "no limit": pushing it would erase a limit set in the node's own config.
+    if (limits.power_limit_w === 0 && !chosen) return;
+    this.deps.commands.fire(device.node!, { op: 'setPowerLimit', watts: limits.power_limit_w });
+  }
+
+  private async command(device: Device, command: Parameters<Commands['send']>[1]): Promise<void> {
+    const reply = await this.deps.commands.send(device.node!, command);
+    if (reply.result !== 'ok') throw new LimitError(`${device.name} refused ${command.op}: ${reply.result}`);
+  }
+
+  private tick(now = Date.now()): void {
+    const c = this.deps.config;
+    for (const device of this.deps.registry.list()) {
+      const w = this.watches.get(device);
+      if (!w) continue;
+      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000) {
+        this.alarm(device, 'relay-stuck', `the relay still reports closed ${Math.round((now - w.openExpectedSince) / 1000)} s after an open command`);
+      }
+      const humiditySince = w.lastHumidityAt ?? w.closedSince;
+      if (device.kind !== 'wifi' && device.available && device.state.relay === true && humiditySince !== undefined && now - humiditySince > c.humidity_stale_s * 1000) {
+        this.alarm(device, 'humidity-stale', `no humidity report for over ${c.humidity_stale_s} s while the socket is on`);
+      }
+    }
+  }
+
+  private alarm(device: Device, key: string, message: string): void {
+    const w = this.watch(device);
+    if (w.alarms.has(key)) return;
+    w.alarms.set(key, message);
+    device.state.problems = [...w.alarms.values()];
+    this.deps.log.warn({ device: device.name, alarm: message }, 'safety alarm');
+    this.deps.events.emit('log', { ts: Date.now(), device, type: 'alarm', cause: message, origin: 'gateway' });
+    this.deps.registry.changed(device);
+  }
+
+  private clearAlarm(device: Device, key: string): void {
+    const w = this.watches.get(device);
+    if (!w?.alarms.has(key)) return;
+    const message = w.alarms.get(key);
+    w.alarms.delete(key);
+    device.state.problems = [...w.alarms.values()];
+    this.deps.events.emit('log', { ts: Date.now(), device, type: 'alarm-cleared', cause: message, origin: 'gateway' });
+    this.deps.registry.changed(device);
+  }
+}
