@@ -40,7 +40,7 @@ test('PUT relay answers 200, 404, 400, 409 and 504 as the design says', async (t
     await waitFor(() => gateway.registry.find('socket-2')?.state.nodeHumidityLatched, 2000, 'node latch reported');
     const res = await put('socket-2', { on: true });
     assert.equal(res.statusCode, 409);
-    assert.match(res.json().error, /humidity interlock/);
+    assert.match(res.json().error, /humidity 90 %RH is at or over the limit 80 %RH/);
     assert.equal(gateway.simSockets[1].relay, false);
   });
 

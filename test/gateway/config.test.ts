@@ -40,7 +40,7 @@ test('every problem is reported at once', () => {
   assert.equal(problems.length, 4, problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('can.bitrate: 100000 is not allowed; expected one of 125000, 250000, 500000, 1000000')));
   assert.ok(problems.some((p) => p.startsWith('http.port: 70000 is not allowed; expected an integer from 0 to 65535')));
-  assert.ok(problems.some((p) => p.startsWith('safety.humidity_limit: "high" is not allowed; expected a number')));
+  assert.ok(problems.some((p) => p.startsWith('safety.humidity_limit: "high" is not allowed; expected an integer from 1 to 100')));
   assert.ok(problems.some((p) => p.startsWith('mqtt.base_topic: "a/b"')));
 });
 
