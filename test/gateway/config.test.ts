@@ -84,3 +84,9 @@ test('secrets are redacted from the config summary', () => {
   const text = JSON.stringify(redactConfig(config));
   assert.ok(!text.includes('hunter2'), text);
 });
+
+test('docs/configuration.md is generated from the current schema (run npm run docs:config)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { renderConfigDoc } = await import('../../src/gateway/config-doc.js');
+  assert.equal(readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8'), renderConfigDoc());
+});
