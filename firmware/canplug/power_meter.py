@@ -38,6 +38,7 @@ class PowerMeter:
         self._expected_zero_v = cfg["acs712_zero_v"] * divider
         self.voltage_sensor = cfg["voltage_sensor"]
         self.nominal_volts = cfg["nominal_voltage"]
+        self.min_amps = cfg["min_current_a"]
         self._stats = WaveStats(self.n, ref_i=int(self._expected_zero_v / self._volts_per_count))
         self.zero_v = None
         self.noise_amps = 0.0
@@ -59,6 +60,8 @@ class PowerMeter:
         mean_v, rms_v, mean_i, rms_i, p = s.finish()
         amps_raw = rms_i * self._amps_per_count
         amps = max(0.0, amps_raw * amps_raw - self.noise_amps * self.noise_amps) ** 0.5
+        if amps < self.min_amps:
+            amps = 0.0
         current_fault = self._zero_fault_at(mean_i) or (FAULT_SATURATED if clipped_i else FAULT_NONE)
         if self.voltage_sensor:
             volts = rms_v * self._mains_per_count

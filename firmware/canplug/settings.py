@@ -15,7 +15,7 @@ DEFAULTS = {
     "humidity_limit": 80,           # %RH
     "humidity_hysteresis": 10,      # %RH
     "power_limit_w": 0,             # 0: none
-    "over_current_limit_a": 16.0,   # 0: none
+    "over_current_limit_a": 10.0,   # 0: none; 10 A is what the usual 5 V relay modules are rated for
     "overload_trip_windows": 2,     # measurements in a row over a limit before a trip (inrush)
     "power_on_state": 0,            # 0 off, 1 on, 2 as before power loss
     "report_period_ms": 1000,
@@ -33,6 +33,7 @@ DEFAULTS = {
     "voltage_cal": 1.0,
     "voltage_sensor": True,         # false: no ZMPT101B, power = nominal_voltage * current
     "nominal_voltage": 230.0,
+    "min_current_a": 0.03,          # below this reads 0: 1 ADC count is ~8 mA on the 20 A part
     "dht_type": "dht11",            # dht11 | dht22
     "dht_period_ms": 2000,
     "dht_fail_limit": 3,
@@ -53,7 +54,7 @@ _RULES = {
     "measure_period_ms": (50, 10000), "cycles_per_measurement": (1, 25), "samples_per_cycle": (8, 64),
     "adc_full_scale_v": (1.0, 4.0), "acs712_v_per_a": (0.01, 1.0), "acs712_zero_v": (0.5, 3.3),
     "acs712_divider": (0.1, 1.0), "current_cal": (0.5, 2.0), "zmpt101b_sensitivity": (0.0005, 0.05),
-    "voltage_cal": (0.5, 2.0), "voltage_sensor": (True, False), "nominal_voltage": (50.0, 300.0),
+    "voltage_cal": (0.5, 2.0), "min_current_a": (0.0, 1.0), "voltage_sensor": (True, False), "nominal_voltage": (50.0, 300.0),
     "dht_type": ("dht11", "dht22"), "dht_period_ms": (1000, 60000), "dht_fail_limit": (1, 20),
     "relay_active_high": (True, False), "led_active_high": (True, False), "can_restart_ms": (100, 60000),
     "spi_baudrate": (100000, 10000000),

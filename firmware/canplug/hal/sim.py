@@ -121,3 +121,17 @@ def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0):
     adc_i = SimAdc(plant.clock, plant.amps_at, cfg["acs712_zero_v"] * divider, cfg["acs712_v_per_a"] * divider,
                    full, noise_counts, conversion_us, seed=3)
     return adc_v, adc_i
+
+
+class SimBoard:
+    """Everything Node needs, simulated. `plant` is the world; change it while the node runs."""
+
+    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, **plant_kw):
+        self.clock = clock
+        self.relay_pin = SimPin()
+        self.led_pin = SimPin()
+        self.plant = SimPlant(clock, mains_hz=cfg["mains_hz"], relay_pin=self.relay_pin,
+                              relay_active_high=cfg["relay_active_high"], **plant_kw)
+        self.adc_voltage, self.adc_current = make_adcs(self.plant, cfg, conversion_us)
+        self.dht = SimDht(self.plant, cfg["dht_type"])
+        self.reset_cause = reset_cause
