@@ -29,9 +29,10 @@ async def measure(node):
             node.meter.sample_one_cycle()  # one mains period, then let the others run
             await asyncio.sleep(0)
         reading = node.meter.finish()
-        now = clock.ticks_ms()
-        node.on_power(reading, clock.ticks_diff(now, last))
-        last = now
+        if reading is not None:  # None: the loop was held up for the whole window
+            now = clock.ticks_ms()
+            node.on_power(reading, clock.ticks_diff(now, last))
+            last = now
         await _sleep_ms(node.cfg["measure_period_ms"])
 
 

@@ -39,6 +39,7 @@ class Node:
         self.booting = True
         self.calibrated = False
         self.identify_until = None
+        self.can_fault = False  # set when the CAN controller could not be started
         self.reporter = SeedReporter(self) if self.seed_profile else V1Reporter(self)
         self.commands = CommandHandler(self)
 
@@ -72,7 +73,7 @@ class Node:
     def heartbeat_state(self):
         if self.booting:
             return p.STATE_BOOT
-        return p.STATE_FAULT if self.safety.sensor_fault() else p.STATE_RUNNING
+        return p.STATE_FAULT if self.safety.sensor_fault() or self.can_fault else p.STATE_RUNNING
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -145,6 +146,6 @@ class Node:
             if self.clock.ticks_diff(self.identify_until, now) > 0:
                 return (now // 125) & 1
             self.identify_until = None
-        if self.safety.sensor_fault():
+        if self.safety.sensor_fault() or self.can_fault:
             return (now // 500) & 1
         return 1 if self.relay.closed else 0

@@ -8,6 +8,7 @@ FAULT_SATURATED = 1   # samples hit the ADC rails: the reading is a lower bound
 FAULT_NO_SIGNAL = 2   # the sensor's output sits where no sensor would (unplugged, shorted)
 
 _ZERO_TOLERANCE_V = 0.5
+_CYCLE_ATTEMPTS = 3
 
 
 class Reading:
@@ -29,8 +30,8 @@ class PowerMeter:
         self.n = cfg["samples_per_cycle"]
         self.cycles = cfg["cycles_per_measurement"]
         self.period_us = 1000000 // cfg["mains_hz"]
-        self._buf_v = array("H", bytes(2 * self.n))
-        self._buf_i = array("H", bytes(2 * self.n))
+        self._buf_v = array("H", [0] * self.n)  # not array("H", bytes(..)): MicroPython iterates bytes
+        self._buf_i = array("H", [0] * self.n)
         self._volts_per_count = cfg["adc_full_scale_v"] / ADC_MAX
         divider = cfg["acs712_divider"]
         self._amps_per_count = self._volts_per_count / (cfg["acs712_v_per_a"] * divider) * cfg["current_cal"]
@@ -42,20 +43,28 @@ class PowerMeter:
         self._stats = WaveStats(self.n, ref_i=int(self._expected_zero_v / self._volts_per_count))
         self.zero_v = None
         self.noise_amps = 0.0
-        self.overruns = 0
+        self.late_cycles = 0  # cycles taken again because a read came late
         self.zero_fault = FAULT_NONE
 
     def begin(self):
         self._stats.reset()
 
     def sample_one_cycle(self):
-        if not sample_cycle(self._clock, self._adc_v.read, self._adc_i.read,
+        """One mains period into the running sums. A cycle that was held up is taken again, and
+        dropped if it keeps being held up: unevenly spread samples would give a wrong RMS."""
+        for _ in range(_CYCLE_ATTEMPTS):
+            if sample_cycle(self._clock, self._adc_v.read, self._adc_i.read,
                             self._buf_v, self._buf_i, self.n, self.period_us):
-            self.overruns += 1  # the ADC loop was slower than the slots: samples drifted late
-        self._stats.add_cycle(self._buf_v, self._buf_i, self.n)
+                self._stats.add_cycle(self._buf_v, self._buf_i, self.n)
+                return True
+            self.late_cycles += 1
+        return False
 
     def finish(self):
+        """The Reading over the cycles sampled since begin(); None if every cycle was dropped."""
         s = self._stats
+        if s.n == 0:
+            return None
         clipped_v, clipped_i = s.clipped_v(), s.clipped_i()
         mean_v, rms_v, mean_i, rms_i, p = s.finish()
         amps_raw = rms_i * self._amps_per_count
@@ -87,6 +96,8 @@ class PowerMeter:
         self.begin()
         for _ in range(cycles):
             self.sample_one_cycle()
+        if self._stats.n == 0:
+            return None  # held up throughout; keep the defaults
         _, _, mean_i, rms_i, _ = self._stats.finish()
         self.zero_v = mean_i * self._volts_per_count
         self.zero_fault = self._zero_fault_at(mean_i)

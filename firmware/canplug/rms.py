@@ -73,17 +73,23 @@ class WaveStats:
 
 
 def sample_cycle(clock, read_v, read_i, buf_v, buf_i, n, period_us):
-    """Reads v and i alternately, 2n reads evenly spread over one period; False if it overran."""
+    """Reads v and i alternately, 2n reads evenly spread over one period.
+
+    Gives up and returns False as soon as a read comes more than one slot late (a GC pause,
+    an interrupt, a busy host): the samples would no longer be evenly spread."""
     ticks_us, ticks_diff, sleep_us = clock.ticks_us, clock.ticks_diff, clock.sleep_us
     slots = 2 * n
+    slot_us = period_us // slots
     t0 = ticks_us()
-    for k in range(n):
-        wait = (2 * k) * period_us // slots - ticks_diff(ticks_us(), t0)
+    for j in range(slots):
+        due = j * period_us // slots
+        wait = due - ticks_diff(ticks_us(), t0)
         if wait > 0:
             sleep_us(wait)
-        buf_v[k] = read_v()
-        wait = (2 * k + 1) * period_us // slots - ticks_diff(ticks_us(), t0)
-        if wait > 0:
-            sleep_us(wait)
-        buf_i[k] = read_i()
-    return ticks_diff(ticks_us(), t0) <= period_us
+        elif wait < -slot_us:
+            return False
+        if j & 1:
+            buf_i[j >> 1] = read_i()
+        else:
+            buf_v[j >> 1] = read_v()
+    return True

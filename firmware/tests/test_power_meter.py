@@ -73,6 +73,35 @@ class RmsAccuracyTest(unittest.TestCase):
         self.assertEqual(meter.zero_fault, FAULT_NONE)
 
 
+class StalledSamplingTest(unittest.TestCase):
+    def test_a_cycle_held_up_by_a_pause_is_taken_again(self):
+        meter, plant = meter_for(load_w=1150.0)
+        clock = plant.clock
+        read_i = meter._adc_i.read
+        calls = [0]
+
+        def read_i_with_a_pause():
+            calls[0] += 1
+            if calls[0] in (30, 130):  # a 2 ms garbage collection in two different cycles
+                clock.sleep_us(2000)
+            return read_i()
+        meter._adc_i.read = read_i_with_a_pause
+        r = meter.measure_blocking()
+        self.assertEqual(meter.late_cycles, 2)
+        self.assertLess(rel_err(r.volts, 230.0), 0.01)
+        self.assertLess(rel_err(r.amps, 5.0), 0.01)
+
+    def test_a_window_held_up_throughout_gives_no_reading_rather_than_a_wrong_one(self):
+        meter, plant = meter_for(load_w=1150.0)
+        read_v = meter._adc_v.read
+
+        def always_late():
+            plant.clock.sleep_us(600)
+            return read_v()
+        meter._adc_v.read = always_late
+        self.assertIsNone(meter.measure_blocking())
+
+
 class SensorFaultTest(unittest.TestCase):
     def test_current_beyond_the_adc_range_is_flagged_saturated(self):
         # wired straight (no divider) the ADC tops out near 3.3 V: about 6 A RMS of sine

@@ -37,7 +37,14 @@ class HostClock:
         time.sleep(ms / 1000)
 
     def sleep_us(self, us):
-        time.sleep(us / 1000000)
+        # Short waits spin, as MicroPython's sleep_us does: time.sleep() overshoots by ~0.1 ms,
+        # which would smear the ADC sampling slots (250 us apart at 50 Hz).
+        if us >= 2000:
+            time.sleep(us / 1000000)
+            return
+        end = time.perf_counter() + us / 1000000
+        while time.perf_counter() < end:
+            pass
 
 
 class VirtualClock:
