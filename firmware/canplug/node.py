@@ -13,7 +13,8 @@ from canplug.safety import Relay, Safety
 
 
 class Node:
-    """`board` supplies clock, relay_pin, led_pin, adc_voltage, adc_current, dht, reset_cause.
+    """`board` supplies clock, sample_clock, relay_pin, led_pin, adc_voltage, adc_current, dht,
+    reset_cause.
     `config_path` receives settings changed over CAN; `state_path` energy, relay and latches."""
 
     def __init__(self, board, cfg, config_path=None, state_path=None):
@@ -33,7 +34,7 @@ class Node:
         self.safety = Safety(self.relay, cfg, self._emit, self.persist)
         self.safety.restore_latches(saved["humidity_latched"], saved["power_latched"])
         self._relay_before_power_loss = saved["relay"]
-        self.meter = PowerMeter(self.clock, board.adc_voltage, board.adc_current, cfg)
+        self.meter = PowerMeter(board.sample_clock, board.adc_voltage, board.adc_current, cfg)
         self.dht = HumidityReader(board.dht, cfg["dht_type"], cfg["dht_fail_limit"])
         self.reading = None
         self.booting = True

@@ -28,7 +28,7 @@ import can  # noqa: E402  (python-can; Debian's python3-can for /usr/bin/python3
 from canplug import protocol as p  # noqa: E402
 from canplug import settings  # noqa: E402
 from canplug.app import run as run_node  # noqa: E402
-from canplug.hal.clocks import HostClock  # noqa: E402
+from canplug.hal.clocks import HostClock, VirtualClock  # noqa: E402
 from canplug.hal.sim import SimBoard  # noqa: E402
 from canplug.node import Node  # noqa: E402
 from host.pycan_port import PythonCanPort, SimulatedMcp2515Port  # noqa: E402
@@ -66,6 +66,8 @@ class Runner:
         self._stop = None
         self._thread = None
         self._own_dir = None
+        self._failure = None
+        self.cfg, self.config_path, self.state_path = self._config()  # refuses a bad config up front
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -93,9 +95,11 @@ class Runner:
 
     def _build(self):
         a = self.args
-        cfg, config_path, state_path = self._config()
+        cfg, config_path, state_path = self.cfg, self.config_path, self.state_path
         self.clock = HostClock()
-        self.board = SimBoard(cfg, self.clock, humidity=a.humidity, temperature=a.temperature, load_w=a.load_w,
+        # sampling runs on virtual time: see SimBoard
+        self.board = SimBoard(cfg, self.clock, conversion_us=12, sample_clock=VirtualClock(),
+                              humidity=a.humidity, temperature=a.temperature, load_w=a.load_w,
                               power_factor=a.power_factor, voltage=a.voltage)
         self.plant = self.board.plant
         self.node = Node(self.board, cfg, config_path, state_path)
@@ -191,10 +195,16 @@ class Runner:
         self._thread.start()
         if not self.ready.wait(10):
             raise RuntimeError("node did not start")
+        if self._failure is not None:
+            raise self._failure
 
     def _run_thread(self):
         try:
             asyncio.run(self.main())
+        except BaseException as e:  # reported to start_in_thread(), or printed below
+            self._failure = e
+            if self.ready.is_set():
+                raise
         finally:
             self.ready.set()
 

@@ -26,6 +26,7 @@ class Esp32Board:
         self.relay_pin = machine.Pin(pins["relay"], machine.Pin.OUT, value=open_level)
         self.led_pin = machine.Pin(pins["led"], machine.Pin.OUT, value=0 if cfg["led_active_high"] else 1)
         self.clock = time  # ticks_ms, ticks_us, ticks_diff, ticks_add, sleep_ms, sleep_us
+        self.sample_clock = time
         self.adc_voltage = _adc(pins["zmpt101b"])
         self.adc_current = _adc(pins["acs712"])
         sensor = dht.DHT22 if cfg["dht_type"] == "dht22" else dht.DHT11

@@ -124,13 +124,18 @@ def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0):
 
 
 class SimBoard:
-    """Everything Node needs, simulated. `plant` is the world; change it while the node runs."""
+    """Everything Node needs, simulated. `plant` is the world; change it while the node runs.
 
-    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, **plant_kw):
+    `sample_clock` times the ADC sampling loop and the waveforms. The host runner gives it a
+    VirtualClock: the sampler's code is unchanged, but a busy or preempted host (or a slow
+    emulated guest) can no longer smear its sampling slots."""
+
+    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, sample_clock=None, **plant_kw):
         self.clock = clock
+        self.sample_clock = sample_clock or clock
         self.relay_pin = SimPin()
         self.led_pin = SimPin()
-        self.plant = SimPlant(clock, mains_hz=cfg["mains_hz"], relay_pin=self.relay_pin,
+        self.plant = SimPlant(self.sample_clock, mains_hz=cfg["mains_hz"], relay_pin=self.relay_pin,
                               relay_active_high=cfg["relay_active_high"], **plant_kw)
         self.adc_voltage, self.adc_current = make_adcs(self.plant, cfg, conversion_us)
         self.dht = SimDht(self.plant, cfg["dht_type"])
