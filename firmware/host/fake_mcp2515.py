@@ -11,6 +11,7 @@ makes errors, which is how the 16-MHz-crystal-configured-as-8-MHz trap shows up 
 Deliberately independent of canplug.mcp2515: its own register map, written from the datasheet.
 """
 from host.fake_can_bus import ACK_ERROR
+from host.fake_spi import ChipSelect, SpiBus
 
 CANSTAT, CANCTRL = 0x0E, 0x0F
 BFPCTRL, TXRTSCTRL = 0x0C, 0x0D
@@ -29,22 +30,6 @@ _FILTER_MASK_REGS = set(range(0x00, 0x0C)) | set(range(0x10, 0x1C)) | set(range(
 _GARBAGE = 0xA5  # registers the datasheet leaves undefined after reset
 
 
-class _CsPin:
-    def __init__(self, chip):
-        self._chip = chip
-        self._level = 1
-
-    def value(self, v=None):
-        if v is None:
-            return self._level
-        v = 1 if v else 0
-        if v == 0 and self._level == 1:
-            self._chip.cs_falling()
-        elif v == 1 and self._level == 0:
-            self._chip.cs_rising()
-        self._level = v
-
-
 class _IntPin:
     """The active-low INT output: low while an enabled interrupt flag is set."""
 
@@ -55,35 +40,13 @@ class _IntPin:
         return 0 if self._chip.regs[CANINTE] & self._chip.regs[CANINTF] else 1
 
 
-class _Spi:
-    """machine.SPI's surface: write, read, readinto, write_readinto."""
-
-    def __init__(self, chip):
-        self._chip = chip
-
-    def write(self, buf):
-        for b in bytes(buf):
-            self._chip.exchange(b)
-
-    def read(self, n, write=0x00):
-        return bytes(self._chip.exchange(write) for _ in range(n))
-
-    def readinto(self, buf, write=0x00):
-        for k in range(len(buf)):
-            buf[k] = self._chip.exchange(write)
-
-    def write_readinto(self, out, into):
-        for k, b in enumerate(bytes(out)):
-            into[k] = self._chip.exchange(b)
-
-
 class FakeMcp2515:
     def __init__(self, crystal_hz=8000000, name="mcp2515"):
         self.crystal_hz = crystal_hz
         self.name = name
         self.bus = None
-        self.spi = _Spi(self)
-        self.cs = _CsPin(self)
+        self.spi = SpiBus(self)
+        self.cs = ChipSelect(self)
         self.int_pin = _IntPin(self)
         self.instructions = []        # every instruction byte executed, for coverage checks
         self.mode_delay_reads = 0     # CANSTAT reads before a requested mode takes effect
