@@ -110,11 +110,11 @@ class SensorFaultTest(unittest.TestCase):
         self.assertEqual(r.current_fault, FAULT_SATURATED)
         self.assertLess(r.amps, 10.0, "a clipped reading is a lower bound")
 
-    def test_divider_gives_headroom_for_16_amps(self):
-        meter, plant = meter_for(load_w=3680.0, cfg={"acs712_divider": 0.66})
+    def test_a_divider_gives_headroom_for_the_relays_10_amps(self):
+        meter, plant = meter_for(load_w=2300.0, cfg={"acs712_divider": 0.667})
         r = meter.measure_blocking()
         self.assertEqual(r.current_fault, FAULT_NONE)
-        self.assertLess(rel_err(r.amps, 16.0), 0.01, r.amps)
+        self.assertLess(rel_err(r.amps, 10.0), 0.01, r.amps)
 
     def test_missing_current_sensor_is_a_fault_at_start_up(self):
         cfg = dict(settings.DEFAULTS)
