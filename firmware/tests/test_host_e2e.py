@@ -64,6 +64,14 @@ class NodeOnVirtualBus:
     def control(self, line):
         return self.runner.control(line)
 
+    def wait_running(self, timeout=5.0):
+        """The seed profile has no heartbeat: ask the control channel."""
+        end = time.monotonic() + timeout
+        while self.control("status")["state"] != "running":
+            if time.monotonic() > end:
+                raise AssertionError("node did not finish booting")
+            time.sleep(0.05)
+
 
 def of(kind, **fields):
     return lambda m: m["type"] == kind and all(m.get(k) == v for k, v in fields.items())
@@ -129,6 +137,7 @@ class HostEndToEndTest(unittest.TestCase):
     def test_seed_profile_speaks_the_original_frames(self):
         from canplug import seed
         node = NodeOnVirtualBus(self, "--protocol", "seed")
+        node.wait_running()
         node.send(seed.SEED_COMMAND_ID, seed.CLOSE_FRAME)
         current = node.wait_for(lambda m: m["quantity"] == "current" and m["value"] > 1.5, decode=seed.decode_reading)
         self.assertIsNotNone(current)
