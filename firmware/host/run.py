@@ -106,7 +106,8 @@ class Runner:
         self.bus = can.Bus(interface=a.interface, channel=a.channel, receive_own_messages=False)
         ids = self.node.can_ids()
         if a.mcp2515:
-            self.port = SimulatedMcp2515Port(self.bus, self.clock, cfg["crystal_hz"], cfg["bitrate"], cfg["can_restart_ms"])
+            self.port = SimulatedMcp2515Port(self.bus, self.clock, cfg["crystal_hz"], cfg["bitrate"],
+                                             cfg["can_restart_ms"])
             self.port.start(cfg["bitrate"], ids, self_test_id=ids[0])
         else:
             self.port = PythonCanPort(self.bus, ids)
