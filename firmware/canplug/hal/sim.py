@@ -1,0 +1,142 @@
+# Simulated hardware for CPython: mains, a load behind the relay, the ACS712/ZMPT101B outputs
+# as the ADC sees them, and a DHT. Fakes stop at the hardware edge: the application reads ADC
+# counts, drives GPIO levels and calls dht.measure() exactly as on the ESP32.
+import math
+import random
+
+from canplug.rms import ADC_MAX
+
+
+class SimPin:
+    """machine.Pin stand-in: remembers the level driven on it."""
+
+    def __init__(self, level=0):
+        self.level = level
+        self.changes = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        v = 1 if v else 0
+        if v != self.level:
+            self.changes += 1
+        self.level = v
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class SimPlant:
+    """The physical world around one socket. Change its attributes at run time."""
+
+    def __init__(self, clock, humidity=45.0, temperature=21.0, load_w=0.0, power_factor=1.0,
+                 voltage=230.0, mains_hz=50.0, third_harmonic=0.0, relay_pin=None, relay_active_high=True):
+        self.clock = clock
+        self.humidity = humidity
+        self.temperature = temperature
+        self.load_w = load_w
+        self.power_factor = power_factor
+        self.voltage = voltage
+        self.mains_hz = mains_hz
+        self.third_harmonic = third_harmonic  # fraction of the fundamental current
+        self.relay_pin = relay_pin if relay_pin is not None else SimPin()
+        self.relay_active_high = relay_active_high
+        self.dht_failing = False
+
+    def relay_closed(self):
+        return (self.relay_pin.value() == 1) == self.relay_active_high
+
+    def load_amps(self):
+        """RMS current of the fundamental when the relay is closed."""
+        if not self.relay_closed() or self.load_w <= 0 or self.voltage <= 0:
+            return 0.0
+        return self.load_w / (self.voltage * self.power_factor)
+
+    def volts_at(self, t):
+        return self.voltage * math.sqrt(2) * math.sin(2 * math.pi * self.mains_hz * t)
+
+    def amps_at(self, t):
+        i1 = self.load_amps() * math.sqrt(2)
+        w = 2 * math.pi * self.mains_hz
+        phi = math.acos(max(-1.0, min(1.0, self.power_factor)))
+        return i1 * (math.sin(w * t - phi) + self.third_harmonic * math.sin(3 * (w * t - phi)))
+
+
+class SimAdc:
+    """machine.ADC.read(): 12-bit counts of zero_v + signal * gain, with Gaussian noise."""
+
+    def __init__(self, clock, signal, zero_v, gain, full_scale_v=3.3, noise_counts=3.0,
+                 conversion_us=0, seed=1):
+        self._clock = clock
+        self._signal = signal
+        self.zero_v = zero_v
+        self.gain = gain
+        self._counts_per_volt = ADC_MAX / full_scale_v
+        self.noise_counts = noise_counts
+        self._conversion_us = conversion_us
+        self._rng = random.Random(seed)
+
+    def read(self):
+        volts = self.zero_v + self._signal(self._clock.now_s()) * self.gain
+        counts = int(round(volts * self._counts_per_volt + self._rng.gauss(0.0, self.noise_counts)))
+        if self._conversion_us:
+            self._clock.sleep_us(self._conversion_us)  # virtual time: a conversion takes time
+        return 0 if counts < 0 else (ADC_MAX if counts > ADC_MAX else counts)
+
+
+class SimDht:
+    """dht.DHT11/DHT22 stand-in reading the plant; raises OSError like a timed-out sensor."""
+
+    def __init__(self, plant, kind="dht11"):
+        self._plant = plant
+        self._kind = kind
+        self._h = self._t = None
+        self.reads = 0
+
+    def measure(self):
+        self.reads += 1
+        if self._plant.dht_failing:
+            raise OSError(110)  # ETIMEDOUT, what MicroPython's dht raises with no answer
+        if self._kind == "dht11":  # whole numbers only
+            self._h, self._t = int(round(self._plant.humidity)), int(round(self._plant.temperature))
+        else:
+            self._h, self._t = round(self._plant.humidity, 1), round(self._plant.temperature, 1)
+
+    def humidity(self):
+        return self._h
+
+    def temperature(self):
+        return self._t
+
+
+def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0):
+    """The two ADC channels wired as in the README: ZMPT101B centred at 1.65 V, ACS712 at its zero."""
+    full = cfg["adc_full_scale_v"]
+    adc_v = SimAdc(plant.clock, plant.volts_at, 1.65, cfg["zmpt101b_sensitivity"], full, noise_counts,
+                   conversion_us, seed=2)
+    divider = cfg["acs712_divider"]
+    adc_i = SimAdc(plant.clock, plant.amps_at, cfg["acs712_zero_v"] * divider, cfg["acs712_v_per_a"] * divider,
+                   full, noise_counts, conversion_us, seed=3)
+    return adc_v, adc_i
+
+
+class SimBoard:
+    """Everything Node needs, simulated. `plant` is the world; change it while the node runs.
+
+    `sample_clock` times the ADC sampling loop and the waveforms. The host runner gives it a
+    VirtualClock: the sampler's code is unchanged, but a busy or preempted host (or a slow
+    emulated guest) can no longer smear its sampling slots."""
+
+    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, sample_clock=None, **plant_kw):
+        self.clock = clock
+        self.sample_clock = sample_clock or clock
+        self.relay_pin = SimPin()
+        self.led_pin = SimPin()
+        self.plant = SimPlant(self.sample_clock, mains_hz=cfg["mains_hz"], relay_pin=self.relay_pin,
+                              relay_active_high=cfg["relay_active_high"], **plant_kw)
+        self.adc_voltage, self.adc_current = make_adcs(self.plant, cfg, conversion_us)
+        self.dht = SimDht(self.plant, cfg["dht_type"])
+        self.reset_cause = reset_cause
