@@ -1,6 +1,6 @@
 /** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BusUnavailableError, CommandTimeoutError } from '../gateway/commands.js';
+import { BusUnavailableError, CommandArgumentError, CommandTimeoutError } from '../gateway/commands.js';
 import { RefusedError, UnavailableError } from '../gateway/control.js';
 import { DeviceNameError } from '../gateway/registry.js';
 
@@ -21,6 +21,7 @@ function statusOf(error: Error): number | undefined {
   if (error instanceof RefusedError) return 409;
   if (error instanceof UnavailableError) return 409;
   if (error instanceof DeviceNameError) return 400;
+  if (error instanceof CommandArgumentError) return 400;
   if (error instanceof CommandTimeoutError) return 504;
   if (error instanceof BusUnavailableError) return 503;
   return undefined;

@@ -253,7 +253,10 @@ export function validateCommand(command: Command): string | undefined {
     Number.isInteger(v) && v >= lo && v <= hi ? undefined : `${name} must be an integer from ${lo} to ${hi}, got ${v}`;
   switch (command.op) {
     case 'setHumidityLimit':
-      return inRange('humidity limit', command.limit, 1, 100) ?? inRange('hysteresis', command.hysteresis, 0, 99);
+      return (
+        inRange('humidity limit', command.limit, 1, 100) ??
+        inRange('hysteresis', command.hysteresis, 0, command.limit - 1) // at or over the limit the latch never re-arms
+      );
     case 'setReportPeriod':
       return inRange('report period', command.ms, 100, 60000);
     case 'identify':

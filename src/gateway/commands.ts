@@ -2,13 +2,15 @@
  * Commands to CAN nodes and their replies: each command carries a token the node echoes,
  * so a reply is matched to the request that caused it, even with several in flight.
  */
-import { Opcode, type Command, type Message } from '../can/codec.js';
+import { Opcode, validateCommand, type Command, type Message } from '../can/codec.js';
 import type { CanBus } from '../can/can-bus.js';
 
 export type Reply = Extract<Message, { type: 'reply' }>;
 
 /** The node did not answer in time (REST 504). */
 export class CommandTimeoutError extends Error {}
+/** The command's arguments are outside the protocol's ranges (REST 400); nothing was sent. */
+export class CommandArgumentError extends Error {}
 /** The command could not be put on the bus (REST 503). */
 export class BusUnavailableError extends Error {}
 
@@ -46,6 +48,8 @@ export class Commands {
 
   /** Sends a command and resolves with the node's reply (whatever its result code). */
   send(node: number, command: Command, timeoutMs = this.timeoutMs): Promise<Reply> {
+    const problem = validateCommand(command);
+    if (problem) return Promise.reject(new CommandArgumentError(problem));
     const token = this.token(node);
     const key = node * 256 + token;
     return new Promise<Reply>((resolve, reject) => {
@@ -65,6 +69,7 @@ export class Commands {
 
   /** Sends without waiting for the reply (safety path: the open must not wait on anything). */
   fire(node: number, command: Command): boolean {
+    if (validateCommand(command)) return false;
     return this.can.sendCommand(node, this.token(node), command);
   }
 
