@@ -90,6 +90,8 @@ export class SocketCanTransport extends Transport {
   private channel?: RawChannel;
   /** Kept until the next retirement so its libuv handles finish closing before GC can free them. */
   private retired?: RawChannel;
+  private generation = 0;
+  private channelGen = 0;
   private running = false;
   private isUp = false;
   private ifindex = 0;
@@ -185,10 +187,12 @@ export class SocketCanTransport extends Transport {
       const flags = CAN_EFF_FLAG | CAN_RTR_FLAG;
       if (this.opts.filters) channel.setRxFilters(this.opts.filters.map((f) => ({ id: f.id, mask: (f.mask | flags) >>> 0 })));
       channel.setErrorFilters(CAN_ERR_MASK);
-      const ch = channel;
-      ch.addListener('onMessage', (msg) => this.onMessage(ch, msg));
-      ch.addListener('onStopped', () => this.onStopped(ch));
-      ch.start();
+      // The addon keeps its listeners in persistent (GC-root) handles: a listener that captured the
+      // channel would keep it, and its socket, alive forever. A generation number names it instead.
+      const gen = ++this.generation;
+      channel.addListener('onMessage', (msg) => this.onMessage(gen, msg));
+      channel.addListener('onStopped', () => this.onStopped(gen));
+      channel.start();
     } catch (err) {
       if (channel) this.silence(channel);
       this.markDown(`${(err as Error).message}`.replace(/^Error while creating channel$/, `cannot open ${iface}`));
@@ -200,6 +204,7 @@ export class SocketCanTransport extends Transport {
     this.everUp = true;
     this.inOutage = false;
     this.channel = channel;
+    this.channelGen = this.generation;
     this.ifindex = state.ifindex;
     this.isUp = true;
     this.downReason = undefined;
@@ -207,8 +212,8 @@ export class SocketCanTransport extends Transport {
     this.emit('up');
   }
 
-  private onMessage(ch: RawChannel, msg: AddonMessage): void {
-    if (ch !== this.channel) return;
+  private onMessage(gen: number, msg: AddonMessage): void {
+    if (gen !== this.channelGen || !this.channel) return;
     if (msg.err) {
       this.counters.busErrors++;
       this.emit('busError', describeErrorFrame(msg).join(','));
@@ -222,8 +227,9 @@ export class SocketCanTransport extends Transport {
   }
 
   /** The addon's reader saw POLLERR/POLLHUP: the kernel reported ENETDOWN (down) or ENODEV (deleted). */
-  private onStopped(ch: RawChannel): void {
-    if (ch !== this.channel || !this.running) return;
+  private onStopped(gen: number): void {
+    const ch = this.channel;
+    if (gen !== this.channelGen || !ch || !this.running) return;
     // The addon is inside its own stop path: forget the channel first so retire() won't stop() it again.
     this.channel = undefined;
     this.retired = ch;

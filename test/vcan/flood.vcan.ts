@@ -33,7 +33,7 @@ async function cangen(args: string[], logFile?: string): Promise<void> {
 }
 
 /** Waits until the count has not moved for `quietMs`: the socket has been drained. */
-async function settle(read: () => number, quietMs = 1500): Promise<void> {
+async function settle(read: () => number, quietMs = 2000): Promise<void> {
   let last = -1;
   let since = Date.now();
   await waitUntil('the flood to drain', () => {
@@ -86,7 +86,7 @@ async function flood(t: TestContext, label: string): Promise<FloodResult> {
   ]);
   const genMs = performance.now() - t0;
   await settle(() => transport.stats().received + kernelFilterMatches().matches);
-  const drainMs = performance.now() - t0 - 1500;
+  const drainMs = performance.now() - t0 - 2000;
   clearInterval(sampler);
   gc();
   const rssAfter = process.memoryUsage().rss;
