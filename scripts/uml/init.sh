@@ -2,17 +2,24 @@
 # PID 1 of the User-Mode Linux guest that runs the vcan test files (scripts/uml/run-in-guest.mjs).
 # The guest's root is the host's / (hostfs), so node, the checkout and can-utils are all here.
 # The host passes CANPLUG_RUN=<run dir> on the kernel command line; the run dir holds guest-env.sh
-# (what to run) and receives the results. Whatever happens, this script ends with `halt -f`:
-# PID 1 exiting would panic the guest kernel instead of ending the UML process.
+# (what to run) and receives the results. Whatever happens, this script ends by powering the guest
+# off: PID 1 exiting would panic the guest kernel instead of ending the UML process.
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUN="$CANPLUG_RUN"
 say() { echo "canplug-guest: $*"; }
+poweroff_now() {
+  sync
+  halt -f 2>/dev/null
+  # Without systemd's halt (minimal images): the kernel's own power-off.
+  echo 1 > /proc/sys/kernel/sysrq
+  echo o > /proc/sysrq-trigger
+  sleep 30
+}
 finish() {
   echo "$1" > "$RUN/status"
-  sync
   say "done status=$1"
-  halt -f
+  poweroff_now
 }
 
 mount -t proc proc /proc
@@ -25,7 +32,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o size=64m tmpfs /dev/shm
 export TMPDIR=/run/tmp HOME=/run/tmp
 
-[ -n "$RUN" ] && [ -f "$RUN/guest-env.sh" ] || { say "no run dir (CANPLUG_RUN=$RUN)"; halt -f; }
+[ -n "$RUN" ] && [ -f "$RUN/guest-env.sh" ] || { say "no run dir (CANPLUG_RUN=$RUN)"; poweroff_now; }
 # Sets NODE, CANPLUG_CWD, GUEST_TIMEOUT_S and the test files as "$@".
 . "$RUN/guest-env.sh"
 

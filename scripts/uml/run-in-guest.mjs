@@ -24,7 +24,7 @@ const NEEDED_MODULES = ['net/can/can.ko', 'net/can/can-raw.ko', 'drivers/net/can
 // Host programs the guest runs (it shares the host's /), with the Debian package that has them.
 const NEEDED_PROGRAMS = [
   ['cansend', 'can-utils'], ['candump', 'can-utils'], ['cangen', 'can-utils'], ['ip', 'iproute2'],
-  ['insmod', 'kmod'], ['timeout', 'coreutils'], ['halt', 'systemd-sysv'], ['mount', 'mount'],
+  ['insmod', 'kmod'], ['tc', 'iproute2'], ['timeout', 'coreutils'], ['mount', 'mount'],
 ];
 
 function which(program) {
@@ -45,6 +45,11 @@ export function guestAvailability() {
   if (process.platform !== 'linux') return { ok: false, reason: `User-Mode Linux needs a Linux host (this is ${process.platform})` };
   const kernel = process.env.CANPLUG_UML_KERNEL || which('linux.uml');
   if (!kernel) return { ok: false, reason: 'no UML kernel: linux.uml not found (apt-get install user-mode-linux)' };
+  try {
+    accessSync(kernel, constants.X_OK);
+  } catch {
+    return { ok: false, reason: `UML kernel ${kernel} (CANPLUG_UML_KERNEL) is not an executable file` };
+  }
   const versions = existsSync(MODULES_ROOT) ? readdirSync(MODULES_ROOT) : [];
   const complete = versions.filter((v) => NEEDED_MODULES.every((m) => existsSync(join(MODULES_ROOT, v, 'kernel', m))));
   if (complete.length === 0) return { ok: false, reason: `no UML CAN modules (${NEEDED_MODULES.join(', ')}) under ${MODULES_ROOT}` };
