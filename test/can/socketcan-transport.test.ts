@@ -134,3 +134,28 @@ test('an interface that does not exist: start resolves, down says why, retries c
   assert.equal(channels.length, 0);
   assert.throws(() => new SocketCanTransport({ interface: '../etc' }), /not a network interface name/);
 });
+
+test('reconnect attempts back off from 200 ms, doubling, and never wait longer than the cap', async () => {
+  const attempts: number[] = [];
+  const { addon } = fakeAddon();
+  const failing: SocketCanAddon = {
+    createRawChannelWithOptions: (name, options) => {
+      attempts.push(performance.now());
+      // The kernel refuses the first six binds, as it does while an interface is being re-created.
+      if (attempts.length <= 6) throw new Error('Error while creating channel');
+      return addon.createRawChannelWithOptions(name, options);
+    },
+  };
+  const transport = new SocketCanTransport({ interface: 'lo', maxBackoffMs: 600, loadAddon: async () => failing });
+  open.push(transport);
+  const up = new Promise<void>((resolve) => transport.once('up', () => resolve()));
+  await transport.start();
+  assert.equal(transport.stats().downReason, 'cannot open lo');
+  await up;
+  const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+  // 200, 400, then the 600 cap: timers fire no earlier than asked, and a little later on a busy machine.
+  const expected = [200, 400, 600, 600, 600, 600];
+  assert.equal(gaps.length, expected.length);
+  gaps.forEach((gap, i) => assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`));
+  assert.equal(transport.stats().up, true);
+});

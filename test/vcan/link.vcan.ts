@@ -8,12 +8,9 @@ import { formatFrame, type CanFrame } from '../../src/can/frame.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
 import type { SocketCanTransport } from '../../src/can/socketcan-transport.js';
 import {
-  IFACE, assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, sh, stopAll, waitForEvent, waitUntil,
+  IFACE, assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, sh, stopAll, waitForEvent, waitUntil, PATIENCE_MS,
 } from './vcan-helpers.js';
 
-// The transport's back-off cap is 2 s; "up again" must follow the interface within the cap plus a
-// margin that also covers the ip commands themselves on a loaded machine (UML makes each one slow).
-const UP_DEADLINE_MS = 2000 + 8000;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
@@ -39,7 +36,7 @@ function record(transport: SocketCanTransport) {
 
 async function expectFrameFlows(frames: CanFrame[], frame: string) {
   await cansend(frame);
-  await waitUntil(`${frame} through the transport`, () => frames.some((f) => formatFrame(f) === frame), 5000);
+  await waitUntil(`${frame} through the transport`, () => frames.some((f) => formatFrame(f) === frame), PATIENCE_MS);
 }
 
 test('ip link set down / up: down with a reason, then up again, and frames flow again', async (t) => {
@@ -47,7 +44,7 @@ test('ip link set down / up: down with a reason, then up again, and frames flow 
   const { events, frames } = record(transport);
   await expectFrameFlows(frames, '181#FD080802AC040107');
 
-  const down = waitForEvent<[string]>(transport, 'down', 3000);
+  const down = waitForEvent<[string]>(transport, 'down', PATIENCE_MS);
   await sh('ip', 'link', 'set', 'down', IFACE);
   const [reason] = await down;
   assert.match(reason, /vcan0 went down/);
@@ -58,7 +55,7 @@ test('ip link set down / up: down with a reason, then up again, and frames flow 
 
   const t0 = Date.now();
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', UP_DEADLINE_MS);
+  await waitForEvent(transport, 'up', PATIENCE_MS);
   t.diagnostic(`metric link up->transport up ${Date.now() - t0} ms`);
   await expectFrameFlows(frames, '182#FD080802AC040108');
   assert.deepEqual(events, [`down: ${reason}`, 'up']);
@@ -72,7 +69,7 @@ test('ip link del / add: the transport notices the removal and binds to the re-c
   const { events, frames } = record(transport);
   await expectFrameFlows(frames, '281#C401D500500A01FF');
 
-  const down = waitForEvent<[string]>(transport, 'down', 3000);
+  const down = waitForEvent<[string]>(transport, 'down', PATIENCE_MS);
   await sh('ip', 'link', 'del', IFACE);
   const [reason] = await down;
   assert.match(reason, /vcan0 was removed/);
@@ -83,7 +80,7 @@ test('ip link del / add: the transport notices the removal and binds to the re-c
   const t0 = Date.now();
   await sh('ip', 'link', 'add', 'dev', IFACE, 'type', 'vcan');
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', UP_DEADLINE_MS);
+  await waitForEvent(transport, 'up', PATIENCE_MS);
   t.diagnostic(`metric link re-created->transport up ${Date.now() - t0} ms (back-off at its cap)`);
   await expectFrameFlows(frames, '282#C401D500500A01FF');
   assert.deepEqual(events, [`down: ${reason}`, 'up']);
@@ -100,9 +97,9 @@ test('starting before the interface exists: down with the reason, up once it app
   assert.deepEqual(rec!.events, ['down: interface vcan1 does not exist']);
   await sh('ip', 'link', 'add', 'dev', 'vcan1', 'type', 'vcan');
   await sh('ip', 'link', 'set', 'up', 'vcan1');
-  await waitForEvent(transport, 'up', UP_DEADLINE_MS);
+  await waitForEvent(transport, 'up', PATIENCE_MS);
   await cansend('183#FD080802AC040107', 'vcan1');
-  await waitUntil('a frame on vcan1', () => rec!.frames.length === 1, 5000);
+  await waitUntil('a frame on vcan1', () => rec!.frames.length === 1, PATIENCE_MS);
   assert.deepEqual(rec!.events, ['down: interface vcan1 does not exist', 'up']);
   assert.equal(transport.stats().reconnects, 0, 'the first up is not a reconnect');
 });
@@ -117,7 +114,7 @@ test('twenty quick down/up flaps end up, with as many up as down events and no p
     // Vary the gap so some flaps land while the transport is up and some while it is reconnecting.
     await new Promise((r) => setTimeout(r, (i % 4) * 150));
   }
-  await waitUntil('transport up after the flaps', () => transport.stats().up, UP_DEADLINE_MS);
+  await waitUntil('transport up after the flaps', () => transport.stats().up, PATIENCE_MS);
   await expectFrameFlows(frames, '701#0101020164000000');
   const downs = events.filter((e) => e.startsWith('down')).length;
   const ups = events.filter((e) => e === 'up').length;

@@ -6,7 +6,7 @@ import { decode, type Message } from '../../src/can/codec.js';
 import { decodeSeed, type SeedReading } from '../../src/can/seed-codec.js';
 import { formatFrame, parseFrame, type CanFrame } from '../../src/can/frame.js';
 import { SEED_FILTERS, V1_NODE_TO_GATEWAY_FILTERS, matchesFilters } from '../../src/can/filters.js';
-import { assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, stopAll, waitUntil } from './vcan-helpers.js';
+import { assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, stopAll, waitUntil, PATIENCE_MS } from './vcan-helpers.js';
 
 interface Vector { name: string; frame: string; message?: Message | SeedReading; reason?: string }
 const vectors = JSON.parse(readFileSync(new URL('../../firmware/test-vectors.json', import.meta.url), 'utf8')) as {
@@ -28,7 +28,7 @@ async function sendThrough(frames: string[], sentinel: string, filters = V1_NODE
   for (const frame of frames) await cansend(frame);
   await cansend(sentinel);
   // vcan delivers in order: once the sentinel is here, everything sent before it has arrived or never will.
-  await waitUntil(`sentinel ${sentinel}`, () => got.some((f) => formatFrame(f) === sentinel), 5000);
+  await waitUntil(`sentinel ${sentinel}`, () => got.some((f) => formatFrame(f) === sentinel), PATIENCE_MS);
   return { transport, got: got.slice(0, -1) };
 }
 
@@ -78,7 +78,7 @@ test('without filters the same traffic does reach the process (the filter test c
   const got: CanFrame[] = [];
   transport.on('frame', (f) => got.push(f));
   for (const frame of ['123#00', '601#4000100000000000', '00000181#FD080802AC040107']) await cansend(frame);
-  await waitUntil('three unfiltered frames', () => got.length === 3, 5000);
+  await waitUntil('three unfiltered frames', () => got.length === 3, PATIENCE_MS);
   assert.deepEqual(got.map(formatFrame), ['123#00', '601#4000100000000000', '00000181#FD080802AC040107']);
 });
 
@@ -92,7 +92,7 @@ test('error frames are counted as bus errors with their kind, not delivered as f
   await cansend('20000040#0000000000000000'); // bus-off
   await cansend('20000004#0001000000000000'); // controller problem: rx buffer overflow
   await cansend('20000004#0020000000000000'); // controller problem: tx error-passive
-  await waitUntil('three bus errors', () => kinds.length === 3, 5000);
+  await waitUntil('three bus errors', () => kinds.length === 3, PATIENCE_MS);
   assert.deepEqual(kinds, ['bus-off', 'controller:rx-overflow', 'controller:tx-passive']);
   assert.equal(transport.stats().busErrors, 3);
   assert.equal(transport.stats().received, 0);

@@ -5,7 +5,7 @@ import { encodeCommand, type Command } from '../../src/can/codec.js';
 import { encodeSeedRelay } from '../../src/can/seed-codec.js';
 import { formatFrame, type CanFrame } from '../../src/can/frame.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
-import { IFACE, assertInGuest, openTransport, resetVcan, sh, startCandump, stopAll, waitForEvent, waitUntil } from './vcan-helpers.js';
+import { IFACE, assertInGuest, openTransport, resetVcan, sh, startCandump, stopAll, waitForEvent, waitUntil, PATIENCE_MS } from './vcan-helpers.js';
 
 before(async () => {
   assertInGuest();
@@ -53,7 +53,7 @@ test('commands sent through the transport appear on the bus byte-exact (candump 
 
 test('send while the interface is down returns false and counts the frame as dropped, without throwing', async () => {
   const transport = await openTransport({ filters: V1_NODE_TO_GATEWAY_FILTERS });
-  const down = waitForEvent(transport, 'down', 5000);
+  const down = waitForEvent(transport, 'down', PATIENCE_MS);
   await sh('ip', 'link', 'set', 'down', IFACE);
   await down;
   const frame = encodeCommand(1, 1, { op: 'setRelay', action: 'close' });
@@ -62,7 +62,7 @@ test('send while the interface is down returns false and counts the frame as dro
   assert.equal(transport.stats().sent, 0);
   assert.equal(transport.stats().queued, 0, 'nothing piles up while down');
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', 5000);
+  await waitForEvent(transport, 'up', PATIENCE_MS);
   const dump = await startCandump('-L');
   assert.equal(transport.send(frame), true);
   const lines = await dump.stop();

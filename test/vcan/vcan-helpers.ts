@@ -9,6 +9,13 @@ import { promisify } from 'node:util';
 import { SocketCanTransport, type SocketCanOptions } from '../../src/can/socketcan-transport.js';
 
 export const IFACE = 'vcan0';
+/**
+ * How long an expected event may take in the guest. A correct transport needs well under a second
+ * (up after a link change: at most its 2 s back-off cap, which test/can/socketcan-transport.test.ts
+ * pins down), but UML on a busy 2-core machine can be many times slower; the tests report the
+ * delays they saw as metrics.
+ */
+export const PATIENCE_MS = 15_000;
 const run = promisify(execFile);
 
 /** Fails loudly when a guest test is started on a host by mistake: it would poke the host's links. */
@@ -121,7 +128,7 @@ export async function openTransport(
   open.push(transport);
   onCreate?.(transport);
   await transport.start();
-  if (waitUp && !transport.stats().up) await waitForEvent(transport, 'up', 5000);
+  if (waitUp && !transport.stats().up) await waitForEvent(transport, 'up', PATIENCE_MS);
   return transport;
 }
 export async function stopAll(): Promise<void> {
