@@ -1,0 +1,303 @@
+/**
+ * Transport on a Linux SocketCAN interface (can0, vcan0, ...) through the optional `socketcan`
+ * npm addon. The addon is imported only in start(), so a gateway on the simulated bus installs
+ * and runs without it. The transport survives its interface going down, being deleted and being
+ * re-created: it reports `down`, retries with a capped back-off and reports `up` again.
+ */
+import type { CanFrame } from './frame.js';
+import { interfaceState } from './can-interfaces.js';
+import { describeErrorFrame } from './error-frame.js';
+import type { CanFilter } from './filters.js';
+import { Transport, type TransportStats } from './transport.js';
+
+// linux/can.h
+const CAN_EFF_FLAG = 0x80000000;
+const CAN_RTR_FLAG = 0x40000000;
+const CAN_ERR_MASK = 0x1fffffff;
+const CAN_SFF_MASK = 0x7ff;
+const CAN_EFF_MASK = 0x1fffffff;
+
+/** The part of the addon's RawChannel this transport uses (the package's own typings need an ambient module). */
+interface AddonMessage {
+  id: number;
+  data: Buffer;
+  ext?: boolean;
+  rtr?: boolean;
+  err?: boolean;
+}
+export interface RawChannel {
+  addListener(event: 'onMessage', listener: (msg: AddonMessage) => void): void;
+  addListener(event: 'onStopped', listener: () => void): void;
+  start(): void;
+  stop(): void;
+  /** Bytes written, or -1 (ENOBUFS when the device queue is full, ENETDOWN...). */
+  send(msg: { id: number; data: Buffer; ext: boolean; rtr: boolean }): number;
+  setRxFilters(filters: { id: number; mask: number; invert?: boolean }[]): void;
+  setErrorFilters(mask: number): void;
+}
+export interface SocketCanAddon {
+  createRawChannelWithOptions(name: string, options: { timestamps?: boolean; non_block_send?: boolean }): RawChannel;
+}
+
+export interface SocketCanOptions {
+  /** e.g. can0 */
+  interface: string;
+  /** Kernel receive filters for 11-bit data frames (see filters.ts); omitted: every frame. */
+  filters?: readonly CanFilter[];
+  /** Frames waiting for room in the device queue before send() refuses (default 256). */
+  maxQueue?: number;
+  /** Upper bound of the reconnect back-off (default 2000 ms). */
+  maxBackoffMs?: number;
+  /** How often the interface's sysfs state is checked while up (default 1000 ms). */
+  pollMs?: number;
+  /** For tests: replaces `import('socketcan')`. */
+  loadAddon?: () => Promise<SocketCanAddon>;
+}
+
+export { interfaceState, listCanInterfaces, type InterfaceState } from './can-interfaces.js';
+export { describeErrorFrame } from './error-frame.js';
+
+export interface SocketCanStats extends TransportStats {
+  interface: string;
+  /** Frames waiting in the bounded outgoing queue. */
+  queued: number;
+  reconnects: number;
+  /** Why the transport is down (undefined while up). */
+  downReason?: string;
+}
+
+/** Loads the optional addon; the error names the package and the interface it was needed for. */
+export async function loadSocketcanAddon(iface: string, name = 'socketcan'): Promise<SocketCanAddon> {
+  // A variable specifier keeps tsc and bundlers from requiring the optional package.
+  try {
+    const mod = (await import(name)) as { default?: SocketCanAddon } & Partial<SocketCanAddon>;
+    const addon = mod.default ?? (mod as SocketCanAddon);
+    if (typeof addon.createRawChannelWithOptions !== 'function') throw new Error('createRawChannelWithOptions is missing');
+    return addon;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`'${name}'`);
+    const why = missing
+      ? `the optional npm package "${name}" is not installed (npm install ${name}; it builds a native addon and needs python3, make and g++)`
+      : `the optional npm package "${name}" failed to load (npm rebuild ${name}): ${(err as Error).message}`;
+    throw new Error(`SocketCAN transport cannot open CAN interface "${iface}": ${why}`, { cause: err });
+  }
+}
+
+export class SocketCanTransport extends Transport {
+  readonly name: string;
+  private readonly opts: Required<Omit<SocketCanOptions, 'filters' | 'loadAddon'>> & Pick<SocketCanOptions, 'filters' | 'loadAddon'>;
+  private addon?: SocketCanAddon;
+  private channel?: RawChannel;
+  /** Kept until the next retirement so its libuv handles finish closing before GC can free them. */
+  private retired?: RawChannel;
+  private generation = 0;
+  private channelGen = 0;
+  private running = false;
+  private isUp = false;
+  private ifindex = 0;
+  private downReason?: string = 'not started';
+  private inOutage = false;
+  private everUp = false;
+  private backoffMs = 100;
+  private reconnectTimer?: NodeJS.Timeout;
+  private pollTimer?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout;
+  private readonly queue: CanFrame[] = [];
+  private counters = { received: 0, sent: 0, dropped: 0, busErrors: 0, reconnects: 0 };
+
+  constructor(options: SocketCanOptions) {
+    super();
+    if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(options.interface) || /^\.\.?$/.test(options.interface)) {
+      throw new Error(`"${options.interface}" is not a network interface name`);
+    }
+    if (options.filters && options.filters.length === 0) throw new Error('an empty filter list would receive nothing');
+    this.opts = { maxQueue: 256, maxBackoffMs: 2000, pollMs: 1000, ...options };
+    this.name = `socketcan:${options.interface}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.addon = await (this.opts.loadAddon ?? (() => loadSocketcanAddon(this.opts.interface)))();
+    this.running = true;
+    this.pollTimer = setInterval(() => this.poll(), this.opts.pollMs).unref();
+    // A missing or down interface is not fatal: systemd often starts us before can0 is configured.
+    this.tryConnect();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.reconnectTimer);
+    this.retire();
+    this.isUp = false;
+    this.inOutage = false;
+    this.downReason = 'stopped';
+  }
+
+  send(frame: CanFrame): boolean {
+    const max = frame.ext ? CAN_EFF_MASK : CAN_SFF_MASK;
+    if (!Number.isInteger(frame.id) || frame.id < 0 || frame.id > max || frame.data.length > 8 || frame.err) {
+      throw new RangeError(`cannot send id 0x${frame.id.toString(16)} with ${frame.data.length} bytes${frame.err ? ' as error frame' : ''}`);
+    }
+    if (!this.isUp || this.queue.length >= this.opts.maxQueue) {
+      this.counters.dropped++;
+      return false;
+    }
+    if (this.queue.length === 0 && this.write(frame)) return true;
+    // The device queue is full (ENOBUFS): keep the frame, in order, and retry shortly.
+    this.queue.push(frame);
+    this.flushTimer ??= setTimeout(() => this.flush(), 5);
+    return true;
+  }
+
+  stats(): SocketCanStats {
+    return {
+      ...this.counters,
+      up: this.isUp,
+      interface: this.opts.interface,
+      queued: this.queue.length,
+      downReason: this.isUp ? undefined : this.downReason,
+    };
+  }
+
+  private write(frame: CanFrame): boolean {
+    const ok = this.channel!.send({ id: frame.id, data: frame.data, ext: !!frame.ext, rtr: !!frame.rtr }) > 0;
+    if (ok) this.counters.sent++;
+    return ok;
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    while (this.isUp && this.queue.length > 0 && this.write(this.queue[0])) this.queue.shift();
+    if (this.isUp && this.queue.length > 0) this.flushTimer = setTimeout(() => this.flush(), 5);
+  }
+
+  private tryConnect(): void {
+    this.reconnectTimer = undefined;
+    if (!this.running) return;
+    const iface = this.opts.interface;
+    const state = interfaceState(iface);
+    let channel: RawChannel | undefined;
+    try {
+      if (!state.exists) throw new Error(`interface ${iface} does not exist`);
+      if (!state.up) throw new Error(`interface ${iface} is down (operstate ${state.operstate})`);
+      channel = this.addon!.createRawChannelWithOptions(iface, { timestamps: false, non_block_send: true });
+      // EFF and RTR in the mask: only 11-bit data frames pass, whatever their low bits.
+      const flags = CAN_EFF_FLAG | CAN_RTR_FLAG;
+      if (this.opts.filters) channel.setRxFilters(this.opts.filters.map((f) => ({ id: f.id, mask: (f.mask | flags) >>> 0 })));
+      channel.setErrorFilters(CAN_ERR_MASK);
+      // The addon keeps its listeners in persistent (GC-root) handles: a listener that captured the
+      // channel would keep it, and its socket, alive forever. A generation number names it instead.
+      const gen = ++this.generation;
+      channel.addListener('onMessage', (msg) => this.onMessage(gen, msg));
+      channel.addListener('onStopped', () => this.onStopped(gen));
+      channel.start();
+    } catch (err) {
+      if (channel) this.silence(channel);
+      this.markDown(`${(err as Error).message}`.replace(/^Error while creating channel$/, `cannot open ${iface}`));
+      this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
+      this.reconnectTimer = setTimeout(() => this.tryConnect(), this.backoffMs);
+      return;
+    }
+    if (this.everUp) this.counters.reconnects++;
+    this.everUp = true;
+    this.inOutage = false;
+    this.channel = channel;
+    this.channelGen = this.generation;
+    this.ifindex = state.ifindex;
+    this.isUp = true;
+    this.downReason = undefined;
+    this.backoffMs = 100;
+    this.emit('up');
+  }
+
+  private onMessage(gen: number, msg: AddonMessage): void {
+    if (gen !== this.channelGen || !this.channel) return;
+    if (msg.err) {
+      this.counters.busErrors++;
+      this.emit('busError', describeErrorFrame(msg).join(','));
+      return;
+    }
+    this.counters.received++;
+    const frame: CanFrame = { id: msg.id, data: msg.data };
+    if (msg.ext) frame.ext = true;
+    if (msg.rtr) frame.rtr = true;
+    this.emit('frame', frame);
+  }
+
+  /** The addon's reader saw POLLERR/POLLHUP: the kernel reported ENETDOWN (down) or ENODEV (deleted). */
+  private onStopped(gen: number): void {
+    const ch = this.channel;
+    if (gen !== this.channelGen || !ch || !this.running) return;
+    // The addon is inside its own stop path: forget the channel first so retire() won't stop() it again.
+    this.channel = undefined;
+    this.retired = ch;
+    this.goDown(this.describeLoss());
+  }
+
+  private poll(): void {
+    if (!this.isUp) return;
+    const state = interfaceState(this.opts.interface);
+    if (!state.exists || !state.up || state.ifindex !== this.ifindex) this.goDown(this.describeLoss(state));
+  }
+
+  private describeLoss(state = interfaceState(this.opts.interface)): string {
+    const iface = this.opts.interface;
+    if (!state.exists) return `interface ${iface} was removed`;
+    if (state.ifindex !== this.ifindex) return `interface ${iface} was re-created`;
+    if (!state.up) return `interface ${iface} went down (operstate ${state.operstate})`;
+    return `socket on ${iface} reported an error`;
+  }
+
+  private goDown(reason: string): void {
+    if (!this.isUp || !this.running) return;
+    this.retire();
+    this.isUp = false;
+    this.markDown(reason);
+    this.backoffMs = 100;
+    this.reconnectTimer = setTimeout(() => this.tryConnect(), this.backoffMs);
+  }
+
+  /** One `down` per outage (including a start without the interface), not one per failed retry. */
+  private markDown(reason: string): void {
+    this.downReason = reason;
+    if (this.inOutage) return;
+    this.inOutage = true;
+    this.emit('down', reason);
+  }
+
+  /** Stops the current channel; frames still queued for it can no longer go out and count as dropped. */
+  private retire(): void {
+    const ch = this.channel;
+    this.channel = undefined;
+    this.counters.dropped += this.queue.length;
+    this.queue.length = 0;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (ch) {
+      try {
+        ch.stop();
+      } catch {
+        // Already stopped by its reader thread.
+      }
+      this.silence(ch);
+    } else if (this.retired) {
+      this.silence(this.retired);
+    }
+  }
+
+  /**
+   * The addon closes a channel's socket only when GC collects it; until then the kernel would keep
+   * queueing frames for it. An inverted match-all filter matches nothing, so it stops receiving now.
+   */
+  private silence(ch: RawChannel): void {
+    this.retired = ch;
+    try {
+      ch.setRxFilters([{ id: 0, mask: 0, invert: true }]);
+      ch.setErrorFilters(0);
+    } catch {
+      // The socket went with its interface: nothing left to silence.
+    }
+  }
+}
