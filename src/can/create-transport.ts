@@ -1,6 +1,8 @@
 /** Builds the configured transport. Only src/can knows which transports exist. */
 import type { Logger } from '../log.js';
+import { filtersForProtocol } from './filters.js';
 import { SimTransport, VirtualBus } from './sim-transport.js';
+import { SocketCanTransport } from './socketcan-transport.js';
 import type { Transport } from './transport.js';
 
 export interface TransportConfig {
@@ -9,8 +11,22 @@ export interface TransportConfig {
   protocol: 'v1' | 'seed';
 }
 
-export async function createTransport(config: TransportConfig, log: Logger, bus = new VirtualBus()): Promise<Transport> {
+/**
+ * `gateway`: the kernel filters what the process wakes for, only the ids the gateway decodes.
+ * `monitor`: every frame (simulated nodes, which take commands, and `canplug sniff`).
+ */
+export type TransportRole = 'gateway' | 'monitor';
+
+export async function createTransport(
+  config: TransportConfig,
+  log: Logger,
+  bus = new VirtualBus(),
+  role: TransportRole = 'gateway',
+): Promise<Transport> {
   if (config.transport === 'sim') return new SimTransport(bus);
-  void log;
-  throw new Error(`transport "${config.transport}" is not available in this build`);
+  log.debug({ interface: config.interface, protocol: config.protocol, role }, 'SocketCAN transport');
+  return new SocketCanTransport({
+    interface: config.interface,
+    filters: role === 'gateway' ? filtersForProtocol(config.protocol) : undefined,
+  });
 }

@@ -77,7 +77,9 @@ export function kernelFilterMatches(iface = IFACE): { entries: number; matches: 
 }
 
 /** candump as an independent observer; stop() ends it and returns its lines. */
-export async function startCandump(...args: string[]): Promise<{ stop: () => Promise<string[]>; proc: ChildProcess }> {
+export async function startCandump(
+  ...args: string[]
+): Promise<{ stop: () => Promise<string[]>; lines: () => string[]; proc: ChildProcess }> {
   const proc = spawn('candump', [...args, IFACE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -85,6 +87,7 @@ export async function startCandump(...args: string[]): Promise<{ stop: () => Pro
   await new Promise((r) => setTimeout(r, 300));
   return {
     proc,
+    lines: () => out.split('\n').filter(Boolean),
     stop: async () => {
       await new Promise((r) => setTimeout(r, 300));
       if (proc.exitCode === null) {
