@@ -20,6 +20,8 @@ import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
+import { WifiRelayDriver } from '../wifi/plug-driver.js';
+import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
@@ -69,6 +71,7 @@ export class Gateway {
   deviceTopics!: DeviceTopics;
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
+  wifi!: WifiPlugs;
 
   private readonly features: { name: string; feature: Feature; error?: string }[] = [];
   private state: HealthReport['status'] = 'starting';
@@ -125,6 +128,11 @@ export class Gateway {
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
+    this.wifi = new WifiPlugs({ registry: this.registry, config: c.udp, log: this.child('wifi') });
+    this.control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
+    this.metrics.sources.canplug_udp_datagrams_received_total = () => this.wifi.counters.received;
+    this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
+    await this.startFeature('wifi-plugs', this.wifi);
 
     this.api = await buildApp({
       log: this.child('http'),
@@ -227,6 +235,7 @@ export class Gateway {
       },
       database: { ok: db.ok, ...(db.error ? { error: db.error } : {}), pending: db.pending, readings_written: db.readingsWritten },
       devices: { total: devices.length, online: devices.filter((d) => d.available).length },
+      udp: this.wifi.stats(),
       ...(failed.length > 0 ? { failed_features: failed } : {}),
     };
   }
