@@ -10,6 +10,7 @@ import { registerErrorHandler } from './errors.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { readingRoutes } from './routes/readings.js';
+import { ruleRoutes } from './routes/rules.js';
 
 export interface AppOptions {
   ctx: ApiContext;
@@ -35,6 +36,7 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
         { name: 'devices', description: 'devices and their relays' },
         { name: 'history', description: 'stored readings' },
         { name: 'gateway', description: 'health and metrics' },
+        { name: 'rules', description: 'if-this-then-that rules and schedules' },
       ],
     },
   });
@@ -43,5 +45,6 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { ctx });
   await app.register(deviceRoutes, { ctx });
   await app.register(readingRoutes, { ctx });
+  await app.register(ruleRoutes, { ctx });
   return app;
 }

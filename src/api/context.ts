@@ -2,6 +2,7 @@
 import type { DeviceControl } from '../gateway/control.js';
 import type { Registry } from '../gateway/registry.js';
 import type { History } from '../db/history.js';
+import type { RulesEngine } from '../gateway/rules.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -12,6 +13,7 @@ export interface ApiContext {
   registry: Registry;
   control: DeviceControl;
   history: History;
+  rules: RulesEngine;
   health: () => HealthReport;
   version: string;
 }

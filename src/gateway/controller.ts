@@ -15,6 +15,7 @@ import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
+import { RulesStore } from '../db/rules-store.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
@@ -31,6 +32,7 @@ import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { Metrics } from './metrics.js';
 import { Registry } from './registry.js';
+import { RulesEngine } from './rules.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -72,6 +74,7 @@ export class Gateway {
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
   wifi!: WifiPlugs;
+  rules!: RulesEngine;
 
   private readonly features: { name: string; feature: Feature; error?: string }[] = [];
   private state: HealthReport['status'] = 'starting';
@@ -133,6 +136,17 @@ export class Gateway {
     this.metrics.sources.canplug_udp_datagrams_received_total = () => this.wifi.counters.received;
     this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
     await this.startFeature('wifi-plugs', this.wifi);
+    this.rules = new RulesEngine({
+      store: new RulesStore(this.db),
+      registry: this.registry,
+      control: this.control,
+      events: this.events,
+      mqtt: this.mqtt,
+      baseTopic: c.mqtt.base_topic,
+      log: this.child('rules'),
+    });
+    this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
+    await this.startFeature('rules', this.rules);
 
     this.api = await buildApp({
       log: this.child('http'),
@@ -140,6 +154,7 @@ export class Gateway {
         registry: this.registry,
         control: this.control,
         history: new History(this.db),
+        rules: this.rules,
         health: () => this.health(),
         version: VERSION,
       },
