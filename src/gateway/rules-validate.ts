@@ -47,7 +47,11 @@ function explain(schema: TSchema, value: unknown, where: string): string {
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {
     return `${at}: unknown field; allowed here: ${Object.keys(error.schema.properties ?? {}).join(', ')}`;
   }
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return `${at}: is required`;
   if (error.type === ValueErrorType.Union) return explainUnion(error.schema.anyOf as TSchema[], error.value, at);
+  if (error.type === ValueErrorType.StringPattern && error.schema.description) {
+    return `${at}: must be ${error.schema.description}; got ${JSON.stringify(error.value)}`;
+  }
   return `${at}: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`;
 }
 
@@ -65,7 +69,11 @@ function explainUnion(members: TSchema[], value: unknown, at: string): string {
     }
     return explain(objects[0], value, at);
   }
-  const kinds = members.filter((m) => m.const === undefined).map((m) => (m[Kind] === 'Null' ? 'null' : `a ${String(m[Kind]).toLowerCase()}`));
+  // A nullable array or string: explain the member the value was meant for.
+  const meant = members.find((m) => (Array.isArray(value) ? m[Kind] === 'Array' : typeof value === 'string' && m[Kind] === 'String'));
+  if (meant) return explain(meant, value, at);
+  const KIND_WORDS: Record<string, string> = { Null: 'null', Object: 'an object', Array: 'a list', Number: 'a number', String: 'a string' };
+  const kinds = members.filter((m) => m.const === undefined).map((m) => KIND_WORDS[m[Kind]] ?? String(m[Kind]).toLowerCase());
   return `${at}: must be ${[...kinds, ...literals].join(', ').replace(/, ([^,]*)$/, ' or $1')}`;
 }
 
