@@ -1,100 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
-import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { FakeWifiPlug, freeUdpPort } from '../helpers/wifi-plug.js';
-import type { Gateway } from '../../src/gateway/controller.js';
-
-type After = { after: (fn: () => Promise<unknown> | unknown) => void };
-
-/** A gateway with sim sockets 1 and 2 and a fake Wi-Fi plug "Kitchen" (on, 118.5 W) that broadcasts every 300 ms. */
-async function gatewayWithPlug(t: After): Promise<{ tg: TestGateway; gateway: Gateway; plug: FakeWifiPlug }> {
-  const port = await freeUdpPort();
-  const plug = new FakeWifiPlug({ chipId: 1234567, name: 'Kitchen', gatewayPort: port, relay: true, loadWatts: 118.5 });
-  await plug.start();
-  t.after(() => plug.stop());
-  const tg = await startGateway({ udp: { port, host: '127.0.0.1', ws_port: plug.wsPort, switch_timeout_ms: 2000 } });
-  t.after(() => tg.stop());
-  plug.startBroadcasting(300);
-  const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('Kitchen')?.available && gateway.registry.find('socket-2')?.available, 3000, 'plug and sockets online');
-  return { tg, gateway, plug };
-}
-
-async function addRule(gateway: Gateway, rule: object): Promise<{ id: number; fire_count: number }> {
-  const res = await gateway.api.inject({ method: 'POST', url: '/api/rules', payload: rule });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json();
-}
-
-async function getRule(gateway: Gateway, id: number): Promise<{ fire_count: number; last_fired: string | null; when: { device: string } }> {
-  return (await gateway.api.inject({ url: `/api/rules/${id}` })).json();
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function events(tg: TestGateway, where: string): { type: string; cause: string; origin: string; detail: string | null }[] {
-  const db = new Database(tg.config.database.path, { readonly: true });
-  try {
-    return db.prepare(`SELECT type, cause, origin, detail FROM events WHERE ${where} ORDER BY id`).all() as never;
-  } finally {
-    db.close();
-  }
-}
-
-test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per crossing and is recorded', async (t) => {
-  const { tg, gateway, plug } = await gatewayWithPlug(t);
-  const socket = gateway.simSockets[0];
-  socket.setLoad(20);
-  const rule = await addRule(gateway, {
-    name: 'washer overload',
-    when: { device: 'socket-1', quantity: 'power', relation: '>', value: 100, for_s: 2 },
-    then: { action: 'switch', device: 'Kitchen', state: 'off' },
-  });
-
-  // A spike shorter than the duration does not fire.
-  socket.setLoad(300);
-  await sleep(1000);
-  socket.setLoad(20);
-  await sleep(1500);
-  assert.equal((await getRule(gateway, rule.id)).fire_count, 0, 'a 1 s spike is not 2 s');
-  assert.equal(plug.relay, true);
-
-  // First crossing: fires after holding 2 s, once, however long it stays over.
-  const crossed = Date.now();
-  socket.setLoad(300);
-  await waitFor(() => !plug.relay, 4000, 'Kitchen switched off by the rule');
-  assert.ok(Date.now() - crossed >= 1900, 'not before the 2 s');
-  await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
-  await sleep(2500);
-  assert.equal(plug.relay, true, 'still over the limit, but the rule does not fire again');
-  assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
-
-  // Back under re-arms; the second crossing fires again.
-  socket.setLoad(20);
-  await sleep(600);
-  socket.setLoad(300);
-  await waitFor(() => !plug.relay, 4000, 'Kitchen switched off by the second crossing');
-  const after = await getRule(gateway, rule.id);
-  assert.equal(after.fire_count, 2);
-  assert.ok(after.last_fired && Date.now() - Date.parse(after.last_fired) < 3000);
-
-  await waitFor(() => events(tg, `origin = 'rule:${rule.id}'`).length >= 4, 2000, 'events written');
-  const recorded = events(tg, `origin = 'rule:${rule.id}'`);
-  assert.deepEqual(
-    recorded.map((e) => [e.type, e.cause]),
-    [
-      ['rule', 'washer overload: switch Kitchen off'],
-      ['relay', 'off'],
-      ['rule', 'washer overload: switch Kitchen off'],
-      ['relay', 'off'],
-    ],
-  );
-  assert.equal(JSON.parse(recorded[0].detail!).quantity, 'power');
-  assert.ok(JSON.parse(recorded[0].detail!).value > 100);
-  const metrics = await gateway.api.inject({ url: '/metrics' });
-  assert.match(metrics.body, /canplug_rules_fired_total 2\b/);
-});
+import { recordingClient, waitFor } from '../helpers/gateway.js';
+import { addRule, events, gatewayWithPlug, getRule, sleep } from '../helpers/rules.js';
 
 test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, not on the first reading', async (t) => {
   const { tg, gateway, plug } = await gatewayWithPlug(t);
@@ -122,23 +29,6 @@ test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, n
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 1, 'once, though every broadcast says OFF');
   await waitFor(() => events(tg, `origin = 'rule:${wentOff.id}'`).length === 1, 2000, 'event written');
   assert.equal(events(tg, `origin = 'rule:${wentOff.id}'`)[0].cause, 'the kitchen plug went off');
-});
-
-test('the interlock wins over a rule, and the refusal is recorded with the rule id', async (t) => {
-  const { tg, gateway } = await gatewayWithPlug(t);
-  gateway.simSockets[0].setLoad(20);
-  gateway.simSockets[1].setHumidity(90);
-  await waitFor(() => gateway.registry.find('socket-2')?.state.nodeHumidityLatched, 2000, 'socket-2 latched');
-  const rule = await addRule(gateway, {
-    name: 'heater on with the washer',
-    when: { device: 'socket-1', quantity: 'power', relation: '>', value: 100 },
-    then: { action: 'switch', device: 'socket-2', state: 'on' },
-  });
-  gateway.simSockets[0].setLoad(300);
-  const refusal = await waitFor(() => events(tg, `type = 'refusal' AND origin = 'rule:${rule.id}'`)[0], 3000, 'refusal recorded');
-  assert.match(refusal.cause, /humidity interlock/);
-  assert.equal(gateway.simSockets[1].relay, false);
-  assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
 });
 
 test('rules fire in order, publish to MQTT, respect time windows and can be disabled', async (t) => {
