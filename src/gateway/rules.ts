@@ -215,7 +215,16 @@ export class RulesEngine implements Feature {
     }
   }
 
+  /** Fires from reading handlers and timers: a failure (the database refusing a write) is logged, never thrown into them. */
   private fire(rule: StoredRule, device: Device | undefined, trigger: Record<string, unknown>): void {
+    try {
+      this.act(rule, device, trigger);
+    } catch (error) {
+      this.deps.log.error({ rule: rule.id, err: (error as Error).message }, 'rule firing failed');
+    }
+  }
+
+  private act(rule: StoredRule, device: Device | undefined, trigger: Record<string, unknown>): void {
     const ts = Date.now();
     const origin = `rule:${rule.id}`;
     this.fired++;

@@ -6,7 +6,6 @@
  * state) are matched here for the relay driver.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { once } from 'node:events';
 import type { Config } from '../gateway/config.js';
 import { CommandTimeoutError } from '../gateway/commands.js';
 import { UnavailableError } from '../gateway/control.js';
@@ -54,16 +53,27 @@ export class WifiPlugs implements Feature {
       return;
     }
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
-    socket.on('message', (message, remote) => this.receive(message, remote));
-    socket.on('error', (error) => this.deps.log.error({ err: error.message }, 'Wi-Fi plug UDP socket error'));
-    const failed = once(socket, 'error');
-    socket.bind(port, host);
+    socket.on('message', (message, remote) => {
+      try {
+        this.receive(message, remote);
+      } catch (error) {
+        // A failure past parsing (the database refusing a new device) must not take the listener down.
+        this.deps.log.error({ from: remote.address, err: (error as Error).message }, 'Wi-Fi plug datagram not applied');
+      }
+    });
     try {
-      await Promise.race([once(socket, 'listening'), failed.then(([error]) => Promise.reject(error as Error))]);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
     } catch (error) {
       socket.close();
       throw new Error(`cannot listen for Wi-Fi plugs on UDP ${host}:${port}: ${(error as Error).message}`);
     }
+    socket.on('error', (error) => this.deps.log.error({ err: error.message }, 'Wi-Fi plug UDP socket error'));
     this.socket = socket;
     this.deps.log.info({ host, port: this.port }, 'listening for Wi-Fi plug broadcasts');
   }

@@ -92,8 +92,8 @@ test('malformed datagrams leave no device behind, are counted, and the listener 
   await waitFor(() => gateway.registry.find('Kitchen'), 1000, 'a good datagram after the junk');
 });
 
-test('a plug goes offline when its broadcasts stop and comes back with the next one', async (t) => {
-  const tg = await gatewayWithUdp(t, { offline_timeout_ms: 600 });
+test('a plug goes offline when its broadcasts stop and comes back with the next one; udp.max_plugs caps new plugs', async (t) => {
+  const tg = await gatewayWithUdp(t, { offline_timeout_ms: 600, max_plugs: 1 });
   const plug = new FakeWifiPlug({ chipId: 42, name: 'Heater', gatewayPort: tg.port, relay: true });
   await plug.start();
   t.after(() => plug.stop());
@@ -108,6 +108,26 @@ test('a plug goes offline when its broadcasts stop and comes back with the next 
   assert.match(refused.json().error, /Heater is offline/);
   await plug.broadcast();
   await waitFor(() => device.available, 2000, 'Heater online again');
+
+  await sendDatagram(tg.port, '43:Second&1:0.00&2:0.00');
+  await waitFor(() => tg.gateway.wifi.counters.ignored === 1, 1000, 'second plug ignored');
+  assert.equal(tg.gateway.registry.find('Second'), undefined);
+});
+
+test('a UDP port already in use is reported in health; the rest of the gateway runs', async (t) => {
+  const port = await freeUdpPort();
+  const { createSocket } = await import('node:dgram');
+  const holder = createSocket('udp4');
+  await new Promise<void>((resolve) => holder.bind(port, '127.0.0.1', () => resolve()));
+  t.after(() => holder.close());
+  const tg = await startGateway({ udp: { port, host: '127.0.0.1' } });
+  t.after(() => tg.stop());
+  const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
+  assert.equal(health.status, 'degraded');
+  assert.equal(health.failed_features[0].feature, 'wifi-plugs');
+  assert.match(health.failed_features[0].error, new RegExp(`cannot listen for Wi-Fi plugs on UDP 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  assert.equal(health.udp.listening, false);
+  await waitFor(() => tg.gateway.registry.find('socket-1'), 3000, 'CAN side still works');
 });
 
 test('switching a plug sends save_thing over its WebSocket and answers once a broadcast confirms it', async (t) => {
