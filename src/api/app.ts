@@ -12,6 +12,7 @@ import { healthRoutes } from './routes/health.js';
 import { readingRoutes } from './routes/readings.js';
 import { eventRoutes } from './routes/events.js';
 import { safetyRoutes } from './routes/safety.js';
+import { ruleRoutes } from './routes/rules.js';
 
 export interface AppOptions {
   ctx: ApiContext;
@@ -39,6 +40,7 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
         { name: 'events', description: 'the event log' },
         { name: 'safety', description: 'limits and interlock resets' },
         { name: 'gateway', description: 'health and metrics' },
+        { name: 'rules', description: 'if-this-then-that rules and schedules' },
       ],
     },
   });
@@ -49,5 +51,6 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
   await app.register(readingRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(safetyRoutes, { ctx });
+  await app.register(ruleRoutes, { ctx });
   return app;
 }

@@ -4,6 +4,7 @@ import type { Registry } from '../gateway/registry.js';
 import type { History } from '../db/history.js';
 import type { EventLog } from '../db/event-log.js';
 import type { Safety } from '../gateway/safety.js';
+import type { RulesEngine } from '../gateway/rules.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -18,6 +19,7 @@ export interface ApiContext {
   safety: Safety;
   /** Writes buffered readings and events now, so a query sees them. */
   flushPending: () => void;
+  rules: RulesEngine;
   health: () => HealthReport;
   version: string;
 }

@@ -15,11 +15,14 @@ import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
+import { RulesStore } from '../db/rules-store.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
+import { WifiRelayDriver } from '../wifi/plug-driver.js';
+import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
@@ -31,6 +34,7 @@ import { Metrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
 import { EventLog } from '../db/event-log.js';
+import { RulesEngine } from './rules.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -72,6 +76,8 @@ export class Gateway {
   safety!: Safety;
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
+  wifi!: WifiPlugs;
+  rules!: RulesEngine;
 
   private readonly features: { name: string; feature: Feature; error?: string }[] = [];
   private state: HealthReport['status'] = 'starting';
@@ -140,6 +146,22 @@ export class Gateway {
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
+    this.wifi = new WifiPlugs({ registry: this.registry, config: c.udp, log: this.child('wifi') });
+    this.control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
+    this.metrics.sources.canplug_udp_datagrams_received_total = () => this.wifi.counters.received;
+    this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
+    await this.startFeature('wifi-plugs', this.wifi);
+    this.rules = new RulesEngine({
+      store: new RulesStore(this.db),
+      registry: this.registry,
+      control: this.control,
+      events: this.events,
+      mqtt: this.mqtt,
+      baseTopic: c.mqtt.base_topic,
+      log: this.child('rules'),
+    });
+    this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
+    await this.startFeature('rules', this.rules);
 
     this.api = await buildApp({
       log: this.child('http'),
@@ -150,6 +172,7 @@ export class Gateway {
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),
+        rules: this.rules,
         health: () => this.health(),
         version: VERSION,
       },
@@ -245,6 +268,7 @@ export class Gateway {
       },
       database: { ok: db.ok, ...(db.error ? { error: db.error } : {}), pending: db.pending, readings_written: db.readingsWritten },
       devices: { total: devices.length, online: devices.filter((d) => d.available).length },
+      udp: this.wifi.stats(),
       ...(failed.length > 0 ? { failed_features: failed } : {}),
     };
   }

@@ -40,6 +40,10 @@ export interface DeviceInfo {
   nodeState?: string;
   /** s, from the node */
   uptime?: number;
+  /** Wi-Fi plug: its "Daily Wats/Hour" thing, Wh since the plug booted from current x a fixed 240 V (an estimate, not a meter). */
+  plugEnergyEstimateWh?: number;
+  /** Wi-Fi plug: its own clock, as text. */
+  plugClock?: string;
 }
 
 export interface Device {
@@ -83,6 +87,8 @@ export function statePayload(device: Device): Record<string, unknown> {
   payload.problem = s.problems.length > 0;
   if (device.info.uptime !== undefined) payload.uptime = device.info.uptime;
   if (device.info.firmware !== undefined) payload.firmware = device.info.firmware;
+  if (device.info.plugEnergyEstimateWh !== undefined) payload.plug_energy_estimate_wh = device.info.plugEnergyEstimateWh;
+  if (device.info.plugClock !== undefined) payload.plug_clock = device.info.plugClock;
   payload.frames_lost = device.framesLost;
   return payload;
 }

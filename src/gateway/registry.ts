@@ -46,6 +46,8 @@ interface Tracking {
   energySavedAt: number;
   energyOffsetWh: number;
   lastEnergyWh: number | null;
+  /** Overrides the heartbeat timeout (set through markSeen). */
+  timeoutMs?: number;
 }
 
 export class Registry {
@@ -135,11 +137,15 @@ export class Registry {
     return undefined;
   }
 
-  /** Marks a device as seen (availability from Wi-Fi broadcasts and similar). */
-  markSeen(device: Device, now = Date.now()): void {
+  /**
+   * Marks a device as seen (availability from Wi-Fi broadcasts and similar). `timeoutMs` replaces
+   * the heartbeat timeout for this device (Wi-Fi plugs broadcast every 5 s, CAN nodes every second).
+   */
+  markSeen(device: Device, now = Date.now(), timeoutMs?: number): void {
     device.lastSeen = now;
     const t = this.tracking.get(device);
     if (t) t.lastHeartbeat = now;
+    if (t && timeoutMs !== undefined) t.timeoutMs = timeoutMs;
     if (!device.available) this.setAvailable(device, true);
   }
 
@@ -267,7 +273,7 @@ export class Registry {
   private sweep(now = Date.now()): void {
     for (const device of this.devices.values()) {
       const t = this.tracking.get(device)!;
-      if (device.available && now - t.lastHeartbeat > this.options.heartbeatTimeoutMs) this.setAvailable(device, false);
+      if (device.available && now - t.lastHeartbeat > (t.timeoutMs ?? this.options.heartbeatTimeoutMs)) this.setAvailable(device, false);
     }
   }
 

@@ -1,0 +1,195 @@
+/**
+ * The Wi-Fi plug listener: receives the plugs' UDP broadcasts, registers each plug as a device
+ * (`wifi:<chipId>`), keeps its last values, marks it offline when broadcasts stop, and feeds its
+ * readings to the registry like a CAN socket's. Malformed datagrams are counted and logged at
+ * debug, and never create a device. Switch confirmations (the next broadcast showing the new
+ * state) are matched here for the relay driver.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Config } from '../gateway/config.js';
+import { CommandTimeoutError } from '../gateway/commands.js';
+import { UnavailableError } from '../gateway/control.js';
+import type { Feature } from '../gateway/controller.js';
+import type { Device, Reading } from '../gateway/device.js';
+import type { Registry } from '../gateway/registry.js';
+import type { Logger } from '../log.js';
+import { deviceNameFor, parseDatagram, Thing, type PlugDatagram } from './datagram.js';
+
+export interface WifiPlugsDeps {
+  registry: Registry;
+  config: Config['udp'];
+  log: Logger;
+}
+
+interface Waiter {
+  on: boolean;
+  resolve: (relay: boolean) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface RelayExpectation {
+  /** Resolves with the relay state once a broadcast shows it. */
+  confirmed: Promise<boolean>;
+  /** Gives up waiting (the command could not be sent). */
+  cancel(error: Error): void;
+}
+
+export class WifiPlugs implements Feature {
+  /** Datagrams received, and those refused as malformed (metrics, health). */
+  readonly counters = { received: 0, malformed: 0, ignored: 0 };
+  private socket: Socket | undefined;
+  /** Where each plug's last broadcast came from: its WebSocket lives there. */
+  private readonly addresses = new Map<string, string>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly refusedChips = new Set<string>();
+
+  constructor(private readonly deps: WifiPlugsDeps) {}
+
+  async start(): Promise<void> {
+    const { port, host } = this.deps.config;
+    if (port === 0) {
+      this.deps.log.info('Wi-Fi plug listener disabled (udp.port is 0)');
+      return;
+    }
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    socket.on('message', (message, remote) => {
+      try {
+        this.receive(message, remote);
+      } catch (error) {
+        // A failure past parsing (the database refusing a new device) must not take the listener down.
+        this.deps.log.error({ from: remote.address, err: (error as Error).message }, 'Wi-Fi plug datagram not applied');
+      }
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      socket.close();
+      throw new Error(`cannot listen for Wi-Fi plugs on UDP ${host}:${port}: ${(error as Error).message}`);
+    }
+    socket.on('error', (error) => this.deps.log.error({ err: error.message }, 'Wi-Fi plug UDP socket error'));
+    this.socket = socket;
+    this.deps.log.info({ host, port: this.port }, 'listening for Wi-Fi plug broadcasts');
+  }
+
+  stop(): void {
+    for (const [key, waiter] of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new UnavailableError('the gateway is shutting down'));
+      this.waiters.delete(key);
+    }
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  /** The bound UDP port (the configured one, or the one the OS chose). */
+  get port(): number | undefined {
+    return this.socket?.address().port;
+  }
+
+  stats(): { listening: boolean; port?: number; datagrams: number; malformed: number; ignored: number } {
+    return { listening: this.socket !== undefined, ...(this.port ? { port: this.port } : {}), datagrams: this.counters.received, malformed: this.counters.malformed, ignored: this.counters.ignored };
+  }
+
+  /** The address the plug's last broadcast came from, if it has sent one since the gateway started. */
+  address(device: Device): string | undefined {
+    return this.addresses.get(device.key);
+  }
+
+  /** Waits for a broadcast showing the relay `on`; a newer expectation for the same plug supersedes this one. */
+  expectRelay(device: Device, on: boolean, timeoutMs: number): RelayExpectation {
+    const key = device.key;
+    const previous = this.waiters.get(key);
+    if (previous) {
+      clearTimeout(previous.timer);
+      previous.reject(new UnavailableError(`superseded by a newer switch command for ${device.name}`));
+    }
+    let waiter!: Waiter;
+    const confirmed = new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        reject(new CommandTimeoutError(`${device.name} did not confirm: no broadcast showing it ${on ? 'ON' : 'OFF'} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiter = { on, resolve, reject, timer };
+    });
+    this.waiters.set(key, waiter);
+    // The caller awaits `confirmed` later; until then a rejection must not count as unhandled.
+    confirmed.catch(() => {});
+    return {
+      confirmed,
+      cancel: (error) => {
+        if (this.waiters.get(key) !== waiter) return;
+        clearTimeout(waiter.timer);
+        this.waiters.delete(key);
+        waiter.reject(error);
+      },
+    };
+  }
+
+  /** Handles one datagram (public for the listener; tests send real datagrams). */
+  receive(bytes: Buffer, remote: Pick<RemoteInfo, 'address'>, now = Date.now()): void {
+    this.counters.received++;
+    const result = parseDatagram(bytes, this.deps.config.max_datagram_bytes);
+    if (!result.ok) {
+      this.counters.malformed++;
+      this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error }, 'malformed Wi-Fi plug datagram');
+      return;
+    }
+    const device = this.device(result.datagram);
+    if (!device) return;
+    this.addresses.set(device.key, remote.address);
+    this.apply(device, result.datagram, now);
+  }
+
+  private device(d: PlugDatagram): Device | undefined {
+    const { registry, config, log } = this.deps;
+    const key = `wifi:${d.chipId}`;
+    const known = registry.byKey(key);
+    if (known) return known;
+    if (registry.list().filter((x) => x.kind === 'wifi').length >= config.max_plugs) {
+      this.counters.ignored++;
+      if (!this.refusedChips.has(d.chipId) && this.refusedChips.size < 1000) {
+        this.refusedChips.add(d.chipId);
+        log.warn({ chipId: d.chipId, max: config.max_plugs }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
+      }
+      return undefined;
+    }
+    return registry.ensure(key, 'wifi', deviceNameFor(d.nodeName) ?? `plug-${d.chipId}`);
+  }
+
+  private apply(device: Device, d: PlugDatagram, now: number): void {
+    const { registry, config } = this.deps;
+    registry.markSeen(device, now, config.offline_timeout_ms);
+    const plug = d.values.get(Thing.plug);
+    const watts = d.values.get(Thing.watts);
+    const relay = plug === undefined ? undefined : plug === 1;
+    if (relay !== undefined) device.state.relay = relay;
+    if (watts !== undefined) device.state.power = watts;
+    const estimate = d.values.get(Thing.dailyWattHours);
+    if (estimate !== undefined) device.info.plugEnergyEstimateWh = estimate;
+    const clock = d.texts.get(Thing.clock);
+    if (clock !== undefined) device.info.plugClock = clock;
+
+    if (relay !== undefined || watts !== undefined) {
+      const reading: Reading = { device, ts: now };
+      if (relay !== undefined) reading.relay = relay;
+      if (watts !== undefined) reading.power = watts;
+      registry.reading(reading);
+    } else {
+      registry.changed(device);
+    }
+
+    const waiter = this.waiters.get(device.key);
+    if (waiter && relay === waiter.on) {
+      clearTimeout(waiter.timer);
+      this.waiters.delete(device.key);
+      waiter.resolve(relay);
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { FakeWifiPlug, freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
+import type { Config } from '../../src/gateway/config.js';
+import type { DeviceView } from '../../src/api/schemas.js';
+
+const BAR_DATAGRAM = '1234567:Kitchen&1:1&2:118.5&3:0.9&4:2026-11-22 10:00:00';
+
+async function gatewayWithUdp(t: { after: (fn: () => Promise<unknown>) => void }, udp: Partial<Config['udp']> = {}): Promise<TestGateway & { port: number }> {
+  const port = await freeUdpPort();
+  const tg = await startGateway({ udp: { port, host: '127.0.0.1', ...udp } });
+  t.after(() => tg.stop());
+  assert.equal(tg.gateway.wifi.port, port, 'the listener is bound');
+  return { ...tg, port };
+}
+
+test('a broadcast in the original format makes the plug visible in REST and MQTT within 1 s, and its reading is stored', async (t) => {
+  const tg = await gatewayWithUdp(t);
+  const { gateway } = tg;
+  const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/Kitchen', 'canplug/Kitchen/availability']);
+  t.after(() => mqtt.client.endAsync());
+
+  const sent = Date.now();
+  await sendDatagram(tg.port, BAR_DATAGRAM);
+  const rest = await waitFor(async () => {
+    const res = await gateway.api.inject({ url: '/api/devices/Kitchen' });
+    return res.statusCode === 200 ? (res.json() as DeviceView & { state: Record<string, unknown> }) : undefined;
+  }, 1000, 'Kitchen in REST');
+  await waitFor(() => mqtt.messages.has('canplug/Kitchen'), 1000, 'Kitchen state on MQTT');
+  assert.ok(Date.now() - sent < 1000);
+
+  assert.equal(rest.key, 'wifi:1234567');
+  assert.equal(rest.kind, 'wifi');
+  assert.equal(rest.available, true);
+  assert.equal(rest.model, 'ESP8266 AsyncSmartPlug');
+  assert.equal(rest.state.state, 'ON');
+  assert.equal(rest.state.power, 118.5);
+  assert.equal(rest.state.energy, undefined, 'the plug\'s estimate is not passed off as a kWh meter');
+  assert.equal(rest.state.plug_energy_estimate_wh, 0.9);
+  assert.equal(rest.state.plug_clock, '2026-11-22 10:00:00');
+  const state = JSON.parse(mqtt.messages.get('canplug/Kitchen')!);
+  assert.equal(state.state, 'ON');
+  assert.equal(state.power, 118.5);
+  await waitFor(() => mqtt.messages.get('canplug/Kitchen/availability') === 'online', 1000, 'availability online');
+
+  await waitFor(() => gateway.writer.health().readingsWritten > 0, 2000);
+  const db = new Database(tg.config.database.path, { readonly: true });
+  t.after(() => db.close());
+  const row = await waitFor(
+    () => db.prepare("SELECT r.power, r.relay FROM readings r JOIN devices d ON d.id = r.device_id WHERE d.key = 'wifi:1234567'").get() as { power: number; relay: number } | undefined,
+    2000,
+    'reading row',
+  );
+  assert.deepEqual(row, { power: 118.5, relay: 1 });
+
+  const metrics = await gateway.api.inject({ url: '/metrics' });
+  assert.match(metrics.body, /canplug_udp_datagrams_received_total 1\b/);
+  assert.match(metrics.body, /canplug_udp_datagrams_malformed_total 0\b/);
+});
+
+test('malformed datagrams leave no device behind, are counted, and the listener keeps working', async (t) => {
+  const tg = await gatewayWithUdp(t);
+  const { gateway } = tg;
+  const before = gateway.registry.list().map((d) => d.key);
+  const junk: (string | Buffer)[] = [
+    '1234567Kitchen&1:1&2:118.5', // missing ":" after the chip id
+    '1234567:Kitchen', // no things
+    '1234567:Kitchen&1&2', // things without ":"
+    '1234567:Kitchen&1:on&2:118.5', // non-numeric value
+    '1234567:Kitchen&2:NaN',
+    'Kitchen:1234567&1:1',
+    `1234567:Kitchen${'&2:1'.repeat(400)}`, // oversize
+    Buffer.alloc(2000, 0x41),
+    Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x3a, 0x26]), // binary junk
+    Buffer.alloc(0),
+  ];
+  for (let i = 0; i < 20; i++) junk.push(randomBytes(1 + i * 7));
+  for (const payload of junk) await sendDatagram(tg.port, payload);
+  await waitFor(() => gateway.wifi.counters.received === junk.length, 2000, 'all datagrams received');
+  assert.equal(gateway.wifi.counters.malformed, junk.length);
+  assert.deepEqual(gateway.registry.list().map((d) => d.key), before, 'no device was created');
+  const metrics = await gateway.api.inject({ url: '/metrics' });
+  assert.match(metrics.body, new RegExp(`canplug_udp_datagrams_malformed_total ${junk.length}\\b`));
+  const health = (await gateway.api.inject({ url: '/api/health' })).json();
+  assert.equal(health.status, 'ok');
+  assert.equal(health.udp.malformed, junk.length);
+
+  await sendDatagram(tg.port, BAR_DATAGRAM);
+  await waitFor(() => gateway.registry.find('Kitchen'), 1000, 'a good datagram after the junk');
+});
+
+test('a plug goes offline when its broadcasts stop and comes back with the next one; udp.max_plugs caps new plugs', async (t) => {
+  const tg = await gatewayWithUdp(t, { offline_timeout_ms: 600, max_plugs: 1 });
+  const plug = new FakeWifiPlug({ chipId: 42, name: 'Heater', gatewayPort: tg.port, relay: true });
+  await plug.start();
+  t.after(() => plug.stop());
+  plug.startBroadcasting(150);
+  const device = await waitFor(() => tg.gateway.registry.find('Heater')?.available && tg.gateway.registry.find('Heater'), 2000, 'Heater online');
+  await new Promise((r) => setTimeout(r, 900));
+  assert.ok(device.available, 'regular broadcasts keep it online past the timeout');
+  plug.stopBroadcasting();
+  await waitFor(() => !device.available, 3000, 'Heater offline');
+  const refused = await tg.gateway.api.inject({ method: 'PUT', url: '/api/devices/Heater/relay', payload: { on: false } });
+  assert.equal(refused.statusCode, 409);
+  assert.match(refused.json().error, /Heater is offline/);
+  await plug.broadcast();
+  await waitFor(() => device.available, 2000, 'Heater online again');
+
+  await sendDatagram(tg.port, '43:Second&1:0.00&2:0.00');
+  await waitFor(() => tg.gateway.wifi.counters.ignored === 1, 1000, 'second plug ignored');
+  assert.equal(tg.gateway.registry.find('Second'), undefined);
+});
+
+test('a UDP port already in use is reported in health; the rest of the gateway runs', async (t) => {
+  const port = await freeUdpPort();
+  const { createSocket } = await import('node:dgram');
+  const holder = createSocket('udp4');
+  await new Promise<void>((resolve) => holder.bind(port, '127.0.0.1', () => resolve()));
+  t.after(() => holder.close());
+  const tg = await startGateway({ udp: { port, host: '127.0.0.1' } });
+  t.after(() => tg.stop());
+  const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
+  assert.equal(health.status, 'degraded');
+  assert.equal(health.failed_features[0].feature, 'wifi-plugs');
+  assert.match(health.failed_features[0].error, new RegExp(`cannot listen for Wi-Fi plugs on UDP 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  assert.equal(health.udp.listening, false);
+  await waitFor(() => tg.gateway.registry.find('socket-1'), 3000, 'CAN side still works');
+});
+
+test('switching a plug sends save_thing over its WebSocket and answers once a broadcast confirms it', async (t) => {
+  const port = await freeUdpPort();
+  const plug = new FakeWifiPlug({ chipId: 1234567, name: 'Kitchen', gatewayPort: port, relay: true, loadWatts: 118.5 });
+  await plug.start();
+  t.after(() => plug.stop());
+  const tg = await startGateway({ udp: { port, host: '127.0.0.1', ws_port: plug.wsPort, switch_timeout_ms: 1000 } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/Kitchen', 'canplug/bridge/response/#']);
+  t.after(() => mqtt.client.endAsync());
+  await plug.broadcast();
+  await waitFor(() => gateway.registry.find('Kitchen'), 1000, 'Kitchen known');
+
+  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+  assert.equal(off.statusCode, 200, off.body);
+  assert.equal(off.json().state.state, 'OFF');
+  assert.equal(off.json().state.power, 0, 'the confirming broadcast carried the new power');
+  assert.equal(plug.relay, false);
+  assert.deepEqual(JSON.parse(plug.commands[0]), { command: 'save_thing', thing: '{"id":1,"type":1,"value":0,"override":true}' });
+
+  await mqtt.client.publishAsync('canplug/Kitchen/set', 'ON');
+  await waitFor(() => plug.relay, 2000, 'plug switched on through MQTT');
+  await waitFor(() => JSON.parse(mqtt.messages.get('canplug/Kitchen') ?? '{}').state === 'ON', 2000, 'MQTT state ON');
+
+  await t.test('504 when the plug answers but no broadcast confirms', async () => {
+    plug.broadcastAfterSave = false;
+    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+    assert.equal(res.statusCode, 504);
+    assert.match(res.json().error, /Kitchen did not confirm: no broadcast showing it OFF within 1000 ms/);
+    plug.broadcastAfterSave = true;
+  });
+
+  await t.test('409 with the reason when its WebSocket cannot be reached', async () => {
+    await plug.stop();
+    await sendDatagram(port, plug.datagram()); // still broadcasting, its web server gone
+    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
+    assert.equal(res.statusCode, 409);
+    assert.match(res.json().error, /cannot reach the plug at ws:\/\/127\.0\.0\.1:\d+\/ws/);
+  });
+
+  const db = new Database(tg.config.database.path, { readonly: true });
+  t.after(() => db.close());
+  await waitFor(() => gateway.writer.health().eventsWritten > 0, 2000);
+  const events = await waitFor(() => {
+    const rows = db.prepare("SELECT cause, origin FROM events WHERE type = 'relay' ORDER BY id").all() as { cause: string; origin: string }[];
+    return rows.length >= 2 && rows;
+  }, 2000, 'relay events');
+  assert.deepEqual(events.slice(0, 2), [{ cause: 'off', origin: 'rest' }, { cause: 'on', origin: 'mqtt' }]);
+});
+
+test('udp.port 0 disables the listener', async (t) => {
+  const tg = await startGateway({ udp: { port: 0 } });
+  t.after(() => tg.stop());
+  assert.equal(tg.gateway.wifi.port, undefined);
+  assert.equal(tg.gateway.health().status, 'ok');
+});
