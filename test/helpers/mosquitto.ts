@@ -35,10 +35,12 @@ export interface MosquittoOptions {
 export interface Mosquitto {
   port: number;
   url: string;
-  /** Resolves when the broker accepts connections again. */
+  /** Starts it again on the same port (no persistence: nothing retained survives); resolves once it accepts connections. */
   start(): Promise<void>;
+  /** Stops the process (SIGTERM, SIGKILL after 2 s). */
   stop(): Promise<void>;
-  restart(): Promise<void>;
+  /** Stops it for good and removes its files: `t.after(() => broker.close())`. */
+  close(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -65,7 +67,7 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a broker; `t.after(() => broker.stop())` is registered by the caller. */
+/** Starts a broker; the caller registers `t.after(() => broker.close())`. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed but CANPLUG_REQUIRE_MOSQUITTO=1: apt-get install mosquitto mosquitto-clients');
   const workDir = mkdtempSync(join(tmpdir(), 'canplug-mosquitto-'));
@@ -123,13 +125,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     port,
     url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     start,
-    stop: async () => {
+    stop,
+    close: async () => {
       await stop();
       rmSync(workDir, { recursive: true, force: true });
-    },
-    restart: async () => {
-      await stop();
-      await start();
     },
   };
 }

@@ -27,7 +27,7 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
     let url = '';
     if (broker === 'Mosquitto') {
       const mosquitto = await startMosquitto();
-      t.after(() => mosquitto.stop());
+      t.after(() => mosquitto.close());
       url = mosquitto.url;
     }
     const tg = await startGateway({ can: { sim: { nodes: NODES } }, mqtt: { url } });
