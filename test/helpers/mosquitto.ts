@@ -30,6 +30,10 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** TLS listener requiring a client certificate signed by the CA. */
   tls?: { caFile: string; certFile: string; keyFile: string };
+  /** A Mosquitto ACL file (acl_file). */
+  aclFile?: string;
+  /** More config lines (from an example config). */
+  extraLines?: string[];
 }
 
 export interface Mosquitto {
@@ -87,6 +91,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   if (options.tls) {
     lines.push(`cafile ${options.tls.caFile}`, `certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`, 'require_certificate true');
   }
+  if (options.aclFile) lines.push(`acl_file ${options.aclFile}`);
+  lines.push(...(options.extraLines ?? []));
   const confFile = join(workDir, 'mosquitto.conf');
   writeFileSync(confFile, `${lines.join('\n')}\n`);
 
