@@ -52,6 +52,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   /** Messages refused before reaching a handler (too big) or whose handler threw. */
   rejected = 0;
   private lastError: string | undefined;
+  private readonly oversizedTopics = new Set<string>();
 
   constructor(private readonly options: ConnectionOptions) {
     super();
@@ -160,7 +161,12 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   private dispatch(topic: string, payload: Buffer, retained: boolean): void {
     if (payload.length > MAX_PAYLOAD_BYTES) {
       this.rejected++;
-      this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      // Logged once per topic: a client flooding big payloads must not flood the log too.
+      if (!this.oversizedTopics.has(topic)) {
+        if (this.oversizedTopics.size > 1000) this.oversizedTopics.clear();
+        this.oversizedTopics.add(topic);
+        this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      }
       return;
     }
     for (const [filter, handler] of this.handlers) {

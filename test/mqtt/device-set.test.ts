@@ -66,4 +66,12 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   const logged = logs.lines().filter((l) => l.msg === 'MQTT set refused' && String(l.error).includes('"MAYBE"') && String(l.error).startsWith('payload'));
   assert.equal(logged.length, 1, 'the same refusal is logged once');
   assert.equal(gateway.health().status, 'ok');
+
+  // Over 64 KiB: dropped before parsing, counted, logged once per topic.
+  const rejected = gateway.mqtt.rejected;
+  for (let i = 0; i < 3; i++) await ha.client.publishAsync('canplug/socket-1/set', Buffer.alloc(70_000, 'O'));
+  await waitFor(() => gateway.mqtt.rejected === rejected + 3, 2000, 'oversized payloads counted');
+  assert.equal(logs.lines().filter((l) => String(l.msg).startsWith('MQTT payload over')).length, 1);
+  assert.equal(relayCommands(), before);
+  assert.match(await gateway.metrics.text(), new RegExp(`canplug_mqtt_messages_rejected_total ${rejected + 3}`));
 });
