@@ -43,6 +43,7 @@ export const ConfigSchema = Type.Object(
         url: Type.String({ default: '', description: 'empty: start the embedded broker' }),
         base_topic: Type.String({ minLength: 1, pattern: '^[^#+/]+$', default: 'canplug' }),
         discovery_prefix: Type.String({ minLength: 1, pattern: '^[^#+]+$', default: 'homeassistant' }),
+        discovery: Type.Boolean({ default: true, description: 'publish Home Assistant MQTT discovery configs' }),
         username: Type.String({ default: '' }),
         password: Type.String({ default: '' }),
         client_id: Type.String({ default: '' }),

@@ -19,6 +19,8 @@ import { RulesStore } from '../db/rules-store.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
+import { Discovery } from '../mqtt/discovery.js';
+import { BridgeApi } from '../mqtt/bridge-api.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
@@ -73,6 +75,8 @@ export class Gateway {
   control!: DeviceControl;
   mqtt!: MqttConnection;
   deviceTopics!: DeviceTopics;
+  discovery: Discovery | undefined;
+  bridgeApi!: BridgeApi;
   safety!: Safety;
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
@@ -162,6 +166,32 @@ export class Gateway {
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
     await this.startFeature('rules', this.rules);
+    if (c.mqtt.discovery) {
+      this.discovery = new Discovery({
+        connection: this.mqtt,
+        events: this.events,
+        registry: this.registry,
+        baseTopic: c.mqtt.base_topic,
+        prefix: c.mqtt.discovery_prefix,
+        version: VERSION,
+        log: this.child('discovery'),
+      });
+      await this.startFeature('mqtt-discovery', this.discovery);
+    }
+    this.bridgeApi = new BridgeApi({
+      connection: this.mqtt,
+      events: this.events,
+      registry: this.registry,
+      safety: this.safety,
+      commands: this.commands,
+      baseTopic: c.mqtt.base_topic,
+      discoveryPrefix: c.mqtt.discovery_prefix,
+      version: VERSION,
+      configSummary: () => this.configSummary(),
+      health: () => this.health(),
+      log: this.child('bridge-api'),
+    });
+    await this.startFeature('mqtt-bridge-api', this.bridgeApi);
 
     this.api = await buildApp({
       log: this.child('http'),

@@ -36,14 +36,10 @@ const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; 
   [EventCode.rebooted]: { type: 'reboot', cause: 'node rebooted' },
 };
 
-/** Energy persisted at most this often when the counter only grows (a reset is saved at once). */
-const ENERGY_SAVE_INTERVAL_MS = 60_000;
-
 interface Tracking {
   lastHeartbeat: number;
   seq: { power?: number; environment?: number };
   statusFault: boolean;
-  energySavedAt: number;
   energyOffsetWh: number;
   lastEnergyWh: number | null;
   /** Overrides the heartbeat timeout (set through markSeen). */
@@ -189,7 +185,7 @@ export class Registry {
         this.reading({ device, ts: now, humidity: message.humidity, temperature: message.temperature });
         return;
       case 'energy': {
-        const energy = this.energy(device, t, message.energyWh, now);
+        const energy = this.energy(device, t, message.energyWh);
         device.info.uptime = message.uptime;
         this.reading({ device, ts: now, energy });
         return;
@@ -232,7 +228,6 @@ export class Registry {
       lastHeartbeat: 0,
       seq: {},
       statusFault: false,
-      energySavedAt: 0,
       energyOffsetWh: stored.energyOffsetWh,
       lastEnergyWh: stored.lastEnergyWh,
     });
@@ -297,18 +292,22 @@ export class Registry {
     device.state.fault = status.sensorFault || device.info.nodeState === 'fault';
   }
 
-  private energy(device: Device, t: Tracking, counterWh: number, now: number): number {
-    let save = now - t.energySavedAt > ENERGY_SAVE_INTERVAL_MS;
-    if (t.lastEnergyWh !== null && counterWh < t.lastEnergyWh) {
-      // The node's counter restarted (flash reset): carry what it had counted.
-      t.energyOffsetWh += t.lastEnergyWh;
-      save = true;
-      this.options.log.info({ device: device.name, was: t.lastEnergyWh, now: counterWh }, 'energy counter reset on the node');
+  /**
+   * The node's Wh counter as a monotonic kWh total. When the counter goes back (a flash reset to 0,
+   * or a reboot that restored an older persisted value) the total carries on from where it was:
+   * never down (Home Assistant reads a decrease of a total_increasing sensor as a new meter), never
+   * counted twice. Every change is persisted at once, so a restarted gateway never starts lower
+   * than what it last published.
+   */
+  private energy(device: Device, t: Tracking, counterWh: number): number {
+    const last = t.lastEnergyWh;
+    if (last !== null && counterWh < last) {
+      t.energyOffsetWh += last - counterWh;
+      this.options.log.info({ device: device.name, was: last, now: counterWh }, 'energy counter went back on the node; the total carries on');
     }
-    t.lastEnergyWh = counterWh;
-    if (save) {
+    if (counterWh !== last) {
+      t.lastEnergyWh = counterWh;
       this.options.store.saveEnergy(device.id, t.energyOffsetWh, counterWh);
-      t.energySavedAt = now;
     }
     const kWh = (t.energyOffsetWh + counterWh) / 1000;
     device.state.energy = kWh;

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 
@@ -21,7 +22,8 @@ export interface ConnectionOptions {
   log: Logger;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/** `retained`: the broker delivered a stored message (at subscribe time), not a fresh publish. */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
 /** Largest payload a handler is given; bigger ones are refused before parsing. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -50,6 +52,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   /** Messages refused before reaching a handler (too big) or whose handler threw. */
   rejected = 0;
   private lastError: string | undefined;
+  private readonly oversizedTopics = new Set<string>();
 
   constructor(private readonly options: ConnectionOptions) {
     super();
@@ -88,6 +91,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
     client.on('connect', () => {
+      // Small packets go out at once (no Nagle delay behind an unacknowledged one): state and replies are latency-bound.
+      (client.stream as Partial<Socket>).setNoDelay?.(true);
       this.backoff = BACKOFF_START_MS;
       client.options.reconnectPeriod = BACKOFF_START_MS;
       this.lastError = undefined;
@@ -109,7 +114,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
       if (this.lastError !== error.message) o.log.warn({ err: error.message }, 'MQTT error');
       this.lastError = error.message;
     });
-    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
 
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -153,16 +158,21 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     this.published++;
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
+  private dispatch(topic: string, payload: Buffer, retained: boolean): void {
     if (payload.length > MAX_PAYLOAD_BYTES) {
       this.rejected++;
-      this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      // Logged once per topic: a client flooding big payloads must not flood the log too.
+      if (!this.oversizedTopics.has(topic)) {
+        if (this.oversizedTopics.size > 1000) this.oversizedTopics.clear();
+        this.oversizedTopics.add(topic);
+        this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      }
       return;
     }
     for (const [filter, handler] of this.handlers) {
       if (!topicMatches(filter, topic)) continue;
       try {
-        handler(topic, payload);
+        handler(topic, payload, retained);
       } catch (error) {
         this.rejected++;
         this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');

@@ -10,7 +10,11 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  // No Nagle delay: a relay command is one small packet and must not wait for the previous one's ACK.
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { parseConfig, type Config } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/controller.js';
 import type { Transport } from '../../src/can/transport.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -42,10 +42,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export async function startGateway(overrides: DeepPartial<Config> = {}, transport?: Transport): Promise<TestGateway> {
+export async function startGateway(overrides: DeepPartial<Config> = {}, transport?: Transport, log: Logger = silentLogger): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-test-'));
   const config = testConfig(overrides, dir);
-  const gateway = new Gateway({ config, log: silentLogger, transport });
+  const gateway = new Gateway({ config, log, transport });
   await gateway.start();
   return {
     gateway,
@@ -80,4 +80,11 @@ export async function recordingClient(url: string, filters: string[]): Promise<{
   });
   await client.subscribeAsync(filters);
   return { client, messages, log };
+}
+
+/** A logger that keeps its lines, for tests that check what is logged (and how often). */
+export function memoryLogger(level = 'warn'): { log: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger(level, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { log, lines: () => lines };
 }

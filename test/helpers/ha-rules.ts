@@ -1,0 +1,132 @@
+/**
+ * What a Home Assistant instance would see, checked the way HA checks it: an independent MQTT client
+ * subscribed to `homeassistant/#` and `canplug/#`, and the discovery rules of HA's MQTT integration
+ * (topic format, keys each platform accepts, unique_id, device block, availability, device classes
+ * with their units, state classes, topics that exist). Written from HA's docs, not from canplug's code.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface HaView {
+  client: MqttClient;
+  /** Latest payload per topic; an empty payload deletes the topic (as a retained clear does). */
+  topics: Map<string, string>;
+  /** Every message, in order. */
+  log: { topic: string; payload: string; retain: boolean; at: number }[];
+  close(): Promise<void>;
+}
+
+export async function haView(url: string, filters = ['homeassistant/#', 'canplug/#'], options: IClientOptions = {}): Promise<HaView> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
+  const topics = new Map<string, string>();
+  const log: HaView['log'] = [];
+  client.on('message', (topic, payload, packet) => {
+    const text = payload.toString();
+    if (text === '') topics.delete(topic);
+    else topics.set(topic, text);
+    log.push({ topic, payload: text, retain: packet.retain, at: performance.now() });
+  });
+  await client.subscribeAsync(filters, { qos: 1 });
+  return { client, topics, log, close: () => client.endAsync(true) };
+}
+
+export interface DiscoveredEntity {
+  topic: string;
+  component: string;
+  nodeId: string;
+  objectId: string;
+  config: Record<string, unknown>;
+}
+
+const COMMON_KEYS = [
+  'name', 'unique_id', 'device', 'origin', 'availability', 'availability_mode', 'availability_topic', 'availability_template',
+  'payload_available', 'payload_not_available', 'state_topic', 'value_template', 'entity_category', 'icon', 'device_class',
+  'json_attributes_topic', 'json_attributes_template', 'enabled_by_default', 'qos', 'encoding', 'default_entity_id', 'entity_picture',
+];
+const PLATFORM_KEYS: Record<string, string[]> = {
+  sensor: ['unit_of_measurement', 'state_class', 'suggested_display_precision', 'expire_after', 'force_update', 'last_reset_value_template', 'options'],
+  binary_sensor: ['payload_on', 'payload_off', 'expire_after', 'force_update', 'off_delay'],
+  switch: ['command_topic', 'command_template', 'payload_on', 'payload_off', 'state_on', 'state_off', 'optimistic', 'retain'],
+};
+/** Sensor device classes used here and the units HA accepts for them. */
+const SENSOR_UNITS: Record<string, string[]> = {
+  voltage: ['V', 'mV', 'kV'],
+  current: ['A', 'mA'],
+  power: ['W', 'kW'],
+  energy: ['Wh', 'kWh', 'MWh'],
+  humidity: ['%'],
+  temperature: ['°C', '°F', 'K'],
+  duration: ['d', 'h', 'min', 's', 'ms'],
+};
+const BINARY_CLASSES = ['battery', 'connectivity', 'door', 'heat', 'lock', 'moisture', 'plug', 'power', 'problem', 'running', 'safety', 'smoke', 'tamper'];
+const SWITCH_CLASSES = ['outlet', 'switch'];
+const STATE_CLASSES = ['measurement', 'total', 'total_increasing'];
+
+export function discoveredEntities(topics: Map<string, string>, prefix = 'homeassistant'): DiscoveredEntity[] {
+  const entities: DiscoveredEntity[] = [];
+  for (const [topic, payload] of topics) {
+    if (!topic.startsWith(`${prefix}/`) || !topic.endsWith('/config')) continue;
+    const parts = topic.split('/');
+    entities.push({ topic, component: parts[1], nodeId: parts.length === 5 ? parts[2] : '', objectId: parts.at(-2)!, config: JSON.parse(payload) });
+  }
+  return entities;
+}
+
+/** Everything HA would reject or get wrong, one line per problem; empty when all is well. */
+export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'): string[] {
+  const problems: string[] = [];
+  const entities = discoveredEntities(topics, prefix);
+  const uniqueIds = new Map<string, string>();
+  const deviceIds = new Set(entities.flatMap((e) => ((e.config.device as { identifiers?: string[] })?.identifiers ?? [])));
+  for (const { topic, component, config: c } of entities) {
+    const say = (what: string) => problems.push(`${topic}: ${what}`);
+    if (!/^[^/]+\/(sensor|binary_sensor|switch)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\/config$/.test(topic)) say('topic is not <prefix>/<component>/<node_id>/<object_id>/config');
+    const allowed = [...COMMON_KEYS, ...(PLATFORM_KEYS[component] ?? [])];
+    for (const key of Object.keys(c)) if (!allowed.includes(key)) say(`key "${key}" is not accepted by the ${component} platform`);
+    if (!('name' in c)) say('no name (null for the main feature)');
+    if (typeof c.unique_id !== 'string' || c.unique_id === '') say('no unique_id');
+    else if (uniqueIds.has(c.unique_id)) say(`unique_id ${c.unique_id} also used by ${uniqueIds.get(c.unique_id)}`);
+    else uniqueIds.set(c.unique_id, topic);
+    const origin = c.origin as { name?: unknown } | undefined;
+    if (typeof origin?.name !== 'string') say('no origin block with a name');
+    const device = c.device as Record<string, unknown> | undefined;
+    if (!device || !Array.isArray(device.identifiers) || device.identifiers.length === 0) say('device block without identifiers');
+    else {
+      if (typeof device.name !== 'string') say('device without a name');
+      if (device.via_device !== undefined && !deviceIds.has(device.via_device as string)) say(`via_device ${String(device.via_device)} is no discovered device`);
+    }
+    if (typeof c.state_topic !== 'string') say('no state_topic');
+    else if (!topics.has(c.state_topic)) say(`state_topic ${c.state_topic} has nothing published`);
+    if (c.entity_category !== undefined && !['config', 'diagnostic'].includes(c.entity_category as string)) say(`entity_category ${String(c.entity_category)}`);
+    if (c.availability !== undefined) {
+      if (!Array.isArray(c.availability) || c.availability.length === 0) say('availability is not a list of topics');
+      else
+        for (const a of c.availability as { topic?: string }[]) {
+          const payload = a.topic ? topics.get(a.topic) : undefined;
+          if (payload !== 'online' && payload !== 'offline') say(`availability topic ${a.topic} holds ${JSON.stringify(payload)}, not online/offline`);
+        }
+      if (c.availability_topic !== undefined) say('availability and availability_topic together');
+      if (!['all', 'any', 'latest'].includes((c.availability_mode as string) ?? 'latest')) say(`availability_mode ${String(c.availability_mode)}`);
+    }
+    const dc = c.device_class as string | undefined;
+    if (component === 'sensor') {
+      if (dc !== undefined) {
+        const units = SENSOR_UNITS[dc];
+        if (!units) say(`device_class ${dc} is not one this checker knows`);
+        else if (!units.includes(c.unit_of_measurement as string)) say(`unit ${String(c.unit_of_measurement)} is not valid for device_class ${dc}`);
+      }
+      if (c.state_class !== undefined && !STATE_CLASSES.includes(c.state_class as string)) say(`state_class ${String(c.state_class)}`);
+      if (dc === 'energy' && !['total', 'total_increasing'].includes(c.state_class as string)) say('energy sensor is not total/total_increasing (HA Energy dashboard)');
+    }
+    if (component === 'binary_sensor' && dc !== undefined && !BINARY_CLASSES.includes(dc)) say(`binary_sensor device_class ${dc}`);
+    if (component === 'switch') {
+      if (dc !== undefined && !SWITCH_CLASSES.includes(dc)) say(`switch device_class ${dc}`);
+      if (typeof c.command_topic !== 'string') say('switch without command_topic');
+    }
+  }
+  return problems;
+}
+
+/** The state JSON key a value template reads (`{{ value_json.power ... }}`). */
+export function templateKey(template: unknown): string | undefined {
+  return typeof template === 'string' ? /value_json\.(\w+)/.exec(template)?.[1] : undefined;
+}
