@@ -1,40 +1,11 @@
 /**
- * The `canplug` command line (docs/cli.md). Each command lives in src/cli/<command>.ts; exit codes
- * are in src/cli/common.ts: 0 ok, 1 runtime failure, 2 bad usage or config, 3/4 `send` refused/no reply.
+ * The `canplug` command line (docs/cli.md). The program is src/cli/program.ts, each command is
+ * src/cli/<command>.ts; exit codes: 0 ok, 1 runtime failure, 2 bad usage or config, 3/4 `send`
+ * refused/no reply (src/cli/common.ts).
  */
-import { Command, CommanderError } from 'commander';
-import { VERSION } from './gateway/controller.js';
-import { CliError, EXIT, EXIT_CODES_HELP } from './cli/common.js';
-import { addConfigCommands } from './cli/config-check.js';
-import { addDbCommands } from './cli/db.js';
-import { addRunCommand } from './cli/run.js';
-import { addSendCommand } from './cli/send.js';
-import { addSimCommand } from './cli/sim.js';
-import { addSniffCommand } from './cli/sniff.js';
-import { addTokenCommands } from './cli/token.js';
-
-export { EXIT };
-
-export function buildProgram(): Command {
-  const program = new Command('canplug')
-    .description('CAN smart-socket gateway: MQTT (Home Assistant), REST, SQLite, safety cutoffs, rules')
-    .version(VERSION)
-    .option('-c, --config <file>', 'YAML config file (default: $CANPLUG_CONFIG, ./canplug.yaml, built-in demo)')
-    .showHelpAfterError()
-    // Usage errors (unknown option, missing argument) exit 2; --help and --version exit 0.
-    .exitOverride((error) => {
-      throw new CliError(error.message, error.exitCode === 0 ? EXIT.ok : EXIT.usage, { cause: error });
-    })
-    .addHelpText('after', EXIT_CODES_HELP);
-  addRunCommand(program);
-  addSimCommand(program);
-  addSniffCommand(program);
-  addSendCommand(program);
-  addDbCommands(program);
-  addConfigCommands(program);
-  addTokenCommands(program);
-  return program;
-}
+import { CommanderError } from 'commander';
+import { CliError, EXIT } from './cli/common.js';
+import { buildProgram } from './cli/program.js';
 
 try {
   await buildProgram().parseAsync(process.argv);

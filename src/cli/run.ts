@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Gateway, VERSION } from '../gateway/controller.js';
 import { redactUrl } from '../mqtt/connection.js';
 import { createLogger } from '../log.js';
-import { configOption, EXIT, readConfig } from './common.js';
+import { configOption, EXIT, EXIT_CODES_HELP, readConfig } from './common.js';
 import { ServiceNotifier } from './service-notifier.js';
 
 export const SHUTDOWN_LIMIT_MS = 5000;
@@ -24,7 +24,8 @@ export function addRunCommand(program: Command): void {
 Under systemd (Type=notify) it sends READY=1 once CAN, the database and MQTT are up, pings the
 watchdog (WatchdogSec=) from its main loop, and STOPPING=1 on shutdown. SIGTERM or SIGINT stops it:
 requests end, pending readings are written to SQLite, offline is published, the bus is closed;
-exit 0 within 5 s, or 1 if the shutdown took longer (pending readings are still written).`,
+exit 0 within 5 s, or 1 if the shutdown took longer (pending readings are still written).
+${EXIT_CODES_HELP}`,
     )
     .action(async (_options, command: Command) => {
       process.exitCode = await runDaemon(configOption(command));

@@ -70,7 +70,6 @@ export async function sniff(transport: Transport, out: Writable, options: SniffO
   transport.on('frame', onFrame);
   transport.on('busError', onBusError);
   transport.on('down', onDown);
-  transport.on('up', onUp);
 
   let stopped = false;
   const stop = () => {
@@ -83,6 +82,7 @@ export async function sniff(transport: Transport, out: Writable, options: SniffO
     void transport.stop().finally(() => finish(summary));
   };
   await transport.start();
+  transport.on('up', onUp); // after start: only a bus coming back is news
   return { done, stop };
 }
 

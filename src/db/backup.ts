@@ -29,7 +29,7 @@ const PAGES_PER_STEP = 1024;
 export async function backupDatabase(
   source: string,
   dest: string,
-  options: { overwrite?: boolean; onProgress?: (progress: BackupProgress) => void } = {},
+  options: { overwrite?: boolean; onProgress?: (progress: BackupProgress) => void; pagesPerStep?: number } = {},
 ): Promise<BackupResult> {
   if (!existsSync(source)) throw new Error(`no database at ${source}`);
   if (existsSync(dest) && !options.overwrite) throw new Error(`${dest} already exists (use --force to replace it)`);
@@ -46,11 +46,12 @@ export async function backupDatabase(
     const result = await db.backup(partial, {
       progress: ({ totalPages, remainingPages }) => {
         options.onProgress?.({ donePages: totalPages - remainingPages, totalPages });
-        return PAGES_PER_STEP;
+        return options.pagesPerStep ?? PAGES_PER_STEP;
       },
     });
     db.exec('COMMIT');
     pages = result.totalPages;
+    options.onProgress?.({ donePages: pages, totalPages: pages });
   } catch (error) {
     rmSync(partial, { force: true });
     throw error;
