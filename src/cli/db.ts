@@ -11,6 +11,7 @@ import { CliError, configOption, EXIT, EXIT_CODES_HELP, readConfig, requireDataO
 const PROGRESS_BAR_MIN_PAGES = 10_000;
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+const plural = (n: number, word: string, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 
 export function addDbCommands(program: Command): void {
   const db = program.command('db').description('database care: online backup, pruning old readings');
@@ -85,8 +86,8 @@ export function addDbCommands(program: Command): void {
         const result = await pruneDatabase(handle, { before, dryRun: opts.dryRun });
         const verb = opts.dryRun ? 'would delete' : 'deleted';
         process.stdout.write(
-          `${verb} ${result.readings} readings and ${result.events} events older than ${new Date(before).toISOString()}` +
-            `${opts.dryRun ? '' : ` in ${result.batches} batches, ${((performance.now() - started) / 1000).toFixed(1)} s`}\n`,
+          `${verb} ${plural(result.readings, 'reading')} and ${plural(result.events, 'event')} older than ${new Date(before).toISOString()}` +
+            `${opts.dryRun ? '' : ` in ${plural(result.batches, 'batch', 'batches')}, ${((performance.now() - started) / 1000).toFixed(1)} s`}\n`,
         );
       } finally {
         handle.close();
