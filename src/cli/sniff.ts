@@ -103,6 +103,11 @@ export function addSniffCommand(program: Command): void {
       const count = opts.count === undefined ? undefined : parseInteger('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
       const transport = await busTransport(config, opts.interface, silentLogger);
       const session = await sniff(transport, process.stdout, { protocol: opts.protocol ?? config.can.protocol, json: opts.json, raw: opts.raw, node, count });
+      // `canplug sniff | head` closes the pipe: stop quietly instead of dying on EPIPE.
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') session.stop();
+        else throw error;
+      });
       process.once('SIGINT', () => session.stop());
       process.once('SIGTERM', () => session.stop());
       const summary = await session.done;
