@@ -3,10 +3,11 @@
  * each in its own transaction, forward only. A database written by a newer canplug is refused.
  */
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import { syncFile } from './backup.js';
 
 export type Db = Database.Database;
 
@@ -30,7 +31,7 @@ export class NewerDatabaseError extends Error {}
 export interface OpenOptions {
   log?: Logger;
   migrationsDir?: string;
-  /** Copy the file aside before migrating an existing database (default true). */
+  /** Back the database up beside itself before migrating an existing one (default true). */
   backupBeforeMigrate?: boolean;
 }
 
@@ -51,6 +52,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   return db;
 }
 
+/** `<db>.v1-before-002-rules.<UTC time>.bak`: never overwrites an earlier backup. */
+export function backupPath(path: string, current: number, next: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${path}.v${current}-before-${next}.${stamp}.bak`;
+}
+
 function migrate(db: Db, path: string, existed: boolean, options: OpenOptions): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
@@ -66,10 +73,13 @@ function migrate(db: Db, path: string, existed: boolean, options: OpenOptions): 
   const pending = migrations.filter((m) => m.version > current);
   if (pending.length === 0) return;
   if (existed && current > 0 && options.backupBeforeMigrate !== false) {
-    const backup = `${path}.before-${pending[0].name}.bak`;
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    copyFileSync(path, backup);
-    options.log?.info({ backup }, 'database backed up before migrating');
+    const backup = backupPath(path, current, pending[0].name);
+    // VACUUM INTO writes a consistent, compact snapshot through SQLite itself (WAL content
+    // included, unlike a file copy) and is synchronous, as opening the database is.
+    const started = performance.now();
+    db.prepare('VACUUM INTO ?').run(backup);
+    syncFile(backup);
+    options.log?.info({ backup, from_version: current, ms: Math.round(performance.now() - started) }, 'database backed up before migrating');
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const migration of pending) {

@@ -66,6 +66,7 @@ export const ConfigSchema = Type.Object(
       {
         path: Type.String({ minLength: 1, default: './data/canplug.db' }),
         flush_interval_ms: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
+        retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 90, description: 'readings and events older than this are deleted daily; 0 keeps everything' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -16,6 +16,7 @@ import { DeviceStore } from '../db/devices.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
+import { Retention } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
@@ -54,7 +55,7 @@ export interface GatewayOptions {
 }
 
 /** Loads for the demo's simulated sockets, W: a lamp, a heater, a fridge, then more of the same. */
-const DEMO_LOADS = [60, 800, 120];
+export const DEMO_LOADS = [60, 800, 120];
 
 export class Gateway {
   readonly config: Config;
@@ -192,6 +193,7 @@ export class Gateway {
       log: this.child('bridge-api'),
     });
     await this.startFeature('mqtt-bridge-api', this.bridgeApi);
+    await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
 
     this.api = await buildApp({
       log: this.child('http'),
@@ -230,6 +232,9 @@ export class Gateway {
       }
     }
     await this.api?.close();
+    // Readings accepted so far are written now, before the network part of the shutdown (which can
+    // hang on a dead broker until the 5 s forced exit); what arrives later is written at the end.
+    this.writer?.flush();
     this.deviceTopics?.publishAllOffline();
     await this.mqtt?.stop();
     await this.broker?.close();
@@ -241,7 +246,8 @@ export class Gateway {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.writer?.stop();
     this.db?.close();
-    this.log.info('canplug stopped');
+    const written = this.writer?.health();
+    this.log.info({ readings_written: written?.readingsWritten, readings_dropped: written?.readingsDropped, pending: written?.pending }, 'canplug stopped');
   }
 
   /** Starts a feature guarded: a failure is logged and shown in health, the daemon goes on. */
