@@ -20,7 +20,7 @@ function findTests(dir) {
 const files = findTests('test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createTransport } from '../can/create-transport.js';
+import { createTransport, type TransportRole } from '../can/create-transport.js';
 import type { Transport } from '../can/transport.js';
 import { ConfigError, loadConfig, type Config } from '../gateway/config.js';
 import type { Logger } from '../log.js';
@@ -59,14 +59,19 @@ export function readConfig(path: string | undefined): { config: Config; path: st
  * as their own process, so the in-process simulated bus would be empty: they need a real or
  * virtual interface (`--interface`, or can.transport: socketcan).
  */
-export async function busTransport(config: Config, iface: string | undefined, log: Logger): Promise<Transport> {
+export async function busTransport(
+  config: Config,
+  iface: string | undefined,
+  log: Logger,
+  role: TransportRole = 'gateway',
+): Promise<Transport> {
   if (!iface && config.can.transport !== 'socketcan') {
     throw new CliError(
       'this command needs a CAN interface: pass --interface can0 (or vcan0), or set can.transport: socketcan in the config',
       EXIT.usage,
     );
   }
-  return createTransport({ ...config.can, transport: 'socketcan', interface: iface ?? config.can.interface }, log);
+  return createTransport({ ...config.can, transport: 'socketcan', interface: iface ?? config.can.interface }, log, undefined, role);
 }
 
 /** Parses a positive integer argument; the message names the argument. */

@@ -90,7 +90,7 @@ export function addSimCommand(program: Command): void {
       if (protocol === 'seed' && opts.nodes !== undefined) throw new CliError('the legacy seed profile has one socket and no node ids; drop --nodes', EXIT.usage);
       const reportPeriodMs = opts.reportPeriod === undefined ? config.can.sim.report_period_ms : parseInteger('--report-period', opts.reportPeriod, 100, 60000);
       const humidity = opts.humidity === undefined ? undefined : parseInteger('--humidity', opts.humidity, 0, 100);
-      const transport = await busTransport(config, opts.interface, silentLogger);
+      const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
       const sim = await runSimSockets(transport, nodes, {
         protocol,
         reportPeriodMs,

@@ -101,7 +101,7 @@ export function addSniffCommand(program: Command): void {
       const { config } = readConfig(configOption(command));
       const node = opts.node === undefined ? undefined : parseInteger('--node', opts.node, 1, 63);
       const count = opts.count === undefined ? undefined : parseInteger('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
-      const transport = await busTransport(config, opts.interface, silentLogger);
+      const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
       const session = await sniff(transport, process.stdout, { protocol: opts.protocol ?? config.can.protocol, json: opts.json, raw: opts.raw, node, count });
       // `canplug sniff | head` closes the pipe: stop quietly instead of dying on EPIPE.
       process.stdout.on('error', (error: NodeJS.ErrnoException) => {

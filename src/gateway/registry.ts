@@ -260,7 +260,7 @@ export class Registry {
       ts: Date.now(),
       device,
       type: 'availability',
-      cause: available ? 'online' : 'heartbeat timeout',
+      cause: available ? 'online' : device.kind === 'can' ? 'heartbeat timeout' : 'no readings or broadcasts',
       origin: 'gateway',
     });
   }

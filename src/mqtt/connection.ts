@@ -45,7 +45,7 @@ export function topicMatches(filter: string, topic: string): boolean {
 
 export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   private client: MqttClient | undefined;
-  private readonly handlers = new Map<string, MessageHandler>();
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
   private backoff = BACKOFF_START_MS;
   /** Messages published, all topics (metric). */
   published = 0;
@@ -137,15 +137,23 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
         setTimeout(resolve, 1000).unref();
       });
     }
-    await client.endAsync(false);
+    // Forced: a broker that stopped answering must not hold the shutdown (the offline state was sent above).
+    await client.endAsync(true);
     this.client = undefined;
   }
 
   /** Registers a handler for a topic filter; subscribed now and after every reconnect. */
   subscribe(filter: string, handler: MessageHandler): () => void {
-    this.handlers.set(filter, handler);
-    if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
+    let set = this.handlers.get(filter);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(filter, set);
+      if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
+    }
+    set.add(handler);
     return () => {
+      set.delete(handler);
+      if (set.size > 0) return;
       this.handlers.delete(filter);
       if (this.client?.connected) this.client.unsubscribe(filter);
     };
@@ -169,13 +177,15 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
       }
       return;
     }
-    for (const [filter, handler] of this.handlers) {
+    for (const [filter, handlers] of this.handlers) {
       if (!topicMatches(filter, topic)) continue;
-      try {
-        handler(topic, payload, retained);
-      } catch (error) {
-        this.rejected++;
-        this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');
+      for (const handler of handlers) {
+        try {
+          handler(topic, payload, retained);
+        } catch (error) {
+          this.rejected++;
+          this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');
+        }
       }
     }
   }

@@ -54,11 +54,12 @@ test('relay commands from REST and MQTT appear in candump byte-exact and complet
   await cansend('707#0101020100000000');
   await waitFor(() => gateway.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online');
   const dump = await startCandump('-L');
+  t.after(() => dump.stop());
 
   const put = gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-7/relay', payload: { on: false } });
   const command = await waitFor(() => dump.lines().map(frameOf).find((f) => f.startsWith('207#01')), PATIENCE_MS, 'open command on the bus');
   // opcode 01, token, action 00 (open), five zero bytes
-  assert.match(command, /^207#01[0-9A-F]{2}00000000000000$/);
+  assert.match(command, /^207#01[0-9A-F]{2}000000000000$/);
   const token = command.slice(6, 8);
   await cansend(`587#01${token}` + '00' + '00' + '00000000'); // reply: opcode 1, token, ok, status relay open, detail 0
   const res = await put;
@@ -67,11 +68,13 @@ test('relay commands from REST and MQTT appear in candump byte-exact and complet
 
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/#']);
   t.after(() => mqtt.client.endAsync());
+  // No node behind cansend sends heartbeats: announce it again so it is online for the close.
+  await cansend('707#0101020100000000');
+  await waitFor(() => gateway.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online again');
   await mqtt.client.publishAsync('canplug/socket-7/set', '{"state":"ON"}');
   const close = await waitFor(() => dump.lines().map(frameOf).find((f) => /^207#01[0-9A-F]{2}01/.test(f)), PATIENCE_MS, 'close command');
-  assert.match(close, /^207#01[0-9A-F]{2}01000000000000$/);
+  assert.match(close, /^207#01[0-9A-F]{2}010000000000$/);
   assert.notEqual(close.slice(6, 8), token, 'each command has its own token');
-  await dump.stop();
 });
 
 test('legacy seed profile: readings decoded as the original app did, relay frames exactly as it sent them', async (t) => {
@@ -89,6 +92,7 @@ test('legacy seed profile: readings decoded as the original app did, relay frame
   assert.deepEqual([state.voltage, state.current, state.power], [230.5, 2.7, 124.5]);
 
   const dump = await startCandump('-L');
+  t.after(() => dump.stop());
   const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200);
   const on = await gateway.api.inject({ method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: true } });
