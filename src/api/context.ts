@@ -1,7 +1,12 @@
 /** What the REST API needs from the gateway: one context object, no globals. */
+import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
+import type { Config } from '../gateway/config.js';
+import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
+import type { EnergyHistory } from '../db/energy.js';
 import type { History } from '../db/history.js';
+import type { TokenStore } from './auth.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -11,7 +16,18 @@ export interface HealthReport {
 export interface ApiContext {
   registry: Registry;
   control: DeviceControl;
+  /** CAN node commands (settings that live on the node, identify). */
+  commands: Commands;
   history: History;
+  energy: EnergyHistory;
+  events: EventBus;
   health: () => HealthReport;
+  /** The configuration without secrets. */
+  configSummary: () => unknown;
+  /** Prometheus text exposition. */
+  metrics: () => Promise<string>;
+  http: Config['http'];
+  /** Undefined when `http.auth` is off. */
+  tokens: TokenStore | undefined;
   version: string;
 }

@@ -20,6 +20,9 @@ import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
+import { TokenStore } from '../api/auth.js';
+import { tokenPath } from '../api/token.js';
+import { EnergyHistory } from '../db/energy.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
@@ -69,6 +72,8 @@ export class Gateway {
   deviceTopics!: DeviceTopics;
   broker: EmbeddedBroker | undefined;
   api!: FastifyInstance;
+  /** The API token in force; undefined when `http.auth` is off. */
+  tokens: TokenStore | undefined;
 
   private readonly features: { name: string; feature: Feature; error?: string }[] = [];
   private state: HealthReport['status'] = 'starting';
@@ -126,19 +131,24 @@ export class Gateway {
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
 
+    this.tokens = this.loadToken();
     this.api = await buildApp({
       log: this.child('http'),
       ctx: {
         registry: this.registry,
         control: this.control,
+        commands: this.commands,
         history: new History(this.db),
+        energy: new EnergyHistory(this.db),
+        events: this.events,
         health: () => this.health(),
+        configSummary: () => this.configSummary(),
+        metrics: () => this.metrics.text(),
+        http: c.http,
+        tokens: this.tokens,
         version: VERSION,
       },
     });
-    this.api.get('/metrics', { schema: { tags: ['gateway'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
-      reply.type('text/plain; version=0.0.4').send(await this.metrics.text()),
-    );
     await this.api.listen({ host: c.http.host, port: c.http.port });
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
@@ -236,6 +246,18 @@ export class Gateway {
     return redactConfig(this.config);
   }
 
+  /** The API token (created on first start); its path is logged, never the token. */
+  private loadToken(): TokenStore | undefined {
+    if (!this.config.http.auth) {
+      this.log.warn('http.auth is off: anyone who can reach the API can switch sockets');
+      return undefined;
+    }
+    const tokens = new TokenStore(tokenPath(this.config.database.path, this.config.http.token_file), this.child('http'));
+    const created = tokens.load();
+    this.log.info({ token_file: tokens.path, created }, created ? 'API token created' : 'API token loaded');
+    return tokens;
+  }
+
   private startSimulatedSockets(): void {
     const bus = this.virtualBus;
     if (!bus) return;
@@ -306,6 +328,7 @@ export class Gateway {
       log: this.child('mqtt'),
     });
     await this.mqtt.start();
+    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
   }
