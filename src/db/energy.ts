@@ -13,7 +13,7 @@ export type EnergyPeriod = (typeof ENERGY_PERIODS)[number];
 export interface EnergyRow {
   start: number;
   end: number;
-  /** null: no counter reading covers this period. */
+  /** null: no counter reading falls in this period (its use, if any, shows in the next one that has one). */
   kwh: number | null;
 }
 
@@ -33,51 +33,53 @@ export function nextPeriod(start: number, period: EnergyPeriod): number {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate() + (period === 'week' ? 7 : 1)).getTime();
 }
 
-type One = { get(...params: number[]): { v: number } | undefined };
+type Lookup = { get(...params: number[]): { t: number; v: number } | undefined };
 
 export class EnergyHistory {
-  private readonly first: One;
-  private readonly lastHourBefore: One;
-  private readonly lastMinuteWithin: One;
+  private readonly first: Lookup;
+  private readonly lastHourBefore: Lookup;
+  private readonly lastMinuteWithin: Lookup;
 
   constructor(db: Db) {
     this.first = db.prepare(
-      `SELECT energy_min AS v FROM readings_1m WHERE device_id = ? AND energy_n > 0 AND t >= coalesce(
+      `SELECT t, energy_min AS v FROM readings_1m WHERE device_id = ? AND energy_n > 0 AND t >= coalesce(
          (SELECT t FROM readings_1h WHERE device_id = ? AND energy_n > 0 ORDER BY t LIMIT 1), 0)
        ORDER BY t LIMIT 1`,
     );
-    this.lastHourBefore = db.prepare('SELECT energy_max AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1');
+    this.lastHourBefore = db.prepare('SELECT t, energy_max AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1');
     this.lastMinuteWithin = db.prepare(
-      'SELECT energy_max AS v FROM readings_1m WHERE device_id = ? AND t >= ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
+      'SELECT t, energy_max AS v FROM readings_1m WHERE device_id = ? AND t >= ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
     );
   }
 
-  /** The whole periods that overlap [from, to), oldest first. */
+  /** The whole periods that overlap [from, to), oldest first; null where no reading falls in a period. */
   perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): EnergyRow[] {
     const rows: EnergyRow[] = [];
-    const first = this.first.get(deviceId, deviceId)?.v;
+    const first = this.first.get(deviceId, deviceId);
     let start = periodStart(from, period);
-    if (first === undefined) {
-      // No counter at all (a legacy socket): do not search the rollups once per period.
-      for (; start < to; start = nextPeriod(start, period)) rows.push({ start, end: nextPeriod(start, period), kwh: null });
-      return rows;
-    }
-    let before = this.counterBefore(deviceId, start);
+    // Without any counter reading (a legacy socket) there is nothing to search for, period by period.
+    let before = first ? this.counterBefore(deviceId, start) : undefined;
     while (start < to) {
       const end = nextPeriod(start, period);
-      const atEnd = this.counterBefore(deviceId, end);
-      const atStart = before ?? (atEnd !== undefined ? first : undefined);
-      // The counter is monotonic (the registry carries node resets over); never report negative use.
-      rows.push({ start, end, kwh: atEnd === undefined || atStart === undefined ? null : Math.max(0, Math.round((atEnd - atStart) * 1000) / 1000) });
-      before = atEnd;
+      const last = first ? this.counterBefore(deviceId, end) : undefined;
+      let kwh: number | null = null;
+      if (last && last.t >= start) {
+        // The counter is monotonic (the registry carries node resets over); never report negative use.
+        kwh = Math.max(0, Math.round((last.v - (before ?? first!).v) * 1000) / 1000);
+      }
+      rows.push({ start, end, kwh });
+      before = last;
       start = end;
     }
     return rows;
   }
 
-  /** The counter's last value before `t`: whole hours from the hourly rollup, the rest by minute. */
-  private counterBefore(deviceId: number, t: number): number | undefined {
+  /** The counter's last reading before `t` (to the minute): the hourly rollup finds the hour, the per-minute one the rest. */
+  private counterBefore(deviceId: number, t: number): { t: number; v: number } | undefined {
     const hour = t - (t % HOUR_MS);
-    return this.lastMinuteWithin.get(deviceId, hour, t)?.v ?? this.lastHourBefore.get(deviceId, hour)?.v;
+    const sameHour = this.lastMinuteWithin.get(deviceId, hour, t);
+    if (sameHour) return sameHour;
+    const earlier = this.lastHourBefore.get(deviceId, hour);
+    return earlier && this.lastMinuteWithin.get(deviceId, earlier.t, earlier.t + HOUR_MS);
   }
 }

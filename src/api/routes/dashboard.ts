@@ -26,6 +26,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = a
   await app.register(fastifyStatic, {
     root,
     index: 'index.html',
+    cacheControl: false,
     // Vite names assets by content hash: cache them for good; index.html must be fresh.
     setHeaders: (res, path) => res.setHeader('cache-control', path.includes(`${join(root, 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache'),
   });

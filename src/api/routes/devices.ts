@@ -87,7 +87,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
         tags: ['devices'],
         summary: 'Blink the socket\'s status LED, to find it on the wall',
         params: DeviceParams,
-        body: Type.Optional(Type.Object({ seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })) }, { additionalProperties: false })),
+        querystring: Type.Object({ seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, description: 'how long to blink; default 10' })) }),
         response: {
           200: Type.Object({ device: Type.String(), seconds: Type.Integer() }),
           400: ErrorResponse,
@@ -100,7 +100,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     },
     async (request) => {
       const device = find(request.params.id);
-      const seconds = request.body?.seconds ?? 10;
+      const seconds = request.query.seconds ?? 10;
       await commandNode(ctx.commands, device, { op: 'identify', seconds }, 'identify');
       return { device: device.name, seconds };
     },

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
 import { authProblem, LIVE_PROTOCOL } from '../auth.js';
 import { CLOSE, LiveStream } from '../live.js';
+import { ErrorResponse } from '../schemas.js';
 
 const DESCRIPTION = `WebSocket. Connect with subprotocols ["${LIVE_PROTOCOL}", "bearer.<token>"] (browsers cannot set an
 Authorization header on a WebSocket; tools may send the header or ?token=<token> instead).
@@ -15,15 +16,21 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
   live.start();
   app.addHook('onClose', async () => live.stop());
 
-  app.get(
-    '/api/live',
-    {
-      websocket: true,
-      // The token is checked here, after the upgrade, so a browser learns why it was refused.
-      config: { access: 'public' },
-      schema: { tags: ['live'], summary: 'Live stream of device state and events', description: DESCRIPTION },
+  app.route({
+    method: 'GET',
+    url: '/api/live',
+    // The token is checked in wsHandler, after the upgrade, so a browser learns why it was refused.
+    config: { access: 'public' },
+    schema: {
+      tags: ['live'],
+      summary: 'Live stream of device state and events (WebSocket)',
+      description: DESCRIPTION,
+      response: { 426: ErrorResponse },
     },
-    (socket, request) => {
+    // A plain GET (no upgrade) is told what this is.
+    handler: async (_request, reply) =>
+      reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
+    wsHandler: (socket, request) => {
       const problem = ctx.tokens ? authProblem(ctx.tokens, request) : undefined;
       if (problem) {
         socket.send(JSON.stringify({ type: 'error', error: problem }));
@@ -32,5 +39,5 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
       }
       live.add(socket);
     },
-  );
+  });
 };
