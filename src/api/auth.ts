@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import type { Logger } from '../log.js';
 import { HttpError } from './errors.js';
 import { loadOrCreateToken, tokensEqual } from './token.js';
+import { LIVE_PROTOCOL } from './live-protocol.js';
 
 /** What a route needs: nothing, the token when reads are protected, or always the token. */
 export type Access = 'public' | 'read' | 'write';
@@ -19,8 +20,7 @@ declare module 'fastify' {
   }
 }
 
-/** The WebSocket subprotocol the live stream speaks; the token rides along as `bearer.<token>`. */
-export const LIVE_PROTOCOL = 'canplug.v1';
+export { LIVE_PROTOCOL };
 const BEARER_PROTOCOL = 'bearer.';
 
 export class TokenStore {

@@ -9,25 +9,10 @@ import type { Device } from '../gateway/device.js';
 import type { EventBus, LogEvent } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { FastifyBaseLogger } from 'fastify';
-import { deviceView, type DeviceView } from './schemas.js';
+import { deviceView } from './schemas.js';
+import { CLOSE, type EventView, type LiveMessage } from './live-protocol.js';
 
-export interface EventView {
-  id: number | null;
-  ts: string;
-  device: string | null;
-  type: string;
-  cause: string | null;
-  origin: string | null;
-  detail: Record<string, unknown> | null;
-}
-
-/** What the stream sends; `device` messages carry the same object as GET /api/devices/:id. */
-export type LiveMessage =
-  | { type: 'snapshot'; devices: DeviceView[] }
-  | { type: 'device'; device: DeviceView }
-  | { type: 'device.removed'; key: string; name: string }
-  | { type: 'event'; event: EventView }
-  | { type: 'error'; error: string };
+export { CLOSE, type EventView, type LiveMessage };
 
 export function eventView(e: LogEvent): EventView {
   return {
@@ -40,9 +25,6 @@ export function eventView(e: LogEvent): EventView {
     detail: e.detail ?? null,
   };
 }
-
-/** Close codes the dashboard understands (4000-4999 are the application's). */
-export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001 } as const;
 
 export interface LiveOptions {
   events: EventBus;
