@@ -337,6 +337,8 @@ export class Gateway {
     const base = this.config.mqtt.base_topic;
     this.log.info(
       {
+        dashboard: `${this.httpUrl()}/`,
+        ...(this.tokens ? { token_file: this.tokens.path } : {}),
         rest: `${this.httpUrl()}/api/devices`,
         docs: `${this.httpUrl()}/docs`,
         mqtt: redactUrl(this.mqttUrl()),
@@ -344,7 +346,7 @@ export class Gateway {
         database: this.config.database.path,
         can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
       },
-      `REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}`,
+      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
     );
   }
 }
