@@ -6,12 +6,13 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../log.js';
 import type { ApiContext } from './context.js';
 import { ErrorResponse } from './schemas.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { registerAuth, selectProtocol } from './auth.js';
+import { validatorCompiler } from './validation.js';
 import { configRoutes } from './routes/config.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -36,7 +37,7 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
     // Node's default request timeout would hold a slot for minutes on a stalled client.
     requestTimeout: 30_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
   registerErrorHandler(app);
   app.addSchema(ErrorResponse);
 

@@ -106,7 +106,7 @@ export class ConfigError extends Error {
 }
 
 /** What a schema allows, in words, for error messages. */
-function allowed(schema: TSchema): string {
+export function allowed(schema: TSchema): string {
   if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}`;
   const kind = schema[Kind];
   if (kind === 'Integer' || kind === 'Number') {

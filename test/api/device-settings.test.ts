@@ -39,7 +39,8 @@ test('rename and settings: sent to the node where they live, merged, kept across
 
   for (const [body, message] of [
     [{ settings: { report_period_ms: 50 } }, /^body\.settings\.report_period_ms: /],
-    [{ settings: { humidity_limit: 60 } }, /^body\.settings/],
+    [{ settings: { humidity_limit: 60 } }, /^body\.settings\.humidity_limit: unknown key; allowed keys here: room, hidden, report_period_ms, power_on_state$/],
+    [{ settings: { power_on_state: 'maybe' } }, /^body\.settings\.power_on_state: "maybe" is not allowed; expected one of "off", "on", "restore"$/],
     [{}, /^body/],
   ] as const) {
     const res = await patch('socket-2', body);
@@ -106,7 +107,7 @@ test('energy per day from the stored counter, with its time zone; bad queries ar
   assert.equal(body.periods.at(-3).kwh, null, 'the day before: no readings');
 
   for (const [query, message] of [
-    ['period=year', /^querystring\.period/],
+    ['period=year', /^querystring\.period: "year" is not allowed; expected one of "day", "week", "month"$/],
     ['from=soon', /from must be an ISO 8601 time/],
     ['from=0&period=day', /more than 1000 days/],
   ] as const) {
