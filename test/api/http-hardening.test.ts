@@ -113,7 +113,10 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
 test('/docs lists every route of the API', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const paths = Object.keys((await tg.gateway.api.inject({ url: '/docs/json' })).json().paths);
+  const openapi = (await tg.gateway.api.inject({ url: '/docs/json' })).json();
+  const paths = Object.keys(openapi.paths);
+  assert.deepEqual(openapi.paths['/api/devices/{id}/relay'].put.security, [{ bearer: [] }], 'mutating routes are marked as needing the token');
+  assert.equal(openapi.paths['/api/devices'].get.security, undefined, 'reads are open by default');
   for (const p of [
     '/api/health',
     '/api/config',
