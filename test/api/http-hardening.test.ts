@@ -110,6 +110,22 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
   assert.equal((await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: true } })).statusCode, 429);
 });
 
+/** Every route of the app as "METHOD /path/{param}", from Fastify's route tree. */
+function registeredRoutes(tree: string): string[] {
+  const stack: string[] = [];
+  const routes: string[] = [];
+  for (const line of tree.split('\n')) {
+    const match = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!match) continue;
+    const depth = match[1].length / 4;
+    stack.length = depth;
+    stack.push(match[2]);
+    const path = stack.join('').replace(/:(\w+)/g, '{$1}');
+    for (const method of match[3]?.split(', ') ?? []) routes.push(`${method} ${path}`);
+  }
+  return routes;
+}
+
 test('/docs lists every route of the API', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
@@ -131,6 +147,11 @@ test('/docs lists every route of the API', async (t) => {
   ]) {
     assert.ok(paths.includes(p), `${p} in OpenAPI`);
   }
+  // Not only the ones named above: every route under /api and /metrics, with its methods.
+  const documented = Object.entries(openapi.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+  const api = registeredRoutes(tg.gateway.api.printRoutes({ commonPrefix: false })).filter((r) => /^(GET|POST|PUT|PATCH|DELETE) \/(api\/|metrics)/.test(r));
+  assert.ok(api.length >= 11, api.join(', '));
+  for (const route of api) assert.ok(documented.includes(route), `${route} in OpenAPI`);
   const docs = await tg.gateway.api.inject({ url: '/docs/' });
   assert.equal(docs.statusCode, 200);
   assert.match(docs.body, /swagger/i);
