@@ -327,8 +327,8 @@ export class Gateway {
       keyFile: c.key,
       log: this.child('mqtt'),
     });
-    await this.mqtt.start();
     this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
+    await this.mqtt.start();
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
   }
