@@ -1,14 +1,25 @@
 /** The REST API as a Fastify app (no listening here: server.ts does that, tests use inject()). */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../log.js';
 import type { ApiContext } from './context.js';
 import { ErrorResponse } from './schemas.js';
-import { registerErrorHandler } from './errors.js';
+import { HttpError, registerErrorHandler } from './errors.js';
+import { registerAuth, selectProtocol } from './auth.js';
+import { validatorCompiler } from './validation.js';
+import { configRoutes } from './routes/config.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { deviceRoutes } from './routes/devices.js';
+import { energyRoutes } from './routes/energy.js';
 import { healthRoutes } from './routes/health.js';
+import { liveRoutes } from './routes/live.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { readingRoutes } from './routes/readings.js';
 import { eventRoutes } from './routes/events.js';
 import { safetyRoutes } from './routes/safety.js';
@@ -19,28 +30,70 @@ export interface AppOptions {
   log: Logger;
 }
 
+export const BODY_LIMIT = 64 * 1024;
+
 export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     disableRequestLogging: true,
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     // Node's default request timeout would hold a slot for minutes on a stalled client.
     requestTimeout: 30_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
   registerErrorHandler(app);
   app.addSchema(ErrorResponse);
+
+  await app.register(helmet, {
+    // The gateway is usually reached over plain HTTP on the LAN: no HSTS, no upgrade to https.
+    hsts: false,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // uPlot and Swagger UI set style attributes.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'self'"],
+      },
+    },
+  });
+  if (ctx.http.cors_origins.length > 0) {
+    await app.register(cors, { origin: ctx.http.cors_origins, methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] });
+  }
+  const perMinute = ctx.http.rate_limit;
+  await app.register(rateLimit, {
+    global: perMinute > 0,
+    max: perMinute,
+    timeWindow: 60_000,
+    // Only changes are limited: the dashboard and scrapers read as often as they like.
+    allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS',
+    errorResponseBuilder: (_request, context) =>
+      new HttpError(429, `too many changes from this address: at most ${context.max} per minute; try again in ${context.after}`),
+  });
+  registerAuth(app, { tokens: ctx.tokens, readProtection: ctx.http.read_protection });
+  await app.register(websocket, {
+    options: { maxPayload: 4096, handleProtocols: (offered) => selectProtocol(offered) },
+  });
 
   await app.register(swagger, {
     openapi: {
       info: { title: 'canplug', description: 'CAN smart-socket gateway REST API', version: ctx.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       tags: [
         { name: 'devices', description: 'devices and their relays' },
-        { name: 'history', description: 'stored readings' },
+        { name: 'history', description: 'stored readings and energy' },
         { name: 'events', description: 'the event log' },
         { name: 'safety', description: 'limits and interlock resets' },
-        { name: 'gateway', description: 'health and metrics' },
         { name: 'rules', description: 'if-this-then-that rules and schedules' },
+        { name: 'live', description: 'live stream of device state and events' },
+        { name: 'gateway', description: 'health, configuration and metrics' },
       ],
     },
   });
@@ -52,5 +105,10 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
   await app.register(eventRoutes, { ctx });
   await app.register(safetyRoutes, { ctx });
   await app.register(ruleRoutes, { ctx });
+  await app.register(energyRoutes, { ctx });
+  await app.register(configRoutes, { ctx });
+  await app.register(metricsRoutes, { ctx });
+  await app.register(liveRoutes, { ctx });
+  await app.register(dashboardRoutes, { ctx });
   return app;
 }

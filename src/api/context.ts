@@ -1,10 +1,15 @@
 /** What the REST API needs from the gateway: one context object, no globals. */
+import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
+import type { Config } from '../gateway/config.js';
+import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
+import type { EnergyHistory } from '../db/energy.js';
 import type { History } from '../db/history.js';
 import type { EventLog } from '../db/event-log.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
+import type { TokenStore } from './auth.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -14,12 +19,23 @@ export interface HealthReport {
 export interface ApiContext {
   registry: Registry;
   control: DeviceControl;
+  /** CAN node commands (settings that live on the node, identify). */
+  commands: Commands;
   history: History;
   eventLog: EventLog;
   safety: Safety;
   /** Writes buffered readings and events now, so a query sees them. */
   flushPending: () => void;
   rules: RulesEngine;
+  energy: EnergyHistory;
+  events: EventBus;
   health: () => HealthReport;
+  /** The configuration without secrets. */
+  configSummary: () => unknown;
+  /** Prometheus text exposition. */
+  metrics: () => Promise<string>;
+  http: Config['http'];
+  /** Undefined when `http.auth` is off. */
+  tokens: TokenStore | undefined;
   version: string;
 }

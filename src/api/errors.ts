@@ -27,6 +27,14 @@ function statusOf(error: Error): number | undefined {
   return undefined;
 }
 
+/** Fastify's own 4xx messages, rephrased as one sentence that says what to do. */
+const FRIENDLY: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than the 64 KiB this API accepts',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body must be JSON with "content-type: application/json"',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the content-type says JSON but the body is empty; send a JSON body or no content-type',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+};
+
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
@@ -34,6 +42,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       const where = `${error.validationContext ?? 'request'}${first.instancePath ?? ''}`.replace(/\//g, '.');
       return reply.status(400).send({ error: `${where}: ${first.message}`, statusCode: 400 });
     }
+    const friendly = error.code ? FRIENDLY[error.code] : undefined;
+    if (friendly) return reply.status(error.statusCode ?? 400).send({ error: friendly, statusCode: error.statusCode ?? 400 });
     const status = statusOf(error) ?? (error.statusCode && error.statusCode < 500 ? error.statusCode : 500);
     if (status >= 500 && statusOf(error) === undefined) {
       request.log.error({ err: error }, 'request failed');

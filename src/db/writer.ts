@@ -6,6 +6,7 @@
  */
 import type { Db } from './database.js';
 import type { Logger } from '../log.js';
+import { RollupWriter } from './rollups.js';
 
 export interface ReadingRow {
   deviceId: number;
@@ -55,6 +56,7 @@ export class BatchWriter {
   private counters = { readingsWritten: 0, eventsWritten: 0, readingsDropped: 0, lastFlushMs: 0 };
   private readonly insertReading;
   private readonly insertEvent;
+  private readonly rollups: RollupWriter;
   private readonly batchSize: number;
   private readonly maxPending: number;
   /** Called after each successful flush with the number of readings written. */
@@ -71,6 +73,7 @@ export class BatchWriter {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertEvent = db.prepare('INSERT INTO events (ts, device_id, type, cause, origin, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    this.rollups = new RollupWriter(db);
   }
 
   start(): void {
@@ -118,6 +121,7 @@ export class BatchWriter {
             r.relay === undefined ? null : r.relay ? 1 : 0,
           );
         }
+        this.rollups.add(readings);
         for (const e of events) {
           this.insertEvent.run(e.ts, e.deviceId ?? null, e.type, e.cause ?? null, e.origin ?? null, e.detail === undefined ? null : JSON.stringify(e.detail));
         }

@@ -59,6 +59,12 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1' }),
         port: Port(8080),
+        auth: Type.Boolean({ default: true, description: 'require the API token for mutating routes and the live stream' }),
+        token_file: Type.String({ default: '', description: 'empty: "token" beside the database' }),
+        read_protection: Type.Boolean({ default: false, description: 'also require the token to read /api/* and /metrics' }),
+        cors_origins: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'origins allowed cross-origin; empty: CORS off' }),
+        rate_limit: Type.Integer({ minimum: 0, maximum: 100000, default: 120, description: 'mutating requests per minute per client address; 0: no limit' }),
+        dashboard_dir: Type.String({ default: '', description: 'empty: the bundled dashboard (dashboard/dist)' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -115,7 +121,7 @@ export class ConfigError extends Error {
 }
 
 /** What a schema allows, in words, for error messages. */
-function allowed(schema: TSchema): string {
+export function allowed(schema: TSchema): string {
   if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}`;
   const kind = schema[Kind];
   if (kind === 'Integer' || kind === 'Number') {
@@ -127,6 +133,7 @@ function allowed(schema: TSchema): string {
     if (schema.pattern) return `a string matching ${schema.pattern}`;
     return schema.minLength ? 'a non-empty string' : 'a string';
   }
+  if (kind === 'Boolean') return 'true or false';
   if (kind === 'Array') return `a list of ${allowed(schema.items)}s${schema.uniqueItems ? ' without repeats' : ''}`;
   if (kind === 'Object') return 'a mapping';
   return kind;

@@ -26,6 +26,9 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broke
 import { buildApp } from '../api/app.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
+import { TokenStore } from '../api/auth.js';
+import { tokenPath } from '../api/token.js';
+import { EnergyHistory } from '../db/energy.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
@@ -83,6 +86,8 @@ export class Gateway {
   api!: FastifyInstance;
   wifi!: WifiPlugs;
   rules!: RulesEngine;
+  /** The API token in force; undefined when `http.auth` is off. */
+  tokens: TokenStore | undefined;
 
   private readonly features: { name: string; feature: Feature; error?: string }[] = [];
   private state: HealthReport['status'] = 'starting';
@@ -195,23 +200,28 @@ export class Gateway {
     await this.startFeature('mqtt-bridge-api', this.bridgeApi);
     await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
 
+    this.tokens = this.loadToken();
     this.api = await buildApp({
       log: this.child('http'),
       ctx: {
         registry: this.registry,
         control: this.control,
+        commands: this.commands,
         history: new History(this.db),
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),
         rules: this.rules,
+        energy: new EnergyHistory(this.db),
+        events: this.events,
         health: () => this.health(),
+        configSummary: () => this.configSummary(),
+        metrics: () => this.metrics.text(),
+        http: c.http,
+        tokens: this.tokens,
         version: VERSION,
       },
     });
-    this.api.get('/metrics', { schema: { tags: ['gateway'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
-      reply.type('text/plain; version=0.0.4').send(await this.metrics.text()),
-    );
     await this.api.listen({ host: c.http.host, port: c.http.port });
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
@@ -314,6 +324,18 @@ export class Gateway {
     return redactConfig(this.config);
   }
 
+  /** The API token (created on first start); its path is logged, never the token. */
+  private loadToken(): TokenStore | undefined {
+    if (!this.config.http.auth) {
+      this.log.warn('http.auth is off: anyone who can reach the API can switch sockets');
+      return undefined;
+    }
+    const tokens = new TokenStore(tokenPath(this.config.database.path, this.config.http.token_file), this.child('http'));
+    const created = tokens.load();
+    this.log.info({ token_file: tokens.path, created }, created ? 'API token created' : 'API token loaded');
+    return tokens;
+  }
+
   private startSimulatedSockets(): void {
     const bus = this.virtualBus;
     if (!bus) return;
@@ -383,6 +405,7 @@ export class Gateway {
       keyFile: c.key,
       log: this.child('mqtt'),
     });
+    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
     await this.mqtt.start();
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
@@ -392,6 +415,8 @@ export class Gateway {
     const base = this.config.mqtt.base_topic;
     this.log.info(
       {
+        dashboard: `${this.httpUrl()}/`,
+        ...(this.tokens ? { token_file: this.tokens.path } : {}),
         rest: `${this.httpUrl()}/api/devices`,
         docs: `${this.httpUrl()}/docs`,
         mqtt: redactUrl(this.mqttUrl()),
@@ -399,7 +424,7 @@ export class Gateway {
         database: this.config.database.path,
         can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
       },
-      `REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}`,
+      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
     );
   }
 }

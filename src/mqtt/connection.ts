@@ -49,6 +49,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   private backoff = BACKOFF_START_MS;
   /** Messages published, all topics (metric). */
   published = 0;
+  /** Called with the round-trip time (ms) of each acknowledged QoS 1 publish. */
+  onAcknowledged: (ms: number) => void = () => {};
   /** Messages refused before reaching a handler (too big) or whose handler threw. */
   rejected = 0;
   private lastError: string | undefined;
@@ -162,7 +164,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): void {
     const client = this.client;
     if (!client?.connected) return; // republished on reconnect
-    client.publish(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
+    const qos = options.qos ?? 0;
+    const sent = performance.now();
+    // A QoS 1 publish is acknowledged by the broker: its round trip is the MQTT latency metric.
+    const acknowledged = qos === 1 ? (error?: Error) => !error && this.onAcknowledged(performance.now() - sent) : undefined;
+    client.publish(topic, payload, { qos, retain: options.retain ?? false }, acknowledged);
     this.published++;
   }
 

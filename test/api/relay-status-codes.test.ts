@@ -7,7 +7,7 @@ test('PUT relay answers 200, 404, 400, 409 and 504 as the design says', async (t
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
-  const put = (id: string, payload: unknown) => gateway.api.inject({ method: 'PUT', url: `/api/devices/${id}/relay`, payload: payload as object });
+  const put = (id: string, payload: unknown) => gateway.api.inject({ method: 'PUT', url: `/api/devices/${id}/relay`, headers: tg.auth, payload: payload as object });
 
   await t.test('200 with the confirmed state, by name and by node id', async () => {
     const off = await put('socket-1', { on: false });
@@ -31,7 +31,7 @@ test('PUT relay answers 200, 404, 400, 409 and 504 as the design says', async (t
       assert.equal(res.statusCode, 400, JSON.stringify(body));
       assert.match(res.json().error, /^body/);
     }
-    const notJson = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: { 'content-type': 'application/json' }, payload: '{"on":' });
+    const notJson = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: { ...tg.auth, 'content-type': 'application/json' }, payload: '{"on":' });
     assert.equal(notJson.statusCode, 400);
   });
 

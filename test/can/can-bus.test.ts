@@ -53,7 +53,7 @@ test('the gateway survives a burst of junk frames and keeps bridging', async (t)
   }
   await waitFor(() => gateway.can.counters.received >= 5000, 5000, 'junk received');
   assert.ok(gateway.can.counters.malformed + gateway.can.counters.unknown > 1000);
-  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: false } });
+  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(res.statusCode, 200);
 });
 

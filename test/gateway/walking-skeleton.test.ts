@@ -30,7 +30,7 @@ test('the default demo: bridge online, retained state for the sockets, REST list
     assert.ok((d.state.power as number) > 0, `${d.name} power`);
   }
 
-  const put = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: false } });
+  const put = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(put.statusCode, 200, put.body);
   assert.equal(put.json().state.state, 'OFF');
   assert.equal(gateway.simSockets[0].relay, false, 'the node opened its relay');

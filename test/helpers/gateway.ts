@@ -1,5 +1,5 @@
 /** Starts a whole gateway for a test: simulated bus, embedded broker and HTTP on free ports, a temporary database. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -14,6 +14,10 @@ export interface TestGateway {
   gateway: Gateway;
   config: Config;
   dir: string;
+  /** The API token (from the token file in the temp dir); '' when auth is off. */
+  token: string;
+  /** Headers that carry the token, for mutating requests. */
+  auth: { authorization: string };
   stop(): Promise<void>;
 }
 
@@ -47,10 +51,13 @@ export async function startGateway(overrides: DeepPartial<Config> = {}, transpor
   const config = testConfig(overrides, dir);
   const gateway = new Gateway({ config, log, transport });
   await gateway.start();
+  const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
   return {
     gateway,
     config,
     dir,
+    token,
+    auth: { authorization: `Bearer ${token}` },
     stop: async () => {
       await gateway.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -22,6 +22,15 @@ export function parseDuration(text: string, name: string): number {
   return ms;
 }
 
+/** Bucket widths a default is rounded up to: whole minutes and hours let the rollups answer. */
+const NICE_BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
+
+/** The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS. */
+export function defaultBucket(rangeMs: number): number {
+  const wanted = rangeMs / DEFAULT_BUCKETS;
+  return NICE_BUCKETS.find((b) => b >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
+}
+
 const Stat = Type.Object({ min: Type.Number(), avg: Type.Number(), max: Type.Number() });
 
 export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
@@ -35,7 +44,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
         querystring: Type.Object({
           from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: one hour before `to`' })),
           to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: now' })),
-          bucket: Type.Optional(Type.String({ description: 'bucket width such as 10s, 1m, 1h; default: range / 500' })),
+          bucket: Type.Optional(Type.String({ description: 'bucket width such as 10s, 1m, 1h; default: the range cut into at most 500 buckets of a round width' })),
         }),
         response: {
           200: Type.Object({
@@ -68,7 +77,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
       const to = q.to !== undefined ? parseTime(q.to, 'to') : Date.now();
       const from = q.from !== undefined ? parseTime(q.from, 'from') : to - 3_600_000;
       if (from >= to) throw new HttpError(400, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
-      const bucketMs = q.bucket !== undefined ? parseDuration(q.bucket, 'bucket') : Math.max(1000, Math.ceil((to - from) / DEFAULT_BUCKETS));
+      const bucketMs = q.bucket !== undefined ? parseDuration(q.bucket, 'bucket') : defaultBucket(to - from);
       if ((to - from) / bucketMs > MAX_BUCKETS) {
         throw new HttpError(400, `the range holds more than ${MAX_BUCKETS} buckets of ${q.bucket}; choose a wider bucket or a shorter range`);
       }

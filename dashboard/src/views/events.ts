@@ -1,0 +1,113 @@
+/** The event log: trips, refusals, resets, switching, availability; newest first, live, paged. */
+import type { EventView } from '../../../src/api/live-protocol.js';
+import { ApiError, get } from '../api.js';
+import { h, replace, timeText } from '../dom.js';
+import { store } from '../store.js';
+import type { View } from '../ui.js';
+
+interface EventPage {
+  events: EventView[];
+  next_before: string | number | null;
+}
+
+const TYPES = ['trip', 'refusal', 'reset', 'relay', 'availability', 'alarm', 'fault', 'rule', 'limit', 'reboot'];
+const PAGE = 50;
+
+/** Events that arrived on the live stream while no events view was open (newest last), bounded. */
+const recent: EventView[] = [];
+export function rememberEvent(event: EventView): void {
+  recent.push(event);
+  if (recent.length > 200) recent.shift();
+}
+
+function row(e: EventView, fresh = false): HTMLElement {
+  const detail = e.detail && Object.keys(e.detail).length > 0 ? Object.entries(e.detail).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : '';
+  return h(
+    'div',
+    { class: `row event${fresh ? ' new' : ''}`, dataset: { type: e.type } },
+    h('span', { class: 'time' }, timeText(e.ts)),
+    h('span', { class: `kind ${e.type}` }, e.type),
+    h('div', { class: 'grow' }, h('div', {}, [e.device, e.cause].filter(Boolean).join(' · ') || '—'), h('div', { class: 'sub' }, [e.origin && `by ${e.origin}`, detail].filter(Boolean).join(' · '))),
+  );
+}
+
+export class EventsView implements View {
+  private list: HTMLElement | undefined;
+  private more: HTMLButtonElement | undefined;
+  private note: HTMLElement | undefined;
+  private filter = { device: '', type: '' };
+  private nextBefore: string | number | null = null;
+  private available = true;
+
+  mount(root: HTMLElement): void {
+    const devices = h(
+      'select',
+      { 'aria-label': 'device filter', onchange: (e: Event) => this.setFilter({ device: (e.target as HTMLSelectElement).value }) },
+      h('option', { value: '' }, 'All devices'),
+      store.visible().map((d) => h('option', { value: d.name }, d.name)),
+    );
+    const types = h(
+      'select',
+      { 'aria-label': 'type filter', onchange: (e: Event) => this.setFilter({ type: (e.target as HTMLSelectElement).value }) },
+      h('option', { value: '' }, 'All types'),
+      TYPES.map((t) => h('option', { value: t }, t)),
+    );
+    this.list = h('div', { class: 'list', id: 'event-list' });
+    this.note = h('p', { class: 'empty' });
+    this.more = h('button', { class: 'button', type: 'button', onclick: () => this.load(false) }, 'Older events');
+    replace(root, h('div', { class: 'toolbar' }, devices, types), this.note, this.list, h('div', { class: 'toolbar' }, this.more));
+    void this.load(true);
+  }
+
+  unmount(): void {
+    this.list = undefined;
+  }
+
+  /** A new event from the live stream. */
+  live(event: EventView): void {
+    if (!this.list || !this.matches(event)) return;
+    this.list.prepend(row(event, true));
+  }
+
+  private matches(e: EventView): boolean {
+    return (!this.filter.device || e.device === this.filter.device) && (!this.filter.type || e.type === this.filter.type);
+  }
+
+  private setFilter(change: Partial<typeof this.filter>): void {
+    Object.assign(this.filter, change);
+    void this.load(true);
+  }
+
+  private async load(first: boolean): Promise<void> {
+    if (!this.list || !this.more || !this.note) return;
+    if (first) {
+      this.nextBefore = null;
+      this.list.replaceChildren();
+    }
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (this.filter.device) query.set('device', this.filter.device);
+    if (this.filter.type) query.set('type', this.filter.type);
+    if (!first && this.nextBefore !== null) query.set('before', String(this.nextBefore));
+    try {
+      const page = await get<EventPage>(`api/events?${query}`);
+      this.note.hidden = true;
+      this.list.append(...page.events.map((e) => row(e)));
+      this.nextBefore = page.next_before;
+      if (first && page.events.length === 0) this.showNote('No events yet.');
+    } catch (error) {
+      const e = error as ApiError;
+      this.available = e.status !== 404;
+      this.nextBefore = null;
+      // Without the stored log, show what the live stream brought since this page was opened.
+      const seen = recent.filter((r) => this.matches(r)).reverse();
+      this.list.append(...seen.map((r) => row(r)));
+      this.showNote(this.available ? e.message : 'The stored event log is not available on this gateway (GET /api/events answered 404); showing events since this page was opened.');
+    }
+    this.more.hidden = this.nextBefore === null;
+  }
+
+  private showNote(text: string): void {
+    this.note!.hidden = false;
+    this.note!.textContent = text;
+  }
+}

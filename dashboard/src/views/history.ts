@@ -1,0 +1,201 @@
+/** Charts of a device's history: min/avg/max per bucket from the gateway, energy per day. */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { ApiError, get } from '../api.js';
+import { h, replace } from '../dom.js';
+import { store } from '../store.js';
+import type { View } from '../ui.js';
+
+interface Stat {
+  min: number;
+  avg: number;
+  max: number;
+}
+type Quantity = 'voltage' | 'current' | 'power' | 'humidity' | 'temperature';
+interface Readings {
+  bucket_ms: number;
+  buckets: ({ t: number; count: number } & Partial<Record<Quantity, Stat>>)[];
+}
+interface Energy {
+  periods: { start: string; kwh: number | null }[];
+}
+
+const RANGES: [string, number][] = [
+  ['1 h', 3_600_000],
+  ['6 h', 6 * 3_600_000],
+  ['24 h', 86_400_000],
+  ['7 d', 7 * 86_400_000],
+  ['30 d', 30 * 86_400_000],
+  ['1 y', 365 * 86_400_000],
+];
+const REFRESH_MS = 30_000;
+
+const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+function axisStyle(): Partial<uPlot.Axis> {
+  return { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { stroke: css('--line'), width: 1 } };
+}
+
+/** Time, min, avg, max of one quantity, with a gap where buckets are missing. */
+function series(data: Readings, q: Quantity): uPlot.AlignedData {
+  const xs: number[] = [];
+  const cols: (number | null)[][] = [[], [], []];
+  let previous: number | undefined;
+  for (const b of data.buckets) {
+    if (previous !== undefined && b.t - previous > data.bucket_ms * 1.5) {
+      xs.push((previous + data.bucket_ms) / 1000);
+      cols.forEach((c) => c.push(null));
+    }
+    previous = b.t;
+    xs.push(b.t / 1000);
+    const s = b[q];
+    cols[0].push(s?.min ?? null);
+    cols[1].push(s?.avg ?? null);
+    cols[2].push(s?.max ?? null);
+  }
+  return [xs, ...cols];
+}
+
+function bandChart(title: string, unit: string, colour: string, data: uPlot.AlignedData, width: number, range: [number, number]): uPlot {
+  const faint = { stroke: colour, width: 1, alpha: 0.35 } as const;
+  return new uPlot(
+    {
+      title: `${title} (${unit})`,
+      width,
+      height: 170,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      series: [
+        {},
+        { label: 'min', stroke: colour, width: faint.width, dash: [4, 4] },
+        { label: 'avg', stroke: colour, width: 2 },
+        { label: 'max', stroke: colour, width: faint.width, dash: [4, 4] },
+      ],
+      bands: [{ series: [3, 1], fill: `${colour}33` }],
+      // The range asked for, not just where data happens to be.
+      scales: { x: { time: true, range: () => range } },
+      axes: [axisStyle(), { ...axisStyle(), size: 48 }],
+    },
+    data,
+  );
+}
+
+function energyChart(energy: Energy, width: number): uPlot {
+  const xs = energy.periods.map((p) => Date.parse(p.start) / 1000);
+  const ys = energy.periods.map((p) => p.kwh);
+  const colour = css('--accent');
+  return new uPlot(
+    {
+      title: 'Energy per day (kWh)',
+      width,
+      height: 170,
+      legend: { show: false },
+      series: [{}, { label: 'kWh', stroke: colour, fill: `${colour}99`, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } }],
+      axes: [axisStyle(), { ...axisStyle(), size: 48 }],
+      scales: { y: { range: (_u, _min, max) => [0, Math.max(0.1, max * 1.1)] } },
+    },
+    [xs, ys],
+  );
+}
+
+export class HistoryView implements View {
+  private plots: uPlot[] = [];
+  private observer: ResizeObserver | undefined;
+  private timer: number | undefined;
+  private rangeMs = 86_400_000;
+  private device = '';
+  private root: HTMLElement | undefined;
+
+  mount(root: HTMLElement, args: string[]): void {
+    this.root = root;
+    this.device = args[0] ? decodeURIComponent(args[0]) : (store.visible()[0]?.name ?? '');
+    this.observer = new ResizeObserver(() => this.resize());
+    this.render();
+    this.timer = window.setInterval(() => this.load(), REFRESH_MS);
+  }
+
+  unmount(): void {
+    window.clearInterval(this.timer);
+    this.observer?.disconnect();
+    for (const p of this.plots) p.destroy();
+    this.plots = [];
+  }
+
+  private render(): void {
+    if (!this.root) return;
+    const devices = store.visible();
+    if (!this.device && devices[0]) this.device = devices[0].name;
+    const picker = h(
+      'select',
+      { 'aria-label': 'device', onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value) },
+      devices.map((d) => h('option', { value: d.name, selected: d.name === this.device }, d.name)),
+    );
+    const ranges = h(
+      'div',
+      { class: 'segmented', role: 'group', 'aria-label': 'time range' },
+      RANGES.map(([label, ms]) => h('button', { type: 'button', 'aria-pressed': String(ms === this.rangeMs), onclick: () => this.setRange(ms) }, label)),
+    );
+    replace(this.root, h('div', { class: 'toolbar' }, picker, ranges), h('div', { class: 'charts', id: 'charts' }, h('p', { class: 'empty' }, 'Loading…')));
+    void this.load();
+  }
+
+  private choose(name: string): void {
+    this.device = name;
+    history.replaceState(null, '', `#/history/${encodeURIComponent(name)}`);
+    void this.load();
+  }
+
+  private setRange(ms: number): void {
+    this.rangeMs = ms;
+    this.render();
+  }
+
+  private async load(): Promise<void> {
+    const box = this.root?.querySelector<HTMLElement>('#charts');
+    if (!box || !this.device) {
+      if (box) replace(box, h('p', { class: 'empty' }, 'No device to show yet.'));
+      return;
+    }
+    const to = Date.now();
+    const id = encodeURIComponent(this.device);
+    let readings: Readings;
+    let energy: Energy | undefined;
+    try {
+      readings = await get<Readings>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`);
+      energy = await get<Energy>(`api/devices/${id}/energy?period=day`).catch(() => undefined);
+    } catch (error) {
+      replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
+      return;
+    }
+    for (const p of this.plots) p.destroy();
+    this.plots = [];
+    const panels = [h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' })];
+    replace(box, panels);
+    const width = Math.max(200, panels[0].clientWidth - 20);
+    const charts: [string, string, string, Quantity][] = [
+      ['Power', 'W', css('--warn'), 'power'],
+      ['Humidity', '%RH', css('--accent'), 'humidity'],
+      ['Temperature', '°C', css('--danger'), 'temperature'],
+      ['Voltage', 'V', css('--on'), 'voltage'],
+    ];
+    charts.forEach(([title, unit, colour, q], i) => {
+      const p = bandChart(title, unit, colour, series(readings, q), width, [(to - this.rangeMs) / 1000, to / 1000]);
+      panels[i].append(p.root);
+      this.plots.push(p);
+    });
+    if (energy) {
+      const p = energyChart(energy, width);
+      panels[4].append(p.root);
+      this.plots.push(p);
+    } else panels[4].remove();
+    this.observer?.disconnect();
+    this.observer?.observe(box);
+  }
+
+  private resize(): void {
+    for (const p of this.plots) {
+      const width = Math.max(200, (p.root.parentElement?.clientWidth ?? 300) - 20);
+      if (Math.abs(p.width - width) > 2) p.setSize({ width, height: 170 });
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The messages of the live stream (/api/live), shared with the dashboard: this file imports types
+ * only, so the dashboard's bundle can include it without pulling in the server.
+ */
+import type { DeviceView } from './schemas.js';
+
+export type { DeviceView };
+
+/** An event-log entry, as GET /api/events returns it (`id` is null on the live stream: not stored yet). */
+export interface EventView {
+  id: number | null;
+  ts: string;
+  device: string | null;
+  type: string;
+  cause: string | null;
+  origin: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** What the stream sends; `device` messages carry the same object as GET /api/devices/:id. */
+export type LiveMessage =
+  | { type: 'snapshot'; devices: DeviceView[] }
+  | { type: 'device'; device: DeviceView }
+  | { type: 'device.removed'; key: string; name: string }
+  | { type: 'event'; event: EventView }
+  | { type: 'error'; error: string };
+
+/** Close codes the dashboard understands (4000-4999 are the application's). */
+export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001 } as const;
+
+/** The WebSocket subprotocol of the stream; the token rides along as `bearer.<token>`. */
+export const LIVE_PROTOCOL = 'canplug.v1';

@@ -1,0 +1,85 @@
+/**
+ * Energy per day, week or month (in the gateway's local time zone) from the monotonic kWh counter.
+ * A period's energy is the counter's last value before the period ends minus its last value
+ * before the period starts, so energy used between the last reading of one day and the first of
+ * the next is counted once, and the periods add up exactly to the counter's total.
+ */
+import type { Db } from './database.js';
+import { HOUR_MS } from './rollups.js';
+
+export const ENERGY_PERIODS = ['day', 'week', 'month'] as const;
+export type EnergyPeriod = (typeof ENERGY_PERIODS)[number];
+
+export interface EnergyRow {
+  start: number;
+  end: number;
+  /** null: no counter reading falls in this period (its use, if any, shows in the next one that has one). */
+  kwh: number | null;
+}
+
+/** Start of the local day, ISO week (Monday) or month containing `t`. */
+export function periodStart(t: number, period: EnergyPeriod): number {
+  const d = new Date(t);
+  if (period === 'month') return new Date(d.getFullYear(), d.getMonth(), 1).getTime();
+  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  if (period === 'week') day.setDate(day.getDate() - ((day.getDay() + 6) % 7));
+  return day.getTime();
+}
+
+/** Start of the next period (local calendar arithmetic, so DST days have 23 or 25 hours). */
+export function nextPeriod(start: number, period: EnergyPeriod): number {
+  const d = new Date(start);
+  if (period === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + (period === 'week' ? 7 : 1)).getTime();
+}
+
+type Lookup = { get(...params: number[]): { t: number; v: number } | undefined };
+
+export class EnergyHistory {
+  private readonly first: Lookup;
+  private readonly lastHourBefore: Lookup;
+  private readonly lastMinuteWithin: Lookup;
+
+  constructor(db: Db) {
+    this.first = db.prepare(
+      `SELECT t, energy_min AS v FROM readings_1m WHERE device_id = ? AND energy_n > 0 AND t >= coalesce(
+         (SELECT t FROM readings_1h WHERE device_id = ? AND energy_n > 0 ORDER BY t LIMIT 1), 0)
+       ORDER BY t LIMIT 1`,
+    );
+    this.lastHourBefore = db.prepare('SELECT t, energy_max AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1');
+    this.lastMinuteWithin = db.prepare(
+      'SELECT t, energy_max AS v FROM readings_1m WHERE device_id = ? AND t >= ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
+    );
+  }
+
+  /** The whole periods that overlap [from, to), oldest first; null where no reading falls in a period. */
+  perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): EnergyRow[] {
+    const rows: EnergyRow[] = [];
+    const first = this.first.get(deviceId, deviceId);
+    let start = periodStart(from, period);
+    // Without any counter reading (a legacy socket) there is nothing to search for, period by period.
+    let before = first ? this.counterBefore(deviceId, start) : undefined;
+    while (start < to) {
+      const end = nextPeriod(start, period);
+      const last = first ? this.counterBefore(deviceId, end) : undefined;
+      let kwh: number | null = null;
+      if (last && last.t >= start) {
+        // The counter is monotonic (the registry carries node resets over); never report negative use.
+        kwh = Math.max(0, Math.round((last.v - (before ?? first!).v) * 1000) / 1000);
+      }
+      rows.push({ start, end, kwh });
+      before = last;
+      start = end;
+    }
+    return rows;
+  }
+
+  /** The counter's last reading before `t` (to the minute): the hourly rollup finds the hour, the per-minute one the rest. */
+  private counterBefore(deviceId: number, t: number): { t: number; v: number } | undefined {
+    const hour = t - (t % HOUR_MS);
+    const sameHour = this.lastMinuteWithin.get(deviceId, hour, t);
+    if (sameHour) return sameHour;
+    const earlier = this.lastHourBefore.get(deviceId, hour);
+    return earlier && this.lastMinuteWithin.get(deviceId, earlier.t, earlier.t + HOUR_MS);
+  }
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gateway } from '../../src/gateway/controller.js';
+import { silentLogger } from '../../src/log.js';
+import { buildDashboard, chromiumAvailable, launchChromium, screenshot } from '../helpers/browser.js';
+import { startGateway, waitFor } from '../helpers/gateway.js';
+
+/** Problems the page must never have: uncaught exceptions and Content-Security-Policy violations. */
+const serious = (errors: string[]) => errors.filter((e) => /uncaught|Content Security Policy/i.test(e));
+
+test('the dashboard in headless Chromium against a gateway on the simulated bus', { timeout: 180_000 }, async (t) => {
+  if (!chromiumAvailable(t)) return;
+  const site = await buildDashboard(t);
+  const tg = await startGateway({ http: { dashboard_dir: site }, can: { sim: { nodes: [1, 2, 3] } } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  await waitFor(() => gateway.registry.find('socket-3')?.available, 4000, 'sockets online');
+  const { page, errors } = await launchChromium(t);
+  const card = (name: string) => page.locator(`[data-device="${name}"]`);
+  const toggle = (name: string) => card(name).locator('.toggle');
+
+  await t.test('loads: a card per socket with live readings; the token leaves the address bar', async () => {
+    await page.goto(`${gateway.httpUrl()}/#token=${tg.token}`);
+    await card('socket-3').waitFor();
+    assert.equal(await page.locator('.card').count(), 3);
+    assert.equal(await toggle('socket-1').getAttribute('aria-checked'), 'true');
+    await page.waitForFunction(() => document.querySelector('#link')?.classList.contains('up'));
+    assert.doesNotMatch(page.url(), /token/, 'the token is not left in the URL');
+    assert.match(await card('socket-2').locator('.power').innerText(), /^\d+(\.\d)?\s*W$/);
+    const box = await toggle('socket-1').boundingBox();
+    assert.ok(box && box.height >= 48 && box.width >= 48, `touch target ${box?.width}x${box?.height}`);
+  });
+
+  await t.test('a toggle click switches the socket and the card follows the live stream', async () => {
+    await toggle('socket-1').click();
+    await waitFor(() => gateway.simSockets[0].relay === false, 5000, 'the node opened its relay');
+    await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
+    // Power falls to 0 only when the node's next power frame arrives: that comes over the live stream.
+    await page.waitForFunction(() => /^0\.0\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement).innerText), undefined, { timeout: 5000 });
+    // A switch from elsewhere (REST here; MQTT or a rule alike) shows up without any click.
+    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
+    assert.equal(res.statusCode, 200);
+    await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'true');
+    await screenshot(page, 'dashboard-800x480');
+  });
+
+  await t.test('a toggle refused by the humidity interlock shows the reason on the card', async () => {
+    gateway.simSockets[1].setHumidity(90);
+    await card('socket-2').locator('.badge.interlock').waitFor();
+    assert.equal(await toggle('socket-2').getAttribute('aria-checked'), 'false', 'the node opened on the trip');
+    await toggle('socket-2').click();
+    const message = card('socket-2').locator('.message[role="alert"]');
+    await page.waitForFunction(() => /humidity interlock/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText));
+    assert.match(await message.innerText(), /socket-2 refused to close: humidity interlock latched on the node/);
+    assert.equal(gateway.simSockets[1].relay, false, 'still off');
+    assert.ok(await card('socket-2').locator('.reset').isVisible(), 'a reset button is offered');
+    await screenshot(page, 'dashboard-800x480-interlock');
+  });
+
+  await t.test('screenshots: dark at 800x480, history, and 1280x800', async () => {
+    await page.locator('#theme').click(); // auto -> dark
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await screenshot(page, 'dashboard-800x480-dark');
+    await page.locator('#theme').click(); // dark -> light
+    await page.locator('.tabs a[data-view="history"]').click();
+    await page.locator('.chart .uplot').first().waitFor();
+    await page.getByRole('button', { name: '1 h' }).click();
+    await page.locator('.chart .uplot').first().waitFor();
+    await screenshot(page, 'history-800x480');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.locator('.tabs a[data-view="devices"]').click();
+    await card('socket-1').waitFor();
+    await screenshot(page, 'dashboard-1280x800');
+    await page.setViewportSize({ width: 800, height: 480 });
+  });
+
+  await t.test('the API documentation renders in the browser under the same security headers', async () => {
+    const docs = await page.context().newPage();
+    await docs.goto(`${gateway.httpUrl()}/docs`);
+    await docs.locator('.opblock-summary-path').first().waitFor({ timeout: 15_000 });
+    const paths = await docs.locator('.opblock-summary-path').allInnerTexts();
+    for (const p of ['/api/devices/{id}/relay', '/api/live', '/metrics']) assert.ok(paths.some((x) => x.replace(/\u200b/g, '').includes(p)), p);
+    await docs.close();
+  });
+
+  await t.test('an unreachable gateway shows a banner; the page reconnects by itself when it is back', async () => {
+    const port = Number(new URL(gateway.httpUrl()).port);
+    await gateway.stop();
+    const banner = page.locator('#banner');
+    await banner.waitFor({ state: 'visible' });
+    assert.match(await banner.innerText(), /cannot be reached/);
+    assert.ok(await toggle('socket-1').isDisabled(), 'no switching while the gateway is away');
+    await screenshot(page, 'dashboard-800x480-unreachable');
+    const again = new Gateway({ config: { ...tg.config, http: { ...tg.config.http, port } }, log: silentLogger });
+    await again.start();
+    t.after(() => again.stop());
+    await banner.waitFor({ state: 'hidden', timeout: 40_000 });
+    await page.waitForFunction(() => document.querySelector('#link')?.classList.contains('up'));
+    await page.waitForFunction(() => !(document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement).disabled, undefined, { timeout: 10_000 });
+  });
+
+  assert.deepEqual(serious(errors), []);
+});
+
+test('the dashboard asks for the token when it has none, and works once it is given', { timeout: 120_000 }, async (t) => {
+  if (!chromiumAvailable(t)) return;
+  const site = await buildDashboard(t);
+  const tg = await startGateway({ http: { dashboard_dir: site } });
+  t.after(() => tg.stop());
+  const { page, errors } = await launchChromium(t);
+  await page.goto(tg.gateway.httpUrl());
+  const dialog = page.locator('dialog[aria-label="API token"]');
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /This gateway needs its API token/);
+  assert.match(await dialog.innerText(), new RegExp(tg.gateway.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
+  await screenshot(page, 'dashboard-800x480-token');
+  await dialog.locator('input').fill(tg.token);
+  await dialog.locator('button[type="submit"]').click();
+  await page.locator('[data-device="socket-1"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('#link')?.classList.contains('up'));
+  assert.deepEqual(serious(errors), []);
+});
