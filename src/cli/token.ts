@@ -6,7 +6,7 @@ import { configOption, EXIT_CODES_HELP, readConfig, requireDataOwner } from './c
 
 /** `http.token_file` (arrives with the REST branch); empty means beside the database. */
 function configuredTokenFile(config: Config): string {
-  const value: unknown = (config.http as Record<string, unknown>).token_file;
+  const value: unknown = config.http.token_file;
   return typeof value === 'string' ? value : '';
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, waitFor } from '../helpers/gateway.js';
+import { startGateway, waitFor, authHeaders } from '../helpers/gateway.js';
 import { freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
 
 test('rules CRUD: the documented shape, positions, enable/disable, 404s', async (t) => {
@@ -10,7 +10,7 @@ test('rules CRUD: the documented shape, positions, enable/disable, 404s', async 
   const { gateway } = tg;
   await sendDatagram(port, '1234567:Kitchen&1:1&2:118.5&3:0.9&4:2026-11-22 10:00:00');
   await waitFor(() => gateway.registry.find('Kitchen') && gateway.registry.find('socket-1'), 3000, 'devices known');
-  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => gateway.api.inject({ method, url, payload });
+  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => gateway.api.inject({ headers: authHeaders(gateway), method, url, payload });
 
   const washer = {
     name: 'washer overload',
@@ -110,11 +110,11 @@ test('rules naming unknown devices or quantities, or that cannot work, are refus
     ['negative duration', { name: 'r', when: { ...when, for_s: -1 }, then }, /^body\.when\.for_s: /],
   ];
   for (const [what, body, message] of cases) {
-    const res = await gateway.api.inject({ method: 'POST', url: '/api/rules', payload: body });
+    const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: body });
     assert.equal(res.statusCode, 400, `${what}: ${res.body}`);
     assert.match(res.json().error, message, what);
   }
   assert.deepEqual((await gateway.api.inject({ url: '/api/rules' })).json(), [], 'nothing was stored');
-  const put = await gateway.api.inject({ method: 'PUT', url: '/api/rules/1', payload: { name: 'r', when, then, id: 2 } });
+  const put = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/rules/1', payload: { name: 'r', when, then, id: 2 } });
   assert.equal(put.statusCode, 400);
 });

@@ -50,8 +50,8 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     assert.equal(await toggle('socket-2').getAttribute('aria-checked'), 'false', 'the node opened on the trip');
     await toggle('socket-2').click();
     const message = card('socket-2').locator('.message[role="alert"]');
-    await page.waitForFunction(() => /humidity interlock/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText));
-    assert.match(await message.innerText(), /socket-2 refused to close: humidity interlock latched on the node/);
+    await page.waitForFunction(() => /interlocked/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText));
+    assert.match(await message.innerText(), /socket-2 is interlocked by the gateway: humidity 90 %RH is at or over the limit 80 %RH/);
     assert.equal(gateway.simSockets[1].relay, false, 'still off');
     assert.ok(await card('socket-2').locator('.reset').isVisible(), 'a reset button is offered');
     await screenshot(page, 'dashboard-800x480-interlock');

@@ -83,7 +83,7 @@ test('SIGTERM during a flood: every accepted reading is in SQLite, offline is pu
   for (const n of NODES) assert.equal(flood.messages.get(`canplug/socket-${n}/availability`), 'offline', `socket-${n} offline`);
 });
 
-test('SIGTERM with a hung MQTT broker: forced exit after 5 s, and still no accepted reading lost', async (t) => {
+test('SIGTERM with a hung MQTT broker: the daemon gives up on it and exits within 5 s, no accepted reading lost', async (t) => {
   const flood = await startFlood(t);
   flood.broker.pause();
   const sentAt = Date.now();
@@ -91,9 +91,8 @@ test('SIGTERM with a hung MQTT broker: forced exit after 5 s, and still no accep
   const exit = await flood.daemon.exited;
   const ms = Date.now() - sentAt;
   flood.broker.resume();
-  assert.equal(exit.code, 1, 'a shutdown over the limit exits 1');
-  assert.ok(ms >= 4900 && ms < 9000, `forced exit after ${ms} ms`);
-  await flood.daemon.waitForLog((l) => l.msg === 'shutdown took too long; pending readings written, exiting');
+  assert.equal(exit.code, 0, 'a broker that stopped answering does not make the shutdown fail');
+  assert.ok(ms < 5000, `exited ${ms} ms after SIGTERM`);
   const rows = countRows(flood.dbPath);
   const { written, pending } = flood.accepted;
   assert.ok(rows.readings + rows.events >= written + pending, `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../helpers/gateway.js';
+import { waitFor, authHeaders } from '../helpers/gateway.js';
 import { addRule, events, gatewayWithPlug, getRule, sleep } from '../helpers/rules.js';
 
 test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per crossing and is recorded', async (t) => {
@@ -26,7 +26,7 @@ test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per c
   socket.setLoad(300);
   await waitFor(() => !plug.relay, 4000, 'Kitchen switched off by the rule');
   assert.ok(Date.now() - crossed >= 1900, 'not before the 2 s');
-  await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
+  await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
   await sleep(2500);
   assert.equal(plug.relay, true, 'still over the limit, but the rule does not fire again');
   assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
@@ -69,7 +69,7 @@ test('the interlock wins over a rule, and the refusal is recorded with the rule 
   });
   gateway.simSockets[0].setLoad(300);
   const refusal = await waitFor(() => events(tg, `type = 'refusal' AND origin = 'rule:${rule.id}'`)[0], 3000, 'refusal recorded');
-  assert.match(refusal.cause, /humidity interlock/);
+  assert.match(refusal.cause, /interlocked by the gateway: humidity 90 %RH/);
   assert.equal(gateway.simSockets[1].relay, false);
   assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
 });

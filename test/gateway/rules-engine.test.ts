@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordingClient, waitFor } from '../helpers/gateway.js';
+import { recordingClient, waitFor, authHeaders } from '../helpers/gateway.js';
 import { addRule, events, gatewayWithPlug, getRule, sleep } from '../helpers/rules.js';
 
 test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, not on the first reading', async (t) => {
@@ -23,7 +23,7 @@ test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, n
   assert.equal((await getRule(gateway, overload.id)).fire_count, 1);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 0);
 
-  await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+  await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
   await waitFor(async () => (await getRule(gateway, wentOff.id)).fire_count === 1, 2000, '"changes to OFF" fired');
   await sleep(700);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 1, 'once, though every broadcast says OFF');
@@ -67,7 +67,7 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
   t.after(() => late.client.endAsync());
   await waitFor(() => late.log.find((m) => m.retain && m.payload === 'busy'), 2000, 'retained for a later subscriber');
 
-  const enable = await gateway.api.inject({ method: 'PUT', url: `/api/rules/${disabled.id}`, payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } } });
+  const enable = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: `/api/rules/${disabled.id}`, payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } } });
   assert.equal(enable.statusCode, 200, enable.body);
   await waitFor(async () => (await getRule(gateway, disabled.id)).fire_count === 1, 3000, 'enabled rule fires on the next reading');
 });

@@ -11,7 +11,7 @@ async function online(tg: TestGateway, name: string) {
 }
 
 function put(tg: TestGateway, url: string, payload?: object, method: 'PUT' | 'POST' = 'PUT') {
-  return tg.gateway.api.inject({ method, url, payload });
+  return tg.gateway.api.inject({ method, url, payload, headers: tg.auth });
 }
 
 async function events(tg: TestGateway, query = '') {

@@ -65,6 +65,11 @@ export async function startGateway(overrides: DeepPartial<Config> = {}, transpor
   };
 }
 
+/** Headers with the gateway's API token, for mutating requests (`{}` when auth is off). */
+export function authHeaders(gateway: Gateway): { authorization?: string } {
+  return gateway.tokens ? { authorization: `Bearer ${readFileSync(gateway.tokens.path, 'utf8').trim()}` } : {};
+}
+
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
 export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 /** A gateway with sim sockets and a fake Wi-Fi plug, and short-hands for the rules API and the event log. */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { startGateway, waitFor, type TestGateway } from './gateway.js';
+import { startGateway, waitFor, type TestGateway, authHeaders } from './gateway.js';
 import { FakeWifiPlug, freeUdpPort } from './wifi-plug.js';
 import type { Gateway } from '../../src/gateway/controller.js';
 
@@ -22,7 +22,7 @@ export async function gatewayWithPlug(t: After): Promise<{ tg: TestGateway; gate
 }
 
 export async function addRule(gateway: Gateway, rule: object): Promise<{ id: number; fire_count: number }> {
-  const res = await gateway.api.inject({ method: 'POST', url: '/api/rules', payload: rule });
+  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: rule });
   assert.equal(res.statusCode, 201, res.body);
   return res.json();
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, waitFor } from '../helpers/gateway.js';
+import { startGateway, waitFor, authHeaders } from '../helpers/gateway.js';
 import { discoveredEntities, haProblems, haView, templateKey } from '../helpers/ha-rules.js';
 import { mosquittoTest, startMosquitto } from '../helpers/mosquitto.js';
 
@@ -100,7 +100,7 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
       const sim = gateway.simSockets[1];
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
-        if (!sim.relay) assert.equal((await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true } })).statusCode, 200);
+        if (!sim.relay) assert.equal((await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true } })).statusCode, 200);
         let openedAt: number | undefined;
         sim.onCommand = (command, at) => {
           if (command.op === 'setRelay' && command.action === 'open') openedAt ??= at;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { recordingClient, startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { assertInGuest, resetVcan, PATIENCE_MS } from './vcan-helpers.js';
 
 const RUNNER = new URL('../../firmware/host/run.py', import.meta.url).pathname;
@@ -74,7 +74,7 @@ test('MQTT switches the firmware relay over vcan0, and the node opens itself whe
   assert.ok(events.some((e) => e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(events));
 
   // A close while still humid is refused by the node: REST 409 with the node's reason.
-  const refused = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on: true } });
+  const refused = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on: true } });
   assert.equal(refused.statusCode, 409, refused.body);
   assert.equal((await control('status')).relay, false);
 });

@@ -2,7 +2,7 @@
 // cansend frames are decoded and published; REST and MQTT commands appear in candump byte-exact.
 import { afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { recordingClient, startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { assertInGuest, cansend, resetVcan, startCandump, PATIENCE_MS } from './vcan-helpers.js';
 
 const running: TestGateway[] = [];
@@ -56,7 +56,7 @@ test('relay commands from REST and MQTT appear in candump byte-exact and complet
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
 
-  const put = gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-7/relay', payload: { on: false } });
+  const put = gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-7/relay', payload: { on: false } });
   const command = await waitFor(() => dump.lines().map(frameOf).find((f) => f.startsWith('207#01')), PATIENCE_MS, 'open command on the bus');
   // opcode 01, token, action 00 (open), five zero bytes
   assert.match(command, /^207#01[0-9A-F]{2}000000000000$/);
@@ -93,9 +93,9 @@ test('legacy seed profile: readings decoded as the original app did, relay frame
 
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: false } });
+  const off = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200);
-  const on = await gateway.api.inject({ method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: true } });
+  const on = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: true } });
   assert.equal(on.statusCode, 200);
   const frames = (await dump.stop()).map(frameOf);
   assert.deepEqual(frames, ['001#0000000000000000', '001#0100000000000000']);

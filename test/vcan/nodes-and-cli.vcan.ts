@@ -4,7 +4,7 @@ import { afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { SimSocket } from '../../src/can/sim-socket.js';
 import type { Command } from '../../src/can/codec.js';
 import { assertInGuest, openTransport, resetVcan, stopAll, PATIENCE_MS } from './vcan-helpers.js';
@@ -58,7 +58,7 @@ test('a node simulator process (canplug sim) answers the gateway; sniff and send
   const { gateway } = await gatewayOnVcan();
   await waitFor(() => ['socket-1', 'socket-2', 'socket-3'].every((n) => gateway.registry.find(n)?.available), 3 * PATIENCE_MS, 'three simulated nodes online');
 
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false } });
+  const off = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200, off.body);
   assert.equal(off.json().state.state, 'OFF');
   await waitFor(() => gateway.registry.find('socket-2')?.state.power === 0, PATIENCE_MS, 'socket-2 reports 0 W');
@@ -98,7 +98,7 @@ test('safety on vcan: a node with its interlock disabled is kept off by the gate
   node.reportNow();
   await waitFor(() => !node.relay, PATIENCE_MS, 'the gateway opened the relay');
   assert.ok(opened >= 1);
-  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-11/relay', payload: { on: true } });
+  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-11/relay', payload: { on: true } });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /interlocked by the gateway/);
   assert.equal(node.relay, false);
@@ -111,7 +111,7 @@ test('safety on vcan: with the gateway rule off the node keeps itself off', asyn
   node.setHumidity(86);
   assert.equal(node.relay, false);
   await waitFor(() => gateway.registry.find('socket-12')?.state.nodeHumidityLatched, PATIENCE_MS, 'node latch seen');
-  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-12/relay', payload: { on: true } });
+  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-12/relay', payload: { on: true } });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /humidity interlock latched on the node/);
   assert.equal(node.relay, false);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { recordingClient, startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { FakeWifiPlug, freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
 import type { Config } from '../../src/gateway/config.js';
 import type { DeviceView } from '../../src/api/schemas.js';
@@ -103,7 +103,7 @@ test('a plug goes offline when its broadcasts stop and comes back with the next 
   assert.ok(device.available, 'regular broadcasts keep it online past the timeout');
   plug.stopBroadcasting();
   await waitFor(() => !device.available, 3000, 'Heater offline');
-  const refused = await tg.gateway.api.inject({ method: 'PUT', url: '/api/devices/Heater/relay', payload: { on: false } });
+  const refused = await tg.gateway.api.inject({ headers: authHeaders(tg.gateway), method: 'PUT', url: '/api/devices/Heater/relay', payload: { on: false } });
   assert.equal(refused.statusCode, 409);
   assert.match(refused.json().error, /Heater is offline/);
   await plug.broadcast();
@@ -143,7 +143,7 @@ test('switching a plug sends save_thing over its WebSocket and answers once a br
   await plug.broadcast();
   await waitFor(() => gateway.registry.find('Kitchen'), 1000, 'Kitchen known');
 
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+  const off = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200, off.body);
   assert.equal(off.json().state.state, 'OFF');
   assert.equal(off.json().state.power, 0, 'the confirming broadcast carried the new power');
@@ -156,7 +156,7 @@ test('switching a plug sends save_thing over its WebSocket and answers once a br
 
   await t.test('504 when the plug answers but no broadcast confirms', async () => {
     plug.broadcastAfterSave = false;
-    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+    const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
     assert.equal(res.statusCode, 504);
     assert.match(res.json().error, /Kitchen did not confirm: no broadcast showing it OFF within 1000 ms/);
     plug.broadcastAfterSave = true;
@@ -165,7 +165,7 @@ test('switching a plug sends save_thing over its WebSocket and answers once a br
   await t.test('409 with the reason when its WebSocket cannot be reached', async () => {
     await plug.stop();
     await sendDatagram(port, plug.datagram()); // still broadcasting, its web server gone
-    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
+    const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
     assert.equal(res.statusCode, 409);
     assert.match(res.json().error, /cannot reach the plug at ws:\/\/127\.0\.0\.1:\d+\/ws/);
   });
