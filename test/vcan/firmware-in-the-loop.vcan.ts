@@ -53,17 +53,22 @@ test('MQTT switches the firmware relay over vcan0, and the node opens itself whe
   t.after(() => mqtt.client.endAsync());
   const state = () => JSON.parse(mqtt.messages.get('canplug/socket-5') ?? '{}') as Record<string, unknown>;
 
-  await waitFor(() => state().state === 'ON' && (state().power as number) > 400, 3 * PATIENCE_MS, 'socket-5 on, drawing about 460 W');
-  assert.ok(Math.abs((state().voltage as number) - 230) < 10, `voltage ${state().voltage}`);
+  // The firmware's default power-on state is off.
+  await waitFor(() => state().state === 'OFF' && state().humidity !== undefined, 3 * PATIENCE_MS, 'socket-5 online, relay off');
+  assert.equal(mqtt.messages.get('canplug/socket-5/availability'), 'online');
   assert.ok(Math.abs((state().humidity as number) - 45) < 2, `humidity ${state().humidity}`);
 
-  await mqtt.client.publishAsync('canplug/socket-5/set', 'OFF');
+  await mqtt.client.publishAsync('canplug/socket-5/set', 'ON');
+  await waitFor(async () => (await control('status')).relay === true, PATIENCE_MS, 'relay pin high');
+  await waitFor(() => state().state === 'ON' && (state().power as number) > 400, PATIENCE_MS, 'MQTT state ON, about 460 W');
+  assert.ok(Math.abs((state().voltage as number) - 230) < 10, `voltage ${state().voltage}`);
+
+  await mqtt.client.publishAsync('canplug/socket-5/set', '{"state":"OFF"}');
   await waitFor(async () => (await control('status')).relay === false, PATIENCE_MS, 'relay pin low');
   await waitFor(() => state().state === 'OFF' && state().power === 0, PATIENCE_MS, 'MQTT state OFF at 0 W');
 
-  await mqtt.client.publishAsync('canplug/socket-5/set', '{"state":"ON"}');
-  await waitFor(async () => (await control('status')).relay === true, PATIENCE_MS, 'relay pin high');
-  await waitFor(() => state().state === 'ON', PATIENCE_MS, 'MQTT state ON');
+  await mqtt.client.publishAsync('canplug/socket-5/set', 'ON');
+  await waitFor(() => state().state === 'ON', PATIENCE_MS, 'MQTT state ON again');
 
   await control('humidity 88');
   await waitFor(() => state().state === 'OFF' && state().interlock === true, PATIENCE_MS, 'the node opened and latched by itself');
