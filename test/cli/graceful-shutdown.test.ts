@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../helpers/cli.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto-broker.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const NODES = Array.from({ length: 20 }, (_, i) => i + 1);
 
@@ -24,7 +24,7 @@ async function startFlood(t: { after: (fn: () => unknown) => void }): Promise<Fl
   const dir = mkdtempSync(join(tmpdir(), 'canplug-shutdown-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const broker = await startMosquitto();
-  t.after(() => broker.stop());
+  t.after(() => broker.close());
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: 100 } },
     mqtt: { url: broker.url },

@@ -7,7 +7,7 @@ import { ServiceNotifier } from '../../src/cli/service-notifier.js';
 import { silentLogger } from '../../src/log.js';
 import { startDaemon, writeDaemonConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/gateway.js';
-import { freePort, startMosquitto } from '../helpers/mosquitto-broker.js';
+import { freePort, startMosquitto } from '../helpers/mosquitto.js';
 import { startNotifySocket } from '../helpers/notify-socket.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,8 +30,8 @@ test('READY=1 only once CAN, database and MQTT are up; the watchdog is pinged un
   assert.ok(notify.with('WATCHDOG', '1').length > 0, 'the watchdog is pinged during start-up too');
   assert.equal(notify.with('READY').length, 0, 'no READY=1 while the broker is unreachable');
 
-  const broker = await startMosquitto(port);
-  t.after(() => broker.stop());
+  const broker = await startMosquitto({ port });
+  t.after(() => broker.close());
   const [ready] = await waitFor(() => notify.with('READY', '1').length > 0 && notify.with('READY', '1'), 30_000, 'READY=1');
   const connected = await daemon.waitForLog((l) => l.msg === 'MQTT connected');
   const gatewayReady = await daemon.waitForLog((l) => l.msg === 'canplug ready');

@@ -34,6 +34,8 @@ export interface MosquittoOptions {
   aclFile?: string;
   /** More config lines (from an example config). */
   extraLines?: string[];
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 export interface Mosquitto {
@@ -45,6 +47,9 @@ export interface Mosquitto {
   stop(): Promise<void>;
   /** Stops it for good and removes its files: `t.after(() => broker.close())`. */
   close(): Promise<void>;
+  /** Freezes the broker (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  resume(): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -52,7 +57,7 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -75,7 +80,7 @@ function accepts(port: number): Promise<boolean> {
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed but CANPLUG_REQUIRE_MOSQUITTO=1: apt-get install mosquitto mosquitto-clients');
   const workDir = mkdtempSync(join(tmpdir(), 'canplug-mosquitto-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
   // Run as root (containers, CI), mosquitto would switch to the `mosquitto` user and lose access to the temp dir.
   if (process.getuid?.() === 0) lines.push('user root');
@@ -133,9 +138,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     start,
     stop,
     close: async () => {
+      child?.kill('SIGCONT');
       await stop();
       rmSync(workDir, { recursive: true, force: true });
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
   };
 }
 
