@@ -37,7 +37,7 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
   const { config, path } = readConfig(configPath);
   const log = createLogger(config.log.level);
   const notifier = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
-  log.info({ config: path ?? 'built-in defaults', version: VERSION, pid: process.pid }, 'starting canplug');
+  log.info({ config: path ?? 'built-in defaults', version: VERSION }, 'starting canplug');
   const gateway = new Gateway({ config, log });
   const stopWatchdog = notifier.startWatchdog();
   void notifier.status('starting: database, CAN, MQTT');
