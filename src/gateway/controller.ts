@@ -36,6 +36,7 @@ import { Commands } from './commands.js';
 import { redactConfig, type Config } from './config.js';
 import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
+import { monotonicMs } from './clock.js';
 import { Metrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
@@ -66,6 +67,8 @@ export class Gateway {
   readonly events = new EventBus();
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
+  /** For uptime: monotonic, so a clock jump does not change it. */
+  private readonly startedMono = monotonicMs();
   /** The simulated sockets when the transport is `sim`. */
   readonly simSockets: SimSocket[] = [];
   simSeedSocket: SimSeedSocket | undefined;
@@ -292,7 +295,7 @@ export class Gateway {
     return {
       status: this.state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : this.state,
       version: VERSION,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      uptime_s: Math.round((monotonicMs() - this.startedMono) / 1000),
       can: {
         up: can.up,
         transport: this.can.transport.name,
@@ -366,8 +369,8 @@ export class Gateway {
       this.registry.handleMessage(message);
       // A node we have not heard a heartbeat from: ask it to announce itself (at most every 5 s).
       if ('node' in message && message.type !== 'heartbeat' && message.type !== 'command' && !this.registry.canNode(message.node)) {
-        const now = Date.now();
-        if (now - (lastAsked.get(message.node) ?? 0) > 5000) {
+        const now = monotonicMs();
+        if (now - (lastAsked.get(message.node) ?? -Infinity) > 5000) {
           lastAsked.set(message.node, now);
           this.can.discover(message.node);
         }

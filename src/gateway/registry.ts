@@ -9,6 +9,7 @@ import type { DeviceStore, StoredDevice } from '../db/devices.js';
 import type { Logger } from '../log.js';
 import type { Device, DeviceKind, Reading } from './device.js';
 import type { EventBus } from './events.js';
+import { monotonicMs } from './clock.js';
 
 export interface RegistryOptions {
   events: EventBus;
@@ -37,6 +38,7 @@ const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; 
 };
 
 interface Tracking {
+  /** monotonicMs() of the last heartbeat (or broadcast): timeouts must not follow wall-clock jumps. */
   lastHeartbeat: number;
   seq: { power?: number; environment?: number };
   statusFault: boolean;
@@ -140,7 +142,7 @@ export class Registry {
   markSeen(device: Device, now = Date.now(), timeoutMs?: number): void {
     device.lastSeen = now;
     const t = this.tracking.get(device);
-    if (t) t.lastHeartbeat = now;
+    if (t) t.lastHeartbeat = monotonicMs();
     if (t && timeoutMs !== undefined) t.timeoutMs = timeoutMs;
     if (!device.available) this.setAvailable(device, true);
   }
@@ -265,7 +267,7 @@ export class Registry {
     });
   }
 
-  private sweep(now = Date.now()): void {
+  private sweep(now = monotonicMs()): void {
     for (const device of this.devices.values()) {
       const t = this.tracking.get(device)!;
       if (device.available && now - t.lastHeartbeat > (t.timeoutMs ?? this.options.heartbeatTimeoutMs)) this.setAvailable(device, false);

@@ -14,6 +14,7 @@ import type { Device, Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
+import { monotonicMs } from './clock.js';
 
 export const LimitsPatch = Type.Object(
   {
@@ -33,6 +34,7 @@ export class LimitError extends Error {}
 
 type LatchKind = 'humidity' | 'over-power' | 'over-current';
 
+/** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
   latch?: LatchKind;
   openExpectedSince?: number;
@@ -179,7 +181,7 @@ export class Safety {
   private watch(device: Device): Watch {
     let w = this.watches.get(device);
     if (!w) {
-      w = { lastOpenResent: 0, lastLimitPush: 0, alarms: new Map() };
+      w = { lastOpenResent: -Infinity, lastLimitPush: -Infinity, alarms: new Map() };
       this.watches.set(device, w);
     }
     return w;
@@ -187,12 +189,13 @@ export class Safety {
 
   private onReading(r: Reading): void {
     const w = this.watch(r.device);
+    const now = monotonicMs();
     if (r.humidity !== undefined) {
-      w.lastHumidityAt = r.ts;
+      w.lastHumidityAt = now;
       this.clearAlarm(r.device, 'humidity-stale');
       this.checkNodeLimits(r.device, w);
     }
-    if (r.relay !== undefined) this.onRelayReport(r.device, w, r.relay, r.ts);
+    if (r.relay !== undefined) this.onRelayReport(r.device, w, r.relay, now);
     if (this.deps.config.gateway_rule) this.evaluate(r.device, r);
     if (r.device.state.fault) this.alarm(r.device, 'sensor-fault', 'the node reports a faulty sensor');
     else this.clearAlarm(r.device, 'sensor-fault');
@@ -232,7 +235,7 @@ export class Safety {
   }
 
   private open(device: Device, w: Watch): void {
-    w.lastOpenResent = Date.now();
+    w.lastOpenResent = monotonicMs();
     this.deps.control.forceOpen(device, 'gateway', (error) =>
       this.deps.log.warn({ device: device.name, err: error.message }, 'safety open not confirmed'),
     );
@@ -253,7 +256,7 @@ export class Safety {
 
   private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
     const w = this.watch(device);
-    if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= Date.now();
+    if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= monotonicMs();
     else w.openExpectedSince = undefined;
   }
 
@@ -280,7 +283,7 @@ export class Safety {
     // Never loosen a node's own stricter limit silently: only a person's per-device setting may.
     const chosen = (device.settings.safety as LimitsPatch | undefined)?.humidity_limit !== undefined;
     if (!chosen && limits.humidity_limit >= device.state.nodeHumidityLimit) return;
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - w.lastLimitPush < LIMIT_PUSH_MS) return;
     w.lastLimitPush = now;
     this.deps.commands.fire(device.node!, { op: 'setHumidityLimit', limit: limits.humidity_limit, hysteresis: limits.humidity_hysteresis });
@@ -300,7 +303,7 @@ export class Safety {
     if (reply.result !== 'ok') throw new LimitError(`${device.name} refused ${command.op}: ${reply.result}`);
   }
 
-  private tick(now = Date.now()): void {
+  private tick(now = monotonicMs()): void {
     const c = this.deps.config;
     for (const device of this.deps.registry.list()) {
       const w = this.watches.get(device);
