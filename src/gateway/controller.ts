@@ -307,6 +307,7 @@ export class Gateway {
         frames_malformed: this.can.counters.malformed,
         frames_lost: this.registry.framesLost,
         frames_dropped: can.dropped,
+        frames_not_applied: this.can.counters.handlerFailed,
         bus_errors: this.can.counters.busErrors + can.busErrors,
       },
       mqtt: {
@@ -315,7 +316,14 @@ export class Gateway {
         embedded: this.broker !== undefined,
         ...(this.mqtt.error ? { error: this.mqtt.error } : {}),
       },
-      database: { ok: db.ok, ...(db.error ? { error: db.error } : {}), pending: db.pending, readings_written: db.readingsWritten },
+      database: {
+        ok: db.ok,
+        ...(db.error ? { error: db.error } : {}),
+        pending: db.pending,
+        readings_written: db.readingsWritten,
+        readings_dropped: db.readingsDropped,
+        events_dropped: db.eventsDropped,
+      },
       devices: { total: devices.length, online: devices.filter((d) => d.available).length },
       udp: this.wifi.stats(),
       ...(failed.length > 0 ? { failed_features: failed } : {}),

@@ -54,6 +54,8 @@ export class Registry {
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Frames lost on the bus, from seq gaps, all devices. */
   framesLost = 0;
+  /** Devices whose energy total could not be persisted yet (the database refused the write). */
+  private readonly energyUnsaved = new Set<Device>();
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -309,11 +311,27 @@ export class Registry {
     }
     if (counterWh !== last) {
       t.lastEnergyWh = counterWh;
-      this.options.store.saveEnergy(device.id, t.energyOffsetWh, counterWh);
+      this.saveEnergy(device, t);
     }
     const kWh = (t.energyOffsetWh + counterWh) / 1000;
     device.state.energy = kWh;
     return kWh;
+  }
+
+  /**
+   * Persists the energy offset. A database that refuses writes (disk full, read-only) must not stop
+   * the reading: the total is right in memory and is saved with the next change once writes work.
+   */
+  private saveEnergy(device: Device, t: Tracking): void {
+    try {
+      this.options.store.saveEnergy(device.id, t.energyOffsetWh, t.lastEnergyWh ?? 0);
+      if (this.energyUnsaved.delete(device)) this.options.log.info({ device: device.name }, 'energy total saved again');
+    } catch (error) {
+      if (!this.energyUnsaved.has(device)) {
+        this.options.log.warn({ device: device.name, err: (error as Error).message }, 'energy total not saved; kept in memory and saved with the next change');
+      }
+      this.energyUnsaved.add(device);
+    }
   }
 
   private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
