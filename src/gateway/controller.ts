@@ -131,6 +131,8 @@ export class Gateway {
     this.control = new DeviceControl(this.registry, this.events);
     this.control.registerDriver('can', new CanRelayDriver(this.commands));
     this.control.registerDriver('seed', new SeedRelayDriver(this.can));
+    // Two nodes on one id: a close would reach both (docs/reliability.md, "Two nodes, one node id").
+    this.control.addGuard((d) => (d.state.conflict ? `${d.name}: ${d.state.conflict}; closing is refused until one of them gets another node id` : undefined));
     this.wireCan();
     await this.can.start();
     this.commands.start();
@@ -306,6 +308,7 @@ export class Gateway {
         frames_unknown: this.can.counters.unknown,
         frames_malformed: this.can.counters.malformed,
         frames_lost: this.registry.framesLost,
+        frames_quarantined: this.registry.framesQuarantined,
         frames_dropped: can.dropped,
         frames_not_applied: this.can.counters.handlerFailed,
         bus_errors: this.can.counters.busErrors + can.busErrors,
@@ -324,7 +327,7 @@ export class Gateway {
         readings_dropped: db.readingsDropped,
         events_dropped: db.eventsDropped,
       },
-      devices: { total: devices.length, online: devices.filter((d) => d.available).length },
+      devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...this.registry.problems() },
       udp: this.wifi.stats(),
       ...(failed.length > 0 ? { failed_features: failed } : {}),
     };
