@@ -10,7 +10,7 @@ import type { Commands } from './commands.js';
 import type { Config } from './config.js';
 import type { DeviceControl } from './control.js';
 import { RefusedError } from './control.js';
-import type { Device, Reading } from './device.js';
+import { interlocked, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
@@ -28,6 +28,19 @@ export const LimitsPatch = Type.Object(
 );
 export type LimitsPatch = Static<typeof LimitsPatch>;
 export type Limits = Required<LimitsPatch>;
+
+/** The limits `next` loosens compared with `now`, in words (empty: none is looser). */
+export function loosened(now: Limits, next: Limits): string[] {
+  const looser: string[] = [];
+  const noLimit = (v: number) => v === 0;
+  if (next.humidity_limit > now.humidity_limit) looser.push(`humidity_limit ${now.humidity_limit} -> ${next.humidity_limit}`);
+  if (next.humidity_limit - next.humidity_hysteresis > now.humidity_limit - now.humidity_hysteresis) looser.push('a higher re-arm level');
+  for (const key of ['power_limit_w', 'current_limit_a'] as const) {
+    if (!noLimit(now[key]) && (noLimit(next[key]) || next[key] > now[key])) looser.push(`${key} ${now[key]} -> ${next[key]}`);
+  }
+  if (next.auto_rearm && !now.auto_rearm) looser.push('auto_rearm on');
+  return looser;
+}
 
 /** Limits that cannot be used together (REST 400, MQTT bridge error). */
 export class LimitError extends Error {}
@@ -119,6 +132,14 @@ export class Safety {
       throw new LimitError(
         `humidity_hysteresis (${next.humidity_hysteresis}) must be below humidity_limit (${next.humidity_limit}), or the latch could never re-arm`,
       );
+    }
+    // Raising a limit and then resetting would end a latch whose condition never cleared: while a
+    // device is interlocked its limits may only get stricter (docs/security.md).
+    const looser = interlocked(device) ? loosened(this.limits(device), next) : [];
+    if (looser.length > 0) {
+      const reason = `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`;
+      this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'limits', ...patch } });
+      throw new RefusedError(reason);
     }
     const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
     this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
