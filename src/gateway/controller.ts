@@ -33,7 +33,7 @@ import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
 import { Commands } from './commands.js';
-import { redactConfig, type Config } from './config.js';
+import { exposureWarnings, redactConfig, type Config } from './config.js';
 import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
@@ -108,6 +108,7 @@ export class Gateway {
   async start(): Promise<void> {
     const c = this.config;
     const started = performance.now();
+    for (const warning of exposureWarnings(c)) this.log.warn(warning);
 
     this.db = openDatabase(c.database.path, { log: this.child('db') });
     this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
@@ -405,7 +406,9 @@ export class Gateway {
     const c = this.config.mqtt;
     let url = c.url;
     if (!url) {
-      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port);
+      // With a password configured the embedded broker asks every client for it (the gateway's own included).
+      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
+      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
       url = this.broker.url;
     }
     this.mqtt = new MqttConnection({
