@@ -46,6 +46,11 @@ export function loosened(now: Limits, next: Limits): string[] {
 export class LimitError extends Error {}
 
 type LatchKind = 'humidity' | 'over-power' | 'over-current';
+/** A gateway latch as kept in the device's settings (not writable through REST: DeviceSettings has no such key). */
+interface StoredLatch {
+  kind: LatchKind;
+  reason: string;
+}
 
 /** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
@@ -105,6 +110,7 @@ export class Safety {
     );
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
+    this.restoreLatches();
   }
 
   stop(): void {
@@ -251,6 +257,7 @@ export class Safety {
     this.open(device, w);
     w.latch = kind;
     device.state.gatewayLatch = reason;
+    this.persistLatch(device, { kind, reason });
     this.trips++;
     this.deps.log.warn({ device: device.name, reason }, 'safety trip');
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'trip', cause: reason, origin: 'gateway', detail: { quantity: kind, value, limit } });
@@ -274,7 +281,32 @@ export class Safety {
   private clearLatch(device: Device): void {
     this.watch(device).latch = undefined;
     device.state.gatewayLatch = undefined;
+    this.persistLatch(device, undefined);
     this.deps.registry.changed(device);
+  }
+
+  /**
+   * The gateway's latch is kept with the device, so a restarted gateway refuses closes from the
+   * start instead of from the first humid report (the node's own latch survives in its flash).
+   */
+  private persistLatch(device: Device, latch: StoredLatch | undefined): void {
+    const { latch: _old, ...rest } = device.settings;
+    try {
+      this.deps.registry.saveSettings(device, latch ? { ...rest, latch } : rest);
+    } catch (error) {
+      // The trip itself has happened (the open is on the bus); only its record waits for the database.
+      this.deps.log.error({ device: device.name, err: (error as Error).message }, 'interlock latch not saved; it holds until a restart');
+    }
+  }
+
+  private restoreLatches(): void {
+    for (const device of this.deps.registry.list()) {
+      const latch = device.settings.latch as StoredLatch | undefined;
+      if (!latch?.kind || !latch.reason) continue;
+      this.watch(device).latch = latch.kind;
+      device.state.gatewayLatch = latch.reason;
+      this.deps.log.warn({ device: device.name, reason: latch.reason }, 'interlock latch restored from before the restart');
+    }
   }
 
   private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
