@@ -47,6 +47,11 @@ class CommandHandler:
     def _set_humidity_limit(self, limit, hysteresis):
         if not 1 <= limit <= 100 or hysteresis >= limit:
             return p.R_BAD_ARGUMENT  # hysteresis >= limit would never re-arm
+        safety = self.node.safety
+        if safety.humidity_latched and (limit > self.node.cfg["humidity_limit"] or limit - hysteresis > safety.rearm_level()):
+            # Loosening while latched, then a reset, would end the latch without its condition clearing:
+            # only stricter limits while latched, whoever sends the command (docs/security.md).
+            return p.R_INTERLOCKED
         result = self.node.change_settings({"humidity_limit": limit, "humidity_hysteresis": hysteresis})
         if result == p.R_OK and self.node.dht.humidity is not None:
             self.node.safety.humidity_reading(self.node.dht.humidity)  # a lower limit applies now

@@ -86,6 +86,15 @@ class HumidityInterlockTest(unittest.TestCase):
         self.assertEqual(self.h.command(p.OP_SET_HUMIDITY_LIMIT, 14, 0, 0)["result"], "badArgument")
         self.assertEqual(self.h.node.cfg["humidity_limit"], 80)
 
+    def test_while_latched_the_limits_only_get_stricter(self):
+        self.trip()
+        self.assertEqual(self.h.command(p.OP_SET_HUMIDITY_LIMIT, 15, 100, 0)["result"], "interlocked")
+        self.assertEqual(self.h.command(p.OP_SET_HUMIDITY_LIMIT, 16, 80, 5)["result"], "interlocked")  # re-arm 70 -> 75
+        self.assertEqual((self.h.node.cfg["humidity_limit"], self.h.node.cfg["humidity_hysteresis"]), (80, 10))
+        self.assertEqual(self.h.command(p.OP_RESET_LATCH, 17)["result"], "interlocked")
+        self.assertEqual(self.h.command(p.OP_SET_HUMIDITY_LIMIT, 18, 75, 15)["result"], "ok")  # stricter is fine
+        self.assertFalse(self.h.plant.relay_closed())
+
     def test_latch_survives_a_reboot(self):
         self.trip()
         again = Harness(self, directory=self.h.dir, humidity=72.0)

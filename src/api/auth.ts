@@ -86,14 +86,19 @@ export function accessOf(method: string, url: string): Access {
   return 'public';
 }
 
-/** The token from `Authorization: Bearer <token>`, or for the live stream a `bearer.<token>` subprotocol or `?token=`. */
-export function presentedToken(request: FastifyRequest): string | undefined {
+/**
+ * The token from `Authorization: Bearer <token>`, or for the live stream (`liveStream`) a
+ * `bearer.<token>` subprotocol or `?token=`. Other routes never take it from the URL: a token in a
+ * URL ends up in browser history, proxy logs and Referer headers.
+ */
+export function presentedToken(request: FastifyRequest, liveStream = false): string | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new HttpError(401, 'the Authorization header must be "Bearer <token>"');
     return match[1];
   }
+  if (!liveStream) return undefined;
   const protocols = request.headers['sec-websocket-protocol'];
   if (typeof protocols === 'string') {
     const bearer = protocols.split(',').map((p) => p.trim()).find((p) => p.startsWith(BEARER_PROTOCOL));
@@ -104,10 +109,10 @@ export function presentedToken(request: FastifyRequest): string | undefined {
 }
 
 /** Why the request may not pass, in one sentence, or undefined when it may. */
-export function authProblem(tokens: TokenStore, request: FastifyRequest): string | undefined {
+export function authProblem(tokens: TokenStore, request: FastifyRequest, liveStream = false): string | undefined {
   let token: string | undefined;
   try {
-    token = presentedToken(request);
+    token = presentedToken(request, liveStream);
   } catch (error) {
     return (error as Error).message;
   }

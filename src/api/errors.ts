@@ -1,4 +1,5 @@
 /** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. */
+import Database from 'better-sqlite3';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BusUnavailableError, CommandArgumentError, CommandTimeoutError } from '../gateway/commands.js';
 import { RefusedError, UnavailableError } from '../gateway/control.js';
@@ -16,8 +17,12 @@ export class HttpError extends Error {
 
 export const notFound = (what: string) => new HttpError(404, what);
 
+/** SQLite codes that mean "the database cannot take writes now" (disk full, read-only, I/O): a 503, not a bug. */
+const UNAVAILABLE_DB = /^SQLITE_(FULL|READONLY|IOERR|BUSY|CANTOPEN|LOCKED)/;
+
 function statusOf(error: Error): number | undefined {
   if (error instanceof HttpError) return error.statusCode;
+  if (error instanceof Database.SqliteError && UNAVAILABLE_DB.test(error.code)) return 503;
   if (error instanceof RefusedError) return 409;
   if (error instanceof UnavailableError) return 409;
   if (error instanceof DeviceNameError) return 400;
@@ -48,6 +53,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (status >= 500 && statusOf(error) === undefined) {
       request.log.error({ err: error }, 'request failed');
       return reply.status(500).send({ error: 'internal error; see the gateway log', statusCode: 500 });
+    }
+    if (error instanceof Database.SqliteError) {
+      return reply.status(status).send({ error: `the database refuses changes right now (${error.message}); nothing was changed, try again later`, statusCode: status });
     }
     return reply.status(status).send({ error: error.message, statusCode: status });
   });

@@ -9,6 +9,7 @@ import type { Device } from '../gateway/device.js';
 import type { EventBus, LogEvent } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { FastifyBaseLogger } from 'fastify';
+import { monotonicMs } from '../gateway/clock.js';
 import { deviceView } from './schemas.js';
 import { CLOSE, type EventView, type LiveMessage } from './live-protocol.js';
 
@@ -48,13 +49,14 @@ class Client {
     private readonly hub: LiveStream,
   ) {}
 
-  device(device: Device, now = Date.now()): void {
+  /** `now` is monotonicMs(): a wall-clock jump back must not hold a device's updates for hours. */
+  device(device: Device, now = monotonicMs()): void {
     if (this.pending.has(device)) return; // the scheduled send will carry the latest state
     const wait = (this.lastSent.get(device) ?? 0) + this.hub.minIntervalMs - now;
     if (wait <= 0) return this.sendDevice(device, now);
     const timer = setTimeout(() => {
       this.pending.delete(device);
-      this.sendDevice(device, Date.now());
+      this.sendDevice(device, monotonicMs());
     }, wait);
     this.pending.set(device, timer);
   }

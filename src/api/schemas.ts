@@ -57,7 +57,7 @@ export function deviceView(device: Device): DeviceView {
     model: device.info.model,
     state: statePayload(device) as DeviceView['state'],
     interlock_reasons: reasons,
-    problems: [...s.problems],
+    problems: s.conflict ? [...s.problems, s.conflict] : [...s.problems],
     settings: device.settings,
   };
 }

@@ -27,10 +27,13 @@ export interface CanCounters {
   malformed: number;
   busErrors: number;
   sendFailed: number;
+  /** Frames decoded but not applied because a listener threw (logged once per distinct error). */
+  handlerFailed: number;
 }
 
 export class CanBus extends EventEmitter<CanBusEvents> {
-  readonly counters: CanCounters = { received: 0, sent: 0, unknown: 0, malformed: 0, busErrors: 0, sendFailed: 0 };
+  readonly counters: CanCounters = { received: 0, sent: 0, unknown: 0, malformed: 0, busErrors: 0, sendFailed: 0, handlerFailed: 0 };
+  private lastHandlerError: string | undefined;
   private readonly onFrame = (frame: CanFrame) => this.handle(frame);
   private readonly onUp = () => this.emit('up');
   private readonly onDown = (reason: string) => this.emit('down', reason);
@@ -76,8 +79,17 @@ export class CanBus extends EventEmitter<CanBusEvents> {
       this.log.debug({ frame: formatFrame(frame), reason: result.reason, detail: result.detail }, 'frame ignored');
       return;
     }
-    if (result.message.type === 'seed') this.emit('seed', result.message);
-    else this.emit('message', result.message);
+    // A listener that throws (a database refusing a new device, a bug) must not take the bus down
+    // with it: the frame is counted and logged, the next one is handled as usual.
+    try {
+      if (result.message.type === 'seed') this.emit('seed', result.message);
+      else this.emit('message', result.message);
+    } catch (error) {
+      this.counters.handlerFailed++;
+      const message = (error as Error).message;
+      if (message !== this.lastHandlerError) this.log.error({ frame: formatFrame(frame), err: message }, 'frame not applied');
+      this.lastHandlerError = message;
+    }
   }
 
   private put(frame: CanFrame): boolean {

@@ -66,12 +66,13 @@ export class SimSocket {
   private readonly heartbeatPeriodMs: number;
   private readonly wander: boolean;
   private readonly firmware: string;
-  private readonly startedAt = Date.now();
+  // The node's own clock: monotonic, as a real node's uptime counter (the host's date may jump).
+  private readonly startedAt = performance.now();
   private powerSeq = 0;
   private envSeq = 0;
   private reportCount = 0;
   private energyFraction = 0;
-  private lastEnergyAt = Date.now();
+  private lastEnergyAt = performance.now();
   private timers: NodeJS.Timeout[] = [];
   private reportTimer: NodeJS.Timeout | undefined;
   private rearmAnnounced = false;
@@ -172,7 +173,7 @@ export class SimSocket {
   }
 
   get uptime(): number {
-    return Math.floor((Date.now() - this.startedAt) / 1000);
+    return Math.floor((performance.now() - this.startedAt) / 1000);
   }
 
   private execute(command: Command): ReplyResultName {
@@ -286,7 +287,7 @@ export class SimSocket {
   }
 
   private accumulateEnergy(): void {
-    const now = Date.now();
+    const now = performance.now();
     this.energyFraction += (this.power * (now - this.lastEnergyAt)) / 3_600_000;
     this.lastEnergyAt = now;
     const whole = Math.floor(this.energyFraction);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Kind, type TSchema } from '@sinclair/typebox';
 import type { Command } from 'commander';
-import { ConfigError, ConfigSchema, envName, loadConfig, type Config } from '../gateway/config.js';
+import { ConfigError, ConfigSchema, envName, exposureWarnings, loadConfig, type Config } from '../gateway/config.js';
 import { redactUrl } from '../mqtt/connection.js';
 import { CliError, configOption, EXIT, EXIT_CODES_HELP } from './common.js';
 
@@ -23,6 +23,7 @@ export function configWarnings(config: Config, env: NodeJS.ProcessEnv): string[]
   if (config.can.transport === 'socketcan' && !existsSync(`/sys/class/net/${config.can.interface}`)) {
     warnings.push(`can.interface: ${config.can.interface} does not exist on this machine (yet); see deploy/README.md to bring it up`);
   }
+  warnings.push(...exposureWarnings(config));
   if (config.safety.humidity_hysteresis >= config.safety.humidity_limit) {
     warnings.push('safety.humidity_hysteresis is not below safety.humidity_limit: a tripped socket could never re-arm');
   }

@@ -33,7 +33,7 @@ export interface WriterOptions {
   flushIntervalMs: number;
   /** A batch this large is written at once. */
   batchSize?: number;
-  /** Rows kept while the database refuses writes; beyond this the oldest readings are dropped. */
+  /** Readings (and, separately, events) kept while the database refuses writes; beyond this the oldest are dropped. */
   maxPending?: number;
   log: Logger;
 }
@@ -45,6 +45,7 @@ export interface WriterHealth {
   readingsWritten: number;
   eventsWritten: number;
   readingsDropped: number;
+  eventsDropped: number;
   lastFlushMs: number;
 }
 
@@ -53,7 +54,7 @@ export class BatchWriter {
   private events: EventRow[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
-  private counters = { readingsWritten: 0, eventsWritten: 0, readingsDropped: 0, lastFlushMs: 0 };
+  private counters = { readingsWritten: 0, eventsWritten: 0, readingsDropped: 0, eventsDropped: 0, lastFlushMs: 0 };
   private readonly insertReading;
   private readonly insertEvent;
   private readonly rollups: RollupWriter;
@@ -98,6 +99,11 @@ export class BatchWriter {
 
   addEvent(row: EventRow): void {
     this.events.push(row);
+    // Bounded like the readings: a long outage with a flapping node must not grow memory without end.
+    if (this.events.length > this.maxPending) {
+      this.events.shift();
+      this.counters.eventsDropped++;
+    }
   }
 
   /** Writes everything pending in one transaction; returns false when the database refused. */

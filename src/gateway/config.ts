@@ -45,12 +45,12 @@ export const ConfigSchema = Type.Object(
         discovery_prefix: Type.String({ minLength: 1, pattern: '^[^#+]+$', default: 'homeassistant' }),
         discovery: Type.Boolean({ default: true, description: 'publish Home Assistant MQTT discovery configs' }),
         username: Type.String({ default: '' }),
-        password: Type.String({ default: '' }),
+        password: Type.String({ default: '', description: 'with the embedded broker: every client must then log in with username and password' }),
         client_id: Type.String({ default: '' }),
         ca: Type.String({ default: '', description: 'CA certificate file for TLS' }),
         cert: Type.String({ default: '', description: 'client certificate file' }),
         key: Type.String({ default: '', description: 'client key file' }),
-        embedded_host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        embedded_host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'beyond loopback, set a password (a warning says so)' }),
         embedded_port: Port(1883),
       },
       { default: {}, additionalProperties: false },
@@ -143,6 +143,9 @@ function keyOf(path: string): string {
   return path.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
 }
 
+/** Keys whose values are never repeated in a message (a wrong type would otherwise print the secret). */
+const SECRET_KEYS = new Set(['mqtt.password']);
+
 /** Every problem in a config value, one line each: key, value given, what is allowed. */
 export function configProblems(value: unknown): string[] {
   const problems = new Map<string, string>();
@@ -156,7 +159,8 @@ export function configProblems(value: unknown): string[] {
     }
     // A union reports per member; one line per key is enough.
     if (problems.has(key) || [...problems.keys()].some((k) => key.startsWith(`${k}.`))) continue;
-    problems.set(key, `${key}: ${JSON.stringify(error.value)} is not allowed; expected ${allowed(error.schema)}`);
+    const given = SECRET_KEYS.has(key) ? 'the value given' : JSON.stringify(error.value);
+    problems.set(key, `${key}: ${given} is not allowed; expected ${allowed(error.schema)}`);
   }
   return [...problems.values()];
 }
@@ -244,6 +248,26 @@ export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   const problems = configProblems(withDefaults);
   if (problems.length > 0) throw new ConfigError(problems);
   return withDefaults as Config;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./i.test(host);
+}
+
+/** What the config exposes to the network without a lock: logged as warnings at start-up and by `config check`. */
+export function exposureWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  const { http, mqtt } = config;
+  if (!isLoopback(http.host) && !http.auth) {
+    warnings.push(`http.host is ${http.host} and http.auth is off: anyone on the network can switch sockets and change limits through the REST API`);
+  }
+  if (!mqtt.url && !isLoopback(mqtt.embedded_host) && !mqtt.password) {
+    warnings.push(
+      `the embedded MQTT broker listens on ${mqtt.embedded_host} without credentials: anyone on the network can publish to ${mqtt.base_topic}/+/set and the bridge API; set mqtt.username and mqtt.password (clients must then log in)`,
+    );
+  }
+  return warnings;
 }
 
 /** The config without secrets, for /api/health, bridge info and logs. */

@@ -33,9 +33,10 @@ import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
 import { Commands } from './commands.js';
-import { redactConfig, type Config } from './config.js';
+import { exposureWarnings, redactConfig, type Config } from './config.js';
 import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
+import { monotonicMs } from './clock.js';
 import { Metrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
@@ -66,6 +67,8 @@ export class Gateway {
   readonly events = new EventBus();
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
+  /** For uptime: monotonic, so a clock jump does not change it. */
+  private readonly startedMono = monotonicMs();
   /** The simulated sockets when the transport is `sim`. */
   readonly simSockets: SimSocket[] = [];
   simSeedSocket: SimSeedSocket | undefined;
@@ -105,6 +108,7 @@ export class Gateway {
   async start(): Promise<void> {
     const c = this.config;
     const started = performance.now();
+    for (const warning of exposureWarnings(c)) this.log.warn(warning);
 
     this.db = openDatabase(c.database.path, { log: this.child('db') });
     this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
@@ -128,6 +132,8 @@ export class Gateway {
     this.control = new DeviceControl(this.registry, this.events);
     this.control.registerDriver('can', new CanRelayDriver(this.commands));
     this.control.registerDriver('seed', new SeedRelayDriver(this.can));
+    // Two nodes on one id: a close would reach both (docs/reliability.md, "Two nodes, one node id").
+    this.control.addGuard((d) => (d.state.conflict ? `${d.name}: ${d.state.conflict}; closing is refused until one of them gets another node id` : undefined));
     this.wireCan();
     await this.can.start();
     this.commands.start();
@@ -292,7 +298,7 @@ export class Gateway {
     return {
       status: this.state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : this.state,
       version: VERSION,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      uptime_s: Math.round((monotonicMs() - this.startedMono) / 1000),
       can: {
         up: can.up,
         transport: this.can.transport.name,
@@ -303,7 +309,9 @@ export class Gateway {
         frames_unknown: this.can.counters.unknown,
         frames_malformed: this.can.counters.malformed,
         frames_lost: this.registry.framesLost,
+        frames_quarantined: this.registry.framesQuarantined,
         frames_dropped: can.dropped,
+        frames_not_applied: this.can.counters.handlerFailed,
         bus_errors: this.can.counters.busErrors + can.busErrors,
       },
       mqtt: {
@@ -312,8 +320,15 @@ export class Gateway {
         embedded: this.broker !== undefined,
         ...(this.mqtt.error ? { error: this.mqtt.error } : {}),
       },
-      database: { ok: db.ok, ...(db.error ? { error: db.error } : {}), pending: db.pending, readings_written: db.readingsWritten },
-      devices: { total: devices.length, online: devices.filter((d) => d.available).length },
+      database: {
+        ok: db.ok,
+        ...(db.error ? { error: db.error } : {}),
+        pending: db.pending,
+        readings_written: db.readingsWritten,
+        readings_dropped: db.readingsDropped,
+        events_dropped: db.eventsDropped,
+      },
+      devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...this.registry.problems() },
       udp: this.wifi.stats(),
       ...(failed.length > 0 ? { failed_features: failed } : {}),
     };
@@ -366,8 +381,8 @@ export class Gateway {
       this.registry.handleMessage(message);
       // A node we have not heard a heartbeat from: ask it to announce itself (at most every 5 s).
       if ('node' in message && message.type !== 'heartbeat' && message.type !== 'command' && !this.registry.canNode(message.node)) {
-        const now = Date.now();
-        if (now - (lastAsked.get(message.node) ?? 0) > 5000) {
+        const now = monotonicMs();
+        if (now - (lastAsked.get(message.node) ?? -Infinity) > 5000) {
           lastAsked.set(message.node, now);
           this.can.discover(message.node);
         }
@@ -391,7 +406,9 @@ export class Gateway {
     const c = this.config.mqtt;
     let url = c.url;
     if (!url) {
-      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port);
+      // With a password configured the embedded broker asks every client for it (the gateway's own included).
+      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
+      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
       url = this.broker.url;
     }
     this.mqtt = new MqttConnection({

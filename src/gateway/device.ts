@@ -31,6 +31,8 @@ export interface DeviceState {
   fault: boolean;
   /** Watchdog alarms raised by the gateway (relay did not open, humidity stale, ...). */
   problems: string[];
+  /** Set while two nodes answer to this device's node id (closes refused, frames not applied). */
+  conflict?: string;
 }
 
 export interface DeviceInfo {

@@ -25,6 +25,8 @@ export interface GatewayEvents {
   'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
   /** A measurement: stored, fed to the rules and the safety checks. */
   reading: [Reading];
+  /** Measurements from a node id two nodes share: not applied or stored, only checked by safety. */
+  'reading.quarantined': [Reading];
   'log': [LogEvent];
 }
 

@@ -3,12 +3,15 @@
  * go offline when heartbeats stop, keep their last state, count frames lost from seq gaps,
  * and keep energy monotonic across node reboots and counter resets.
  */
-import { EventCode, type Message, type Status } from '../can/codec.js';
+import type { Message, Status } from '../can/codec.js';
 import type { SeedReading } from '../can/seed-codec.js';
 import type { DeviceStore, StoredDevice } from '../db/devices.js';
 import type { Logger } from '../log.js';
 import type { Device, DeviceKind, Reading } from './device.js';
 import type { EventBus } from './events.js';
+import { monotonicMs } from './clock.js';
+import { describeNodeEvent } from './node-events.js';
+import { FLAP_WINDOW_MS, FlapDamper, IdentityCheck, IDENTITY_WINDOW_MS } from './node-checks.js';
 
 export interface RegistryOptions {
   events: EventBus;
@@ -25,18 +28,9 @@ const MODEL: Record<DeviceKind, string> = {
   wifi: 'ESP8266 AsyncSmartPlug',
 };
 
-const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; scale?: number }> = {
-  [EventCode.humidityTrip]: { type: 'trip', cause: 'humidity', unit: '%RH', scale: 0.1 },
-  [EventCode.humidityRearmed]: { type: 'rearm', cause: 'humidity', unit: '%RH', scale: 0.1 },
-  [EventCode.overCurrentTrip]: { type: 'trip', cause: 'over-current', unit: 'A', scale: 0.001 },
-  [EventCode.overPowerTrip]: { type: 'trip', cause: 'over-power', unit: 'W', scale: 0.1 },
-  [EventCode.humiditySensorFault]: { type: 'fault', cause: 'humidity sensor' },
-  [EventCode.currentSensorFault]: { type: 'fault', cause: 'current sensor' },
-  [EventCode.voltageSensorFault]: { type: 'fault', cause: 'voltage sensor' },
-  [EventCode.rebooted]: { type: 'reboot', cause: 'node rebooted' },
-};
 
 interface Tracking {
+  /** monotonicMs() of the last heartbeat (or broadcast): timeouts must not follow wall-clock jumps. */
   lastHeartbeat: number;
   seq: { power?: number; environment?: number };
   statusFault: boolean;
@@ -44,7 +38,16 @@ interface Tracking {
   lastEnergyWh: number | null;
   /** Overrides the heartbeat timeout (set through markSeen). */
   timeoutMs?: number;
+  /** Two nodes on one id (docs/reliability.md). */
+  identity: IdentityCheck;
+  /** Availability held back while the node flaps. */
+  flap: FlapDamper;
+  /** The energy total before the node's counter last went back: undone if that was a second node. */
+  energyBeforeReset?: { offsetWh: number; lastWh: number | null; at: number };
 }
+
+/** A flapping node is reported online again after keeping its heartbeat for this many timeouts. */
+const FLAP_HOLD_TIMEOUTS = 4;
 
 export class Registry {
   private readonly devices = new Map<string, Device>();
@@ -52,6 +55,10 @@ export class Registry {
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Frames lost on the bus, from seq gaps, all devices. */
   framesLost = 0;
+  /** Frames from a node id two nodes share: not applied (safety still checks them). */
+  framesQuarantined = 0;
+  /** Devices whose energy total could not be persisted yet (the database refused the write). */
+  private readonly energyUnsaved = new Set<Device>();
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -140,9 +147,11 @@ export class Registry {
   markSeen(device: Device, now = Date.now(), timeoutMs?: number): void {
     device.lastSeen = now;
     const t = this.tracking.get(device);
-    if (t) t.lastHeartbeat = now;
+    if (t) t.lastHeartbeat = monotonicMs();
     if (t && timeoutMs !== undefined) t.timeoutMs = timeoutMs;
-    if (!device.available) this.setAvailable(device, true);
+    if (device.available) return;
+    if (t && !t.flap.mayComeBack(monotonicMs(), FLAP_HOLD_TIMEOUTS * (t.timeoutMs ?? this.options.heartbeatTimeoutMs))) return;
+    this.setAvailable(device, true);
   }
 
   /** Applies a state change from outside the CAN path (Wi-Fi plugs, safety) and announces it. */
@@ -166,6 +175,7 @@ export class Registry {
     if (!device) return; // announced by its heartbeat; the caller asks it to announce itself
     device.lastSeen = now;
     const t = this.tracking.get(device)!;
+    if (t.identity.conflict !== undefined) return this.quarantine(device, message, now);
     switch (message.type) {
       case 'power':
         this.countLoss(device, t, 'power', message.seq);
@@ -230,6 +240,8 @@ export class Registry {
       statusFault: false,
       energyOffsetWh: stored.energyOffsetWh,
       lastEnergyWh: stored.lastEnergyWh,
+      identity: new IdentityCheck(),
+      flap: new FlapDamper(),
     });
     if (stored.lastEnergyWh !== null) device.state.energy = (stored.energyOffsetWh + stored.lastEnergyWh) / 1000;
     return device;
@@ -243,14 +255,19 @@ export class Registry {
   private heartbeat(message: Extract<Message, { type: 'heartbeat' }>, now: number): void {
     const device = this.ensure(`can:${message.node}`, 'can', `socket-${message.node}`, message.node);
     const t = this.tracking.get(device)!;
-    if (message.state === 'boot') t.seq = {};
+    const verdict = t.identity.heartbeat(message.state, message.uptime, monotonicMs());
+    if (verdict === 'started') this.conflictStarted(device, t);
+    if (verdict === 'cleared') this.conflictCleared(device);
+    if (t.identity.conflict !== undefined) return;
+    // A reboot (announced, or seen as the uptime going back) restarts the seq counters.
+    if (message.state === 'boot' || message.uptime < (device.info.uptime ?? 0)) t.seq = {};
     Object.assign(device.info, { firmware: message.firmware, protocol: message.protocol, nodeState: message.state, uptime: message.uptime });
     device.state.fault = t.statusFault || message.state === 'fault';
     this.markSeen(device, now);
     this.changed(device);
   }
 
-  private setAvailable(device: Device, available: boolean): void {
+  private setAvailable(device: Device, available: boolean, cause?: string): void {
     device.available = available;
     const t = this.tracking.get(device);
     if (t && !available) t.seq = {}; // frames missed while offline are not "lost" in the seq sense
@@ -260,15 +277,23 @@ export class Registry {
       ts: Date.now(),
       device,
       type: 'availability',
-      cause: available ? 'online' : device.kind === 'can' ? 'heartbeat timeout' : 'no readings or broadcasts',
+      cause: cause ?? (available ? 'online' : device.kind === 'can' ? 'heartbeat timeout' : 'no readings or broadcasts'),
       origin: 'gateway',
     });
   }
 
-  private sweep(now = Date.now()): void {
+  private sweep(now = monotonicMs()): void {
     for (const device of this.devices.values()) {
       const t = this.tracking.get(device)!;
-      if (device.available && now - t.lastHeartbeat > (t.timeoutMs ?? this.options.heartbeatTimeoutMs)) this.setAvailable(device, false);
+      const silent = now - t.lastHeartbeat > (t.timeoutMs ?? this.options.heartbeatTimeoutMs);
+      if (device.available && silent) {
+        this.setAvailable(device, false);
+        if (t.flap.dropped(now) === 'started') this.flapAlarm(device, t, true);
+      } else if (silent) {
+        t.flap.interrupted();
+      } else if (device.available && t.flap.settle(now) === 'cleared') {
+        this.flapAlarm(device, t, false);
+      }
     }
   }
 
@@ -277,6 +302,7 @@ export class Registry {
     t.seq[kind] = seq;
     if (last === undefined) return;
     const gap = (seq - last - 1) & 0xff;
+    if (gap >= 128 && t.identity.seqWentBack(kind, last, seq, monotonicMs()) === 'started') this.conflictStarted(device, t);
     if (gap > 0 && gap < 128) {
       // A gap over half the range is a node restart or a duplicate, not loss.
       device.framesLost += gap;
@@ -302,33 +328,93 @@ export class Registry {
   private energy(device: Device, t: Tracking, counterWh: number): number {
     const last = t.lastEnergyWh;
     if (last !== null && counterWh < last) {
+      t.energyBeforeReset = { offsetWh: t.energyOffsetWh, lastWh: last, at: monotonicMs() };
       t.energyOffsetWh += last - counterWh;
       this.options.log.info({ device: device.name, was: last, now: counterWh }, 'energy counter went back on the node; the total carries on');
     }
     if (counterWh !== last) {
       t.lastEnergyWh = counterWh;
-      this.options.store.saveEnergy(device.id, t.energyOffsetWh, counterWh);
+      this.saveEnergy(device, t);
     }
     const kWh = (t.energyOffsetWh + counterWh) / 1000;
     device.state.energy = kWh;
     return kWh;
   }
 
-  private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
-    const known = EVENT_NAMES[message.code];
-    const detail: Record<string, unknown> = { code: message.code, flags: message.flags, uptime: message.uptime };
-    if (known?.scale !== undefined) detail.value = Math.round(message.value * known.scale * 1000) / 1000;
-    else detail.value = message.value;
-    if (known?.unit) detail.unit = known.unit;
-    if (known?.type === 'fault') device.state.fault = true;
-    this.options.events.emit('log', {
-      ts: now,
-      device,
-      type: known?.type ?? 'node-event',
-      cause: known?.cause ?? `event code 0x${message.code.toString(16)}`,
-      origin: 'node',
-      detail,
-    });
+  /**
+   * Persists the energy offset. A database that refuses writes (disk full, read-only) must not stop
+   * the reading: the total is right in memory and is saved with the next change once writes work.
+   */
+  private saveEnergy(device: Device, t: Tracking): void {
+    try {
+      this.options.store.saveEnergy(device.id, t.energyOffsetWh, t.lastEnergyWh ?? 0);
+      if (this.energyUnsaved.delete(device)) this.options.log.info({ device: device.name }, 'energy total saved again');
+    } catch (error) {
+      if (!this.energyUnsaved.has(device)) {
+        this.options.log.warn({ device: device.name, err: (error as Error).message }, 'energy total not saved; kept in memory and saved with the next change');
+      }
+      this.energyUnsaved.add(device);
+    }
+  }
+
+  /** Devices whose node id two nodes share, and devices held offline while they flap (health). */
+  problems(): { conflicts: string[]; flapping: string[] } {
+    const conflicts: string[] = [];
+    const flapping: string[] = [];
+    for (const [device, t] of this.tracking) {
+      if (t.identity.conflict !== undefined) conflicts.push(device.name);
+      if (t.flap.flapping) flapping.push(device.name);
+    }
+    return { conflicts, flapping };
+  }
+
+  /**
+   * Two nodes answer to one id: their frames cannot be told apart, so none is applied to the device
+   * or stored; the safety rule still sees the measurements (a trip opens both), and node events are
+   * still logged. The device is shown offline with the reason; closes are refused (controller guard).
+   */
+  private quarantine(device: Device, message: Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' }>, now: number): void {
+    this.framesQuarantined++;
+    if (message.type === 'event') return this.nodeEvent(device, message, now);
+    if (message.type === 'power') this.options.events.emit('reading.quarantined', { device, ts: now, voltage: message.voltage, current: message.current, power: message.power });
+    if (message.type === 'environment') this.options.events.emit('reading.quarantined', { device, ts: now, humidity: message.humidity });
+  }
+
+  private conflictStarted(device: Device, t: Tracking): void {
+    device.state.conflict = `two nodes answer to node id ${device.node} (${t.identity.conflict})`;
+    // A counter reset seen just before was the other node's counter: undo it, the total must not jump.
+    const reset = t.energyBeforeReset;
+    if (reset && monotonicMs() - reset.at <= IDENTITY_WINDOW_MS) {
+      t.energyOffsetWh = reset.offsetWh;
+      t.lastEnergyWh = reset.lastWh;
+      device.state.energy = (reset.offsetWh + (reset.lastWh ?? 0)) / 1000;
+      this.saveEnergy(device, t);
+    }
+    this.options.log.warn({ device: device.name, node: device.node, conflict: device.state.conflict }, 'node id conflict: frames of this id are no longer applied');
+    this.options.events.emit('log', { ts: Date.now(), device, type: 'alarm', cause: device.state.conflict, origin: 'gateway' });
+    if (device.available) this.setAvailable(device, false, 'two nodes share the node id');
     this.changed(device);
   }
+
+  private conflictCleared(device: Device): void {
+    const was = device.state.conflict;
+    device.state.conflict = undefined;
+    this.options.log.info({ device: device.name }, 'node id conflict over: one node again');
+    this.options.events.emit('log', { ts: Date.now(), device, type: 'alarm-cleared', cause: was, origin: 'gateway' });
+  }
+
+  private flapAlarm(device: Device, t: Tracking, flapping: boolean): void {
+    const hold = (FLAP_HOLD_TIMEOUTS * (t.timeoutMs ?? this.options.heartbeatTimeoutMs)) / 1000;
+    const cause = `availability flapping: ${t.flap.recentDrops} drops in ${FLAP_WINDOW_MS / 60_000} min; reported online again only after ${hold} s of steady heartbeats`;
+    this.options.log.warn({ device: device.name, flapping }, flapping ? cause : 'availability steady again');
+    this.options.events.emit('log', { ts: Date.now(), device, type: flapping ? 'alarm' : 'alarm-cleared', cause, origin: 'gateway' });
+  }
+
+  private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
+    const described = describeNodeEvent(message);
+    if (described.fault) device.state.fault = true;
+    this.options.events.emit('log', { ts: now, device, type: described.type, cause: described.cause, origin: 'node', detail: described.detail });
+    this.changed(device);
+  }
+
 }

@@ -10,10 +10,11 @@ import type { Commands } from './commands.js';
 import type { Config } from './config.js';
 import type { DeviceControl } from './control.js';
 import { RefusedError } from './control.js';
-import type { Device, Reading } from './device.js';
+import { interlocked, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
+import { monotonicMs } from './clock.js';
 
 export const LimitsPatch = Type.Object(
   {
@@ -28,11 +29,30 @@ export const LimitsPatch = Type.Object(
 export type LimitsPatch = Static<typeof LimitsPatch>;
 export type Limits = Required<LimitsPatch>;
 
+/** The limits `next` loosens compared with `now`, in words (empty: none is looser). */
+export function loosened(now: Limits, next: Limits): string[] {
+  const looser: string[] = [];
+  const noLimit = (v: number) => v === 0;
+  if (next.humidity_limit > now.humidity_limit) looser.push(`humidity_limit ${now.humidity_limit} -> ${next.humidity_limit}`);
+  if (next.humidity_limit - next.humidity_hysteresis > now.humidity_limit - now.humidity_hysteresis) looser.push('a higher re-arm level');
+  for (const key of ['power_limit_w', 'current_limit_a'] as const) {
+    if (!noLimit(now[key]) && (noLimit(next[key]) || next[key] > now[key])) looser.push(`${key} ${now[key]} -> ${next[key]}`);
+  }
+  if (next.auto_rearm && !now.auto_rearm) looser.push('auto_rearm on');
+  return looser;
+}
+
 /** Limits that cannot be used together (REST 400, MQTT bridge error). */
 export class LimitError extends Error {}
 
 type LatchKind = 'humidity' | 'over-power' | 'over-current';
+/** A gateway latch as kept in the device's settings (not writable through REST: DeviceSettings has no such key). */
+interface StoredLatch {
+  kind: LatchKind;
+  reason: string;
+}
 
+/** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
   latch?: LatchKind;
   openExpectedSince?: number;
@@ -76,6 +96,8 @@ export class Safety {
       ),
       events.subscribe({
         reading: (r) => this.onReading(r),
+        // Two nodes on one id: their readings are not applied, but one over a limit still trips (opens both).
+        'reading.quarantined': (r) => this.evaluate(r.device, r),
         'relay.requested': (device, action) => this.onRelayRequested(device, action),
         'device.availability': (device) => {
           if (device.available) this.pushPowerLimit(device);
@@ -88,6 +110,7 @@ export class Safety {
     );
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
+    this.restoreLatches();
   }
 
   stop(): void {
@@ -115,6 +138,14 @@ export class Safety {
       throw new LimitError(
         `humidity_hysteresis (${next.humidity_hysteresis}) must be below humidity_limit (${next.humidity_limit}), or the latch could never re-arm`,
       );
+    }
+    // Raising a limit and then resetting would end a latch whose condition never cleared: while a
+    // device is interlocked its limits may only get stricter (docs/security.md).
+    const looser = interlocked(device) ? loosened(this.limits(device), next) : [];
+    if (looser.length > 0) {
+      const reason = `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`;
+      this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'limits', ...patch } });
+      throw new RefusedError(reason);
     }
     const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
     this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
@@ -179,7 +210,7 @@ export class Safety {
   private watch(device: Device): Watch {
     let w = this.watches.get(device);
     if (!w) {
-      w = { lastOpenResent: 0, lastLimitPush: 0, alarms: new Map() };
+      w = { lastOpenResent: -Infinity, lastLimitPush: -Infinity, alarms: new Map() };
       this.watches.set(device, w);
     }
     return w;
@@ -187,12 +218,13 @@ export class Safety {
 
   private onReading(r: Reading): void {
     const w = this.watch(r.device);
+    const now = monotonicMs();
     if (r.humidity !== undefined) {
-      w.lastHumidityAt = r.ts;
+      w.lastHumidityAt = now;
       this.clearAlarm(r.device, 'humidity-stale');
       this.checkNodeLimits(r.device, w);
     }
-    if (r.relay !== undefined) this.onRelayReport(r.device, w, r.relay, r.ts);
+    if (r.relay !== undefined) this.onRelayReport(r.device, w, r.relay, now);
     if (this.deps.config.gateway_rule) this.evaluate(r.device, r);
     if (r.device.state.fault) this.alarm(r.device, 'sensor-fault', 'the node reports a faulty sensor');
     else this.clearAlarm(r.device, 'sensor-fault');
@@ -225,6 +257,7 @@ export class Safety {
     this.open(device, w);
     w.latch = kind;
     device.state.gatewayLatch = reason;
+    this.persistLatch(device, { kind, reason });
     this.trips++;
     this.deps.log.warn({ device: device.name, reason }, 'safety trip');
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'trip', cause: reason, origin: 'gateway', detail: { quantity: kind, value, limit } });
@@ -232,7 +265,7 @@ export class Safety {
   }
 
   private open(device: Device, w: Watch): void {
-    w.lastOpenResent = Date.now();
+    w.lastOpenResent = monotonicMs();
     this.deps.control.forceOpen(device, 'gateway', (error) =>
       this.deps.log.warn({ device: device.name, err: error.message }, 'safety open not confirmed'),
     );
@@ -248,12 +281,37 @@ export class Safety {
   private clearLatch(device: Device): void {
     this.watch(device).latch = undefined;
     device.state.gatewayLatch = undefined;
+    this.persistLatch(device, undefined);
     this.deps.registry.changed(device);
+  }
+
+  /**
+   * The gateway's latch is kept with the device, so a restarted gateway refuses closes from the
+   * start instead of from the first humid report (the node's own latch survives in its flash).
+   */
+  private persistLatch(device: Device, latch: StoredLatch | undefined): void {
+    const { latch: _old, ...rest } = device.settings;
+    try {
+      this.deps.registry.saveSettings(device, latch ? { ...rest, latch } : rest);
+    } catch (error) {
+      // The trip itself has happened (the open is on the bus); only its record waits for the database.
+      this.deps.log.error({ device: device.name, err: (error as Error).message }, 'interlock latch not saved; it holds until a restart');
+    }
+  }
+
+  private restoreLatches(): void {
+    for (const device of this.deps.registry.list()) {
+      const latch = device.settings.latch as StoredLatch | undefined;
+      if (!latch?.kind || !latch.reason) continue;
+      this.watch(device).latch = latch.kind;
+      device.state.gatewayLatch = latch.reason;
+      this.deps.log.warn({ device: device.name, reason: latch.reason }, 'interlock latch restored from before the restart');
+    }
   }
 
   private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
     const w = this.watch(device);
-    if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= Date.now();
+    if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= monotonicMs();
     else w.openExpectedSince = undefined;
   }
 
@@ -280,7 +338,7 @@ export class Safety {
     // Never loosen a node's own stricter limit silently: only a person's per-device setting may.
     const chosen = (device.settings.safety as LimitsPatch | undefined)?.humidity_limit !== undefined;
     if (!chosen && limits.humidity_limit >= device.state.nodeHumidityLimit) return;
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - w.lastLimitPush < LIMIT_PUSH_MS) return;
     w.lastLimitPush = now;
     this.deps.commands.fire(device.node!, { op: 'setHumidityLimit', limit: limits.humidity_limit, hysteresis: limits.humidity_hysteresis });
@@ -300,7 +358,7 @@ export class Safety {
     if (reply.result !== 'ok') throw new LimitError(`${device.name} refused ${command.op}: ${reply.result}`);
   }
 
-  private tick(now = Date.now()): void {
+  private tick(now = monotonicMs()): void {
     const c = this.deps.config;
     for (const device of this.deps.registry.list()) {
       const w = this.watches.get(device);

@@ -166,6 +166,8 @@ export class BridgeApi {
 
   private async remove(r: Static<typeof RemoveRequest>): Promise<Record<string, unknown>> {
     const device = this.device(r.id);
+    // A removed device comes back fresh at its next heartbeat: without this, removing it would end its latch.
+    if (interlocked(device)) throw new RequestError(`${device.name} is interlocked; reset the latch once its condition has cleared before removing it`);
     if (device.available && !r.force) {
       throw new RequestError(
         `${device.name} is online and would come back at its next heartbeat; disconnect it first, or send "force": true to remove it anyway`,

@@ -144,6 +144,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     this.client = undefined;
   }
 
+  /** The topic filters the gateway subscribes to (the fuzz suite publishes on every one). */
+  filters(): string[] {
+    return [...this.handlers.keys()];
+  }
+
   /** Registers a handler for a topic filter; subscribed now and after every reconnect. */
   subscribe(filter: string, handler: MessageHandler): () => void {
     let set = this.handlers.get(filter);

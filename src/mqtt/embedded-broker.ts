@@ -1,6 +1,16 @@
-/** The embedded MQTT broker (aedes) used when no broker URL is configured: the demo needs nothing installed. */
+/**
+ * The embedded MQTT broker (aedes) used when no broker URL is configured: the demo needs nothing installed.
+ * With credentials (mqtt.username / mqtt.password) every client must log in with them; without, it
+ * takes anyone, which is why it listens on 127.0.0.1 by default (docs/security.md).
+ */
 import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError } from 'aedes';
+import { tokensEqual } from '../api/token.js';
+
+export interface BrokerCredentials {
+  username: string;
+  password: string;
+}
 
 export interface EmbeddedBroker {
   url: string;
@@ -8,8 +18,20 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker();
+export async function startEmbeddedBroker(host: string, port: number, credentials?: BrokerCredentials): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker(
+    credentials
+      ? {
+          authenticate: (_client, username, password, done) => {
+            // Constant-time, like the API token: a wrong guess must not tell how close it was.
+            const ok = tokensEqual(username ?? '', credentials.username) && tokensEqual(password?.toString('utf8') ?? '', credentials.password);
+            if (ok) return done(null, true);
+            const error = Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError;
+            done(error, false);
+          },
+        }
+      : {},
+  );
   // No Nagle delay: a relay command is one small packet and must not wait for the previous one's ACK.
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);

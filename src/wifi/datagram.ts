@@ -70,6 +70,8 @@ export function parseDatagram(bytes: Uint8Array, maxBytes: number): ParseResult 
       continue;
     }
     if (!NUMBER.test(valueText)) return fail(`thing ${id} value ${preview(valueText)} is not a number`);
+    // "1e999" has the grammar of a number but is Infinity: it would reach MQTT as null and SQLite as inf.
+    if (!Number.isFinite(Number(valueText))) return fail(`thing ${id} value ${preview(valueText)} is out of range`);
     values.set(id, Number(valueText));
   }
 

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, waitFor } from '../helpers/gateway.js';
+import { registeredRoutes } from '../helpers/routes.js';
 
 /** A real HTTP request with the path sent byte for byte (fetch and inject would normalize ../). */
 function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
@@ -109,22 +110,6 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
   // Without the token: still counted, so guessing tokens is limited as well.
   assert.equal((await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: true } })).statusCode, 429);
 });
-
-/** Every route of the app as "METHOD /path/{param}", from Fastify's route tree. */
-function registeredRoutes(tree: string): string[] {
-  const stack: string[] = [];
-  const routes: string[] = [];
-  for (const line of tree.split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!match) continue;
-    const depth = match[1].length / 4;
-    stack.length = depth;
-    stack.push(match[2]);
-    const path = stack.join('').replace(/:(\w+)/g, '{$1}');
-    for (const method of match[3]?.split(', ') ?? []) routes.push(`${method} ${path}`);
-  }
-  return routes;
-}
 
 test('/docs lists every route of the API', async (t) => {
   const tg = await startGateway();

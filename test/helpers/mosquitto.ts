@@ -43,8 +43,8 @@ export interface Mosquitto {
   url: string;
   /** Starts it again on the same port (no persistence: nothing retained survives); resolves once it accepts connections. */
   start(): Promise<void>;
-  /** Stops the process (SIGTERM, SIGKILL after 2 s). */
-  stop(): Promise<void>;
+  /** Stops the process (SIGTERM, SIGKILL after 2 s); `stop('SIGKILL')` kills it outright, as a crash would. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** Stops it for good and removes its files: `t.after(() => broker.close())`. */
   close(): Promise<void>;
   /** Freezes the broker (SIGSTOP): connections stay open, nothing is answered. */
@@ -121,12 +121,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await new Promise((r) => setTimeout(r, 25));
     }
   };
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);

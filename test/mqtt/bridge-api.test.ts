@@ -18,7 +18,8 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
-  const ha = await haView(gateway.mqttUrl(), ['canplug/#']);
+  // With a password set, the embedded broker asks every client for it.
+  const ha = await haView(gateway.mqttUrl(), ['canplug/#'], { username: 'canplug', password: 'hunter2-secret' });
   t.after(() => ha.close());
 
   await t.test('health_check answers like zigbee2mqtt, with the transaction echoed', async () => {

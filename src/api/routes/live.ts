@@ -31,7 +31,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     handler: async (_request, reply) =>
       reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
     wsHandler: (socket, request) => {
-      const problem = ctx.tokens ? authProblem(ctx.tokens, request) : undefined;
+      const problem = ctx.tokens ? authProblem(ctx.tokens, request, true) : undefined;
       if (problem) {
         socket.send(JSON.stringify({ type: 'error', error: problem }));
         socket.close(CLOSE.unauthorized, 'unauthorized: the API token is missing or wrong');

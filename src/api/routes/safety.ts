@@ -24,10 +24,10 @@ export const safetyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     {
       schema: {
         tags: ['safety'],
-        summary: 'Change a device\'s limits (stored, and pushed to the node)',
+        summary: 'Change a device\'s limits (stored, and pushed to the node); while interlocked they can only get stricter (409)',
         params: DeviceParams,
         body: LimitsPatch,
-        response: { 200: Limits, 400: ErrorResponse, 404: ErrorResponse, 504: ErrorResponse },
+        response: { 200: Limits, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 504: ErrorResponse },
       },
     },
     async (request) => {

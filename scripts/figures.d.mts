@@ -1,0 +1,2 @@
+export const FIGURES_FILE: string;
+export function figuresTable(jsonl: string): string;

@@ -1,0 +1,60 @@
+/** Shared pieces of the fault and abuse suites (test/faults, test/faults-slow). */
+import Database from 'better-sqlite3';
+import type { Gateway } from '../../src/gateway/controller.js';
+import type { LogEvent } from '../../src/gateway/events.js';
+
+/**
+ * Shifts the wall clock (Date.now() and `new Date()`) by `offsetMs` from now on, as NTP or a person
+ * setting the date would; the monotonic clock (performance.now, timers) is untouched, as in the
+ * kernel. Returns the function that restores the real clock.
+ */
+export function shiftWallClock(offsetMs: number): () => void {
+  const RealDate = globalThis.Date;
+  const realNow = RealDate.now.bind(RealDate);
+  class ShiftedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(realNow() + offsetMs);
+      else super(...(args as [string | number | Date]));
+    }
+    static override now(): number {
+      return realNow() + offsetMs;
+    }
+  }
+  globalThis.Date = ShiftedDate as DateConstructor;
+  return () => {
+    globalThis.Date = RealDate;
+  };
+}
+
+/** Everything the gateway puts in its event log and every reading it accepts, from now on. */
+export function recordGateway(gateway: Gateway): { log: LogEvent[]; readings: number; stop: () => void } {
+  const seen = { log: [] as LogEvent[], readings: 0, stop: () => {} };
+  seen.stop = gateway.events.subscribe({
+    log: (e) => seen.log.push(e),
+    reading: () => seen.readings++,
+  });
+  return seen;
+}
+
+/** Rows in the gateway's SQLite file, read through a connection of its own (after a flush). */
+export function storedReadings(path: string, where = '1 = 1', ...params: unknown[]): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM readings WHERE ${where}`).get(...params) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Readings the gateway accepted (every reading event reaches the writer) that are not in SQLite:
+ * flushes first, so only what the database refused or the writer dropped counts.
+ */
+export function readingsLost(gateway: Gateway, path: string): number {
+  gateway.writer.flush();
+  const h = gateway.writer.health();
+  const accepted = h.readingsWritten + h.readingsDropped + (h.ok ? 0 : h.pending);
+  return accepted - storedReadings(path);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
