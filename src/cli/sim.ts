@@ -5,10 +5,10 @@
  */
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
-import { SimSocket } from '../can/sim-socket.js';
-import { SimSeedSocket } from '../can/sim-seed-socket.js';
+import type { SimSocket } from '../can/sim-socket.js';
+import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import type { Transport } from '../can/transport.js';
-import { DEMO_LOADS } from '../gateway/controller.js';
+import { createDemoSockets } from '../can/demo-sockets.js';
 import { silentLogger } from '../log.js';
 import { busTransport, CliError, configOption, EXIT, EXIT_CODES_HELP, parseInteger, parseNodeList, readConfig } from './common.js';
 
@@ -32,26 +32,15 @@ export interface RunningSim {
 /** Starts `transport` and one simulated socket per node on it (the legacy profile has one socket). */
 export async function runSimSockets(transport: Transport, nodes: number[], options: SimOptions): Promise<RunningSim> {
   const send = (frame: Parameters<Transport['send']>[0]) => void transport.send(frame);
-  const sockets: SimSocket[] = [];
-  let seed: SimSeedSocket | undefined;
-  if (options.protocol === 'seed') {
-    seed = new SimSeedSocket(options.reportPeriodMs);
-    if (options.humidity !== undefined) seed.humidity = options.humidity;
-  } else {
-    nodes.forEach((node, i) =>
-      sockets.push(
-        new SimSocket({
-          node,
-          loadWatts: DEMO_LOADS[i % DEMO_LOADS.length],
-          humidity: options.humidity ?? 40 + 5 * (i % 4),
-          reportPeriodMs: options.reportPeriodMs,
-          humidityLimit: options.humidityLimit,
-          hysteresis: options.hysteresis,
-          wander: options.wander ?? false,
-        }),
-      ),
-    );
-  }
+  const { sockets, seed } = createDemoSockets({
+    protocol: options.protocol,
+    nodes,
+    reportPeriodMs: options.reportPeriodMs,
+    humidityLimit: options.humidityLimit,
+    hysteresis: options.hysteresis,
+    wander: options.wander ?? false,
+    humidity: options.humidity,
+  });
   const onFrame = (frame: Parameters<Transport['send']>[0]) => {
     for (const socket of sockets) socket.receive(frame);
     seed?.receive(frame);

@@ -3,12 +3,13 @@
  * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
  * feature is reported in health and does not take the daemon down.
  */
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';
 import type { Transport } from '../can/transport.js';
-import { SimSocket } from '../can/sim-socket.js';
-import { SimSeedSocket } from '../can/sim-seed-socket.js';
+import type { SimSocket } from '../can/sim-socket.js';
+import { createDemoSockets } from '../can/demo-sockets.js';
+import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import { VirtualBus } from '../can/sim-transport.js';
 import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
@@ -38,12 +39,13 @@ import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
 import { Metrics } from './metrics.js';
+import { healthReport } from './health.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
 import { EventLog } from '../db/event-log.js';
 import { RulesEngine } from './rules.js';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export { VERSION };
 
 /** A part of the gateway with a lifecycle; its constructor only stores dependencies. */
 export interface Feature {
@@ -57,9 +59,6 @@ export interface GatewayOptions {
   /** Replaces the configured transport (tests, `canplug sim`). */
   transport?: Transport;
 }
-
-/** Loads for the demo's simulated sockets, W: a lamp, a heater, a fridge, then more of the same. */
-export const DEMO_LOADS = [60, 800, 120];
 
 export class Gateway {
   readonly config: Config;
@@ -290,48 +289,7 @@ export class Gateway {
   }
 
   health(): HealthReport {
-    const can = this.can.transport.stats();
-    const db = this.writer.health();
-    const failed = this.features.filter((f) => f.error).map((f) => ({ feature: f.name, error: f.error }));
-    const up = can.up && this.mqtt.connected && db.ok;
-    const devices = this.registry.list();
-    return {
-      status: this.state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : this.state,
-      version: VERSION,
-      uptime_s: Math.round((monotonicMs() - this.startedMono) / 1000),
-      can: {
-        up: can.up,
-        transport: this.can.transport.name,
-        protocol: this.can.protocol,
-        ...(this.config.can.transport === 'socketcan' ? { interface: this.config.can.interface } : {}),
-        frames_received: this.can.counters.received,
-        frames_sent: this.can.counters.sent,
-        frames_unknown: this.can.counters.unknown,
-        frames_malformed: this.can.counters.malformed,
-        frames_lost: this.registry.framesLost,
-        frames_quarantined: this.registry.framesQuarantined,
-        frames_dropped: can.dropped,
-        frames_not_applied: this.can.counters.handlerFailed,
-        bus_errors: this.can.counters.busErrors + can.busErrors,
-      },
-      mqtt: {
-        connected: this.mqtt.connected,
-        url: redactUrl(this.mqttUrl()),
-        embedded: this.broker !== undefined,
-        ...(this.mqtt.error ? { error: this.mqtt.error } : {}),
-      },
-      database: {
-        ok: db.ok,
-        ...(db.error ? { error: db.error } : {}),
-        pending: db.pending,
-        readings_written: db.readingsWritten,
-        readings_dropped: db.readingsDropped,
-        events_dropped: db.eventsDropped,
-      },
-      devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...this.registry.problems() },
-      udp: this.wifi.stats(),
-      ...(failed.length > 0 ? { failed_features: failed } : {}),
-    };
+    return healthReport(this, this.state, this.features.filter((f) => f.error).map((f) => ({ feature: f.name, error: f.error! })), this.startedMono);
   }
 
   /** The config without secrets (bridge info, REST). */
@@ -354,25 +312,18 @@ export class Gateway {
   private startSimulatedSockets(): void {
     const bus = this.virtualBus;
     if (!bus) return;
-    if (this.config.can.protocol === 'seed') {
-      const socket = new SimSeedSocket(this.config.can.sim.report_period_ms);
-      this.simSeedSocket = socket;
-      socket.start(bus.attach((frame) => socket.receive(frame)).send);
-      return;
-    }
-    this.config.can.sim.nodes.forEach((node, i) => {
-      const socket = new SimSocket({
-        node,
-        loadWatts: DEMO_LOADS[i % DEMO_LOADS.length],
-        humidity: 40 + 5 * (i % 4),
-        reportPeriodMs: this.config.can.sim.report_period_ms,
-        humidityLimit: this.config.safety.humidity_limit,
-        hysteresis: this.config.safety.humidity_hysteresis,
-        wander: this.config.can.sim.wander,
-      });
-      this.simSockets.push(socket);
-      socket.start(bus.attach((frame) => socket.receive(frame)).send);
+    const c = this.config;
+    const { sockets, seed } = createDemoSockets({
+      protocol: c.can.protocol,
+      nodes: c.can.sim.nodes,
+      reportPeriodMs: c.can.sim.report_period_ms,
+      humidityLimit: c.safety.humidity_limit,
+      hysteresis: c.safety.humidity_hysteresis,
+      wander: c.can.sim.wander,
     });
+    this.simSockets.push(...sockets);
+    this.simSeedSocket = seed;
+    for (const socket of [...sockets, ...(seed ? [seed] : [])]) socket.start(bus.attach((frame) => socket.receive(frame)).send);
   }
 
   private wireCan(): void {
