@@ -7,6 +7,7 @@
  *   npm run bench -- --runs 5                  repetitions per measurement (median reported; default 3)
  *   npm run bench -- soak --minutes 10         soak length (default 10)
  *   npm run bench -- can-mqtt --cpu-prof DIR   V8 CPU profiles of the gateway processes
+ *   npm run bench -- --from-source             gateway processes on the TypeScript sources (tsx) instead of dist/
  *   npm run bench -- --list                    the cases
  *
  * Prints one table and writes bench/results/latest.json (machine, Node, git revision, load).
@@ -16,6 +17,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchCase, BenchOptions, Row } from './lib/bench-case.js';
 import { load, machineInfo, revision } from './lib/machine.js';
+import { prepareCompiled } from './lib/compiled.js';
 import { canMqtt } from './cases/can-mqtt.js';
 import { commands, safety } from './cases/commands.js';
 import { sqlite } from './cases/sqlite.js';
@@ -42,7 +44,8 @@ function parseArgs(argv: string[]): { names: string[]; options: BenchOptions; li
     else if (arg === '--minutes') options.minutes = positive(arg, value());
     else if (arg === '--cpu-prof') options.cpuProfDir = resolve(value());
     else if (arg === '--list') list = true;
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg} (--quick, --runs N, --minutes N, --cpu-prof DIR, --list)`);
+    else if (arg === '--from-source') options.fromSource = true;
+    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg} (--quick, --runs N, --minutes N, --cpu-prof DIR, --from-source, --list)`);
     else names.push(arg);
   }
   if (options.quick && !runsGiven) options.runs = 1;
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
     return;
   }
   const selected = names.length ? CASES.filter((c) => names.includes(c.name)) : CASES;
+  if (!options.fromSource) console.log(`gateway processes run the compiled code: ${await prepareCompiled()} on dist/`);
   const started = new Date();
   const loadBefore = load();
   const rows: Row[] = [];
@@ -103,7 +107,7 @@ async function main(): Promise<void> {
     node: process.version,
     machine: machineInfo(),
     git: revision(),
-    options: { quick: options.quick, runs: options.runs, minutes: options.minutes, cases: selected.map((c) => c.name) },
+    options: { quick: options.quick, runs: options.runs, minutes: options.minutes, from_source: options.fromSource ?? false, cases: selected.map((c) => c.name) },
     load: { before: loadBefore, after: loadAfter },
     cases,
     rows,

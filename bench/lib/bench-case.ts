@@ -11,6 +11,8 @@ export interface BenchOptions {
   runs: number;
   /** Soak length. */
   minutes: number;
+  /** Gateway processes on the TypeScript sources through tsx, not the compiled dist/. */
+  fromSource?: boolean;
   /** Write V8 CPU profiles of the gateway processes here. */
   cpuProfDir?: string;
   log: (line: string) => void;

@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { childScript } from './compiled.js';
 
 export interface Measurement {
   cpuMs: number;
@@ -56,7 +57,7 @@ export interface ChildOptions {
   cpuProfDir?: string;
 }
 
-const CHILD = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
+const SOURCE_CHILD = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
 
 export class BenchProcess {
   private readonly child: ChildProcess;
@@ -67,7 +68,11 @@ export class BenchProcess {
 
   constructor(options: ChildOptions = {}) {
     const env = { ...process.env, ...(options.cpuProfDir ? { CANPLUG_BENCH_PROFILE_DIR: options.cpuProfDir } : {}) };
-    this.child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The compiled child (dist/, no TypeScript loader) once prepareCompiled() ran; else the sources through tsx.
+    const compiled = childScript();
+    this.child = compiled
+      ? fork(compiled, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(SOURCE_CHILD, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (reply: Envelope<ChildReply>) => {
       const waiting = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
