@@ -19,13 +19,14 @@ import type { BenchCase, BenchOptions, Row } from './lib/bench-case.js';
 import { load, machineInfo, revision } from './lib/machine.js';
 import { prepareCompiled } from './lib/compiled.js';
 import { canMqtt } from './cases/can-mqtt.js';
+import { canMqttVcan } from './cases/can-mqtt-vcan.js';
 import { commands, safety } from './cases/commands.js';
 import { sqlite } from './cases/sqlite.js';
 import { rest } from './cases/rest.js';
 import { soak } from './cases/soak.js';
 import { startup } from './cases/startup.js';
 
-export const CASES: BenchCase[] = [startup, canMqtt, commands, safety, sqlite, rest, soak];
+export const CASES: BenchCase[] = [startup, canMqtt, canMqttVcan, commands, safety, sqlite, rest, soak];
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions; list: boolean } {
   const options: BenchOptions = { quick: false, runs: 3, minutes: 10, log: (line) => console.log(line) };

@@ -34,6 +34,12 @@ export interface FlowResult {
   subscriberCpuPct: number;
   brokerCpuPct: number;
   latency: Percentiles;
+  /** The gateway's event-loop delay and GC pauses over the run. */
+  loopDelayMaxMs: number;
+  gcMaxMs: number;
+  gcTotalMs: number;
+  flushMaxMs: number;
+  involuntarySwitches: number;
 }
 
 export interface FlowSetup {
@@ -74,6 +80,11 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
     cpuUsPerFrame: round((m.cpuMs * 1000) / ran.sent, 1),
     subscriberCpuPct: round(((subscriberCpu.user + subscriberCpu.system) / 1000 / wall) * 100, 1),
     brokerCpuPct: round((brokerCpuMs / wall) * 100, 1),
+    loopDelayMaxMs: round(m.loopDelayMaxMs, 1),
+    gcMaxMs: round(m.gc.maxMs, 1),
+    gcTotalMs: round(m.gc.totalMs),
+    flushMaxMs: round(m.flushMaxMs, 1),
+    involuntarySwitches: m.involuntarySwitches,
     latency: percentiles(latencies),
   };
 }
@@ -81,7 +92,8 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
 export function describeRun(r: FlowResult): string {
   return (
     `${r.throughput} frames/s, loss ${r.loss}, gateway CPU ${r.cpuPct} % (${r.cpuUsPerFrame} µs/frame), RSS ${r.rssPeakMb} MB, ` +
-    `p50/p99 ${r.latency.p50}/${r.latency.p99} ms; subscriber ${r.subscriberCpuPct} %, broker ${r.brokerCpuPct} %`
+    `p50/p99/max ${r.latency.p50}/${r.latency.p99}/${r.latency.max} ms; loop delay max ${r.loopDelayMaxMs} ms, GC max ${r.gcMaxMs} ms, flush max ${r.flushMaxMs} ms, ${r.involuntarySwitches} preemptions; ` +
+    `subscriber ${r.subscriberCpuPct} %, broker ${r.brokerCpuPct} %`
   );
 }
 
@@ -115,6 +127,11 @@ export function flowRows(caseName: string, variant: string, plan: FlowPlan, runs
     cpuUsPerFrame: pick((x) => x.cpuUsPerFrame),
     subscriberCpuPct: pick((x) => x.subscriberCpuPct),
     brokerCpuPct: pick((x) => x.brokerCpuPct),
+    loopDelayMaxMs: pick((x) => x.loopDelayMaxMs),
+    gcMaxMs: pick((x) => x.gcMaxMs),
+    gcTotalMs: pick((x) => x.gcTotalMs),
+    flushMaxMs: pick((x) => x.flushMaxMs),
+    involuntarySwitches: pick((x) => x.involuntarySwitches),
     latency: { p50: pick((x) => x.latency.p50), p99: pick((x) => x.latency.p99), max: pick((x) => x.latency.max), n: pick((x) => x.latency.n) },
     runs,
   };

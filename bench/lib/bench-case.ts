@@ -38,7 +38,7 @@ export interface BenchCase {
 
 /** A Mosquitto broker for the duration of `fn` (the tests' helper: a free port on 127.0.0.1). */
 export async function withMosquitto<T>(fn: (broker: Mosquitto) => Promise<T>): Promise<T> {
-  const broker = await startMosquitto({ extraLines: ['max_queued_messages 0'] });
+  const broker = await startMosquitto({ extraLines: ['max_queued_messages 0', 'set_tcp_nodelay true'] });
   try {
     return await fn(broker);
   } finally {

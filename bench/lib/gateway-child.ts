@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseConfig } from '../../src/gateway/config.js';
@@ -29,6 +30,27 @@ let marks = 0;
 // Sampled rarely: reading RSS costs a /proc read, which must not show in the gateway's profile.
 const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 500);
 sampler.unref();
+
+/**
+ * Event-loop delay (how late a 20 ms timer fires: a finer one would add its own wake-ups to the CPU
+ * measured), GC pauses and the longest database flush since the mark: the gateway's own stalls.
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+let gc = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+let flushMaxMs = 0;
+let switches = process.resourceUsage().involuntaryContextSwitches;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += entry.duration;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+    if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.majorCount++;
+      gc.majorMaxMs = Math.max(gc.majorMaxMs, entry.duration);
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
 
 /**
  * With CANPLUG_BENCH_PROFILE_DIR set, each run is profiled (V8's sampling profiler, as node
@@ -72,6 +94,11 @@ function measure(): Measurement {
     framesReceived: gateway?.can.counters.received ?? 0,
     framesLost: gateway?.registry.framesLost ?? 0,
     published: gateway?.mqtt.published ?? 0,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
+    gc: { ...gc },
+    flushMaxMs,
+    involuntarySwitches: process.resourceUsage().involuntaryContextSwitches - switches,
   };
 }
 
@@ -80,6 +107,10 @@ function resetMark(): void {
   mark = { cpu: process.cpuUsage(), at: performance.now(), rssStart: rss };
   rssPeak = rss;
   marks++;
+  loopDelay.reset();
+  gc = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+  flushMaxMs = 0;
+  switches = process.resourceUsage().involuntaryContextSwitches;
 }
 
 async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise<ChildReply> {
@@ -105,6 +136,11 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
   gateway = new Gateway({ config, log: silentLogger });
   await gateway.start();
   const startMs = performance.now() - t0;
+  const onFlush = gateway.writer.onFlush;
+  gateway.writer.onFlush = (readings, ms) => {
+    flushMaxMs = Math.max(flushMaxMs, ms);
+    onFlush(readings, ms);
+  };
   for (const socket of gateway.simSockets) {
     socket.onCommand = (command, at) =>
       commands.push({ node: socket.node, op: command.op, action: 'action' in command ? command.action : undefined, at: performance.timeOrigin + at });

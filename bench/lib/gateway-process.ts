@@ -20,6 +20,15 @@ export interface Measurement {
   framesReceived: number;
   framesLost: number;
   published: number;
+  /** How late ready callbacks ran (the event loop blocked), since the mark. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Garbage-collection pauses since the mark. */
+  gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMaxMs: number };
+  /** The longest batch write (one transaction) since the mark. */
+  flushMaxMs: number;
+  /** Times the OS took the CPU away from the gateway (other processes wanted it), since the mark. */
+  involuntarySwitches: number;
 }
 
 export type ChildRequest =
