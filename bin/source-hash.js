@@ -20,11 +20,11 @@ export function sourceHash(dir = join(ROOT, 'src')) {
   return hash.digest('hex');
 }
 
-/** True when dist/ holds a build of exactly the sources in src/. */
-export function distIsFresh() {
+/** True when <root>/dist holds a build of exactly the sources in <root>/src. */
+export function distIsFresh(root = ROOT) {
   try {
-    const built = JSON.parse(readFileSync(join(ROOT, 'dist', 'build.json'), 'utf8'));
-    return built.sourceHash === sourceHash();
+    const built = JSON.parse(readFileSync(join(root, 'dist', 'build.json'), 'utf8'));
+    return built.sourceHash === sourceHash(join(root, 'src'));
   } catch {
     return false;
   }

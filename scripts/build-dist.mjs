@@ -4,7 +4,7 @@
 // dist/build.json; bin/canplug.js runs dist/ only while that hash matches src/. Runs on
 // `npm install` (prepare) and `npm run build`; it never fails an install: without a build the
 // gateway runs from the sources through tsx.
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, sourceHash } from '../bin/source-hash.js';
@@ -18,15 +18,20 @@ const sources = (dir) =>
     return statSync(path).isDirectory() ? sources(path) : name.endsWith('.ts') ? [path] : [];
   });
 
-/** Builds dist/; resolves with the number of files compiled. */
+/** Builds dist/ (into a fresh directory, then swapped in: a CLI starting meanwhile never sees half a build). */
 export async function buildDist() {
   const { build } = await import('esbuild');
   const hash = sourceHash();
   const entryPoints = sources(SRC);
-  rmSync(OUT, { recursive: true, force: true });
-  mkdirSync(OUT, { recursive: true });
-  await build({ entryPoints, outdir: OUT, outbase: SRC, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning' });
-  writeFileSync(join(OUT, 'build.json'), `${JSON.stringify({ sourceHash: hash, files: entryPoints.length, built: new Date().toISOString() }, null, 2)}\n`);
+  const next = `${OUT}.new-${process.pid}`;
+  const old = `${OUT}.old-${process.pid}`;
+  rmSync(next, { recursive: true, force: true });
+  mkdirSync(next, { recursive: true });
+  await build({ entryPoints, outdir: next, outbase: SRC, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning' });
+  writeFileSync(join(next, 'build.json'), `${JSON.stringify({ sourceHash: hash, files: entryPoints.length, built: new Date().toISOString() }, null, 2)}\n`);
+  if (existsSync(OUT)) renameSync(OUT, old);
+  renameSync(next, OUT);
+  rmSync(old, { recursive: true, force: true });
   return entryPoints.length;
 }
 
