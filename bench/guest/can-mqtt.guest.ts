@@ -11,8 +11,8 @@ import { prepareCompiled } from '../lib/compiled.js';
 import { BenchProcess } from '../lib/gateway-process.js';
 import { Subscriber } from '../lib/subscriber.js';
 import { sleep } from '../lib/stats.js';
-import { flowPlans, measureFlow, SOURCE_NODES } from '../cases/can-mqtt.js';
-import { GUEST_OPTIONS_FILE, RMEM_BYTES } from '../cases/can-mqtt-vcan.js';
+import { measureFlow, SOURCE_NODES } from '../cases/can-mqtt.js';
+import { GUEST_OPTIONS_FILE, guestPlans, guestRuns, RMEM_BYTES } from '../cases/can-mqtt-vcan.js';
 
 test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
   assertInGuest();
@@ -23,7 +23,7 @@ test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
   if (!options.fromSource) await prepareCompiled();
   await withMosquitto((broker) =>
     withTempDir(async (dir) => {
-      for (let run = 0; run < options.runs; run++) {
+      for (let run = 0; run < guestRuns(options); run++) {
         const gateway = new BenchProcess();
         const source = new BenchProcess();
         try {
@@ -43,7 +43,7 @@ test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
           const subscriber = await Subscriber.connect(broker.url);
           try {
             await sleep(3000); // nodes announced, devices created, discovery published
-            for (const plan of flowPlans(options, 40_000)) {
+            for (const plan of guestPlans(options)) {
               const r = await measureFlow({ gateway, source, subscriber, brokerPid: broker.pid }, plan.rate, plan.frames);
               t.diagnostic(`metric bench-flow ${JSON.stringify({ label: plan.label, run, result: r })}`);
             }

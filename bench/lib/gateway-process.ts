@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { childScript } from './compiled.js';
+import { prioritize } from './bench-case.js';
 
 export interface Measurement {
   cpuMs: number;
@@ -82,6 +83,7 @@ export class BenchProcess {
     this.child = compiled
       ? fork(compiled, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       : fork(SOURCE_CHILD, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    prioritize(this.child.pid);
     this.child.on('message', (reply: Envelope<ChildReply>) => {
       const waiting = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
