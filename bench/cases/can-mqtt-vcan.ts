@@ -37,7 +37,7 @@ export const canMqttVcan: BenchCase = {
         files: ['bench/guest/can-mqtt.guest.ts'],
         timeoutMs: 40 * 60_000,
         onConsole: (line) => {
-          if (/bench-flow|not ok|Error/.test(line)) options.log(`  guest| ${line.slice(0, 300)}`);
+          if (/bench-progress|not ok|Error/.test(line)) options.log(`  guest| ${line.slice(0, 300)}`);
         },
       });
       const flows = result.metrics

@@ -14,6 +14,9 @@ import { sleep } from '../lib/stats.js';
 import { measureFlow, SOURCE_NODES } from '../cases/can-mqtt.js';
 import { GUEST_OPTIONS_FILE, guestPlans, guestRuns, RMEM_BYTES } from '../cases/can-mqtt-vcan.js';
 
+/** Progress on the guest console (diagnostics only show when the test ends). */
+const progress = (what: string) => console.log(`bench-progress ${new Date().toISOString()} ${what}`);
+
 test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
   assertInGuest();
   const options = JSON.parse(readFileSync(GUEST_OPTIONS_FILE, 'utf8')) as BenchOptions;
@@ -21,6 +24,7 @@ test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
   // The default socket receive buffer (about 270 frames) overflows in bursts; the flood test shows a large one loses nothing.
   for (const key of ['rmem_default', 'rmem_max']) writeFileSync(`/proc/sys/net/core/${key}`, String(RMEM_BYTES));
   if (!options.fromSource) await prepareCompiled();
+  progress('compiled');
   await withMosquitto((broker) =>
     withTempDir(async (dir) => {
       for (let run = 0; run < guestRuns(options); run++) {
@@ -39,12 +43,16 @@ test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
             },
             sourceNodes: [],
           });
+          progress('gateway up');
           await source.start({ role: 'source', iface: 'vcan0', sourceNodes: SOURCE_NODES });
+          progress('source up');
           const subscriber = await Subscriber.connect(broker.url);
           try {
             await sleep(3000); // nodes announced, devices created, discovery published
             for (const plan of guestPlans(options)) {
+              progress(`${plan.label}: ${plan.frames} frames`);
               const r = await measureFlow({ gateway, source, subscriber, brokerPid: broker.pid }, plan.rate, plan.frames);
+              progress(`${plan.label}: ${r.received} received at ${r.throughput} frames/s`);
               t.diagnostic(`metric bench-flow ${JSON.stringify({ label: plan.label, run, result: r })}`);
             }
           } finally {
