@@ -76,7 +76,7 @@ install_files() {
   mkdir -p "$R$PREFIX/lib"
   rm -rf "$R$APP.new"
   mkdir -p "$R$APP.new"
-  for item in package.json package-lock.json bin src migrations node_modules deploy docs README.md dashboard firmware/canplug.dbc; do
+  for item in package.json package-lock.json bin src dist migrations node_modules deploy docs README.md dashboard firmware/canplug.dbc; do
     if [ -e "$SRC/$item" ]; then
       mkdir -p "$R$APP.new/$(dirname "$item")"
       cp -R "$SRC/$item" "$R$APP.new/$item"

@@ -65,25 +65,32 @@ export class RollupWriter {
 }
 
 function summarize(rows: readonly ReadingRow[], periodMs: number): Iterable<Accumulator> {
-  const byKey = new Map<string, Accumulator>();
+  // Keyed by device, then period start: no key string built per row (this runs for every reading).
+  const byDevice = new Map<number, Map<number, Accumulator>>();
+  const all: Accumulator[] = [];
   for (const row of rows) {
     const t = row.ts - (row.ts % periodMs);
-    const key = `${row.deviceId}:${t}`;
-    let acc = byKey.get(key);
+    let periods = byDevice.get(row.deviceId);
+    if (!periods) {
+      periods = new Map();
+      byDevice.set(row.deviceId, periods);
+    }
+    let acc = periods.get(t);
     if (!acc) {
       acc = { deviceId: row.deviceId, t, n: 0, stats: QUANTITIES.map(() => ({ min: null, max: null, sum: 0, n: 0 })) };
-      byKey.set(key, acc);
+      periods.set(t, acc);
+      all.push(acc);
     }
     acc.n++;
-    QUANTITIES.forEach((q, i) => {
-      const value = row[q];
-      if (value === undefined || value === null || !Number.isFinite(value)) return;
+    for (let i = 0; i < QUANTITIES.length; i++) {
+      const value = row[QUANTITIES[i]];
+      if (value === undefined || value === null || !Number.isFinite(value)) continue;
       const s = acc.stats[i];
       s.min = s.min === null ? value : Math.min(s.min, value);
       s.max = s.max === null ? value : Math.max(s.max, value);
       s.sum += value;
       s.n++;
-    });
+    }
   }
-  return byKey.values();
+  return all;
 }

@@ -89,6 +89,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
       // everything retained is republished on reconnect.
       queueQoSZero: false,
       resubscribe: true,
+      // mqtt.js's debug logging costs a few percent per publish even when off; keep it only when asked for (DEBUG=mqttjs*).
+      ...(process.env.DEBUG ? {} : { log: () => {} }),
     };
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
@@ -170,9 +172,12 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     const client = this.client;
     if (!client?.connected) return; // republished on reconnect
     const qos = options.qos ?? 0;
-    const sent = performance.now();
     // A QoS 1 publish is acknowledged by the broker: its round trip is the MQTT latency metric.
-    const acknowledged = qos === 1 ? (error?: Error) => !error && this.onAcknowledged(performance.now() - sent) : undefined;
+    let acknowledged: ((error?: Error) => void) | undefined;
+    if (qos === 1) {
+      const sent = performance.now();
+      acknowledged = (error) => !error && this.onAcknowledged(performance.now() - sent);
+    }
     client.publish(topic, payload, { qos, retain: options.retain ?? false }, acknowledged);
     this.published++;
   }

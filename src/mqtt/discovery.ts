@@ -106,6 +106,8 @@ export class Discovery {
   /** Discovery topics per device key, to clear them on removal. */
   private readonly topicsByDevice = new Map<string, Set<string>>();
   private readonly signatures = new Map<string, string>();
+  /** What each device's entities were last built from (see `unchanged`). */
+  private readonly shapes = new Map<string, { name: string; firmware?: string; reported: number }>();
   private readonly cleanups: (() => void)[] = [];
 
   constructor(private readonly deps: DiscoveryDeps) {}
@@ -149,7 +151,10 @@ export class Discovery {
   }
 
   private publishAll(force: boolean): void {
-    if (force) this.signatures.clear();
+    if (force) {
+      this.signatures.clear();
+      this.shapes.clear();
+    }
     this.publishBridge(force);
     for (const device of this.deps.registry.list()) this.publishDevice(device, force);
   }
@@ -198,7 +203,23 @@ export class Discovery {
     );
   }
 
+  /**
+   * True when nothing the device's entities depend on (name, firmware, which quantities it reports)
+   * changed since they were last built. Checked first: publishDevice runs on every state change,
+   * that is on every power and environment frame, and building the entities is the costly part.
+   */
+  private unchanged(device: Device): boolean {
+    if (!KIND_ENTITIES[device.kind]) return false;
+    let reported = device.state.relay !== undefined ? 1 : 0;
+    for (let i = 0; i < QUANTITIES.length; i++) if (device.state[QUANTITIES[i]] !== undefined) reported |= 2 << i;
+    const last = this.shapes.get(device.key);
+    if (last && last.name === device.name && last.firmware === device.info.firmware && last.reported === reported) return true;
+    this.shapes.set(device.key, { name: device.name, firmware: device.info.firmware, reported });
+    return false;
+  }
+
   private publishDevice(device: Device, force = false): void {
+    if (this.unchanged(device) && !force) return;
     const entities = entitiesFor(device);
     const signature = [device.name, device.info.firmware, ...entities.map((e) => e.key)].join('\0');
     if (!force && this.signatures.get(device.key) === signature) return;
@@ -236,6 +257,7 @@ export class Discovery {
     for (const topic of this.topicsByDevice.get(device.key) ?? []) this.clear(topic);
     this.topicsByDevice.delete(device.key);
     this.signatures.delete(device.key);
+    this.shapes.delete(device.key);
     this.deps.log.info({ device: device.name }, 'Home Assistant discovery cleared');
   }
 

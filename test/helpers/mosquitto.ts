@@ -41,6 +41,8 @@ export interface MosquittoOptions {
 export interface Mosquitto {
   port: number;
   url: string;
+  /** The broker's process id while it runs (the benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** Starts it again on the same port (no persistence: nothing retained survives); resolves once it accepts connections. */
   start(): Promise<void>;
   /** Stops the process (SIGTERM, SIGKILL after 2 s); `stop('SIGKILL')` kills it outright, as a crash would. */
@@ -135,6 +137,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   return {
     port,
     url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
     start,
     stop,
     close: async () => {
