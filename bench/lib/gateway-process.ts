@@ -67,6 +67,11 @@ export interface ChildOptions {
   cpuProfDir?: string;
 }
 
+/**
+ * Node flags the daemon runs with (package.json start, deploy/canplug.service): a 2 MB young
+ * generation keeps RSS about 25 MB lower for a few per cent more CPU in scavenges.
+ */
+const PRODUCTION_FLAGS = ['--max-semi-space-size=2'];
 const SOURCE_CHILD = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
 
 export class BenchProcess {
@@ -81,8 +86,8 @@ export class BenchProcess {
     // The compiled child (dist/, no TypeScript loader) once prepareCompiled() ran; else the sources through tsx.
     const compiled = childScript();
     this.child = compiled
-      ? fork(compiled, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : fork(SOURCE_CHILD, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      ? fork(compiled, [], { execArgv: PRODUCTION_FLAGS, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(SOURCE_CHILD, [], { execArgv: [...PRODUCTION_FLAGS, '--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     prioritize(this.child.pid);
     this.child.on('message', (reply: Envelope<ChildReply>) => {
       const waiting = this.waiting.get(reply.id);

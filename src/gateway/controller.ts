@@ -377,6 +377,7 @@ export class Gateway {
     await this.mqtt.start();
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
+    this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;
   }
 
   private printBanner(): void {

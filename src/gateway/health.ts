@@ -38,6 +38,7 @@ export function healthReport(
       connected: g.mqtt.connected,
       url: redactUrl(g.mqttUrl()),
       embedded: g.broker !== undefined,
+      dropped_while_stalled: g.mqtt.dropped,
       ...(g.mqtt.error ? { error: g.mqtt.error } : {}),
     },
     database: {

@@ -36,6 +36,7 @@ export class Metrics {
     counter('canplug_can_bus_errors_total', 'CAN error frames and controller errors');
     counter('canplug_mqtt_messages_published_total', 'MQTT messages published');
     counter('canplug_mqtt_messages_rejected_total', 'MQTT messages refused (too big, bad payload)');
+    counter('canplug_mqtt_messages_dropped_total', 'QoS 0 state messages dropped while the broker was not reading (republished once it reads again)');
     counter('canplug_db_readings_written_total', 'readings written to SQLite');
     counter('canplug_udp_datagrams_received_total', 'Wi-Fi plug UDP datagrams received');
     counter('canplug_udp_datagrams_malformed_total', 'Wi-Fi plug UDP datagrams refused');

@@ -43,7 +43,14 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
+/**
+ * Bytes the broker may leave unread in our socket before QoS 0 publishes are dropped: a stalled
+ * broker must not grow the gateway's memory without bound. State is a snapshot, so the dropped ones
+ * are made good by republishing every state once the socket drains (the `resync` event).
+ */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
+export class MqttConnection extends EventEmitter<{ connect: []; close: []; resync: [] }> {
   private client: MqttClient | undefined;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
   private backoff = BACKOFF_START_MS;
@@ -55,6 +62,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
   rejected = 0;
   private lastError: string | undefined;
   private readonly oversizedTopics = new Set<string>();
+  /** QoS 0 publishes dropped because the broker was not reading (metric). */
+  dropped = 0;
+  private resyncPending = false;
 
   constructor(private readonly options: ConnectionOptions) {
     super();
@@ -62,6 +72,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
 
   get bridgeStateTopic(): string {
     return `${this.options.baseTopic}/bridge/state`;
+  }
+
+  /** Bytes written to the broker's socket that it has not taken yet. */
+  get unsentBytes(): number {
+    return this.client?.stream?.writableLength ?? 0;
   }
 
   get connected(): boolean {
@@ -97,6 +112,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     client.on('connect', () => {
       // Small packets go out at once (no Nagle delay behind an unacknowledged one): state and replies are latency-bound.
       (client.stream as Partial<Socket>).setNoDelay?.(true);
+      client.stream.on('drain', () => {
+        if (!this.resyncPending) return;
+        this.resyncPending = false;
+        this.emit('resync');
+      });
       this.backoff = BACKOFF_START_MS;
       client.options.reconnectPeriod = BACKOFF_START_MS;
       this.lastError = undefined;
@@ -172,6 +192,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: [] }> {
     const client = this.client;
     if (!client?.connected) return; // republished on reconnect
     const qos = options.qos ?? 0;
+    if (qos === 0 && this.unsentBytes > MAX_UNSENT_BYTES) {
+      this.dropped++;
+      this.resyncPending = true;
+      return;
+    }
     // A QoS 1 publish is acknowledged by the broker: its round trip is the MQTT latency metric.
     let acknowledged: ((error?: Error) => void) | undefined;
     if (qos === 1) {

@@ -79,7 +79,8 @@ export class DeviceTopics {
     );
     const republish = () => this.deps.registry.list().forEach((d) => this.publishDevice(d));
     connection.on('connect', republish);
-    this.cleanups.push(() => connection.off('connect', republish));
+    connection.on('resync', republish);
+    this.cleanups.push(() => connection.off('connect', republish), () => connection.off('resync', republish));
     republish();
   }
 
