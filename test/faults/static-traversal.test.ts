@@ -5,27 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { startGateway } from '../helpers/gateway.js';
 import { recordFigure } from '../helpers/figures.js';
+import { rawGet } from '../helpers/http.js';
 
 const SECRET = 'outside-the-dashboard-7f3a';
 
-function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const UP = ['..', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '%252e%252e', '%%32%65%%32%65', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '..%00', '...', '.'];
 const SEP = ['/', '%2f', '%2F', '%252f', '\\', '%5c', '%5C', '%255c', '//', '/./', '%c0%af'];
