@@ -2,6 +2,13 @@
 
 export type DeviceKind = 'can' | 'seed' | 'wifi';
 
+/** The model shown in Home Assistant and the dashboard, per kind. */
+export const DEVICE_MODEL: Record<DeviceKind, string> = {
+  can: 'canplug ESP32 smart socket',
+  seed: 'ESP32 smart socket (2021, legacy frames)',
+  wifi: 'ESP8266 AsyncSmartPlug',
+};
+
 export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
 export type Quantity = (typeof QUANTITIES)[number];
 

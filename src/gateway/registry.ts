@@ -7,9 +7,10 @@ import type { Message, Status } from '../can/codec.js';
 import type { SeedReading } from '../can/seed-codec.js';
 import type { DeviceStore, StoredDevice } from '../db/devices.js';
 import type { Logger } from '../log.js';
-import type { Device, DeviceKind, Reading } from './device.js';
+import { DEVICE_MODEL, type Device, type DeviceKind, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
+import { EnergyTotal } from './energy-total.js';
 import { describeNodeEvent } from './node-events.js';
 import { FLAP_WINDOW_MS, FlapDamper, IdentityCheck, IDENTITY_WINDOW_MS } from './node-checks.js';
 
@@ -22,28 +23,18 @@ export interface RegistryOptions {
 
 export class DeviceNameError extends Error {}
 
-const MODEL: Record<DeviceKind, string> = {
-  can: 'canplug ESP32 smart socket',
-  seed: 'ESP32 smart socket (2021, legacy frames)',
-  wifi: 'ESP8266 AsyncSmartPlug',
-};
-
-
 interface Tracking {
   /** monotonicMs() of the last heartbeat (or broadcast): timeouts must not follow wall-clock jumps. */
   lastHeartbeat: number;
   seq: { power?: number; environment?: number };
   statusFault: boolean;
-  energyOffsetWh: number;
-  lastEnergyWh: number | null;
+  energy: EnergyTotal;
   /** Overrides the heartbeat timeout (set through markSeen). */
   timeoutMs?: number;
   /** Two nodes on one id (docs/reliability.md). */
   identity: IdentityCheck;
   /** Availability held back while the node flaps. */
   flap: FlapDamper;
-  /** The energy total before the node's counter last went back: undone if that was a second node. */
-  energyBeforeReset?: { offsetWh: number; lastWh: number | null; at: number };
 }
 
 /** A flapping node is reported online again after keeping its heartbeat for this many timeouts. */
@@ -228,7 +219,7 @@ export class Registry {
       node: node ?? (kind === 'can' ? Number(stored.key.slice(4)) : undefined),
       name: stored.name,
       available: false,
-      info: { model: MODEL[kind] },
+      info: { model: DEVICE_MODEL[kind] },
       state: { nodeHumidityLatched: false, nodePowerLatched: false, fault: false, problems: [] },
       framesLost: 0,
       settings: stored.settings,
@@ -238,12 +229,11 @@ export class Registry {
       lastHeartbeat: 0,
       seq: {},
       statusFault: false,
-      energyOffsetWh: stored.energyOffsetWh,
-      lastEnergyWh: stored.lastEnergyWh,
+      energy: new EnergyTotal(stored.energyOffsetWh, stored.lastEnergyWh),
       identity: new IdentityCheck(),
       flap: new FlapDamper(),
     });
-    if (stored.lastEnergyWh !== null) device.state.energy = (stored.energyOffsetWh + stored.lastEnergyWh) / 1000;
+    device.state.energy = this.tracking.get(device)!.energy.kWh;
     return device;
   }
 
@@ -319,24 +309,15 @@ export class Registry {
   }
 
   /**
-   * The node's Wh counter as a monotonic kWh total. When the counter goes back (a flash reset to 0,
-   * or a reboot that restored an older persisted value) the total carries on from where it was:
-   * never down (Home Assistant reads a decrease of a total_increasing sensor as a new meter), never
-   * counted twice. Every change is persisted at once, so a restarted gateway never starts lower
-   * than what it last published.
+   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted at once,
+   * so a restarted gateway never starts lower than what it last published.
    */
   private energy(device: Device, t: Tracking, counterWh: number): number {
-    const last = t.lastEnergyWh;
-    if (last !== null && counterWh < last) {
-      t.energyBeforeReset = { offsetWh: t.energyOffsetWh, lastWh: last, at: monotonicMs() };
-      t.energyOffsetWh += last - counterWh;
-      this.options.log.info({ device: device.name, was: last, now: counterWh }, 'energy counter went back on the node; the total carries on');
-    }
-    if (counterWh !== last) {
-      t.lastEnergyWh = counterWh;
-      this.saveEnergy(device, t);
-    }
-    const kWh = (t.energyOffsetWh + counterWh) / 1000;
+    const was = t.energy.lastWh;
+    const { changed, wentBack } = t.energy.update(counterWh, monotonicMs());
+    if (wentBack) this.options.log.info({ device: device.name, was, now: counterWh }, 'energy counter went back on the node; the total carries on');
+    if (changed) this.saveEnergy(device, t);
+    const kWh = t.energy.kWh!;
     device.state.energy = kWh;
     return kWh;
   }
@@ -347,7 +328,7 @@ export class Registry {
    */
   private saveEnergy(device: Device, t: Tracking): void {
     try {
-      this.options.store.saveEnergy(device.id, t.energyOffsetWh, t.lastEnergyWh ?? 0);
+      this.options.store.saveEnergy(device.id, t.energy.offsetWh, t.energy.lastWh ?? 0);
       if (this.energyUnsaved.delete(device)) this.options.log.info({ device: device.name }, 'energy total saved again');
     } catch (error) {
       if (!this.energyUnsaved.has(device)) {
@@ -383,11 +364,8 @@ export class Registry {
   private conflictStarted(device: Device, t: Tracking): void {
     device.state.conflict = `two nodes answer to node id ${device.node} (${t.identity.conflict})`;
     // A counter reset seen just before was the other node's counter: undo it, the total must not jump.
-    const reset = t.energyBeforeReset;
-    if (reset && monotonicMs() - reset.at <= IDENTITY_WINDOW_MS) {
-      t.energyOffsetWh = reset.offsetWh;
-      t.lastEnergyWh = reset.lastWh;
-      device.state.energy = (reset.offsetWh + (reset.lastWh ?? 0)) / 1000;
+    if (t.energy.undoResetSince(monotonicMs(), IDENTITY_WINDOW_MS)) {
+      device.state.energy = t.energy.kWh;
       this.saveEnergy(device, t);
     }
     this.options.log.warn({ device: device.name, node: device.node, conflict: device.state.conflict }, 'node id conflict: frames of this id are no longer applied');
@@ -416,5 +394,4 @@ export class Registry {
     this.options.events.emit('log', { ts: now, device, type: described.type, cause: described.cause, origin: 'node', detail: described.detail });
     this.changed(device);
   }
-
 }
