@@ -233,7 +233,8 @@ export class Registry {
       identity: new IdentityCheck(),
       flap: new FlapDamper(),
     });
-    device.state.energy = this.tracking.get(device)!.energy.kWh;
+    const kWh = this.tracking.get(device)!.energy.kWh;
+    if (kWh !== undefined) device.state.energy = kWh;
     return device;
   }
 
