@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { SimSocket } from '../../src/can/sim-socket.js';
+import { IDENTITY_WINDOW_MS } from '../../src/gateway/node-checks.js';
 import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { recordFigure } from '../helpers/figures.js';
 import { readingsLost, recordGateway } from '../helpers/faults.js';
@@ -88,6 +89,7 @@ test('a cangen flood of random ids, DLCs and payloads, extended, remote and erro
   const node = await nodeOnVcan(22);
   const { gateway } = await gatewayOnVcan();
   await waitFor(() => gateway.registry.find('socket-22')?.available, PATIENCE_MS, 'socket-22 online');
+  assert.equal(node.relay, true, 'the simulated socket starts closed');
   const busErrorsBefore = (gateway.health().can as { bus_errors: number }).bus_errors;
 
   const runs: string[][] = [
@@ -110,11 +112,16 @@ test('a cangen flood of random ids, DLCs and payloads, extended, remote and erro
   const c = gateway.can.counters;
   assert.equal(c.handlerFailed, 0, 'no listener threw');
   assert.ok(c.malformed + c.unknown > 100, `refused frames counted: ${c.malformed} malformed, ${c.unknown} unknown`);
-  // The real node is still there and still reporting.
-  const before = node.relay;
-  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-22/relay', payload: { on: !before }, headers: gateways[0].auth });
-  assert.equal(res.statusCode, 200, res.body);
-  await waitFor(() => gateway.registry.find('socket-22')?.available && gateway.health().status === 'ok', PATIENCE_MS, 'healthy, socket-22 online');
+  // The real node is still there and still answers. `-I r` covers all 2,048 ids, so a random frame can
+  // land on socket-22's own ids: a forged over-limit reading then trips the gateway's interlock, as it
+  // must (fail-safe), and a close would be refused until a person resets it. Opening is always
+  // allowed, so the check opens the relay.
+  const open = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-22/relay', payload: { on: false }, headers: gateways[0].auth });
+  assert.equal(open.statusCode, 200, open.body);
+  assert.equal(node.relay, false);
+  // A forged heartbeat with another uptime is evidence of a second node on id 22: the device is then
+  // held offline until the identity window passes without more evidence.
+  await waitFor(() => gateway.registry.find('socket-22')?.available && gateway.health().status === 'ok', IDENTITY_WINDOW_MS + PATIENCE_MS, 'healthy, socket-22 online');
   t.diagnostic(`metric flood: ${frames} frames sent; gateway received ${c.received} (${c.malformed} malformed, ${c.unknown} unknown), ${(gateway.health().can as { frames_dropped: number }).frames_dropped} dropped`);
   recordFigure({ kind: 'fuzz', name: 'cangen flood through the kernel into the gateway', cases: frames, crashes: 0, note: 'random/29-bit/remote/error frames' });
 });
