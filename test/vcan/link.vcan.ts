@@ -53,9 +53,10 @@ test('ip link set down / up: down with a reason, then up again, and frames flow 
   // Several reconnect attempts fail meanwhile; they must not repeat the down event.
   await new Promise((r) => setTimeout(r, 1500));
 
+  const up = waitForEvent(transport, 'up', PATIENCE_MS);
   const t0 = Date.now();
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', PATIENCE_MS);
+  await up;
   t.diagnostic(`metric link up->transport up ${Date.now() - t0} ms`);
   await expectFrameFlows(frames, '182#FD080802AC040108');
   assert.deepEqual(events, [`down: ${reason}`, 'up']);
@@ -77,10 +78,11 @@ test('ip link del / add: the transport notices the removal and binds to the re-c
   await new Promise((r) => setTimeout(r, 4000));
   assert.equal(transport.stats().up, false);
 
+  const up = waitForEvent(transport, 'up', PATIENCE_MS);
   const t0 = Date.now();
   await sh('ip', 'link', 'add', 'dev', IFACE, 'type', 'vcan');
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', PATIENCE_MS);
+  await up;
   t.diagnostic(`metric link re-created->transport up ${Date.now() - t0} ms (back-off at its cap)`);
   await expectFrameFlows(frames, '282#C401D500500A01FF');
   assert.deepEqual(events, [`down: ${reason}`, 'up']);
@@ -95,9 +97,10 @@ test('starting before the interface exists: down with the reason, up once it app
   );
   assert.equal(transport.stats().up, false);
   assert.deepEqual(rec!.events, ['down: interface vcan1 does not exist']);
+  const up = waitForEvent(transport, 'up', PATIENCE_MS);
   await sh('ip', 'link', 'add', 'dev', 'vcan1', 'type', 'vcan');
   await sh('ip', 'link', 'set', 'up', 'vcan1');
-  await waitForEvent(transport, 'up', PATIENCE_MS);
+  await up;
   await cansend('183#FD080802AC040107', 'vcan1');
   await waitUntil('a frame on vcan1', () => rec!.frames.length === 1, PATIENCE_MS);
   assert.deepEqual(rec!.events, ['down: interface vcan1 does not exist', 'up']);

@@ -61,8 +61,9 @@ test('send while the interface is down returns false and counts the frame as dro
   assert.equal(transport.stats().dropped, 1000);
   assert.equal(transport.stats().sent, 0);
   assert.equal(transport.stats().queued, 0, 'nothing piles up while down');
+  const up = waitForEvent(transport, 'up', PATIENCE_MS);
   await sh('ip', 'link', 'set', 'up', IFACE);
-  await waitForEvent(transport, 'up', PATIENCE_MS);
+  await up;
   const dump = await startCandump('-L');
   assert.equal(transport.send(frame), true);
   const lines = await dump.stop();
