@@ -10,7 +10,7 @@ export class EnergyTotal {
   /** The node's counter as last reported (null before the first report). */
   lastWh: number | null;
   /** The total before the counter last went back: undone if that report came from a second node. */
-  private beforeReset?: { offsetWh: number; lastWh: number | null; at: number };
+  private beforeReset?: { offsetWh: number; lastWh: number; at: number };
 
   constructor(offsetWh: number, lastWh: number | null) {
     this.offsetWh = offsetWh;

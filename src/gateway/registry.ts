@@ -225,16 +225,16 @@ export class Registry {
       settings: stored.settings,
     };
     this.devices.set(device.key, device);
+    const energy = new EnergyTotal(stored.energyOffsetWh, stored.lastEnergyWh);
     this.tracking.set(device, {
       lastHeartbeat: 0,
       seq: {},
       statusFault: false,
-      energy: new EnergyTotal(stored.energyOffsetWh, stored.lastEnergyWh),
+      energy,
       identity: new IdentityCheck(),
       flap: new FlapDamper(),
     });
-    const kWh = this.tracking.get(device)!.energy.kWh;
-    if (kWh !== undefined) device.state.energy = kWh;
+    if (energy.kWh !== undefined) device.state.energy = energy.kWh;
     return device;
   }
 
