@@ -25,7 +25,7 @@ export async function canvasInk(page: Page, selector: string, colourVar?: string
       const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3] < 200) continue;
+        if (data[i + 3] < (want ? 200 : 100)) continue;
         if (!want || want.every((c, k) => Math.abs(c - data[i + k]) < 24)) n++;
       }
       return n;

@@ -52,7 +52,7 @@ export function seedHistory(path: string, names: string[], hours = 24, stepMs = 
     names.forEach((name, i) => {
       const { id } = devices.insert(`can:${i + 1}`, 'can', name);
       for (let ts = end - hours * 3_600_000; ts <= end; ts += stepMs) {
-        const hour = ((ts / 3_600_000) % 24) + i * 3;
+        const hour = ts / 3_600_000 + i * 3;
         const base = [60, 120, 35][i % 3];
         const power = base * (1 + 0.5 * Math.sin(hour / 3)) + (Math.floor(ts / 1_800_000) % 4 === 0 ? 400 * (i + 1) : 0);
         const voltage = 230 + 3 * Math.sin(hour);
