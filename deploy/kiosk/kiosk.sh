@@ -50,8 +50,27 @@ start=$base${fragment:+#$fragment}
 
 umask 077
 page=$RUN/start.html
-# location.replace: the start page leaves no history entry to go back to.
-printf '<!doctype html><meta charset="utf-8"><title>canplug</title><script>location.replace("%s")</script>\n' "$start" >"$page"
+# It waits until the gateway answers (at boot Chromium may be up first, and a browser error page
+# would stay), then replaces itself with the dashboard, leaving no history entry to go back to. It
+# asks with a WebSocket to the live stream: the gateway's pages refuse to be fetched from another
+# origin (Cross-Origin-Resource-Policy), a WebSocket handshake is not bound by that.
+cat >"$page" <<PAGE
+<!doctype html>
+<meta charset="utf-8">
+<title>canplug</title>
+<style>html { height: 100%; display: grid; place-items: center; background: #111418; color: #9aa3ad; font: 22px system-ui, sans-serif; }</style>
+<p>Waiting for the canplug gateway…</p>
+<script>
+  const start = "$start";
+  const live = new URL('api/live', start.split('#')[0]);
+  live.protocol = live.protocol === 'https:' ? 'wss:' : 'ws:';
+  (function wait() {
+    const socket = new WebSocket(live, ['canplug.v1']);
+    socket.onopen = () => location.replace(start);
+    socket.onerror = () => setTimeout(wait, 2000);
+  })();
+</script>
+PAGE
 
 if [ "$BLANK" -gt 0 ]; then
   "${CANPLUG_NODE:-node}" "$HERE/backlight.mjs" "$BLANK" &

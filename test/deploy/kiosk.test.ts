@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync, writeSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,16 +144,26 @@ test('the backlight helper darkens the panel after the idle time, lights it at t
   assert.match(none.stderr, /no backlight in .*: the screen stays lit \(the page turns black when idle\)/);
 });
 
-test('the kiosk opens the dashboard unlocked in Chromium, the token on no command line; a tap on the blank screen only wakes it', { timeout: 180_000 }, async (t) => {
+/** A port free right now on 127.0.0.1 (the kiosk is started before the gateway that will use it). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+test('the kiosk waits for the gateway, then opens the dashboard unlocked, the token on no command line; a tap on the blank screen only wakes it', { timeout: 180_000 }, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
-  const tg = await startGateway({ http: { dashboard_dir: site } });
-  t.after(() => tg.stop());
-  const { gateway } = tg;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const token = 'kiosk-test-token_0123456789abcdefghij';
   const dir = tempDir(t, 'kiosk');
   const [run, state, credentials, bin, home] = ['run', 'state', 'credentials', 'bin', 'home'].map((d) => join(dir, d));
   for (const d of [run, state, credentials, bin, home]) mkdirSync(d, { mode: 0o700 });
-  writeFileSync(join(credentials, 'token'), `${tg.token}\n`, { mode: 0o400 });
+  writeFileSync(join(credentials, 'token'), `${token}\n`, { mode: 0o400 });
   // cage stands in here for the compositor (no display): it runs its client, as cage does.
   writeFileSync(join(bin, 'cage'), '#!/bin/sh\n[ "$1" = -- ] && shift\nexec "$@"\n');
   chmodSync(join(bin, 'cage'), 0o755);
@@ -169,7 +180,7 @@ test('the kiosk opens the dashboard unlocked in Chromium, the token on no comman
       STATE_DIRECTORY: state,
       CREDENTIALS_DIRECTORY: credentials,
       CANPLUG_NODE: process.execPath,
-      CANPLUG_KIOSK_URL: `${gateway.httpUrl()}/#/devices`,
+      CANPLUG_KIOSK_URL: `${url}/#/devices`,
       CANPLUG_KIOSK_BLANK_S: '3',
       CANPLUG_KIOSK_BROWSER: CHROMIUM,
       CANPLUG_KIOSK_FLAGS: '--headless --no-sandbox --disable-gpu --remote-debugging-port=0 --window-size=800,480',
@@ -185,7 +196,19 @@ test('the kiosk opens the dashboard unlocked in Chromium, the token on no comman
   await waitFor(() => existsSync(portFile) && readFileSync(portFile, 'utf8').includes('\n'), 30_000, `Chromium's debugging port (kiosk said: ${said})`);
   const browser = await chromium.connectOverCDP(`http://127.0.0.1:${readFileSync(portFile, 'utf8').split('\n')[0]}`);
   t.after(() => browser.close().catch(() => {}));
-  const page = await waitFor(() => browser.contexts()[0]?.pages().find((p) => p.url().startsWith(gateway.httpUrl())), 20_000, 'the dashboard page');
+  // Up before the gateway (as at boot): the start page waits instead of showing a browser error.
+  const waiting = await waitFor(() => browser.contexts()[0]?.pages().find((p) => p.url().startsWith('file://')), 20_000, 'the start page');
+  await waiting.getByText('Waiting for the canplug gateway').waitFor();
+  await new Promise((r) => setTimeout(r, 2500)); // at least one retry
+  assert.ok(waiting.url().startsWith('file://'), 'still waiting while nothing answers');
+
+  // The gateway's token file holds the token the kiosk was handed (LoadCredential copies it).
+  const tokenFile = join(dir, 'gateway-token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const tg = await startGateway({ http: { dashboard_dir: site, port, token_file: tokenFile } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  const page = await waitFor(() => browser.contexts()[0]?.pages().find((p) => p.url().startsWith(url)), 20_000, 'the dashboard page');
   page.setDefaultTimeout(15_000);
 
   // The token arrived: the switches work (a page without it is read-only), and it left the address bar.
@@ -213,7 +236,7 @@ test('the kiosk opens the dashboard unlocked in Chromium, the token on no comman
   });
   assert.ok(commandLines.some((c) => c.includes('chromium') && c.includes('--kiosk')), `Chromium runs in the kiosk's process group: ${commandLines.join(' | ')}`);
   assert.ok(commandLines.some((c) => c.includes('backlight.mjs 3')), 'the backlight helper runs');
-  for (const c of commandLines) assert.ok(!c.includes(tg.token), `no token in: ${c.slice(0, 200)}`);
+  for (const c of commandLines) assert.ok(!c.includes(token), `no token in: ${c.slice(0, 200)}`);
 
   // Idle: the page turns black and the backlight goes off; the tap that wakes it switches nothing.
   await page.locator('.screen-saver').waitFor({ state: 'visible', timeout: 15_000 });
