@@ -8,8 +8,9 @@
  *   command it cannot parse, `thing` as a JSON string or an object, thing values as floats;
  * - `save_thing` stores any float in thing 1, and the relay follows its integer part at once;
  *   the answer comes after the flash write and only says whether that worked;
- * - what the firmware leaves undefined (a thing id outside 1..4, a 21st node heard on UDP, a
- *   relay value outside a byte) is recorded in `undefinedBehaviour`, for tests to assert it empty.
+ * - what the firmware leaves undefined (a thing id outside 1..4, a datagram heard on UDP past its
+ *   20-node table, a relay value outside a byte) is recorded in `undefinedBehaviour`, for tests to
+ *   assert it empty.
  * Faults to inject: a lost or dropped answer, a full flash, a reboot in the middle of save_thing.
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -108,7 +109,8 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
   private bootAt = Date.now();
   private wattHours = 0;
   private lastEnergyAt = Date.now();
-  private lastNodeIdx = 1;
+  /** setup() sets it from /nodes.json, which a first boot has not read yet: -1 (deserializeNodes fails). */
+  private lastNodeIdx = -1;
 
   constructor(private readonly options: FakePlugOptions) {
     super();
@@ -157,7 +159,7 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
       const text = message.toString('latin1');
       this.heard.push(text);
       if (!text.split('&')[0].includes(':')) return;
-      if (this.lastNodeIdx >= NODES_LEN) this.undefinedBehaviour.push(`UDP datagram heard with arrNodes full: writes arrNodes[${this.lastNodeIdx}] (${text.slice(0, 40)})`);
+      if (this.lastNodeIdx < 0 || this.lastNodeIdx >= NODES_LEN) this.undefinedBehaviour.push(`UDP datagram heard: writes arrNodes[${this.lastNodeIdx}] (${text.slice(0, 40)})`);
       this.lastNodeIdx++;
     });
     udp.bind(0, this.host);
@@ -228,7 +230,7 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
       this.bootAt = Date.now();
       this.wattHours = 0;
       this.lastEnergyAt = Date.now();
-      this.lastNodeIdx = 1;
+      this.lastNodeIdx = 1; // its own entry, from the /nodes.json its first boot wrote
       await this.start();
       // setup() takes longer than the 5 s broadcast timer, so the first broadcast goes out at once.
       if (period !== undefined) this.startBroadcasting(period);
