@@ -14,7 +14,7 @@
  * Faults to inject: a lost or dropped answer, a full flash, a reboot in the middle of save_thing.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { arduinoFloat, asBool, asFloat, asInt, asString, epochToString, jsonObjectSize, parseObjectV5, secondsSince2000 } from './plug-firmware-formats.js';
@@ -80,7 +80,7 @@ export interface FakePlugOptions {
   ntp?: boolean;
 }
 
-export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
+export class FakeWifiPlug {
   loadWatts: number;
   /** How save_thing is answered: as the firmware does, never (connection stays open), or the connection drops first. */
   answer: 'reply' | 'lose' | 'drop' = 'reply';
@@ -113,7 +113,6 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
   private lastNodeIdx = -1;
 
   constructor(private readonly options: FakePlugOptions) {
-    super();
     this.host = options.host ?? '127.0.0.1';
     this.port = options.wsPort ?? 0;
     this.loadWatts = options.loadWatts ?? 100;
@@ -131,11 +130,6 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
   /** Thing 1 as the relay pin sees it: `digitalWrite(switchOut, value)` takes the float as a byte. */
   get relay(): boolean {
     return (Math.trunc(this.things[0].value) & 0xff) !== 0;
-  }
-
-  /** Switches it as another client of the plug would (the flash keeps the old value). */
-  set relay(on: boolean) {
-    this.things[0].value = on ? 1 : 0;
   }
 
   /** Thing 1 as stored: any float a client saved. */
@@ -185,6 +179,8 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
 
   /** One `multicast_status()`: thing_update for things 2 and 3 to every WebSocket client, then the datagram. */
   async broadcast(): Promise<void> {
+    const udp = this.udp;
+    if (!udp) return; // stopped or rebooting: nothing goes out
     const payload = this.datagram();
     for (const thing of this.things.filter((t) => t.id === 2 || t.id === 3)) {
       const update = `{"command":"thing_update","nodeId":"${this.options.chipId}","nodeName":${JSON.stringify(this.options.name)},"thingId":${thing.id},"thingName":${JSON.stringify(thing.name)},"lastUpdate":${this.clockSeconds()},"value":${Math.fround(thing.value).toFixed(2)}}`;
@@ -194,8 +190,7 @@ export class FakeWifiPlug extends EventEmitter<{ broadcast: [string] }> {
         if (update.length > THING_UPDATE_CHARS) this.thingUpdates.cut++;
       }
     }
-    await new Promise<void>((resolve, reject) => this.udp!.send(payload, this.options.gatewayPort, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
-    this.emit('broadcast', payload);
+    await new Promise<void>((resolve, reject) => udp.send(payload, this.options.gatewayPort, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
   }
 
   /** Broadcasts every `periodMs` (the firmware: 5000), the first one now. */
