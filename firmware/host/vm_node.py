@@ -9,6 +9,7 @@ MicroPython only (it imports the VM host's module vm_host); never on the socket.
 import gc
 import json
 import time
+from array import array
 
 import asyncio
 import vm_host
@@ -16,7 +17,7 @@ import vm_host
 from canplug import settings
 from canplug.app import run
 from canplug.hal.clocks import VirtualClock
-from canplug.hal.sim import SimBoard
+from canplug.hal.sim import SimBoard, SimPin
 from canplug.node import Node
 from canplug.power_meter import PowerMeter
 from host import control
@@ -59,6 +60,46 @@ class BridgePort:
         pass
 
 
+class TableAdc:
+    """The simulated sensor (SimAdc) sampled ahead into a table: read() then allocates nothing, as
+    machine.ADC.read() on the board. The VM's heap is only collected between the scheduler's turns
+    (the port cannot scan the WebAssembly stack), so SimAdc's floats would fill it within one turn.
+    `refresh()` after the plant changes; the relay picks one of two tables."""
+
+    PERIODS = 8  # noise varies over 8 mains periods, then repeats
+
+    def __init__(self, sim_adc, plant, clock, slots, period_us):
+        self._sim, self._plant, self._clock = sim_adc, plant, clock
+        self._slots, self._period_us = slots, period_us
+        self._tables = (array("H", [0] * (slots * self.PERIODS)), array("H", [0] * (slots * self.PERIODS)))
+        self.refresh()
+
+    def refresh(self):
+        """Starts filling the tables again; refresh_step() fills them a slice at a time."""
+        self._next = 0
+
+    def refresh_step(self, count=16):
+        """Fills `count` entries; False once the tables are complete. In slices, so that the VM's host
+        can collect SimAdc's garbage between calls (refresh_tables() below)."""
+        p = self._plant
+        size = len(self._tables[0])
+        saved_clock, saved_pin = p.clock, p.relay_pin
+        p.clock = ahead = VirtualClock()
+        end = min(size * 2, self._next + count)
+        for j in range(self._next, end):
+            closed, k = j // size, j % size
+            p.relay_pin = SimPin(1 if (closed == 1) == p.relay_active_high else 0)
+            ahead.us = k * self._period_us // self._slots
+            self._tables[closed][k] = self._sim.read()
+        p.clock, p.relay_pin = saved_clock, saved_pin
+        self._next = end
+        return end < size * 2
+
+    def read(self):
+        t = self._clock.ticks_us() % (self._period_us * self.PERIODS)
+        return self._tables[1 if self._plant.relay_closed() else 0][t * self._slots // self._period_us]
+
+
 node = board = port = None
 
 
@@ -74,10 +115,17 @@ def boot(config_path, state_path, plant_json):
         return False
     # ADC sampling on virtual time, as host/run.py does: the VM's ticks_us counts whole milliseconds.
     board = SimBoard(cfg, time, conversion_us=12, sample_clock=VirtualClock(), **json.loads(plant_json))
+    slots, period_us = 2 * cfg["samples_per_cycle"], 1000000 // cfg["mains_hz"]
+    board.adc_voltage, board.adc_current = [TableAdc(adc, board.plant, board.sample_clock, slots, period_us)
+                                            for adc in (board.adc_voltage, board.adc_current)]
     node = Node(board, cfg, config_path, state_path)
     port = BridgePort()
-    asyncio.create_task(_serve())
     return True
+
+
+def start():
+    """After boot() and refresh_tables(): the application's tasks."""
+    asyncio.create_task(_serve())
 
 
 async def _serve():
@@ -95,14 +143,27 @@ def command(line):
     if words and words[0] == "bus-off" and words[1:] in (["on"], ["off"]):
         port.bus_off = words[1] == "on"
         return json.dumps({"ok": True, "bus_off": port.bus_off})
-    return json.dumps(control.apply(node, board.plant, line))
+    answer = control.apply(node, board.plant, line)
+    board.adc_voltage.refresh()  # load, voltage or power factor may have changed
+    board.adc_current.refresh()
+    return json.dumps(answer)
+
+
+def refresh_tables():
+    """One slice of the ADC tables; True while there is more (the host calls it until False)."""
+    more_v = board.adc_voltage.refresh_step()
+    more_i = board.adc_current.refresh_step()
+    return more_v or more_i
+
+
+def collect():
+    """Asks for a collection: this port runs it when the call returns to JavaScript."""
+    gc.collect()
 
 
 def heap():
-    """Heap figures in bytes: now, after a collection, and the high-water mark seen by the CAN poll."""
-    used = gc.mem_alloc()
-    gc.collect()
-    return json.dumps({"alloc": used, "alloc_after_collect": gc.mem_alloc(), "peak_alloc": port.peak_alloc})
+    """Heap figures in bytes: allocated now, and the high-water mark seen by the CAN poll."""
+    return json.dumps({"alloc": gc.mem_alloc(), "peak_alloc": port.peak_alloc})
 
 
 class _TableAdc:
@@ -119,8 +180,8 @@ class _TableAdc:
 
 def sampling_allocations():
     """Bytes the power meter allocates per measurement window and per sample, with ADC reads that
-    allocate nothing: the firmware's own cost, not the simulator's."""
-    from array import array
+    allocate nothing: the firmware's own cost, not the simulator's. Nothing is collected during a
+    call on this port, so mem_alloc() differences are exact."""
     counts = array("H", [2048 + (k * 37) % 400 for k in range(97)])
     cfg = node.cfg
     out = {}
@@ -129,7 +190,6 @@ def sampling_allocations():
         local["samples_per_cycle"] = n
         meter = PowerMeter(VirtualClock(), _TableAdc(counts), _TableAdc(counts), local)
         meter.measure_blocking()  # first window: lazily created state
-        gc.collect()
         before = gc.mem_alloc()
         meter.begin()
         for _ in range(meter.cycles):

@@ -69,7 +69,11 @@ mp.registerJsModule('vm_host', {
   /** main.py's last resort ran: the node would reset the board now. */
   reboot: (reason) => post({ type: 'reboot', reason: String(reason) }),
 });
-mp.runPython(`import os, sys\nos.chdir(${JSON.stringify(cwd || '/')})\nsys.path.insert(0, "")`);
+mp.runPython(`import os, sys\nos.chdir(${JSON.stringify(cwd || '/')})\nsys.path.insert(0, "")
+def _mem_info():
+    import micropython
+    micropython.mem_info()
+`);
 
 function readTree(dir) {
   const out = {};

@@ -58,7 +58,7 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
 
   // The firmware's default power-on state is off.
   await waitFor(() => state().state === 'OFF' && state().humidity !== undefined, 3 * patience, 'socket-5 online, relay off');
-  assert.equal(mqtt.messages.get('canplug/socket-5/availability'), 'online');
+  await waitFor(() => mqtt.messages.get('canplug/socket-5/availability') === 'online', patience, 'socket-5 availability online');
 
   // MQTT set -> relay pin -> power reports -> MQTT state.
   await mqtt.client.publishAsync('canplug/socket-5/set', 'ON');

@@ -27,8 +27,9 @@ export interface VmNodeOptions {
 }
 
 export interface HeapFigures {
+  /** gc.mem_alloc() after a collection: the live heap. */
   alloc: number;
-  alloc_after_collect: number;
+  /** The largest gc.mem_alloc() the CAN poll saw (every 10 ms), garbage not yet collected included. */
   peak_alloc: number;
 }
 
@@ -49,22 +50,33 @@ export class VmNode {
     if (options.config) files['/flash/config.json'] = JSON.stringify(options.config);
     const vm = await MicroPythonVm.boot({ heapBytes: options.heapBytes ?? 1 << 20, files, cwd: '/flash', clock: options.clock });
     const node = new VmNode(vm);
-    await vm.exec('from host import vm_node\nfrom host.vm_node import command, heap, sampling_allocations');
+    await vm.exec('from host import vm_node\nfrom host.vm_node import collect, command, heap, refresh_tables, sampling_allocations');
     await vm.exec(`started = vm_node.boot("/flash/config.json", "/flash/state.json", ${JSON.stringify(JSON.stringify(options.plant ?? {}))})`);
     await vm.exec('def is_started():\n    return started');
     if (!(await vm.call('is_started'))) {
       await vm.kill();
       throw new Error(`the firmware did not start:\n${vm.lines.join('\n')}`);
     }
+    await node.refreshTables();
+    await vm.exec('vm_node.start()');
     return node;
   }
 
   /** A control line (firmware/host/control.py: humidity 85, load 1500, dht fail, status, ...) or `bus-off on|off`. */
   async control(line: string): Promise<Record<string, unknown>> {
-    return JSON.parse((await this.vm.call('command', line)) as string) as Record<string, unknown>;
+    const answer = JSON.parse((await this.vm.call('command', line)) as string) as Record<string, unknown>;
+    await this.refreshTables();
+    return answer;
   }
 
+  /** The simulated ADCs' tables, a slice per call: the port collects garbage only between calls. */
+  private async refreshTables(): Promise<void> {
+    while (await this.vm.call('refresh_tables'));
+  }
+
+  /** The port collects only when a call returns to JavaScript: collect first, then read. */
   async heap(): Promise<HeapFigures> {
+    await this.vm.call('collect');
     return JSON.parse((await this.vm.call('heap')) as string) as HeapFigures;
   }
 
