@@ -1,6 +1,6 @@
 // Firmware in the loop on the host: the socket's application on the real MicroPython VM, its CAN port
-// bridged to the simulated bus the gateway runs on (the same scenarios run on vcan0 in the guest:
-// test/vcan/firmware-vm-in-the-loop.vcan.ts).
+// bridged to the simulated bus the gateway runs on. The scenarios take any transport pair
+// (test/helpers/vm-node-scenarios.ts), vcan0 included.
 import { test } from 'node:test';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { startGateway } from '../helpers/gateway.js';
