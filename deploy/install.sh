@@ -48,6 +48,7 @@ APP=$PREFIX/lib/canplug
 UNIT_DIR=$PREFIX/lib/systemd/system
 SYSUSERS_DIR=$PREFIX/lib/sysusers.d
 NETWORK_FILE=/etc/systemd/network/80-canplug-can0.network
+SYSCTL_FILE=/etc/sysctl.d/60-canplug-can.conf
 # Only a real install (no DESTDIR) touches users, ownership and systemd.
 LIVE=no
 [ -z "$DESTDIR" ] && LIVE=yes
@@ -61,7 +62,7 @@ uninstall() {
     systemctl disable --now canplug.service 2>/dev/null || true
   fi
   kiosk uninstall
-  rm -rf "$R$APP" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf"
+  rm -rf "$R$APP" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf" "$R$SYSCTL_FILE"
   [ "$LIVE" = yes ] && command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload
   echo "Kept: /etc/canplug (config), /var/lib/canplug (database, token, backups), $NETWORK_FILE, the canplug user."
   echo "Remove them by hand if you want them gone."
@@ -114,6 +115,12 @@ WRAPPER
   chmod 644 "$R$SYSUSERS_DIR/canplug.conf"
   say "service user  canplug ($SYSUSERS_DIR/canplug.conf)"
 
+  # The CAN socket's receive queue: one second of a full bus without CAP_NET_ADMIN (the file explains).
+  mkdir -p "$R/etc/sysctl.d"
+  cp "$SRC/deploy/60-canplug-can.conf" "$R$SYSCTL_FILE"
+  chmod 644 "$R$SYSCTL_FILE"
+  say "sysctl        $SYSCTL_FILE (net.core.rmem_max for the CAN receive queue)"
+
   # Config: written once, never overwritten (an upgrade keeps your settings).
   mkdir -p "$R/etc/canplug"
   if [ -e "$R/etc/canplug/canplug.yaml" ]; then
@@ -148,6 +155,8 @@ activate() {
     useradd --system --home-dir /var/lib/canplug --shell /usr/sbin/nologin canplug
   fi
   chown canplug:canplug /var/lib/canplug
+  # Now, not only at the next boot (systemd-sysctl reads the file then).
+  sysctl -q -p "$SYSCTL_FILE" >/dev/null 2>&1 || systemctl restart systemd-sysctl.service
   chgrp canplug /etc/canplug/canplug.yaml
   if [ "$CAN" = yes ]; then
     # networkd brings can0 up. Enabling it also enables systemd-networkd-wait-online, which,

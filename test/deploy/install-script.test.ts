@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { receiveQueueBytes } from '../../src/can/receive-queue.js';
 
 const INSTALL = fileURLToPath(new URL('../../deploy/install.sh', import.meta.url));
 const NODE = process.execPath;
@@ -46,6 +47,12 @@ test('install into a DESTDIR stages a complete, runnable tree; a second run keep
   assert.equal(mode(join(root, 'var/lib/canplug')), 0o750);
   assert.match(readFileSync(join(root, 'etc/systemd/network/80-canplug-can0.network'), 'utf8'), /^\[CAN\]\nBitRate=250000$/m);
   assert.match(readFileSync(join(root, 'usr/lib/sysusers.d/canplug.conf'), 'utf8'), /^u canplug - "canplug gateway" \/var\/lib\/canplug /m);
+  // Without CAP_NET_ADMIN (the unit grants none), the kernel caps SO_RCVBUF at rmem_max: the file
+  // must allow the request for one second of a full 1 Mbit/s bus.
+  const sysctl = readFileSync(join(root, 'etc/sysctl.d/60-canplug-can.conf'), 'utf8');
+  const rmemMax = Number(/^net\.core\.rmem_max = (\d+)$/m.exec(sysctl)?.[1]);
+  assert.ok(rmemMax >= receiveQueueBytes(1_000_000) / 2, `rmem_max ${rmemMax}`);
+  assert.match(unit, /^CapabilityBoundingSet=$/m, 'no capability needed for the receive queue');
 
   // The staged program runs and accepts the example config it installed.
   const check = spawnSync(NODE, [join(app, 'bin/canplug.js'), 'config', 'check', config], { encoding: 'utf8', env: { PATH: process.env.PATH } });
@@ -64,7 +71,7 @@ test('install into a DESTDIR stages a complete, runnable tree; a second run keep
   writeFileSync(join(root, 'var/lib/canplug/canplug.db'), 'data');
   const removed = sh(['--prefix', '/usr', '--uninstall'], { DESTDIR: root });
   assert.equal(removed.code, 0, removed.stderr);
-  for (const gone of ['usr/lib/canplug', 'usr/bin/canplug', 'usr/lib/systemd/system/canplug.service', 'usr/lib/sysusers.d/canplug.conf']) {
+  for (const gone of ['usr/lib/canplug', 'usr/bin/canplug', 'usr/lib/systemd/system/canplug.service', 'usr/lib/sysusers.d/canplug.conf', 'etc/sysctl.d/60-canplug-can.conf']) {
     assert.ok(!existsSync(join(root, gone)), `${gone} removed`);
   }
   assert.equal(readFileSync(config, 'utf8'), 'log:\n  level: debug\n', 'config kept');
