@@ -37,10 +37,10 @@ class PowerMeter:
         self.n = cfg["samples_per_cycle"]
         self.cycles = cfg["cycles_per_measurement"]
         self.period_us = 1000000 // cfg["mains_hz"]
-        # The window's raw counts; not array("H", bytes(..)): MicroPython iterates bytes
+        # The window's raw counts, zeroed from bytes: a list of zeros would take twice the heap meanwhile
         size = self.n * max(self.cycles, CALIBRATION_CYCLES)
-        self._buf_v = array("H", [0] * size)
-        self._buf_i = array("H", [0] * size)
+        self._buf_v = array("H", bytes(2 * size))
+        self._buf_i = array("H", bytes(2 * size))
         self._sampled = 0  # whole cycles in the buffers since begin()
         self._volts_per_count = cfg["adc_full_scale_v"] / ADC_MAX
         divider = cfg["acs712_divider"]

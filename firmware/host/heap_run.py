@@ -148,7 +148,7 @@ def main():
     figures["peak_alloc"] = port.peak_alloc
     figures["frames"] = {"power": port.sent[protocol.POWER], "heartbeat": port.sent[protocol.HEARTBEAT],
                          "reply": port.sent[protocol.REPLY], "event": port.sent[protocol.EVENT]}
-    figures.update(sim_node.sampling_allocations(node, board))
+    figures.update(sim_node.sampling_allocations(node.meter))  # the application has stopped
     commands = sum(1 for s in heap_scenario.steps(NODE).values() for step in s if step[0] == "frame")
     problems = _problems(port, stopped, minutes, commands)
     print(json.dumps(figures))

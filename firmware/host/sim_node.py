@@ -9,7 +9,6 @@ import gc
 from canplug.hal.clocks import VirtualClock
 from canplug.hal.sim import SimBoard, TableAdc
 from canplug.node import Node
-from canplug.power_meter import PowerMeter
 
 
 def make_node(cfg, clock, config_path, state_path, plant):
@@ -34,13 +33,11 @@ def refill_tables(board):
     board.adc_current.refill()
 
 
-def sampling_allocations(node, board):
-    """Bytes that one measurement window of the power meter allocates on this board's clock and ADCs
-    (a meter of its own, so the node's window is not disturbed): while sampling (the target is
-    nothing at all) and for the whole window, its maths and Reading included. MicroPython only
+def sampling_allocations(meter):
+    """Bytes that one measurement window of `meter` allocates: while sampling (the target is nothing
+    at all) and for the whole window, its maths and Reading included. MicroPython only
     (gc.mem_alloc); exact when nothing is collected meanwhile (the window allocates far less than
     a collection takes to be due)."""
-    meter = PowerMeter(board.sample_clock, board.adc_voltage, board.adc_current, node.cfg)
     meter.measure_blocking()  # a first window, so that nothing is created lazily below
     gc.collect()
     before = gc.mem_alloc()

@@ -14,6 +14,7 @@ import vm_host
 
 from canplug import settings
 from canplug.app import run
+from canplug.power_meter import PowerMeter
 from host import control, sim_node
 
 
@@ -117,7 +118,9 @@ def heap():
 
 
 def sampling_allocations():
-    """sim_node.sampling_allocations() as JSON. This port collects nothing during a call, so the
-    gc.mem_alloc() differences are exact."""
-    return json.dumps(sim_node.sampling_allocations(node, board))
+    """sim_node.sampling_allocations() of a meter on this board's clock and ADCs, as JSON: a meter of
+    its own, so that the running node's window is not disturbed. This port collects nothing during
+    a call, so the gc.mem_alloc() differences are exact."""
+    meter = PowerMeter(board.sample_clock, board.adc_voltage, board.adc_current, node.cfg)
+    return json.dumps(sim_node.sampling_allocations(meter))
 

@@ -131,7 +131,7 @@ class TableAdc:
         self._slots, self._period_us = slots, period_us
         self._span_us = period_us * self.PERIODS
         size = slots * self.PERIODS
-        self._tables = (array("H", [0] * size), array("H", [0] * size))  # relay open, relay closed
+        self._tables = (array("H", bytes(2 * size)), array("H", bytes(2 * size)))  # relay open, closed
         self._pins = (SimPin(0 if plant.relay_active_high else 1), SimPin(1 if plant.relay_active_high else 0))
         self._last = self._ticks_us()
         self._phase_us = 0  # where in the tables' PERIODS periods the clock is now
@@ -191,14 +191,15 @@ class SimDht:
         return self._t
 
 
-def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0):
-    """The two ADC channels wired as in the README: ZMPT101B centred at 1.65 V, ACS712 at its zero."""
+def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0, seed=1):
+    """The two ADC channels wired as in the README: ZMPT101B centred at 1.65 V, ACS712 at its zero.
+    `seed` picks the noise (each channel its own)."""
     full = cfg["adc_full_scale_v"]
     adc_v = SimAdc(plant.clock, plant.volts_at, 1.65, cfg["zmpt101b_sensitivity"], full, noise_counts,
-                   conversion_us, seed=2)
+                   conversion_us, seed=2 * seed)
     divider = cfg["acs712_divider"]
     adc_i = SimAdc(plant.clock, plant.amps_at, cfg["acs712_zero_v"] * divider, cfg["acs712_v_per_a"] * divider,
-                   full, noise_counts, conversion_us, seed=3)
+                   full, noise_counts, conversion_us, seed=2 * seed + 1)
     return adc_v, adc_i
 
 
