@@ -31,7 +31,7 @@ class PowerMeter:
     """Measures over `cycles` whole mains periods, one period per call so the caller can yield."""
 
     def __init__(self, clock, adc_v, adc_i, cfg):
-        # Bound once: looking up clock.ticks_us or adc.read allocates a bound method each time.
+        # Bound once: every lookup of adc.read (or of a simulated clock's methods) allocates a bound method.
         self._ticks_us, self._ticks_diff, self._sleep_us = clock.ticks_us, clock.ticks_diff, clock.sleep_us
         self._read_v, self._read_i = adc_v.read, adc_i.read
         self.n = cfg["samples_per_cycle"]
