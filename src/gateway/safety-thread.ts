@@ -79,6 +79,11 @@ export class SafetyThread {
     clearTimeout(timer);
   }
 
+  /** Test-only hook: ends the worker as a crash would; it is started again like after any exit. */
+  async crashForTest(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
   /** The worker's refusal, or undefined when it agrees; a worker that cannot answer refuses. */
   ask(request: SafetyRequest): Promise<string | undefined> {
     const worker = this.worker;
