@@ -63,8 +63,9 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
 
   const idle = latencies(lines, idleNodes);
   const stalled = latencies(lines, stalledNodes);
-  for (const trip of [...idle, ...stalled]) {
-    assert.ok(trip.token >= SAFETY_TOKENS.first, `node ${trip.node}: the first open came from the safety worker (token ${trip.token})`);
+  // Idle, the main thread's own open may win the race; stalled, only the worker can send one.
+  for (const trip of stalled) {
+    assert.ok(trip.token >= SAFETY_TOKENS.first, `node ${trip.node}: the open came from the safety worker (token ${trip.token})`);
   }
   assert.deepEqual(stalled.filter((trip) => trip.ms >= 100), [], 'every open on the bus within 100 ms of its humid frame, main loop stalled');
   const a = percentiles(idle.map((x) => x.ms));
