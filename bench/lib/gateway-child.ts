@@ -196,9 +196,9 @@ async function trips(count: number): Promise<number[]> {
 }
 
 /** Trips of nodes in their own thread, 500 ms into a busy stall of this (the gateway's main) thread. */
-async function stalledTrips(nodes: number[], stallMs: number): Promise<number[]> {
+async function stalledTrips(nodes: number[], stallMs: number, nodeThreadModule: string): Promise<number[]> {
   const g = gateway!;
-  const thread = await startNodeThread(g.virtualBus!.name, nodes);
+  const thread = await startNodeThread(g.virtualBus!.name, nodes, nodeThreadModule);
   try {
     await sleep(1500); // the nodes boot and announce themselves
     const trips = thread.trip(nodes, 500, 20);
@@ -241,7 +241,7 @@ async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
     case 'trips':
       return { type: 'trips', ms: await trips(request.count) };
     case 'stalledTrips':
-      return { type: 'trips', ms: await stalledTrips(request.nodes, request.stallMs) };
+      return { type: 'trips', ms: await stalledTrips(request.nodes, request.stallMs, request.nodeThreadModule) };
     case 'stop':
       source?.stop();
       await gateway?.stop();

@@ -49,7 +49,7 @@ export type ChildRequest =
    * Humidity trips of simulated sockets in a thread of their own (`nodes`), while the gateway's main
    * thread is stalled in a busy loop for `stallMs`: only the safety worker can answer in time.
    */
-  | { type: 'stalledTrips'; nodes: number[]; stallMs: number }
+  | { type: 'stalledTrips'; nodes: number[]; stallMs: number; nodeThreadModule: string }
   | { type: 'stop' };
 
 export type ChildReply =
@@ -154,7 +154,9 @@ export class BenchProcess {
   }
 
   async stalledTrips(nodes: number[], stallMs: number): Promise<number[]> {
-    const reply = await this.request({ type: 'stalledTrips', nodes, stallMs });
+    // The child is bundled into a temporary directory: it is told where the node thread's module is.
+    const nodeThreadModule = new URL('../../test/helpers/node-thread.ts', import.meta.url).href;
+    const reply = await this.request({ type: 'stalledTrips', nodes, stallMs, nodeThreadModule });
     if (reply.type !== 'trips') throw new Error(`unexpected reply ${reply.type}`);
     return reply.ms;
   }

@@ -23,7 +23,7 @@ export interface GatewayEvents {
   'device.removed': [Device];
   /** A relay command is about to be sent (any origin); the safety watchdog checks it is obeyed. */
   'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
-  /** A measurement (after the safety check, Registry.setFirstStage): stored, fed to the rules. */
+  /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
   'log': [LogEvent];
 }

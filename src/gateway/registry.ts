@@ -51,7 +51,7 @@ export class Registry {
   /** Devices whose energy total could not be persisted yet (the database refused the write). */
   private readonly energyUnsaved = new Set<Device>();
   /** Sees every measurement before anything else does: the safety check (an explicit stage, not a listener). */
-  private firstStage: ((reading: Reading, quarantined: boolean) => void) | undefined;
+  firstStage: ((reading: Reading, quarantined: boolean) => void) | undefined;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -150,10 +150,6 @@ export class Registry {
   /** Applies a state change from outside the CAN path (Wi-Fi plugs, safety) and announces it. */
   changed(device: Device): void {
     this.options.events.emit('device.changed', device);
-  }
-
-  setFirstStage(stage: ((reading: Reading, quarantined: boolean) => void) | undefined): void {
-    this.firstStage = stage;
   }
 
   /** Announces a measurement: checked by safety first, then stored, fed to rules, published. */

@@ -18,8 +18,9 @@ export interface NodeThread {
   stop(): Promise<void>;
 }
 
-export async function startNodeThread(busName: string, nodes: number[], reportPeriodMs = 200): Promise<NodeThread> {
-  const worker: Worker = startWorker('./node-thread-worker', import.meta.url, { busName, nodes, reportPeriodMs });
+/** `base`: this module's URL, given by a caller that runs bundled elsewhere (the bench child). */
+export async function startNodeThread(busName: string, nodes: number[], base = import.meta.url): Promise<NodeThread> {
+  const worker: Worker = startWorker('./node-thread-worker', base, { busName, nodes, reportPeriodMs: 200 });
   const [ready] = (await once(worker, 'message')) as [NodeThreadReply];
   if (ready.type !== 'ready') throw new Error(`node thread did not start: ${JSON.stringify(ready)}`);
   return {
