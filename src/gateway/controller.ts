@@ -55,6 +55,11 @@ export interface Feature {
 export interface GatewayOptions {
   config: Config;
   log: Logger;
+  /**
+   * The simulated bus to join when `can.transport` is sim (tests that attach their own endpoints
+   * first); by default a new one. The safety worker joins it too, by name.
+   */
+  bus?: VirtualBus;
 }
 
 export class Gateway {
@@ -121,7 +126,7 @@ export class Gateway {
     recorder.start();
     this.cleanups.push(() => recorder.stop());
 
-    if (c.can.transport === 'sim') this.virtualBus = new VirtualBus();
+    if (c.can.transport === 'sim') this.virtualBus = this.options.bus ?? new VirtualBus();
     const transport = await createTransport(c.can, this.child('can'), this.virtualBus);
     this.can = new CanBus(transport, c.can.protocol, this.child('can'));
     this.commands = new Commands(this.can, c.can.command_timeout_ms);

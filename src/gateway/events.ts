@@ -21,8 +21,8 @@ export interface GatewayEvents {
   'device.availability': [Device];
   'device.renamed': [Device, string];
   'device.removed': [Device];
-  /** A relay command is about to be sent (any origin); the safety watchdog checks it is obeyed. */
-  'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
+  /** A relay command went out to the device (any origin); the safety watchdog checks it is obeyed. */
+  'relay.sent': [Device, 'open' | 'close' | 'toggle', string];
   /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
   'log': [LogEvent];

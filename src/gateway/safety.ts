@@ -2,7 +2,7 @@
  * The gateway's backup safety rule, main-thread side (docs/safety.md, layer 3). The rule itself also
  * runs in the safety worker (layer 2, safety-worker.ts), which opens the relay from its own CAN
  * access even while this thread's event loop is stalled. Here every reading meets the same rule
- * first (Registry.setFirstStage), before rules, MQTT or storage see it: at or over a limit the relay
+ * first (Registry.firstStage), before rules, MQTT or storage see it: at or over a limit the relay
  * is opened from this thread too (Wi-Fi plugs only from here), the trip is recorded and latched,
  * and every close is refused until the condition has cleared AND a person resets it (or the device
  * re-arms automatically when configured). Closes, limit changes and resets also ask the worker,
@@ -13,7 +13,7 @@ import type { Commands } from './commands.js';
 import type { Config } from './config.js';
 import type { DeviceControl } from './control.js';
 import { RefusedError } from './control.js';
-import { interlocked, type Device, type Reading } from './device.js';
+import { interlocked, RELAY_REPORT_DELAY_MS, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
@@ -77,12 +77,12 @@ export class Safety {
   async start(): Promise<void> {
     const { events, control, registry } = this.deps;
     this.restoreLatches();
-    registry.setFirstStage((reading, quarantined) => (quarantined ? this.evaluate(reading.device, reading) : this.onReading(reading)));
+    registry.firstStage = (reading, quarantined) => (quarantined ? this.evaluate(reading.device, reading) : this.onReading(reading));
     this.cleanups.push(
-      () => registry.setFirstStage(undefined),
+      () => (registry.firstStage = undefined),
       control.addGuard((device) => this.closeRefusal(device)),
       events.subscribe({
-        'relay.requested': (device, action) => this.onRelayRequested(device, action),
+        'relay.sent': (device, action) => this.onRelaySent(device, action),
         'device.availability': (device) => {
           if (device.available) this.pushPowerLimit(device);
         },
@@ -104,11 +104,6 @@ export class Safety {
     clearInterval(this.timer);
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     await this.worker.stop();
-  }
-
-  /** For health: the worker's state, its restarts and the trips it made. */
-  health(): { worker: string; worker_restarts: number; worker_trips: number } {
-    return { worker: this.worker.state, worker_restarts: this.worker.restarts, worker_trips: this.worker.trips };
   }
 
   /** The close guard: this thread's latch, then the worker's (which also refuses when it cannot answer). */
@@ -322,7 +317,7 @@ export class Safety {
     }
   }
 
-  private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
+  private onRelaySent(device: Device, action: 'open' | 'close' | 'toggle'): void {
     const w = this.watch(device);
     if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= monotonicMs();
     else w.openExpectedSince = undefined;
@@ -376,7 +371,7 @@ export class Safety {
     for (const device of this.deps.registry.list()) {
       const w = this.watches.get(device);
       if (!w) continue;
-      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000) {
+      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000 + RELAY_REPORT_DELAY_MS[device.kind]) {
         this.alarm(device, 'relay-stuck', `the relay still reports closed ${Math.round((now - w.openExpectedSince) / 1000)} s after an open command`);
       }
       const humiditySince = w.lastHumidityAt ?? w.closedSince;

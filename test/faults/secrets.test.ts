@@ -33,7 +33,7 @@ async function everythingReadable(base: { inject: (o: object) => Promise<{ body:
 
 test('the MQTT password and the API token appear nowhere a client or the log can see them', async (t) => {
   const { log, lines } = memoryLogger('trace');
-  const tg = await startGateway({ mqtt: { username: 'canplug', password: PASSWORD }, log: { level: 'trace' } }, log);
+  const tg = await startGateway({ mqtt: { username: 'canplug', password: PASSWORD }, log: { level: 'trace' } }, undefined, log);
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
@@ -65,7 +65,7 @@ test('a broker URL with a password is shown without it; a config error never rep
   const broker = await startEmbeddedBroker('127.0.0.1', 0, { username: 'canplug', password: PASSWORD });
   t.after(() => broker.close());
   const { log, lines } = memoryLogger('trace');
-  const tg = await startGateway({ mqtt: { url: `mqtt://canplug:${PASSWORD}@127.0.0.1:${broker.port}` }, log: { level: 'trace' } }, log);
+  const tg = await startGateway({ mqtt: { url: `mqtt://canplug:${PASSWORD}@127.0.0.1:${broker.port}` }, log: { level: 'trace' } }, undefined, log);
   t.after(() => tg.stop());
   await waitFor(() => tg.gateway.mqtt.connected, 3000, 'connected with the password in the URL');
   const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
@@ -131,7 +131,7 @@ test('the HTTP server and the embedded broker bind to 127.0.0.1 by default; expo
 
   // A gateway on the defaults listens on loopback only and warns about nothing.
   const { log, lines } = memoryLogger('warn');
-  const tg = await startGateway({}, log);
+  const tg = await startGateway({}, undefined, log);
   t.after(() => tg.stop());
   assert.equal((tg.gateway.api.server.address() as { address: string }).address, '127.0.0.1');
   assert.match(tg.gateway.mqttUrl(), /^mqtt:\/\/127\.0\.0\.1:/);

@@ -90,7 +90,7 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
 
 test('bridge API: every bad request gets a specific error, is logged once, never reaches the bus, and the gateway ignores its own responses', async (t) => {
   const logs = memoryLogger();
-  const tg = await startGateway({}, logs.log);
+  const tg = await startGateway({}, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');

@@ -29,7 +29,7 @@ test('the set topic takes the JSON and plain forms of the design, in any case', 
 
 test('bad set payloads are refused with the reason on bridge/response/device/set, logged once, and never reach the bus', async (t) => {
   const logs = memoryLogger();
-  const tg = await startGateway({}, logs.log);
+  const tg = await startGateway({}, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
