@@ -77,6 +77,7 @@ export class Safety {
   async start(): Promise<void> {
     const { events, control, registry } = this.deps;
     this.restoreLatches();
+    // Two nodes on one id: their readings are not applied, but one over a limit still trips (opens both).
     registry.firstStage = (reading, quarantined) => (quarantined ? this.evaluate(reading.device, reading) : this.onReading(reading));
     this.cleanups.push(
       () => (registry.firstStage = undefined),
