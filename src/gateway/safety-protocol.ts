@@ -21,11 +21,14 @@ export interface SafetyWorkerInit {
 /** A question the worker answers with `answer` (a refusal, or none: go ahead). */
 export type SafetyRequest =
   | { type: 'may-close'; key: string; name: string }
-  | { type: 'limits'; key: string; name: string; limits: Limits }
+  /** Checked before the new limits are stored and pushed to the node (a latch the worker holds may refuse them). */
+  | { type: 'may-set-limits'; key: string; name: string; limits: Limits }
   | { type: 'reset'; key: string; name: string };
 
 export type ToWorker =
   | (SafetyRequest & { id: number })
+  /** New limits, once the node has them: the worker checks against them from now on. */
+  | { type: 'limits'; key: string; limits: Limits }
   /** The main thread tripped on a reading (or a lower limit) first: the worker holds the latch too. */
   | { type: 'latch'; key: string; latch: Latch }
   /** The device was removed: its own limits no longer apply. */

@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { startWorker } from '../worker-thread.js';
 import type { FromWorker, Latch, SafetyRequest, SafetyWorkerInit, ToWorker } from './safety-protocol.js';
-import type { Trip } from './safety-rule.js';
+import type { Limits, Trip } from './safety-rule.js';
 
 /** An answer later than this is taken as none: the request is refused. */
 const ANSWER_MS = 2000;
@@ -105,6 +105,11 @@ export class SafetyThread {
   /** A trip this thread found first: the worker latches too (it keeps a latch it already has). */
   latch(key: string, latch: Latch): void {
     this.worker?.postMessage({ type: 'latch', key, latch } satisfies ToWorker);
+  }
+
+  /** New limits for a device, once the node has them. */
+  limits(key: string, limits: Limits): void {
+    this.worker?.postMessage({ type: 'limits', key, limits } satisfies ToWorker);
   }
 
   /** A device was removed: the worker drops its limits. */

@@ -92,13 +92,10 @@ function answer(request: SafetyRequest): string | undefined {
   switch (request.type) {
     case 'may-close':
       return w.latch ? `${request.name} is interlocked by the gateway: ${w.latch.reason}; a person must reset it once the condition has cleared` : undefined;
-    case 'limits': {
+    case 'may-set-limits': {
       const looser = w.latch ? loosened(w.limits, request.limits) : [];
-      if (looser.length > 0) {
-        return `${request.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`;
-      }
-      w.limits = request.limits;
-      return undefined;
+      if (looser.length === 0) return undefined;
+      return `${request.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`;
     }
     case 'reset': {
       const refusal = w.latch?.kind === 'humidity' ? humidityResetRefusal(request.name, w.limits, w.humidity) : undefined;
@@ -117,6 +114,7 @@ async function stop(): Promise<void> {
 port.on('message', (message: ToWorker) => {
   if (message.type === 'stop') void stop();
   else if (message.type === 'forget') watched.delete(message.key);
+  else if (message.type === 'limits') watch(message.key).limits = message.limits;
   else if (message.type === 'latch') watch(message.key).latch ??= message.latch;
   else post({ type: 'answer', id: message.id, refusal: answer(message) });
 });

@@ -166,7 +166,7 @@ export class Safety {
     const refusal =
       looser.length > 0
         ? `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`
-        : await this.worker.ask({ type: 'limits', key: device.key, name: device.name, limits: next });
+        : await this.worker.ask({ type: 'may-set-limits', key: device.key, name: device.name, limits: next });
     if (refusal) {
       this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: refusal, origin, detail: { request: 'limits', ...patch } });
       throw new RefusedError(refusal);
@@ -175,13 +175,18 @@ export class Safety {
     this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'limit', cause: 'limits changed', origin, detail: { ...patch } });
     this.deps.registry.changed(device);
-    if (device.kind === 'can' && device.available) {
-      const pushes: Promise<unknown>[] = [];
-      if (patch.humidity_limit !== undefined || patch.humidity_hysteresis !== undefined) {
-        pushes.push(this.command(device, { op: 'setHumidityLimit', limit: next.humidity_limit, hysteresis: next.humidity_hysteresis }));
+    try {
+      if (device.kind === 'can' && device.available) {
+        const pushes: Promise<unknown>[] = [];
+        if (patch.humidity_limit !== undefined || patch.humidity_hysteresis !== undefined) {
+          pushes.push(this.command(device, { op: 'setHumidityLimit', limit: next.humidity_limit, hysteresis: next.humidity_hysteresis }));
+        }
+        if (patch.power_limit_w !== undefined) pushes.push(this.command(device, { op: 'setPowerLimit', watts: next.power_limit_w }));
+        await Promise.all(pushes);
       }
-      if (patch.power_limit_w !== undefined) pushes.push(this.command(device, { op: 'setPowerLimit', watts: next.power_limit_w }));
-      await Promise.all(pushes);
+    } finally {
+      // The node first: on a lower power limit it trips and latches itself before the worker would.
+      this.worker.limits(device.key, next);
     }
     // A lower limit may already be exceeded.
     this.evaluate(device, { device, ts: Date.now(), humidity: device.state.humidity, power: device.state.power, current: device.state.current });
