@@ -1,17 +1,17 @@
 /**
  * The simulated bus across processes, for benchmarks that keep the frame source out of the
  * gateway's CPU slice (the pi-budget case): one UDP datagram per frame on loopback, in the layout of
- * Linux's struct can_frame (id u32 LE, length, 3 padding bytes, 8 data bytes). The gateway's side is
- * a Transport; like a CAN socket it reads frame by frame from a kernel socket whose receive queue is
- * sized for one second of the bus, and the frames the kernel drops when the queue is full are
- * counted (/proc/net/udp's drops column).
+ * Linux's struct can_frame (id u32 LE, length, 3 padding bytes, 8 data bytes). The gateway's side
+ * joins its virtual bus; like a CAN socket it reads frame by frame from a kernel socket whose receive
+ * queue is sized for one second of the bus, and the frames the kernel drops when the queue is full
+ * are counted (/proc/net/udp's drops column).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { CanFrame } from '../../src/can/frame.js';
 import { receiveQueueBytes } from '../../src/can/receive-queue.js';
-import { Transport, type TransportStats } from '../../src/can/transport.js';
+import type { VirtualBus } from '../../src/can/sim-transport.js';
 
 const FRAME_BYTES = 16;
 
@@ -38,17 +38,20 @@ export function udpDrops(port: number): number {
   return 0;
 }
 
-/** The gateway's side: frames from the source's datagrams; frames it sends go back to the source. */
-export class DatagramBusTransport extends Transport {
-  readonly name = 'udp-bus';
+/**
+ * The gateway's side: an endpoint of the gateway's virtual bus (so its transport and its safety
+ * worker see the frames as on the sim transport) fed from the source's datagrams; whatever the
+ * gateway puts on the bus goes back to the source.
+ */
+export class DatagramBridge {
   private socket?: Socket;
   private peer?: { address: string; port: number };
-  private counters = { received: 0, sent: 0, dropped: 0, busErrors: 0 };
-  private receiveQueue = 0;
+  private link?: { send: (frame: CanFrame) => void; detach: () => void };
 
-  constructor(private readonly bitrate: number) {
-    super();
-  }
+  constructor(
+    private readonly bus: VirtualBus,
+    private readonly bitrate: number,
+  ) {}
 
   /** The port the source sends to (after start). */
   get port(): number {
@@ -56,46 +59,32 @@ export class DatagramBusTransport extends Transport {
   }
 
   async start(): Promise<void> {
-    const wanted = receiveQueueBytes(this.bitrate);
     // recvBufferSize is SO_RCVBUF's argument, which the kernel doubles (and caps at net.core.rmem_max).
     // A 16-byte datagram on loopback costs about 830 bytes of it, a CAN frame 768.
-    const socket = createSocket({ type: 'udp4', recvBufferSize: wanted / 2 });
+    const socket = createSocket({ type: 'udp4', recvBufferSize: receiveQueueBytes(this.bitrate) / 2 });
+    const link = this.bus.attach((frame) => {
+      if (this.peer) socket.send(encodeFrame(frame), this.peer.port, this.peer.address);
+    });
     socket.on('message', (msg, from) => {
       this.peer ??= { address: from.address, port: from.port };
       const frame = decodeFrame(msg);
-      if (!frame) return;
-      this.counters.received++;
-      this.emit('frame', frame);
+      if (frame) link.send(frame);
     });
     socket.bind(0, '127.0.0.1');
     await once(socket, 'listening');
-    this.receiveQueue = socket.getRecvBufferSize();
     this.socket = socket;
-    this.emit('up');
+    this.link = link;
   }
 
-  async stop(): Promise<void> {
+  /** Datagrams the kernel dropped on the full receive queue. */
+  drops(): number {
+    return this.socket ? udpDrops(this.port) : 0;
+  }
+
+  stop(): void {
+    this.link?.detach();
     this.socket?.close();
     this.socket = undefined;
-  }
-
-  send(frame: CanFrame): boolean {
-    if (!this.socket || !this.peer) {
-      this.counters.dropped++;
-      return false;
-    }
-    this.socket.send(encodeFrame(frame), this.peer.port, this.peer.address);
-    this.counters.sent++;
-    return true;
-  }
-
-  stats(): TransportStats {
-    return {
-      ...this.counters,
-      up: this.socket !== undefined,
-      kernelDrops: this.socket ? udpDrops(this.port) : 0,
-      receiveQueue: { bytes: this.receiveQueue, wanted: receiveQueueBytes(this.bitrate) },
-    };
   }
 }
 

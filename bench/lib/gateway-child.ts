@@ -15,8 +15,11 @@ import { Gateway } from '../../src/gateway/controller.js';
 import { SocketCanTransport } from '../../src/can/socketcan-transport.js';
 import { decode } from '../../src/can/codec.js';
 import type { CanFrame } from '../../src/can/frame.js';
-import { DatagramBusTransport, datagramBusLink } from './datagram-bus.js';
+import { DatagramBridge, datagramBusLink } from './datagram-bus.js';
+import { VirtualBus } from '../../src/can/sim-transport.js';
 import { silentLogger } from '../../src/log.js';
+import { startNodeThread } from '../../test/helpers/node-thread.js';
+import { stallEventLoop } from '../../test/helpers/stall.js';
 import { FrameSource } from './frame-source.js';
 import { now, sleep } from './stats.js';
 import type { ChildReply, ChildRequest, Envelope, Measurement } from './gateway-process.js';
@@ -24,6 +27,7 @@ import type { ChildReply, ChildRequest, Envelope, Measurement } from './gateway-
 let gateway: Gateway | undefined;
 let transport: SocketCanTransport | undefined;
 let source: FrameSource | undefined;
+let bridge: DatagramBridge | undefined;
 /** Source role: what the gateway put on the bus, for the trips. */
 let onBusFrame: (frame: CanFrame) => void = () => {};
 const commands: Extract<ChildReply, { type: 'commands' }>['commands'] = [];
@@ -98,7 +102,7 @@ function measure(): Measurement {
     readingsWritten: gateway?.writer.health().readingsWritten ?? 0,
     framesReceived: gateway?.can.counters.received ?? 0,
     framesLost: gateway?.registry.framesLost ?? 0,
-    kernelDrops: gateway?.can.transport.stats().kernelDrops ?? 0,
+    kernelDrops: bridge?.drops() ?? gateway?.can.transport.stats().kernelDrops ?? 0,
     published: gateway?.mqtt.published ?? 0,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6,
@@ -146,9 +150,13 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
     return { type: 'ready', startMs: performance.now() - t0 };
   }
   const config = parseConfig(request.config, {});
-  const bus = request.udpBus ? new DatagramBusTransport(request.udpBus.bitrate) : undefined;
-  gateway = new Gateway({ config, log: silentLogger, transport: bus });
+  const bus = request.udpBus ? new VirtualBus() : undefined;
+  gateway = new Gateway({ config, log: silentLogger, bus });
   await gateway.start();
+  if (bus) {
+    bridge = new DatagramBridge(bus, request.udpBus!.bitrate);
+    await bridge.start();
+  }
   const startMs = performance.now() - t0;
   const onFlush = gateway.writer.onFlush;
   gateway.writer.onFlush = (readings, ms) => {
@@ -166,7 +174,7 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
     source.start();
   }
   const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
-  return { type: 'ready', startMs, httpUrl: gateway.httpUrl(), mqttUrl: gateway.mqttUrl(), token, busPort: bus?.port };
+  return { type: 'ready', startMs, httpUrl: gateway.httpUrl(), mqttUrl: gateway.mqttUrl(), token, busPort: bridge?.port };
 }
 
 /** Source role: see the `flood-trips` request. Each node trips once (its latch stays: no reset needed). */
@@ -234,6 +242,20 @@ async function trips(count: number): Promise<number[]> {
   return ms;
 }
 
+/** Trips of nodes in their own thread, 500 ms into a busy stall of this (the gateway's main) thread. */
+async function stalledTrips(nodes: number[], stallMs: number, nodeThreadModule: string): Promise<number[]> {
+  const g = gateway!;
+  const thread = await startNodeThread(g.virtualBus!.name, nodes, nodeThreadModule);
+  try {
+    await sleep(1500); // the nodes boot and announce themselves
+    const trips = thread.trip(nodes, 500, 20);
+    stallEventLoop(stallMs);
+    return (await trips).map((t) => t.ms);
+  } finally {
+    await thread.stop();
+  }
+}
+
 async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
   switch (request.type) {
     case 'start':
@@ -267,8 +289,11 @@ async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
       return { type: 'trips', ms: await trips(request.count) };
     case 'flood-trips':
       return { type: 'trips', ms: await floodTrips(request) };
+    case 'stalledTrips':
+      return { type: 'trips', ms: await stalledTrips(request.nodes, request.stallMs, request.nodeThreadModule) };
     case 'stop':
       source?.stop();
+      bridge?.stop();
       await gateway?.stop();
       await transport?.stop();
       return { type: 'stopped' };

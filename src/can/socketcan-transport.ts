@@ -105,6 +105,8 @@ export class SocketCanTransport extends Transport {
   readonly name: string;
   private readonly opts: Required<Omit<SocketCanOptions, 'filters' | 'loadAddon'>> & Pick<SocketCanOptions, 'filters' | 'loadAddon'>;
   private readonly drops = new KernelDropCounter();
+  /** Whether the channels can count kernel drops (the patched addon; not the safety worker's libc channel). */
+  private countsDrops = false;
   private receiveQueue: ReceiveQueueReport;
   private addon?: SocketCanAddon;
   private channel?: RawChannel;
@@ -176,7 +178,7 @@ export class SocketCanTransport extends Transport {
     this.readDrops();
     return {
       ...this.counters,
-      kernelDrops: this.drops.total,
+      kernelDrops: this.countsDrops ? this.drops.total : undefined,
       up: this.isUp,
       interface: this.opts.interface,
       queued: this.queue.length,
@@ -234,6 +236,7 @@ export class SocketCanTransport extends Transport {
     this.everUp = true;
     this.inOutage = false;
     this.channel = channel;
+    this.countsDrops = typeof channel.getDropCount === 'function';
     this.drops.newSocket();
     this.channelGen = this.generation;
     this.ifindex = state.ifindex;
