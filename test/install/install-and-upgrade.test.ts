@@ -86,10 +86,12 @@ test('a fresh install from the release artifact runs as its unit starts it, serv
   mkdirSync(unpacked);
   assert.equal(spawnSync('tar', ['-xzf', artifact, '-C', unpacked]).status, 0);
 
+  const started = performance.now();
   const install = await root.run(['sh', join(unpacked, 'package/deploy/install.sh'), artifact, '--prefix', prefix, '--bitrate', '250000'], {
     env: ENV,
     timeoutMs: INSTALL_TIMEOUT_MS,
   });
+  t.diagnostic(`metric install.sh from the artifact: ${Math.round((performance.now() - started) / 1000)} s (npm ci --omit=dev, native addons built here)`);
   assert.equal(install.code, 0, `${install.stdout}\n${install.stderr}`);
   assert.match(install.stdout, new RegExp(`Installing canplug ${VERSION.replaceAll('.', '\\.')} into ${prefix}`));
   assert.match(install.stdout, /systemd is not running here .*installed but not enabled or started/);
@@ -183,7 +185,9 @@ test('an upgrade from the previous release keeps its data, token and config, app
   assert.equal(setUp.code, 0, setUp.stderr);
 
   // As deploy/README.md upgrades a checkout: `npm ci` there (done: this checkout), then install.sh.
+  const started = performance.now();
   const install = await root.run(['sh', join(REPO, 'deploy/install.sh'), '--prefix', prefix, '--no-can'], { env: ENV, timeoutMs: INSTALL_TIMEOUT_MS });
+  t.diagnostic(`metric install.sh from the checkout (upgrade): ${Math.round((performance.now() - started) / 1000)} s`);
   assert.equal(install.code, 0, `${install.stdout}\n${install.stderr}`);
   assert.match(install.stdout, /config {8}\/etc\/canplug\/canplug\.yaml \(kept as it was\)/);
   assert.ok(!existsSync(join(prefix, 'lib/canplug/from-the-previous-release')), 'the previous program is replaced whole');
