@@ -12,6 +12,8 @@
 # The program is the artifact's files plus its production dependencies (`npm ci --omit=dev`, which
 # builds the native addons for this machine's Node); nothing else is built on the target.
 set -eu
+# What is installed must be readable by the service user whatever root's umask is.
+umask 022
 
 PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
@@ -75,7 +77,7 @@ uninstall() {
   echo "Remove them by hand if you want them gone."
 }
 
-# Node must be system-wide (the service cannot see home directories) and a major the release supports.
+# Node and npm, system-wide (the service cannot see home directories). Which versions: check_engines.
 check_node() {
   NODE=$(command -v node || true)
   [ -n "$NODE" ] || die "node is not installed (deploy/README.md: install Node.js 24 first)"

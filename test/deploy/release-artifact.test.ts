@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listMigrations } from '../../src/db/database.js';
+import { sourceHash } from '../../bin/source-hash.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; engines: { node: string }; files: string[] };
@@ -85,4 +87,35 @@ test('the version has a CHANGELOG entry, and engines are ranges deploy/install.s
   const lock = JSON.parse(readFileSync(join(REPO, 'npm-shrinkwrap.json'), 'utf8')) as { version: string; packages: Record<string, { engines?: { node: string } }> };
   assert.equal(lock.version, pkg.version, 'npm-shrinkwrap.json is of this version (npm install --package-lock-only)');
   assert.equal(lock.packages[''].engines?.node, pkg.engines.node);
+});
+
+test('npm pack refuses to make an artifact without the dashboard or with dist/ older than the sources', (t) => {
+  // A checkout without dev dependencies (no Vite, no esbuild): what packing must not get past.
+  const dir = mkdtempSync(join(tmpdir(), 'canplug-pack-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const file of ['package.json', 'CHANGELOG.md', 'scripts/build-dashboard.mjs', 'scripts/build-dist.mjs', 'bin/canplug.js', 'bin/source-hash.js']) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    copyFileSync(join(REPO, file), join(dir, file));
+  }
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src/cli.ts'), 'export {};\n');
+  const pack = () => spawnSync('npm', ['pack', '--dry-run', '--json'], { cwd: dir, encoding: 'utf8' });
+
+  const noDashboard = pack();
+  assert.notEqual(noDashboard.status, 0);
+  assert.match(noDashboard.stderr, /the dashboard is not built and cannot be packed; run "npm ci" first/);
+
+  mkdirSync(join(dir, 'dashboard/dist'), { recursive: true });
+  writeFileSync(join(dir, 'dashboard/dist/index.html'), '<title>canplug</title>');
+  const noDist = pack();
+  assert.notEqual(noDist.status, 0);
+  assert.match(noDist.stderr, /dist\/ could not be built \(.*\), so it cannot be packed; run "npm ci" first/);
+
+  mkdirSync(join(dir, 'dist'));
+  writeFileSync(join(dir, 'dist/build.json'), JSON.stringify({ sourceHash: sourceHash(join(dir, 'src')) }));
+  const built = pack();
+  assert.equal(built.status, 0, built.stderr);
+  // The build scripts' lines come first on stdout; npm's JSON after them.
+  const [packed] = JSON.parse(built.stdout.slice(built.stdout.search(/^\[/m))) as { files: { path: string }[] }[];
+  assert.ok(['dist/build.json', 'dashboard/dist/index.html'].every((f) => packed.files.some((p) => p.path === f)));
 });
