@@ -4,11 +4,13 @@
 #
 #   sudo deploy/install.sh canplug-0.2.0.tgz   install or upgrade from the release artifact (npm pack)
 #   sudo deploy/install.sh                     the same from this checkout, after `npm ci` built it
+#   sudo deploy/install.sh --kiosk ...         also boot the touchscreen into the dashboard (cage + Chromium)
 #   sudo deploy/install.sh --uninstall         remove the program and the unit; keep config, data and user
 #   DESTDIR=/tmp/root deploy/install.sh ...    stage the files only (packaging, tests): no user, no systemctl
 #
 # Options (or environment): --prefix DIR (PREFIX, default /usr/local), --destdir DIR (DESTDIR),
-# --bitrate N (BITRATE, default 125000) for can0, --no-can (no can0 network file), --no-start.
+# --bitrate N (BITRATE, default 125000) for can0, --no-can (no can0 network file), --no-start,
+# --no-deps (with DESTDIR only: stage without node_modules, for packaging that installs them itself).
 # The program is the artifact's files plus its production dependencies (`npm ci --omit=dev`, which
 # builds the native addons for this machine's Node); nothing else is built on the target.
 set -eu
@@ -22,6 +24,8 @@ CAN=yes
 START=yes
 ACTION=install
 ARTIFACT=
+KIOSK=no
+DEPS=yes
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "  $*"; }
@@ -36,8 +40,10 @@ while [ $# -gt 0 ]; do
     --bitrate=*) BITRATE=${1#*=} ;;
     --no-can) CAN=no ;;
     --no-start) START=no ;;
+    --no-deps) DEPS=no ;;
+    --kiosk) KIOSK=yes ;;
     --uninstall) ACTION=uninstall ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -eu$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (try --help)" ;;
     *) [ -z "$ARTIFACT" ] || die "one artifact at a time (got $ARTIFACT and $1)"; ARTIFACT=$1 ;;
   esac
@@ -64,6 +70,7 @@ SYSTEMD=no
 [ "$LIVE" = yes ] && [ -d /run/systemd/system ] && SYSTEMD=yes
 R=$DESTDIR
 
+if [ "$DEPS" = no ] && [ "$LIVE" = yes ]; then die "--no-deps only stages (with DESTDIR): the service cannot run without its dependencies"; fi
 if [ "$LIVE" = yes ] && [ "$(id -u)" != 0 ]; then die "run as root (sudo), or stage with DESTDIR=..."; fi
 
 uninstall() {
@@ -71,6 +78,7 @@ uninstall() {
   if [ "$SYSTEMD" = yes ]; then
     systemctl disable --now canplug.service 2>/dev/null || true
   fi
+  kiosk uninstall
   rm -rf "$R$APP" "$R$APP.new" "$R$APP.old" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf"
   [ "$SYSTEMD" = yes ] && systemctl daemon-reload
   echo "Kept: /etc/canplug (config), /var/lib/canplug (database, token, backups), $NETWORK_FILE, the canplug user."
@@ -124,6 +132,20 @@ install_program() {
   check_engines "$STAGE"
   VERSION=$("$NODE" -p "require('$STAGE/package.json').version")
   echo "Installing canplug $VERSION into $R$PREFIX"
+  install_dependencies
+  # Replaced as a whole, so files removed upstream do not linger.
+  rm -rf "$R$APP.old"
+  [ -d "$R$APP" ] && mv "$R$APP" "$R$APP.old"
+  mv "$STAGE" "$R$APP"
+  rm -rf "$R$APP.old"
+  say "program       $APP (canplug $VERSION)"
+}
+
+install_dependencies() {
+  if [ "$DEPS" = no ]; then
+    say "dependencies  not installed (--no-deps): run 'npm ci --omit=dev' in $APP"
+    return
+  fi
   say "dependencies  npm ci --omit=dev (builds the SQLite and SocketCAN addons for Node $("$NODE" -p process.versions.node); minutes on a Pi)"
   (cd "$STAGE" && "$NPM" ci --omit=dev --no-audit --no-fund --loglevel=error) ||
     die "npm ci --omit=dev failed (above); the installed program, if any, is unchanged"
@@ -133,13 +155,6 @@ install_program() {
     die "the SQLite addon does not load (above); the installed program, if any, is unchanged"
   (cd "$STAGE" && "$NODE" -e 'require("socketcan")' 2>/dev/null) ||
     die "the SocketCAN addon was not built (no compiler? sudo apt-get install build-essential python3, then run this again); the installed program, if any, is unchanged"
-
-  # Replaced as a whole, so files removed upstream do not linger.
-  rm -rf "$R$APP.old"
-  [ -d "$R$APP" ] && mv "$R$APP" "$R$APP.old"
-  mv "$STAGE" "$R$APP"
-  rm -rf "$R$APP.old"
-  say "program       $APP (canplug $VERSION)"
 }
 
 install_files() {
@@ -222,6 +237,55 @@ activate() {
   fi
 }
 
+# The touchscreen kiosk (--kiosk, deploy/kiosk/): `kiosk files` stages it, `kiosk activate` turns it
+# on after the gateway, `kiosk uninstall` removes it (its settings and Chromium profile stay).
+kiosk() {
+  K=$R$APP/deploy/kiosk
+  case $1 in
+    files)
+      if [ "$LIVE" = yes ]; then
+        command -v cage >/dev/null 2>&1 || die "--kiosk needs cage: sudo apt-get install cage chromium (chromium-browser on Raspberry Pi OS)"
+        command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || die "--kiosk needs Chromium: sudo apt-get install chromium (chromium-browser on Raspberry Pi OS)"
+        if systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
+          die "--kiosk: a desktop (display-manager.service) has the screen; boot to the console first (sudo raspi-config: System Options > Boot / Auto Login > Console), then run this again"
+        fi
+      fi
+      mkdir -p "$R$UNIT_DIR" "$R$SYSUSERS_DIR" "$R/etc/pam.d" "$R/etc/udev/rules.d" "$R/etc/canplug"
+      sed -e "s|@NODE@|$NODE|g" -e "s|@PREFIX@|$PREFIX|g" "$K/canplug-kiosk.service" > "$R$UNIT_DIR/canplug-kiosk.service"
+      cp "$K/canplug-kiosk.sysusers" "$R$SYSUSERS_DIR/canplug-kiosk.conf"
+      cp "$K/canplug-kiosk.pam" "$R/etc/pam.d/canplug-kiosk"
+      cp "$K/70-canplug-backlight.rules" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      chmod 644 "$R$UNIT_DIR/canplug-kiosk.service" "$R$SYSUSERS_DIR/canplug-kiosk.conf" "$R/etc/pam.d/canplug-kiosk" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      say "kiosk unit    $UNIT_DIR/canplug-kiosk.service (user canplug-kiosk, tty1)"
+      if [ -e "$R/etc/canplug/kiosk.env" ]; then
+        say "kiosk config  /etc/canplug/kiosk.env (kept as it was)"
+      else
+        cp "$K/kiosk.env" "$R/etc/canplug/kiosk.env"
+        chmod 644 "$R/etc/canplug/kiosk.env"
+        say "kiosk config  /etc/canplug/kiosk.env (new: start page, blank after 300 s)"
+      fi
+      ;;
+    activate)
+      systemd-sysusers "$SYSUSERS_DIR/canplug-kiosk.conf"
+      udevadm control --reload 2>/dev/null && udevadm trigger --subsystem-match=backlight --action=add 2>/dev/null || true
+      systemctl daemon-reload
+      # The kiosk starts with the graphical target (Raspberry Pi OS Lite boots to multi-user).
+      systemctl set-default graphical.target
+      systemctl enable canplug-kiosk.service
+      if [ "$START" = yes ]; then
+        systemctl restart canplug-kiosk.service
+        say "kiosk started: systemctl status canplug-kiosk; journalctl -u canplug-kiosk -f"
+      fi
+      ;;
+    uninstall)
+      if [ "$SYSTEMD" = yes ]; then
+        systemctl disable --now canplug-kiosk.service 2>/dev/null || true
+      fi
+      rm -f "$R$UNIT_DIR/canplug-kiosk.service" "$R$SYSUSERS_DIR/canplug-kiosk.conf" "$R/etc/pam.d/canplug-kiosk" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      ;;
+  esac
+}
+
 if [ "$ACTION" = uninstall ]; then
   uninstall
   exit 0
@@ -233,6 +297,7 @@ trap 'rm -rf "$WORK" "$R$APP.new"' EXIT
 find_artifact
 install_program
 install_files
+if [ "$KIOSK" = yes ]; then kiosk files; fi
 if [ "$LIVE" = no ]; then
   echo "Staged under $DESTDIR: no user created, nothing enabled (run without DESTDIR on the target)."
 elif [ "$SYSTEMD" = no ]; then
@@ -241,4 +306,5 @@ elif [ "$SYSTEMD" = no ]; then
 else
   create_user
   activate
+  if [ "$KIOSK" = yes ]; then kiosk activate; fi
 fi

@@ -1,9 +1,10 @@
-// deploy/install.sh's refusals and its uninstall, quickly (no dependencies installed). A whole
-// install, upgrade and uninstall as root is test/install/install-and-upgrade.test.ts.
+// deploy/install.sh, quickly: what it stages (with --no-deps: no npm ci), its refusals and its
+// uninstall. A whole install with dependencies, started, upgraded and uninstalled as root is
+// test/install/install-and-upgrade.test.ts (npm run test:install).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,64 @@ test('install.sh refuses bad options and arguments with a message and touches no
     assert.match(result.stderr, message);
   }
   assert.ok(!existsSync(join(root, 'dest')));
+  const noDeps = sh(INSTALL, ['--no-deps']);
+  assert.equal(noDeps.code, 1);
+  assert.match(noDeps.stderr, /--no-deps only stages \(with DESTDIR\): the service cannot run without its dependencies/);
+});
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+test('staged from this checkout: the program as the release packs it, a runnable unit, the config once; a second run keeps the config', (t) => {
+  const root = scratch(t);
+  const first = sh(INSTALL, ['--prefix', '/usr', '--bitrate', '250000', '--no-deps'], { DESTDIR: root });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /Staged under .*: no user created, nothing enabled/);
+
+  const app = join(root, 'usr/lib/canplug');
+  for (const file of ['bin/canplug.js', 'dist/cli.js', 'dashboard/dist/index.html', 'migrations/001-initial.sql', 'package.json', 'npm-shrinkwrap.json', 'deploy/README.md']) {
+    assert.ok(existsSync(join(app, file)), `${file} installed`);
+  }
+  for (const file of ['test', 'bench', 'node_modules']) assert.ok(!existsSync(join(app, file)), `no ${file}/`);
+  const wrapper = join(root, 'usr/bin/canplug');
+  assert.equal(mode(wrapper), 0o755);
+  assert.match(readFileSync(wrapper, 'utf8'), new RegExp(`exec ${process.execPath} /usr/lib/canplug/bin/canplug\\.js "\\$@"`));
+
+  const unitPath = join(root, 'usr/lib/systemd/system/canplug.service');
+  const unit = readFileSync(unitPath, 'utf8');
+  assert.doesNotMatch(unit, /@[A-Z]+@/, 'every placeholder filled in');
+  assert.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-semi-space-size=2 /usr/lib/canplug/bin/canplug\\.js run$`, 'm'));
+  for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=on-failure', 'User=canplug', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/canplug', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_CAN AF_NETLINK']) {
+    assert.match(unit, new RegExp(`^${line}$`, 'm'), line);
+  }
+  const config = join(root, 'etc/canplug/canplug.yaml');
+  assert.equal(mode(config), 0o640);
+  assert.match(readFileSync(config, 'utf8'), /^ {2}bitrate: 250000$/m);
+  assert.equal(mode(join(root, 'var/lib/canplug')), 0o750);
+  assert.match(readFileSync(join(root, 'etc/systemd/network/80-canplug-can0.network'), 'utf8'), /^\[CAN\]\nBitRate=250000$/m);
+  assert.match(readFileSync(join(root, 'usr/lib/sysusers.d/canplug.conf'), 'utf8'), /^u canplug - "canplug gateway" \/var\/lib\/canplug /m);
+
+  if (has('systemd-analyze')) {
+    const verify = spawnSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal(verify.stderr, '', 'no warnings (unknown keys, bad values)');
+  }
+  if (has('systemd-sysusers')) {
+    const sysusers = spawnSync('systemd-sysusers', [`--root=${root}`, '--dry-run', join(root, 'usr/lib/sysusers.d/canplug.conf')], {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' },
+    });
+    assert.equal(sysusers.status, 0, sysusers.stderr);
+    assert.match(sysusers.stdout + sysusers.stderr, /Creating user 'canplug' \(canplug gateway\)/);
+  }
+
+  writeFileSync(config, 'log:\n  level: debug\n');
+  writeFileSync(join(app, 'src/removed-upstream.ts'), '');
+  const second = sh(INSTALL, ['--prefix', '/usr', '--no-deps'], { DESTDIR: root });
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /config {8}\/etc\/canplug\/canplug\.yaml \(kept as it was\)/);
+  assert.equal(readFileSync(config, 'utf8'), 'log:\n  level: debug\n');
+  assert.ok(!existsSync(join(app, 'src/removed-upstream.ts')), 'stale program files do not linger');
 });
 
 test('--help describes the artifact and checkout installs', () => {

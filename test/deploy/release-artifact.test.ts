@@ -69,7 +69,7 @@ test('the artifact ships no tests, benchmarks, dashboard sources, data or secret
     /^firmware\/(?!canplug\.dbc$)/,
     /^scripts\/(?!build-dist\.mjs$|build-dashboard\.mjs$)/,
     /(^|\/)token$/,
-    /\.(db|db-wal|db-shm|bak|sqlite|pem|key|crt|env|log|tgz)$/,
+    /\.(db|db-wal|db-shm|bak|sqlite|pem|key|crt|log|tgz)$/,
     /(^|\/)\.env/,
     /(^|\/)\.npmrc$/,
     /^package-lock\.json$/,
