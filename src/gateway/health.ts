@@ -13,7 +13,7 @@ export function healthReport(
 ): HealthReport {
   const can = g.can.transport.stats();
   const db = g.writer.health();
-  const up = can.up && g.mqtt.connected && db.ok;
+  const up = can.up && g.mqtt.connected && !g.mqtt.conflict && db.ok;
   const devices = g.registry.list();
   return {
     status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,
