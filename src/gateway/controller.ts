@@ -25,7 +25,7 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
-import { Namespace } from '../mqtt/namespace.js';
+import { loadNamespace, Namespace } from '../mqtt/namespace.js';
 import { StatePolicy } from '../mqtt/state-policy.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
@@ -125,6 +125,9 @@ export class Gateway {
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
     this.registry.load();
+    const namespaces = new MqttNamespaceStore(this.db);
+    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = c.mqtt;
+    const { gatewayId, discoveryPrefix: previousPrefix } = loadNamespace(namespaces, this.registry.list().length > 0, baseTopic, discoveryPrefix);
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
     this.cleanups.push(() => recorder.stop());
@@ -157,16 +160,13 @@ export class Gateway {
     this.startSimulatedSockets();
 
     await this.startMqtt();
-    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = c.mqtt;
-    const namespace = new Namespace({ store: new MqttNamespaceStore(this.db), connection: this.mqtt, registry: this.registry, baseTopic, discoveryPrefix, log: this.child('mqtt') });
-    const { gatewayId, discoveryPrefix: previousPrefix } = namespace.load();
     this.deviceTopics = new DeviceTopics({
       connection: this.mqtt,
       events: this.events,
       registry: this.registry,
       control: this.control,
       policy: new StatePolicy(c.mqtt.publish, monotonicMs),
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
@@ -181,7 +181,7 @@ export class Gateway {
       control: this.control,
       events: this.events,
       mqtt: this.mqtt,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       log: this.child('rules'),
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
@@ -192,7 +192,7 @@ export class Gateway {
       registry: this.registry,
       safety: this.safety,
       commands: this.commands,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
       gatewayId,
       version: VERSION,
@@ -232,7 +232,7 @@ export class Gateway {
         connection: this.mqtt,
         events: this.events,
         registry: this.registry,
-        baseTopic: c.mqtt.base_topic,
+        baseTopic,
         prefix: c.mqtt.discovery_prefix,
         ...(previousPrefix !== '' ? { previousPrefix } : {}),
         gatewayId,
@@ -242,6 +242,7 @@ export class Gateway {
       });
       await this.startFeature('mqtt-discovery', this.discovery);
     }
+    const namespace = new Namespace({ store: namespaces, connection: this.mqtt, registry: this.registry, baseTopic, discoveryPrefix, log: this.child('mqtt') });
     await this.startFeature('mqtt-namespace', namespace);
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.

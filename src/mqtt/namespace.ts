@@ -34,6 +34,22 @@ export interface NamespaceStore {
   save(namespace: MqttNamespace): void;
 }
 
+/**
+ * The namespace as stored; on the first start made and stored at once (before anything is published
+ * with its id). A database that already knows devices is from before gateway ids: its base topic stays
+ * its id, so the unique_ids it has been publishing stay the same.
+ */
+export function loadNamespace(store: NamespaceStore, knowsDevices: boolean, baseTopic: string, discoveryPrefix: string): MqttNamespace {
+  let namespace = store.get();
+  if (!namespace) {
+    namespace = knowsDevices
+      ? { gatewayId: topicId(baseTopic), baseTopic, discoveryPrefix }
+      : { gatewayId: randomBytes(3).toString('hex'), baseTopic: '', discoveryPrefix: '' };
+    store.save(namespace);
+  }
+  return namespace;
+}
+
 export interface NamespaceDeps {
   store: NamespaceStore;
   connection: MqttConnection;
@@ -48,21 +64,6 @@ export class Namespace {
   private retirement: Retirement | undefined;
 
   constructor(private readonly deps: NamespaceDeps) {}
-
-  /**
-   * The namespace as stored, made and stored now on the first start (before anything is published
-   * with its id). A database from before gateway ids keeps its base topic as the id.
-   */
-  load(): MqttNamespace {
-    const { store, registry, baseTopic, discoveryPrefix } = this.deps;
-    let namespace = store.get();
-    if (!namespace) {
-      const legacy = registry.list().length > 0;
-      namespace = legacy ? { gatewayId: topicId(baseTopic), baseTopic, discoveryPrefix } : { gatewayId: randomBytes(3).toString('hex'), baseTopic: '', discoveryPrefix: '' };
-      store.save(namespace);
-    }
-    return namespace;
-  }
 
   /** Once online (now or at the first connect): retires an old base topic and stores the namespace as published. */
   start(): void {

@@ -154,3 +154,40 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
 export function templateKey(template: unknown): string | undefined {
   return typeof template === 'string' ? /value_json\.(\w+)/.exec(template)?.[1] : undefined;
 }
+
+/**
+ * What Home Assistant would render wrongly, replaying a message log in order: a message on a topic that
+ * a config live at that moment reads, which is not what that config expects there (a value template
+ * fed "" or anything but a JSON object; an availability topic fed anything but online/offline). HA
+ * logs a template error for each. Returns one line per such message; empty when all is well.
+ */
+export function misreadMessages(log: HaView['log'], prefix = 'homeassistant'): string[] {
+  const live = new Map<string, Record<string, unknown>>();
+  const problems: string[] = [];
+  for (const { topic, payload } of log) {
+    if (topic.startsWith(`${prefix}/`) && topic.endsWith('/config')) {
+      if (payload === '') live.delete(topic);
+      else live.set(topic, JSON.parse(payload));
+      continue;
+    }
+    for (const [configTopic, c] of live) {
+      const availability = ((c.availability as { topic: string }[] | undefined) ?? []).map((a) => a.topic);
+      if (availability.includes(topic) && payload !== 'online' && payload !== 'offline') {
+        problems.push(`${topic} got ${JSON.stringify(payload)} while ${configTopic} reads it as availability`);
+      }
+      if (c.state_topic === topic && (c.value_template !== undefined || configTopic.split('/')[1] === 'event') && !isJsonObject(payload)) {
+        problems.push(`${topic} got ${JSON.stringify(payload)} while ${configTopic} renders it`);
+      }
+    }
+  }
+  return problems;
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, waitFor } from '../helpers/gateway.js';
-import { discoveredEntities, haProblems, haView, type HaView } from '../helpers/ha-rules.js';
+import { discoveredEntities, haProblems, haView, misreadMessages, type HaView } from '../helpers/ha-rules.js';
 
 async function request(ha: HaView, path: string, body: unknown): Promise<Record<string, unknown>> {
   const mark = ha.log.length;
@@ -50,6 +50,11 @@ test('rename keeps the HA entities (same unique_ids and topics), moves their sta
   assert.ok(!retained.has('canplug/socket-2/availability'));
   assert.equal(retained.get('canplug/kitchen kettle/availability'), 'online');
   assert.deepEqual(haProblems(retained), []);
+  // In the order HA got them, no config read a cleared topic; and HA had a good while to apply the new configs first.
+  assert.deepEqual(misreadMessages(ha.log), []);
+  const moved = Math.max(...ha.log.filter((m) => m.topic.startsWith(`homeassistant/`) && m.payload.includes('kitchen kettle')).map((m) => m.at));
+  const cleared = ha.log.find((m) => m.topic === 'canplug/socket-2' && m.payload === '')!.at;
+  assert.ok(cleared - moved > 1000, `old state cleared ${Math.round(cleared - moved)} ms after the last config moved`);
 
   await ha.client.publishAsync('canplug/kitchen kettle/set', '{"state":"OFF"}');
   await waitFor(() => !gateway.simSockets[1].relay, 2000, 'the new command topic switches the socket');
@@ -79,6 +84,7 @@ test('remove: refused while online, then every discovery config cleared with emp
     return !now.has('canplug/socket-2') && !now.has('canplug/socket-2/availability') && now;
   }, 6000, 'state and availability cleared');
   assert.deepEqual(byNode(retained, node2), []);
+  assert.deepEqual(misreadMessages(ha.log), [], 'no config read a topic while it was cleared');
   assert.deepEqual(JSON.parse(retained.get('canplug/bridge/devices')!).map((d: { key: string }) => d.key), ['can:1']);
   assert.equal(byNode(retained, gateway.discovery!.nodeId('can:1')).length, SOCKET_CONFIGS, 'the other socket is untouched');
 
