@@ -213,14 +213,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** Another gateway's bridge info on our base topic, published live: both started at once and passed the claim. */
   private onBridgeInfo(payload: Buffer, retained: boolean): void {
     if (retained) return;
-    let info: { instance?: unknown; host?: unknown };
+    let info: unknown;
     try {
-      info = JSON.parse(payload.toString()) as typeof info;
+      info = JSON.parse(payload.toString());
     } catch {
       return;
     }
-    if (typeof info.instance !== 'string' || info.instance === this.instance) return;
-    const host = typeof info.host === 'string' ? ` on host ${info.host}` : '';
+    if (typeof info !== 'object' || info === null || !('instance' in info) || typeof info.instance !== 'string' || info.instance === this.instance) return;
+    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${info.host}` : '';
     const conflict = `another canplug gateway${host} publishes on base topic "${this.options.baseTopic}" too: their topics overwrite each other; give each gateway its own mqtt.base_topic`;
     if (this.conflict !== conflict) this.options.log.error(conflict);
     this.conflict = conflict;

@@ -98,6 +98,11 @@ test('a second gateway on the same base topic stays off MQTT with the reason; th
   assert.deepEqual(after.filter((m) => !/^canplug\/socket-[12](\/availability)?$/.test(m.topic)), [], 'only the first gateway published');
   assert.equal(ha.topics.get('canplug/bridge/state'), 'online');
   assert.equal(first.gateway.health().status, 'ok');
+
+  // Two started at the same instant both found the topic free: the other's bridge info, published live, says so.
+  await ha.client.publishAsync('canplug/bridge/info', JSON.stringify({ version: '0.1.0', base_topic: 'canplug', instance: 'feedbeef', host: 'pi-b' }), { qos: 1 });
+  await waitFor(() => first.gateway.health().status === 'degraded', 2000, 'the conflict in health');
+  assert.match((first.gateway.health() as { mqtt: { error: string } }).mqtt.error, /another canplug gateway on host pi-b publishes on base topic "canplug" too/);
 });
 
 test('a bridge state left online by a dead session does not stop the gateway; a late last will of it is answered with online', mosquittoTest(), async (t) => {
