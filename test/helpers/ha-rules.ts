@@ -15,7 +15,8 @@ export interface HaView {
   close(): Promise<void>;
 }
 
-export async function haView(url: string, filters = ['homeassistant/#', 'canplug/#'], options: IClientOptions = {}): Promise<HaView> {
+/** `qos`: Home Assistant subscribes at QoS 0; a QoS 1 subscriber gets at most Mosquitto's max_queued_messages (1000) retained at once. */
+export async function haView(url: string, filters = ['homeassistant/#', 'canplug/#'], options: IClientOptions = {}, qos: 0 | 1 = 1): Promise<HaView> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
   const topics = new Map<string, string>();
   const log: HaView['log'] = [];
@@ -25,7 +26,7 @@ export async function haView(url: string, filters = ['homeassistant/#', 'canplug
     else topics.set(topic, text);
     log.push({ topic, payload: text, retain: packet.retain, at: performance.now() });
   });
-  await client.subscribeAsync(filters, { qos: 1 });
+  await client.subscribeAsync(filters, { qos });
   return { client, topics, log, close: () => client.endAsync(true) };
 }
 

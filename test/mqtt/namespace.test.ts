@@ -102,7 +102,7 @@ test('a second gateway on the same base topic stays off MQTT with the reason; th
   // Two started at the same instant both found the topic free: the other's bridge info, published live, says so.
   await ha.client.publishAsync('canplug/bridge/info', JSON.stringify({ version: '0.1.0', base_topic: 'canplug', instance: 'feedbeef', host: 'pi-b' }), { qos: 1 });
   await waitFor(() => first.gateway.health().status === 'degraded', 2000, 'the conflict in health');
-  assert.match((first.gateway.health() as { mqtt: { error: string } }).mqtt.error, /another canplug gateway on host pi-b publishes on base topic "canplug" too/);
+  assert.match((first.gateway.health() as unknown as { mqtt: { error: string } }).mqtt.error, /another canplug gateway on host pi-b publishes on base topic "canplug" too/);
 });
 
 test('a bridge state left online by a dead session does not stop the gateway; a late last will of it is answered with online', mosquittoTest(), async (t) => {
