@@ -1,4 +1,7 @@
-/** Device cards: live readings, relay toggle, interlock and fault badges with reset. */
+/**
+ * Device cards: live readings, relay toggle, interlock and fault badges with reset. `#/devices/<key>`
+ * (Home Assistant's "Visit" link for a device) shows that device's card and opens its settings.
+ */
 import type { DeviceView } from '../../../src/api/live-protocol.js';
 import { api, type ApiError } from '../api.js';
 import { fmt, h, replace } from '../dom.js';
@@ -130,9 +133,12 @@ export class DevicesView implements View {
   private readonly cards = new Map<string, Card>();
   private root: HTMLElement | undefined;
   private unlisten: (() => void) | undefined;
+  /** The device the address asks for (key or name), until it is shown. */
+  private wanted: string | undefined;
 
-  mount(root: HTMLElement): void {
+  mount(root: HTMLElement, args: string[] = []): void {
     this.root = root;
+    this.wanted = args[0] === undefined ? undefined : decodeURIComponent(args[0]);
     this.render();
     this.unlisten = store.listen((device, key) => {
       const card = this.cards.get(key);
@@ -169,5 +175,17 @@ export class DevicesView implements View {
       grid.append(card.el);
     }
     replace(this.root, grid);
+    this.showWanted();
+  }
+
+  /** Once the device asked for is known: its card in view and marked, its settings open (hidden devices too). */
+  private showWanted(): void {
+    const device = this.wanted === undefined ? undefined : (store.devices.get(this.wanted) ?? store.byName(this.wanted));
+    if (!device) return;
+    this.wanted = undefined;
+    const card = this.cards.get(device.key);
+    card?.el.classList.add('focused');
+    card?.el.scrollIntoView({ block: 'center' });
+    openDeviceDialog(device);
   }
 }
