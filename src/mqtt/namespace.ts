@@ -85,17 +85,48 @@ export class Namespace {
 
   /**
    * Discovery has published under the current namespace. Another base topic last time: the configs now
-   * point at the new topics (same gateway id, so the same unique_ids), and the old retained topics go.
+   * point at the new topics (same gateway id, so the same unique_ids), and the old retained topics go,
+   * unless another gateway publishes there now (its bridge info names another gateway id).
    */
   private published(): void {
-    const { store, baseTopic, discoveryPrefix, registry, log } = this.deps;
+    const { store, baseTopic, discoveryPrefix } = this.deps;
     const stored = store.get()!;
-    if (stored.baseTopic !== '' && stored.baseTopic !== baseTopic) {
-      log.info({ from: stored.baseTopic, to: baseTopic }, 'base topic changed: the old retained topics are cleared once the discovery configs moved');
-      this.retirement?.clearLater(leftoverTopics(stored.baseTopic, registry.list().map((d) => d.name)));
-    }
+    if (stored.baseTopic !== '' && stored.baseTopic !== baseTopic) void this.retireBase(stored.baseTopic, stored.gatewayId);
     store.save({ gatewayId: stored.gatewayId, baseTopic, discoveryPrefix });
   }
+
+  private async retireBase(old: string, gatewayId: string): Promise<void> {
+    const { connection, registry, baseTopic, log } = this.deps;
+    const owner = await retainedGatewayId(connection, old);
+    if (owner !== undefined && owner !== gatewayId) {
+      log.warn({ old, owner }, `base topic changed, but another gateway (id ${owner}) publishes on ${old} now: its topics are left alone`);
+      return;
+    }
+    log.info({ from: old, to: baseTopic }, 'base topic changed: the old retained topics are cleared once the discovery configs moved');
+    this.retirement?.clearLater(leftoverTopics(old, registry.list().map((d) => d.name)));
+  }
+}
+
+/** How long a retained bridge info is waited for (there is none when no gateway ever published there). */
+const RETAINED_MS = 1500;
+
+/** The gateway id in a base topic's retained bridge info, or undefined when there is none. */
+async function retainedGatewayId(connection: MqttConnection, base: string): Promise<string | undefined> {
+  let owner: string | undefined;
+  let seen = false;
+  const unsubscribe = connection.subscribe(`${base}/bridge/info`, (_topic, payload) => {
+    seen = true;
+    try {
+      const info: unknown = JSON.parse(payload.toString());
+      if (typeof info === 'object' && info !== null && 'gateway_id' in info && typeof info.gateway_id === 'string') owner = info.gateway_id;
+      else owner = '(unknown)';
+    } catch {
+      owner = '(unknown)';
+    }
+  });
+  await until(() => seen, RETAINED_MS);
+  unsubscribe();
+  return owner;
 }
 
 /** The retained topics a base topic no longer in use still holds for these device names. */

@@ -53,6 +53,25 @@ test('a restart with another base topic moves the HA entities (same unique_ids) 
   assert.deepEqual(misreadMessages(ha.log), [], 'no config read an old topic while it was cleared');
 });
 
+test('a restart with another base topic leaves the old one alone when another gateway publishes there now', mosquittoTest(), async (t) => {
+  const mosquitto = await startMosquitto();
+  t.after(() => mosquitto.close());
+  const dir = mkdtempSync(join(tmpdir(), 'canplug-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await runGateway(dir, { mqtt: { url: mosquitto.url } });
+  await first.stop();
+  // Meanwhile a new gateway took the base topic canplug.
+  const other = await startGateway({ mqtt: { url: mosquitto.url }, can: { sim: { nodes: [5] } } });
+  t.after(() => other.stop());
+  const moved = await runGateway(dir, { mqtt: { url: mosquitto.url, base_topic: 'house' } });
+  t.after(() => moved.stop());
+  await new Promise((r) => setTimeout(r, 4500)); // past the retirement delay
+  const retained = await retainedNow(mosquitto.url, ['canplug/#']);
+  assert.equal(retained.get('canplug/bridge/state'), 'online', "the other gateway's bridge state stays");
+  assert.equal(retained.get('canplug/socket-5/availability'), 'online');
+  assert.ok(retained.has('canplug/socket-1'), 'the first gateway left its old state topics (the other could own those names)');
+});
+
 test('a restart with another discovery prefix clears the configs under the old one', mosquittoTest(), async (t) => {
   const mosquitto = await startMosquitto();
   t.after(() => mosquitto.close());
