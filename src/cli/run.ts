@@ -79,7 +79,9 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
   if (stopping) return EXIT.ok;
 
   const summary = () =>
-    gateway.mqtt.connected
+    gateway.mqtt.refused
+      ? `running without MQTT: ${gateway.mqtt.error}`
+      : gateway.mqtt.connected
       ? `running: ${gateway.registry.list().length} devices, MQTT ${redactUrl(gateway.mqttUrl())}, REST ${gateway.httpUrl()}`
       : `running; MQTT broker ${redactUrl(gateway.mqttUrl())} lost (${gateway.mqtt.error ?? 'disconnected'}), reconnecting`;
   await notifier.ready(summary());
