@@ -60,6 +60,23 @@ test('rename keeps the HA entities (same unique_ids and topics), moves their sta
   await waitFor(() => !gateway.simSockets[1].relay, 2000, 'the new command topic switches the socket');
 });
 
+test('renamed and back within the retirement delay: the name in use keeps its retained topics', async (t) => {
+  const tg = await startGateway();
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  const ha = await haView(gateway.mqttUrl());
+  t.after(() => ha.close());
+  await waitFor(() => ha.topics.get('canplug/socket-1/availability') === 'online', 5000, 'socket-1 online');
+  assert.equal((await request(ha, 'device/rename', { from: 'socket-1', to: 'lamp' })).status, 'ok');
+  assert.equal((await request(ha, 'device/rename', { from: 'lamp', to: 'socket-1' })).status, 'ok');
+  await new Promise((r) => setTimeout(r, 3000)); // past the 2 s after which retired topics are cleared
+  const retained = await retainedNow(gateway.mqttUrl());
+  assert.equal(retained.get('canplug/socket-1/availability'), 'online');
+  assert.ok(retained.has('canplug/socket-1'), 'state kept');
+  assert.ok(!retained.has('canplug/lamp') && !retained.has('canplug/lamp/availability'), 'the name left behind is cleared');
+  assert.deepEqual(misreadMessages(ha.log), []);
+});
+
 test('remove: refused while online, then every discovery config cleared with empty retained payloads; stale configs of ours are cleared too', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
