@@ -72,6 +72,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   private resyncPending = false;
   /** Set once the base topic was found free (the first connect) and the gateway went online. */
   private claimed = false;
+  private claiming = false;
   /** Another gateway owns the base topic: this one stays off the broker. */
   private refusal: string | undefined;
   /** Another gateway publishes on the base topic while this one is online (both started at once). */
@@ -144,7 +145,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       this.lastError = undefined;
       o.log.info({ url: redactUrl(o.url) }, 'MQTT connected');
       if (this.claimed) this.goOnline(client);
-      else void this.claim(client);
+      else if (!this.claiming) void this.claim(client);
     });
     client.on('close', () => {
       if (this.lastError === undefined) this.lastError = 'connection closed';
@@ -181,7 +182,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
 
   /** The first connect: online only when no other gateway answers on the base topic. */
   private async claim(client: MqttClient): Promise<void> {
+    this.claiming = true;
     const other = this.options.guard ? await findLiveGateway(client, this.options.baseTopic, this.instance).catch(() => undefined) : undefined;
+    this.claiming = false;
     if (client !== this.client || !client.connected) return; // stopped, or the connection dropped meanwhile: the next connect claims
     if (other) return this.refuse(client, other);
     this.claimed = true;

@@ -1,8 +1,9 @@
 /**
- * Home Assistant MQTT discovery (docs/home-assistant.md): every device becomes one HA device with a
- * switch, sensors and binary sensors; the gateway itself is an HA device too, so `via_device` points
- * at something real. Topics and unique_ids use the device's stable key, never its renamable name, so a
- * rename keeps the entities and only moves their state topics. Configs are re-sent when HA announces
+ * Home Assistant MQTT discovery (docs/home-assistant.md): every device becomes one HA device with the
+ * entities of ha-entities.ts (switch, sensors, binary sensors, the safety event), linked to its
+ * dashboard page; the gateway itself is an HA device too, so `via_device` points at something real.
+ * Topics and unique_ids use the gateway id and the device's stable key, never its renamable name or
+ * the base topic, so a rename keeps the entities and only moves their state topics. Configs are re-sent when HA announces
  * itself on `<prefix>/status`, on every broker (re)connect, and cleared with empty retained payloads
  * when a device is removed or an entity no longer exists.
  */

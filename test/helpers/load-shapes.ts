@@ -156,16 +156,18 @@ export function mains(seed = 7): (s: number) => number {
 }
 
 /**
- * Replaces the monotonic clock (performance.now, which src/gateway/clock.ts reads) with one that also
- * jumps forward on `advance`, so an hour of frames runs in seconds while the gateway's timers, deadlines
- * and node checks see an hour pass. Wall-clock time (Date) is left alone.
+ * Replaces the monotonic clock (performance.now, which src/gateway/clock.ts reads) with a simulated
+ * one that moves only on `advance`: an hour of frames runs in seconds, and the gateway's timeouts,
+ * deadlines, node checks and publish policy see exactly the simulated hour, however loaded the
+ * machine is. Wall-clock time (Date) and timers are left alone.
  */
-export function jumpingClock(): { advance(ms: number): void; restore(): void } {
+export function simulatedClock(): { advance(ms: number): void; restore(): void } {
   const real = performance.now.bind(performance);
-  let offset = 0;
-  performance.now = () => real() + offset;
+  // A whole number of ms, so whole seconds added stay exact (a fraction would make 300 s come out as 299.999...).
+  let now = Math.ceil(real());
+  performance.now = () => now;
   return {
-    advance: (ms) => (offset += ms),
+    advance: (ms) => (now += ms),
     restore: () => {
       performance.now = real;
     },
