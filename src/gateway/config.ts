@@ -128,7 +128,7 @@ export const ConfigSchema = Type.Object(
         current_limit_a: Type.Number({ minimum: 0, maximum: 65, default: 0, description: 'A; 0 = no limit' }),
         auto_rearm: Type.Boolean({ default: false, description: 're-arm without a person once the condition clears' }),
         gateway_rule: Type.Boolean({ default: true, description: 'the gateway backup rule; off leaves protection to the nodes alone' }),
-        relay_confirm_s: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'alarm when a relay still reports closed this long after an open' }),
+        relay_confirm_s: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'alarm when a relay still reports closed this long after an open command went out (Wi-Fi plugs: plus two 5 s broadcast periods)' }),
         humidity_stale_s: Type.Number({ minimum: 1, maximum: 3600, default: 15, description: 'alarm when a closed socket sends no humidity for this long' }),
       },
       { default: {}, additionalProperties: false },

@@ -2,7 +2,6 @@
 # as the ADC sees them, and a DHT. Fakes stop at the hardware edge: the application reads ADC
 # counts, drives GPIO levels and calls dht.measure() exactly as on the ESP32.
 import math
-import random
 
 from canplug.rms import ADC_MAX
 
@@ -65,6 +64,27 @@ class SimPlant:
         return i1 * (math.sin(w * t - phi) + self.third_harmonic * math.sin(3 * (w * t - phi)))
 
 
+class Noise:
+    """Gaussian noise from a seeded 32-bit xorshift and Box-Muller: the same numbers on CPython and
+    MicroPython, whose random module has neither Random nor gauss()."""
+
+    def __init__(self, seed):
+        self._x = ((seed * 2654435761) & 0xFFFFFFFF) or 1
+
+    def _uniform(self):
+        """(0, 1]"""
+        x = self._x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self._x = x
+        return (x + 1) / 4294967296.0
+
+    def gauss(self, mu, sigma):
+        u1, u2 = self._uniform(), self._uniform()
+        return mu + sigma * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
 class SimAdc:
     """machine.ADC.read(): 12-bit counts of zero_v + signal * gain, with Gaussian noise."""
 
@@ -77,7 +97,7 @@ class SimAdc:
         self._counts_per_volt = ADC_MAX / full_scale_v
         self.noise_counts = noise_counts
         self._conversion_us = conversion_us
-        self._rng = random.Random(seed)
+        self._rng = Noise(seed)
 
     def read(self):
         volts = self.zero_v + self._signal(self._clock.now_s()) * self.gain
