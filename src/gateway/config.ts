@@ -85,9 +85,9 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1' }),
         port: Port(8080),
-        auth: Type.Boolean({ default: true, description: 'require the API token for mutating routes and the live stream' }),
+        auth: Type.Boolean({ default: true, description: 'require the API token for changes (mutating routes; a live stream without it is read-only)' }),
         token_file: Type.String({ default: '', description: 'empty: "token" beside the database' }),
-        read_protection: Type.Boolean({ default: false, description: 'also require the token to read /api/* and /metrics' }),
+        read_protection: Type.Boolean({ default: false, description: 'also require the token to read /api/*, the live stream and /metrics' }),
         cors_origins: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'origins allowed cross-origin; empty: CORS off' }),
         rate_limit: Type.Integer({ minimum: 0, maximum: 100000, default: 120, description: 'mutating requests per minute per client address; 0: no limit' }),
         dashboard_dir: Type.String({ default: '', description: 'empty: the bundled dashboard (dashboard/dist)' }),

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';
-import type { Transport } from '../can/transport.js';
 import type { SimSocket } from '../can/sim-socket.js';
 import { createDemoSockets } from '../can/demo-sockets.js';
 import type { SimSeedSocket } from '../can/sim-seed-socket.js';
@@ -61,8 +60,11 @@ export interface Feature {
 export interface GatewayOptions {
   config: Config;
   log: Logger;
-  /** Replaces the configured transport (tests, `canplug sim`). */
-  transport?: Transport;
+  /**
+   * The simulated bus to join when `can.transport` is sim (tests that attach their own endpoints
+   * first); by default a new one. The safety worker joins it too, by name.
+   */
+  bus?: VirtualBus;
 }
 
 export class Gateway {
@@ -132,8 +134,8 @@ export class Gateway {
     recorder.start();
     this.cleanups.push(() => recorder.stop());
 
-    if (!this.options.transport && c.can.transport === 'sim') this.virtualBus = new VirtualBus();
-    const transport = this.options.transport ?? (await createTransport(c.can, this.child('can'), this.virtualBus));
+    if (c.can.transport === 'sim') this.virtualBus = this.options.bus ?? new VirtualBus();
+    const transport = await createTransport(c.can, this.child('can'), this.virtualBus);
     this.can = new CanBus(transport, c.can.protocol, this.child('can'));
     this.commands = new Commands(this.can, c.can.command_timeout_ms);
     this.control = new DeviceControl(this.registry, this.events);
@@ -145,18 +147,22 @@ export class Gateway {
     await this.can.start();
     this.commands.start();
     this.registry.start();
-    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the daemon must not run.
+    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the
+    // daemon must not run. It stops last, after everything that could switch a relay.
     this.safety = new Safety({
       events: this.events,
       registry: this.registry,
       control: this.control,
       commands: this.commands,
       config: c.safety,
+      can: c.can,
+      busName: this.virtualBus?.name,
       log: this.child('safety'),
     });
-    this.safety.start();
-    this.cleanups.push(() => this.safety.stop());
+    await this.safety.start();
     this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
+    this.metrics.sources.canplug_safety_worker_trips_total = () => this.safety.worker.trips;
+    this.metrics.sources.canplug_safety_worker_restarts_total = () => this.safety.worker.restarts;
     this.startSimulatedSockets();
 
     await this.startMqtt();
@@ -272,6 +278,7 @@ export class Gateway {
     this.simSeedSocket?.stop();
     this.commands?.stop();
     this.registry?.stop();
+    await this.safety?.stop();
     await this.can?.stop();
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.writer?.stop();
