@@ -41,6 +41,7 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /can:3/);
     assert.equal(await card('socket-3').evaluate((el) => el.classList.contains('focused')), true, 'its card is marked');
+    assert.match(page.url(), /#\/devices$/, 'shown once: a re-draw of the view does not open it again');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
   });

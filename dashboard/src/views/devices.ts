@@ -212,6 +212,8 @@ export class DevicesView implements View {
     const device = this.wanted === undefined ? undefined : (store.devices.get(this.wanted) ?? store.byName(this.wanted));
     if (!device) return;
     this.wanted = undefined;
+    // Shown once: a later re-draw of the view (a theme change, a reload) must not open it again.
+    history.replaceState(null, '', '#/devices');
     const card = this.cards.get(device.key);
     card?.el.classList.add('focused');
     card?.el.scrollIntoView({ block: 'center' });
