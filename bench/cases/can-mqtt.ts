@@ -36,7 +36,8 @@ export interface FlowResult {
   subscriberCpuPct: number;
   brokerCpuPct: number;
   latency: Percentiles;
-  /** Median latency of the last 5 % of the frames sent, ms: grows through a run the gateway cannot keep up with. */
+  /** Median latency of the first and the last 5 % of the frames sent, ms: apart when a backlog grew through the run. */
+  headLatencyMs: number;
   tailLatencyMs: number;
   /** The gateway's event-loop delay and GC pauses over the run. */
   loopDelayMaxMs: number;
@@ -78,6 +79,7 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
   const all = subscriber.latencies(ran.sendTimes);
   const latencies = all.filter((x) => !Number.isNaN(x));
   const tail = all.subarray(Math.floor(all.length * 0.95)).filter((x) => !Number.isNaN(x));
+  const head = all.subarray(0, Math.ceil(all.length * 0.05)).filter((x) => !Number.isNaN(x));
   const spanS = (Math.max(subscriber.lastArrival, ran.endedAt) - ran.startedAt) / 1000;
   return {
     rate,
@@ -99,6 +101,7 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
     flushMaxMs: round(m.flushMaxMs, 1),
     involuntarySwitches: m.involuntarySwitches,
     latency: percentiles(latencies),
+    headLatencyMs: round(quantile(head, 0.5), 2),
     tailLatencyMs: round(quantile(tail, 0.5), 2),
   };
 }
@@ -148,6 +151,7 @@ export function flowRows(caseName: string, variant: string, plan: FlowPlan, runs
     flushMaxMs: pick((x) => x.flushMaxMs),
     involuntarySwitches: pick((x) => x.involuntarySwitches),
     latency: { p50: pick((x) => x.latency.p50), p99: pick((x) => x.latency.p99), max: pick((x) => x.latency.max), n: pick((x) => x.latency.n) },
+    headLatencyMs: pick((x) => x.headLatencyMs),
     tailLatencyMs: pick((x) => x.tailLatencyMs),
     runs,
   };

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { assertInGuest, resetVcan } from '../../test/vcan/vcan-helpers.js';
-import { withMosquitto, withTempDir, type BenchOptions } from '../lib/bench-case.js';
+import { EVERY_READING, withMosquitto, withTempDir, type BenchOptions } from '../lib/bench-case.js';
 import { prepareCompiled } from '../lib/compiled.js';
 import { CpuSlice, mountCpuControllers } from '../lib/cpu-slice.js';
 import { BenchProcess } from '../lib/gateway-process.js';
@@ -31,7 +31,7 @@ async function canplugSlice(options: BenchOptions, broker: Mosquitto, dir: strin
       role: 'gateway',
       config: {
         can: { transport: 'socketcan', interface: 'vcan0', bitrate: BITRATE },
-        mqtt: { url: broker.url },
+        mqtt: { url: broker.url, publish: EVERY_READING },
         http: { port: 0 },
         database: { path: `${dir}/canplug-${percent}.db` },
         udp: { port: 0 },
