@@ -38,7 +38,7 @@ export interface RawChannel {
   setErrorFilters(mask: number): void;
   /** Sizes the kernel's receive queue (canplug's patch of the addon, patches/socketcan+4.0.7.patch). */
   setReceiveBuffer?(bytes: number): ReceiveBufferResult;
-  /** The kernel's count of frames dropped on a full receive queue, as of the last frame read (SO_RXQ_OVFL; the patch). */
+  /** The kernel's count of frames dropped on a full receive queue (SO_MEMINFO, else as of the last frame read: SO_RXQ_OVFL; the patch). */
   getDropCount?(): number;
 }
 export interface SocketCanAddon {
