@@ -54,7 +54,7 @@ export async function hostSlice(options: BenchOptions, percent: number): Promise
           const goal = GOALS[percent];
           const ladder = await climb(setup, slice, { rates: HOST_RATES, seconds: seconds(options), always: goal ? [goal.rate] : [], log: options.log });
           const trips = ladder.ceiling > 0 ? await tripsUnderFlood(setup, ladder.ceiling) : undefined;
-          if (trips) options.log(`    trips under a flood at ${ladder.ceiling}/s: p50/p99/max ${trips.p50}/${trips.p99}/${trips.max} ms`);
+          if (trips) options.log(`    trips under a flood at ${ladder.ceiling}/s: p50/p99/max ${trips.p50}/${trips.p99}/${trips.max} ms, ${trips.missed} missed`);
           return { percent, ...ladder, trips };
         } finally {
           await subscriber.close();
@@ -75,10 +75,12 @@ export function sliceRows(env: string, result: SliceResult, peer?: SliceResult):
   const atGoal = goal ? stepAt(result, goal.rate) : undefined;
   const describe = (s: typeof top) =>
     s ? `p50/p99 ${s.latency.p50}/${s.latency.p99} ms, RSS ${s.rssPeakMb} MB, CPU ${s.cpuUsPerFrame} µs/frame (${s.cpuPct} % of a core), kernel drops ${s.kernelDrops}` : 'no lossless rate';
-  const trips = result.trips ? `trip under the flood p50/p99/max ${result.trips.p50}/${result.trips.p99}/${result.trips.max} ms` : 'no trip measured';
+  const trips = result.trips
+    ? `trip under the flood p50/p99/max ${result.trips.p50}/${result.trips.p99}/${result.trips.max} ms${result.trips.missed ? `, ${result.trips.missed} of ${result.trips.n + result.trips.missed} without an open command within 5 s` : ''}`
+    : 'no trip measured';
   const goalText = goal && atGoal ? `; at ${goal.rate}/s: ${atGoal.lossless ? 'lossless' : `NOT lossless (loss ${atGoal.loss}, ${atGoal.throughput}/s)`}, ${describe(atGoal)}` : '';
   const met = goal
-    ? !!atGoal && atGoal.lossless && atGoal.latency.p99 < goal.p99Ms && result.ceiling >= goal.rate && !!result.trips && result.trips.max < goal.tripMs
+    ? !!atGoal && atGoal.lossless && atGoal.latency.p99 < goal.p99Ms && result.ceiling >= goal.rate && !!result.trips && result.trips.missed === 0 && result.trips.max < goal.tripMs
     : undefined;
   const rows: Row[] = [
     {

@@ -21,8 +21,8 @@ export interface SliceResult {
   /** The highest rate of the ladder that was lossless (0: none). */
   ceiling: number;
   steps: LadderStep[];
-  /** Humidity frame -> open command, ms, under a flood at the ceiling (canplug only). */
-  trips?: Percentiles;
+  /** Humidity frame -> open command, ms, under a flood at the ceiling (canplug only), and the trips with no open command. */
+  trips?: Percentiles & { missed: number };
 }
 
 /** How much later than the run's first frames its last ones may arrive before the gateway counts as not keeping up. */
@@ -75,9 +75,9 @@ export async function climb(setup: FlowSetup, slice: CpuSlice, plan: LadderPlan)
 }
 
 /** The humidity trips of nodes 1-16 in turn, every 300 ms, during a flood at `rate` (the source counts them). */
-export async function tripsUnderFlood(setup: FlowSetup, rate: number): Promise<Percentiles> {
+export async function tripsUnderFlood(setup: FlowSetup, rate: number): Promise<Percentiles & { missed: number }> {
   const ms = await setup.source.floodTrips(rate, (SOURCE_NODES.length * 300) / 1000 + 1, SOURCE_NODES, 300);
-  return percentiles(ms);
+  return { ...percentiles(ms.filter((x) => x >= 0)), missed: ms.filter((x) => x < 0).length };
 }
 
 /** The step at `rate`, if it ran. */
