@@ -34,10 +34,13 @@ export class ChangeFilter<K> {
 
   constructor(private readonly policy: ChangePolicy) {}
 
-  /** True when the sample should be passed on; it then becomes the reference for the next one. */
-  admit(key: K, sample: Sample, now: number): boolean {
+  /**
+   * True when the sample should be passed on; it then becomes the reference for the next one.
+   * `force` passes it whatever the values (a change the caller always reports, such as the relay).
+   */
+  admit(key: K, sample: Sample, now: number, force = false): boolean {
     const last = this.passed.get(key);
-    if (last && !this.due(last, now) && !this.moved(last.values, sample)) return false;
+    if (!force && last && !this.due(last, now) && !this.moved(last.values, sample)) return false;
     const values = last ? { ...last.values, ...sample } : { ...sample };
     this.passed.set(key, { ts: now, values });
     return true;

@@ -3,17 +3,18 @@
  * Every problem is reported at once with its key; a broken file never falls back to defaults.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { Type, type Static, type TSchema, Kind } from '@sinclair/typebox';
+import { Type, type Static, type TNumber, type TSchema, Kind } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { ChangePolicy } from './change-filter.js';
+import { QUANTITIES, type Quantity } from './device.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
-const Enum = <T extends string>(values: readonly T[], def: T) =>
+const Enum = <T extends string>(values: readonly T[], def: T, description?: string) =>
   Type.Union(
     values.map((v) => Type.Literal(v)),
-    { default: def },
+    { default: def, ...(description ? { description } : {}) },
   );
-
 export const ConfigSchema = Type.Object(
   {
     can: Type.Object(
@@ -71,8 +72,42 @@ export const ConfigSchema = Type.Object(
     database: Type.Object(
       {
         path: Type.String({ minLength: 1, default: './data/canplug.db' }),
-        flush_interval_ms: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
-        retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 90, description: 'readings and events older than this are deleted daily; 0 keeps everything' }),
+        flush_interval_ms: Type.Integer({
+          minimum: 10,
+          maximum: 600000,
+          default: 30000,
+          description: 'commit interval: a power cut loses at most the readings of this interval; a clean stop writes everything, events are written at once',
+        }),
+        synchronous: Enum(['full', 'normal'] as const, 'full', 'full: a commit that returned survives a power cut; normal: the kernel writes it out within about 30 s more'),
+        store: Type.Object(
+          {
+            every_reading: Type.Boolean({ default: false, description: 'store every reading as a raw row (about 10x the rows); the rollups always take every reading' }),
+            max_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'a reading is stored at least this often per device and frame even when unchanged' }),
+            deadband: Type.Object(
+              {
+                voltage: Type.Number({ minimum: 0, default: 2, description: 'V' }),
+                current: Type.Number({ minimum: 0, default: 0.05, description: 'A' }),
+                power: Type.Number({ minimum: 0, default: 2, description: 'W' }),
+                energy: Type.Number({ minimum: 0, default: 0.01, description: 'kWh (the rollups keep every counter value to the minute)' }),
+                humidity: Type.Number({ minimum: 0, default: 1, description: '%RH' }),
+                temperature: Type.Number({ minimum: 0, default: 0.2, description: 'degC' }),
+              },
+              { default: {}, additionalProperties: false, description: 'a reading is stored when a quantity moved by more than this (or by deadband_percent, the larger)' },
+            ),
+            deadband_percent: Type.Object(
+              Object.fromEntries(QUANTITIES.map((q) => [q, Type.Number({ minimum: 0, maximum: 100, default: q === 'power' || q === 'current' ? 5 : 0, description: '% of the last stored value' })])) as Record<
+                Quantity,
+                TNumber
+              >,
+              { default: {}, additionalProperties: false },
+            ),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 7, description: 'raw readings older than this are deleted daily (the rollups keep their history); 0 keeps them' }),
+        minute_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 365, description: 'per-minute rollups older than this are deleted daily; 0 keeps them' }),
+        hour_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 0, description: 'hourly rollups older than this are deleted daily; 0 keeps them for ever' }),
+        event_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 365, description: 'event-log entries older than this are deleted daily; 0 keeps them' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -248,6 +283,16 @@ export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   const problems = configProblems(withDefaults);
   if (problems.length > 0) throw new ConfigError(problems);
   return withDefaults as Config;
+}
+
+/** Which readings are stored as raw rows (`database.store`); undefined: every one. */
+export function storedReadingsPolicy(database: Config['database']): ChangePolicy | undefined {
+  const { store } = database;
+  if (store.every_reading) return undefined;
+  return {
+    deadbands: Object.fromEntries(QUANTITIES.map((q) => [q, { absolute: store.deadband[q], relative: store.deadband_percent[q] / 100 }])),
+    maxIntervalMs: store.max_interval_s * 1000,
+  };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

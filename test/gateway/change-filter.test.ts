@@ -51,3 +51,12 @@ test('property: whatever the input, every passed value is within its deadband of
     }),
   );
 });
+
+test('a forced sample passes whatever its values and becomes the reference, deadband and interval', () => {
+  const f = new ChangeFilter<string>(policy);
+  f.admit('a', { power: 100 }, 0);
+  assert.equal(f.admit('a', { power: 101 }, 1000, true), true, 'forced (the relay changed)');
+  assert.equal(f.admit('a', { power: 105.5 }, 2000), false, '4.5 W from the forced 101 W is within 5 %');
+  assert.equal(f.admit('a', { power: 101 }, 60_999), false, 'the interval counts from the forced pass');
+  assert.equal(f.admit('a', { power: 101 }, 61_000), true);
+});

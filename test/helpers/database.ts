@@ -31,6 +31,6 @@ export function seed(db: Db, devices: number, times: number[]): void {
   })();
 }
 
-export function count(db: Db, table: 'readings' | 'events', where = '1'): number {
+export function count(db: Db, table: 'readings' | 'readings_1m' | 'readings_1h' | 'events', where = '1'): number {
   return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
 }
