@@ -146,3 +146,45 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   const last = history.buckets({ deviceId: 2, from: T0, to: to + 3_600_000, bucketMs: 3_600_000 }).at(-1)!;
   assert.equal(last.values.power?.max, 12345);
 });
+
+test('migration 004 keeps the last 7 days of raw readings (one row per device and millisecond) and the rollups to the stored resolution', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'canplug-migrate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upTo003 = join(dir, 'migrations');
+  mkdirSync(upTo003);
+  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql']) copyFileSync(join(MIGRATIONS_DIR, name), join(upTo003, name));
+  const path = join(dir, 'old.db');
+  const old = openDatabase(path, { migrationsDir: upTo003 });
+  const newest = T0 + 20 * 86_400_000;
+  // What the old writer stored: a row per frame, unrounded values, and its rollups.
+  const rows: ReadingRow[] = [
+    { deviceId: 1, ts: T0, power: 12.34, voltage: 230.06 }, // 20 days before the newest: only in the rollups afterwards
+    { deviceId: 1, ts: newest - 7 * 86_400_000, power: 50 },
+    { deviceId: 1, ts: newest - 60_000, power: 100.04, voltage: 229.96 },
+    { deviceId: 1, ts: newest - 60_000, humidity: 41.26, temperature: 20.04 }, // the same millisecond
+    { deviceId: 2, ts: newest, energy: 1.2344 },
+  ];
+  const insert = old.prepare('INSERT INTO readings (device_id, ts, voltage, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  for (const r of rows) insert.run(r.deviceId, r.ts, r.voltage ?? null, r.power ?? null, r.energy ?? null, r.humidity ?? null, r.temperature ?? null);
+  const rollup = old.prepare('INSERT INTO readings_1m (device_id, t, n, power_min, power_max, power_sum, power_n) VALUES (1, ?, 2, 12.34, 20.06, 32.4, 2)');
+  rollup.run(T0);
+  old.close();
+
+  const db = openDatabase(path, { backupBeforeMigrate: false });
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, device_id, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id').all(newest), [
+    { dt: -7 * 86_400_000, device_id: 1, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
+    { dt: -60_000, device_id: 1, voltage: 230, power: 100, energy: null, humidity: 41.3, temperature: 20 },
+    { dt: 0, device_id: 2, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
+  ]);
+  assert.deepEqual(db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m WHERE t = ?').get(T0), {
+    n: 2,
+    power_min: 123,
+    power_max: 201,
+    power_sum: 324,
+    power_n: 2,
+  }, 'in 0.1 W');
+  const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM readings_1h WHERE device_id = 1 AND t >= 0 AND t < 1").all() as { detail: string }[];
+  assert.match(plan.map((p) => p.detail).join(' '), /readings_1h_device_t/, 'hours of one device come from their index');
+  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+});

@@ -25,9 +25,16 @@ export function parseDuration(text: string, name: string): number {
 /** Bucket widths a default is rounded up to: whole minutes and hours let the rollups answer. */
 const NICE_BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
 
-/** The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS. */
+/** Beyond this range a default bucket is whole hours: the hourly tier, indexed by device. */
+const HOURLY_FROM_MS = 2 * 86_400_000;
+
+/**
+ * The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS; whole hours beyond two
+ * days. The per-minute tier is ordered by time for cheap writes (migration 004), so reading a week of
+ * it for one device scans every device's minutes; the hourly tier answers a week in a few ms.
+ */
 export function defaultBucket(rangeMs: number): number {
-  const wanted = rangeMs / DEFAULT_BUCKETS;
+  const wanted = Math.max(rangeMs / DEFAULT_BUCKETS, rangeMs > HOURLY_FROM_MS ? 3_600_000 : 0);
   return NICE_BUCKETS.find((b) => b >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
 }
 
