@@ -13,7 +13,7 @@
  *
  * A year: bench/lib/year-of-history.ts.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../../test/helpers/cli.js';
@@ -65,6 +65,7 @@ async function readingsWritten(rest: string): Promise<number> {
 
 async function start(dir: string, scenario: Scenario, index: number): Promise<Running> {
   const here = join(dir, `s${index}`);
+  mkdirSync(here);
   const config = await writeDaemonConfig(here, {
     can: { sim: { nodes: scenario.nodes } },
     mqtt: { embedded_port: 0 },

@@ -31,6 +31,8 @@ const SOCKETS = 10;
 const LOADS = [60, 800, 120];
 
 interface Socket {
+  /** The socket's usual load, W: the power wanders around it. */
+  load: number;
   power: number;
   humidity: number;
   temperature: number;
@@ -49,7 +51,7 @@ function generateMinutes(db: Db, sockets: Socket[], from: number, to: number): v
     db.transaction(() => {
       for (let t = day; t < Math.min(to, day + DAY); t += MINUTE) {
         sockets.forEach((s, i) => {
-          s.power = clamp(s.power * (1 + (Math.random() - 0.5) * 0.15), 1, 3000);
+          s.power = clamp(s.power * (1 + (Math.random() - 0.5) * 0.15) + 0.1 * (s.load - s.power), 1, 3000);
           s.humidity = clamp(wander(s.humidity, 2), 20, 95);
           s.temperature = clamp(wander(s.temperature, 0.4), 5, 40);
           const e0 = s.energyWh;
@@ -81,7 +83,7 @@ function generateReadings(writer: BatchWriter, sockets: Socket[], from: number, 
   const lastWh: number[] = [];
   for (let t = from; t < to; t += 1000) {
     sockets.forEach((s, i) => {
-      s.power = clamp(s.power * (1 + (Math.random() - 0.5) * 0.04), 1, 3000);
+      s.power = clamp(s.power * (1 + (Math.random() - 0.5) * 0.04) + 0.01 * (s.load - s.power), 1, 3000);
       s.humidity = clamp(wander(s.humidity, 0.6), 20, 95);
       s.temperature = clamp(wander(s.temperature, 0.1), 5, 40);
       s.energyWh += s.power / 3600;
@@ -164,7 +166,7 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
     const db = openDatabase(path);
     const store = new DeviceStore(db);
     for (let i = 1; i <= SOCKETS; i++) store.insert(`can:${i}`, 'can', `socket-${i}`);
-    const sockets: Socket[] = Array.from({ length: SOCKETS }, (_, i) => ({ power: LOADS[i % 3], humidity: 40 + 5 * (i % 4), temperature: 21, energyWh: 1000 * i }));
+    const sockets: Socket[] = Array.from({ length: SOCKETS }, (_, i) => ({ load: LOADS[i % 3], power: LOADS[i % 3], humidity: 40 + 5 * (i % 4), temperature: 21, energyWh: 1000 * i }));
     const firstWh = sockets[1].energyWh;
     let started = performance.now();
     generateMinutes(db, sockets, now - days * DAY, now - rawDays * DAY);

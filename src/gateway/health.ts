@@ -47,6 +47,7 @@ export function healthReport(
       pending: db.pending,
       readings_written: db.readingsWritten,
       readings_dropped: db.readingsDropped,
+      raw_rows_dropped: db.rawRowsDropped,
       events_dropped: db.eventsDropped,
     },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
