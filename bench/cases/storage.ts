@@ -58,6 +58,25 @@ interface Running {
   path: string;
 }
 
+function rawRows(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM readings').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+/** The commits' time on the event loop (the canplug_db_flush_seconds histogram): mean, and the bucket holding the 99th percentile. */
+async function commitTimes(rest: string): Promise<{ commits: number; mean_ms: number; p99_under_ms: number | null }> {
+  const text = await (await fetch(`${rest}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const commits = value('canplug_db_flush_seconds_count');
+  const buckets = [...text.matchAll(/^canplug_db_flush_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => ({ le: Number(m[1]), n: Number(m[2]) }));
+  const p99 = buckets.find((b) => b.n >= 0.99 * commits)?.le;
+  return { commits, mean_ms: round((value('canplug_db_flush_seconds_sum') / commits) * 1000, 2), p99_under_ms: p99 === undefined || !Number.isFinite(p99) ? null : p99 * 1000 };
+}
+
 async function readingsWritten(rest: string): Promise<number> {
   const health = (await (await fetch(`${rest}/api/health`)).json()) as { database: { readings_written: number } };
   return health.database.readings_written;
@@ -85,19 +104,25 @@ async function measureWrites(options: BenchOptions): Promise<Row[]> {
     const running = await Promise.all(scenarios.map((s, i) => start(dir, s, i)));
     try {
       await sleep(warmupS * 1000);
-      const before = await Promise.all(running.map(async (r) => ({ bytes: writeBytes(r.daemon.child.pid!), readings: await readingsWritten(r.rest) })));
+      const before = await Promise.all(
+        running.map(async (r) => ({ bytes: writeBytes(r.daemon.child.pid!), readings: await readingsWritten(r.rest), rawRows: rawRows(r.path) })),
+      );
       await sleep(windowS * 1000);
       const rows: Row[] = [];
       for (const [i, r] of running.entries()) {
         const bytes = writeBytes(r.daemon.child.pid!) - before[i].bytes;
         const readings = (await readingsWritten(r.rest)) - before[i].readings;
+        const commits = await commitTimes(r.rest);
         const db = new Database(r.path);
         const own = writeBytes('self');
         const checkpoint = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
         const checkpointBytes = writeBytes('self') - own;
         const size = db.prepare('SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()').pluck().get() as number;
-        const rawRows = db.prepare('SELECT count(*) FROM readings').pluck().get() as number;
+        const rawCount = db.prepare('SELECT count(*) FROM readings').pluck().get() as number;
+        const rawBytes = db.prepare("SELECT sum(pgsize) FROM dbstat WHERE name = 'readings'").pluck().get() as number;
         db.close();
+        // The raw tier's growth per socket: rows stored in the window at the bytes a row takes.
+        const rawPerSocketDay = (((rawCount - before[i].rawRows) / windowS) * DAY_S * (rawBytes / rawCount)) / r.scenario.nodes.length;
         const total = bytes + checkpointBytes;
         const perDay = (total / windowS) * DAY_S;
         const mbPerDay = round(perDay / 1e6, 1);
@@ -111,7 +136,10 @@ async function measureWrites(options: BenchOptions): Promise<Row[]> {
           readings,
           readings_per_s: round(readings / windowS, 1),
           bytes_per_reading: round(total / Math.max(1, readings), 1),
-          raw_rows: rawRows,
+          commits,
+          raw_rows: rawCount,
+          raw_bytes_per_row: round(rawBytes / rawCount, 1),
+          raw_mb_per_socket_day: round(rawPerSocketDay / 1e6, 2),
           database_bytes: size,
           settings: r.scenario.database,
           sockets: r.scenario.nodes.length,
@@ -122,7 +150,8 @@ async function measureWrites(options: BenchOptions): Promise<Row[]> {
           scenario: `bytes written: ${r.scenario.name}`,
           result:
             `${mbPerDay} MB a day (${round(perDay / 24 / 1e6, 2)} MB an hour; ${round(bytes / 1e3)} kB by the daemon + ${round(checkpointBytes / 1e3)} kB checkpoint in ${windowS} s); ` +
-            `${data.readings_per_s} readings/s, ${data.bytes_per_reading} bytes per reading`,
+            `${data.readings_per_s} readings/s, ${data.bytes_per_reading} bytes written per reading; raw readings take ${data.raw_mb_per_socket_day} MB per socket a day; ` +
+            `a commit ${commits.mean_ms} ms on average (99 % under ${commits.p99_under_ms ?? '?'} ms)`,
           ...(r.scenario.target ? { target: r.scenario.target.what, met: mbPerDay < r.scenario.target.mbPerDay } : {}),
           data,
         });
@@ -144,6 +173,26 @@ export const storage: BenchCase = {
   async run(options) {
     const writes = await measureWrites(options);
     const year = await yearOfHistory(options);
-    return [...writes, ...year];
+    return [...writes, ...year, ...perSocketMonth(writes, year[0])];
   },
 };
+
+/**
+ * Database bytes per socket per month: the rollups' month (from the year: every setting stores the
+ * same minutes and hours) plus a month of raw readings at each setting's measured rate.
+ */
+function perSocketMonth(writes: Row[], year: Row): Row[] {
+  const rollups = year.data.per_socket_month as { minute_mb_per_month: number; hour_mb_per_month: number };
+  const months = rollups.minute_mb_per_month + rollups.hour_mb_per_month;
+  return writes
+    .filter((w) => w.data.sockets === 10 && /default|most durable/.test(w.scenario))
+    .map((w) => {
+      const raw = (w.data.raw_mb_per_socket_day as number) * 30;
+      return {
+        case: 'storage',
+        scenario: `database per socket per month, ${w.scenario.replace(/^bytes written: 10 sockets, /, '')}`,
+        result: `${round(months + raw, 1)} MB: ${round(months, 1)} MB of per-minute and hourly rollups + ${round(raw, 1)} MB of raw readings (a month of them; database.retention_days keeps 7 days by default)`,
+        data: { rollups_mb: round(months, 2), raw_mb: round(raw, 2) },
+      };
+    });
+}

@@ -10,8 +10,8 @@
  * or old range never shows a gap where the finer rows were deleted (plan()).
  *
  * Raw readings are stored on change (a deadband, and at least every `store.max_interval_s`): a
- * bucket without a stored reading holds the last stored value while it is younger than `holdMs`
- * (the value had not moved beyond its deadband), so a quiet device is a flat line, not a gap.
+ * bucket without a stored reading holds the last stored value while it is younger than 1.5 store
+ * intervals (the value had not moved beyond its deadband), so a quiet device is a flat line, not a gap.
  */
 import type { Db } from './database.js';
 import { QUANTITIES, type Quantity } from '../gateway/device.js';
@@ -42,9 +42,15 @@ export interface HistoryAnswer {
 }
 
 export interface HistoryOptions {
-  /** How long a stored raw value stands for the readings after it (0: the raw tier holds every reading). */
-  holdMs?: number;
+  /** The storage policy's at-least-every interval (`database.store.max_interval_s`); undefined: every reading is stored. */
+  storeIntervalMs?: number;
 }
+
+/**
+ * A stored raw value stands for the readings after it for this many store intervals: at least one
+ * reading is stored per interval while a device reports, plus room for its report period.
+ */
+const HOLD_INTERVALS = 1.5;
 
 /** One bucket of any source: per quantity min, max, sum and count, in the quantity's unit. */
 type Row = Record<string, number | null>;
@@ -75,7 +81,7 @@ export class History {
   private readonly holdMs: number;
 
   constructor(db: Db, options: HistoryOptions = {}) {
-    this.holdMs = options.holdMs ?? 0;
+    this.holdMs = options.storeIntervalMs === undefined ? 0 : HOLD_INTERVALS * options.storeIntervalMs;
     this.raw = db.prepare(`SELECT ts, ${QUANTITIES.join(', ')} FROM readings WHERE ts >= ? AND ts < ? AND device_id = ? ORDER BY ts`);
     this.rollups = ROLLUPS.map(({ periodMs, table }) => ({
       periodMs,

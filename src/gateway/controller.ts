@@ -47,12 +47,6 @@ import { RulesEngine } from './rules.js';
 
 export { VERSION };
 
-/**
- * A stored raw value stands for the readings after it for this many store intervals: at least one
- * reading is stored per interval while a device reports, plus room for its report period.
- */
-const HOLD_INTERVALS = 1.5;
-
 /** A part of the gateway with a lifecycle; its constructor only stores dependencies. */
 export interface Feature {
   start(): void | Promise<void>;
@@ -219,7 +213,7 @@ export class Gateway {
         registry: this.registry,
         control: this.control,
         commands: this.commands,
-        history: new History(this.db, { holdMs: storePolicy ? HOLD_INTERVALS * storePolicy.maxIntervalMs : 0 }),
+        history: new History(this.db, { storeIntervalMs: storePolicy?.maxIntervalMs }),
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),

@@ -12,7 +12,6 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 2, 1, 0, 0, 0);
 const policy = storedReadingsPolicy(parseConfig({}).database)!;
-const HOLD = 1.5 * policy.maxIntervalMs;
 
 test('raw tier: a quiet device is a flat line at its last stored value, and a silent one a gap once the hold has passed', (t) => {
   const { db } = tempDatabase(t);
@@ -21,7 +20,7 @@ test('raw tier: a quiet device is a flat line at its last stored value, and a si
   for (let s = 0; s < 900; s++) writer.addReading({ deviceId: 1, ts: T0 + s * 1000, power: s < 600 ? 100 : 300 });
   assert.ok(writer.flush());
   assert.equal(db.prepare('SELECT count(*) FROM readings').pluck().get(), 15, 'once a minute, and the step: 0, 60 .. 540, 600, 660 .. 840 s');
-  const history = new History(db, { holdMs: HOLD });
+  const history = new History(db, { storeIntervalMs: policy.maxIntervalMs });
   const buckets = history.buckets({ deviceId: 1, from: T0, to: T0 + 30 * MINUTE, bucketMs: 10_000 });
   const power = new Map(buckets.map((b) => [(b.t - T0) / 1000, b.values.power]));
   for (let s = 0; s < 600; s += 10) assert.deepEqual(power.get(s), { min: 100, avg: 100, max: 100 }, `at ${s} s: held at 100 W, no gap`);
@@ -46,7 +45,7 @@ test('a range reaching back past where raw readings (or minutes) aged out is ans
   const now = T0 + 12 * DAY;
   // Raw readings kept 2 days, minutes 7: what the daily retention leaves.
   await pruneDatabase(db, { cutoffs: { readings: now - 2 * DAY, minutes: now - 7 * DAY }, pauseMs: 0 });
-  const history = new History(db, { holdMs: HOLD });
+  const history = new History(db, { storeIntervalMs: policy.maxIntervalMs });
 
   const cases: [string, number, number, number, string, number][] = [
     // name, from, to, bucket asked, tier answered, bucket answered
