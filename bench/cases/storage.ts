@@ -187,12 +187,14 @@ function perSocketMonth(writes: Row[], year: Row): Row[] {
   return writes
     .filter((w) => w.data.sockets === 10 && /default|most durable/.test(w.scenario))
     .map((w) => {
-      const raw = (w.data.raw_mb_per_socket_day as number) * 30;
+      const rawDay = w.data.raw_mb_per_socket_day as number;
       return {
         case: 'storage',
         scenario: `database per socket per month, ${w.scenario.replace(/^bytes written: 10 sockets, /, '')}`,
-        result: `${round(months + raw, 1)} MB: ${round(months, 1)} MB of per-minute and hourly rollups + ${round(raw, 1)} MB of raw readings (a month of them; database.retention_days keeps 7 days by default)`,
-        data: { rollups_mb: round(months, 2), raw_mb: round(raw, 2) },
+        result:
+          `${round(months, 1)} MB a month of per-minute and hourly rollups, plus the raw readings kept: ` +
+          `${round(rawDay * 7, 1)} MB for the default 7 days (${round(rawDay * 30, 1)} MB if a month is kept)`,
+        data: { rollups_mb_per_month: round(months, 2), raw_mb_per_day: rawDay, raw_mb_7_days: round(rawDay * 7, 2), raw_mb_30_days: round(rawDay * 30, 2) },
       };
     });
 }

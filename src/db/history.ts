@@ -103,7 +103,7 @@ export class History {
 
   /** plan() and buckets() in one: the answer with the bucket actually used. */
   query(q: HistoryQuery): HistoryAnswer {
-    const { bucketMs, tier } = this.plan(q.from, q.to, q.bucketMs);
+    const { bucketMs, tier } = this.plan(q.from, q.bucketMs);
     return { bucketMs, tier, buckets: this.buckets({ ...q, bucketMs }) };
   }
 
@@ -112,7 +112,7 @@ export class History {
    * starts before the oldest raw reading (or per-minute rollup) and the coarser tier reaches further
    * back, that is, where the finer rows have aged out.
    */
-  plan(from: number, _to: number, bucketMs: number): { bucketMs: number; tier: Tier } {
+  plan(from: number, bucketMs: number): { bucketMs: number; tier: Tier } {
     let bucket = bucketMs;
     // Aged out: the coarser tier has a period wholly before the finer tier's oldest row, and the range reaches back there.
     const agedOut = (finer: number | null, coarser: number | null, coarserMs: number) =>
