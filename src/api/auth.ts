@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import type { Logger } from '../log.js';
 import { HttpError } from './errors.js';
 import { loadOrCreateToken, tokensEqual } from './token.js';
-import { LIVE_PROTOCOL } from './live-protocol.js';
+import { LIVE_PROTOCOL, type LiveAccess } from './live-protocol.js';
 
 /** What a route needs: nothing, the token when reads are protected, or always the token. */
 export type Access = 'public' | 'read' | 'write';
@@ -119,6 +119,25 @@ export function authProblem(tokens: TokenStore, request: FastifyRequest, liveStr
   if (token === undefined) return 'this request needs the API token: send "Authorization: Bearer <token>" (the token file is named in the gateway log at start-up)';
   if (!tokens.matches(token)) return 'the API token is wrong; it may have been rotated (see the token file named in the gateway log at start-up)';
   return undefined;
+}
+
+/**
+ * What a live-stream client may do, or why it is refused. The stream carries what GET /api/devices
+ * and /api/events show, so it follows `read_protection` like them: no token reads, the right token
+ * (or auth off) writes. A token that is presented but wrong is refused, so a client learns at once
+ * that its token went stale (rotated) instead of silently losing its controls.
+ */
+export function liveAccess(tokens: TokenStore | undefined, request: FastifyRequest, readProtection: boolean): LiveAccess | { problem: string } {
+  if (!tokens) return 'write';
+  let presented: string | undefined;
+  try {
+    presented = presentedToken(request, true);
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+  if (presented === undefined && !readProtection) return 'read';
+  const problem = authProblem(tokens, request, true);
+  return problem === undefined ? 'write' : { problem };
 }
 
 export interface AuthOptions {

@@ -46,8 +46,8 @@ export class Commands {
     }
   }
 
-  /** Sends a command and resolves with the node's reply (whatever its result code). */
-  send(node: number, command: Command, timeoutMs = this.timeoutMs): Promise<Reply> {
+  /** Sends a command and resolves with the node's reply (whatever its result code); `sent` is called once it is on the bus. */
+  send(node: number, command: Command, { timeoutMs = this.timeoutMs, sent }: { timeoutMs?: number; sent?: () => void } = {}): Promise<Reply> {
     const problem = validateCommand(command);
     if (problem) return Promise.reject(new CommandArgumentError(problem));
     const token = this.token(node);
@@ -63,7 +63,9 @@ export class Commands {
         clearTimeout(timer);
         this.pending.delete(key);
         reject(new BusUnavailableError('the CAN bus is down or its send queue is full'));
+        return;
       }
+      sent?.();
     });
   }
 

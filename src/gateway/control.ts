@@ -13,8 +13,11 @@ export class RefusedError extends Error {}
 export class UnavailableError extends Error {}
 
 export interface RelayDriver {
-  /** Switches the device; resolves with the relay state the device confirmed. */
-  setRelay(device: Device, action: RelayActionName): Promise<boolean>;
+  /**
+   * Switches the device; resolves with the relay state the device confirmed. Calls `sent` once the
+   * command has gone out to the device, and never for one refused before that (offline, bus down).
+   */
+  setRelay(device: Device, action: RelayActionName, sent: () => void): Promise<boolean>;
 }
 
 /** Returns why a close must be refused, or undefined. */
@@ -64,11 +67,9 @@ export class DeviceControl {
         throw new RefusedError(reason);
       }
     }
-    this.events.emit('relay.requested', device, action, origin);
     try {
-      const relay = await driver.setRelay(device, action);
-      device.state.relay = relay;
-      this.registry.changed(device);
+      const relay = await driver.setRelay(device, action, () => this.events.emit('relay.sent', device, action, origin));
+      this.confirmed(device, relay);
       this.events.emit('log', { ts: Date.now(), device, type: 'relay', cause: relay ? 'on' : 'off', origin });
       return { device, relay };
     } catch (error) {
@@ -84,14 +85,14 @@ export class DeviceControl {
   forceOpen(device: Device, origin: string, onError: (error: Error) => void): void {
     const driver = this.drivers.get(device.kind);
     if (!driver) return;
-    this.events.emit('relay.requested', device, 'open', origin);
-    driver.setRelay(device, 'open').then(
-      (relay) => {
-        device.state.relay = relay;
-        this.registry.changed(device);
-      },
-      onError,
-    );
+    driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
+  }
+
+  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two). */
+  private confirmed(device: Device, relay: boolean): void {
+    if (device.state.relay === relay) return;
+    device.state.relay = relay;
+    this.registry.changed(device);
   }
 
   private refused(device: Device, reason: string, origin: string): void {

@@ -21,8 +21,8 @@ export interface GatewayEvents {
   'device.availability': [Device];
   'device.renamed': [Device, string];
   'device.removed': [Device];
-  /** A relay command is about to be sent (any origin); the safety watchdog checks it is obeyed. */
-  'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
+  /** A relay command went out to the device (any origin); the safety watchdog checks it is obeyed. */
+  'relay.sent': [Device, 'open' | 'close' | 'toggle', string];
   /** A measurement: stored, fed to the rules and the safety checks. */
   reading: [Reading];
   /** Measurements from a node id two nodes share: not applied or stored, only checked by safety. */

@@ -10,7 +10,7 @@ import type { Commands } from './commands.js';
 import type { Config } from './config.js';
 import type { DeviceControl } from './control.js';
 import { RefusedError } from './control.js';
-import { interlocked, type Device, type Reading } from './device.js';
+import { interlocked, RELAY_REPORT_DELAY_MS, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
@@ -98,7 +98,7 @@ export class Safety {
         reading: (r) => this.onReading(r),
         // Two nodes on one id: their readings are not applied, but one over a limit still trips (opens both).
         'reading.quarantined': (r) => this.evaluate(r.device, r),
-        'relay.requested': (device, action) => this.onRelayRequested(device, action),
+        'relay.sent': (device, action) => this.onRelaySent(device, action),
         'device.availability': (device) => {
           if (device.available) this.pushPowerLimit(device);
         },
@@ -309,7 +309,7 @@ export class Safety {
     }
   }
 
-  private onRelayRequested(device: Device, action: 'open' | 'close' | 'toggle'): void {
+  private onRelaySent(device: Device, action: 'open' | 'close' | 'toggle'): void {
     const w = this.watch(device);
     if (action === 'open' || (action === 'toggle' && device.state.relay === true)) w.openExpectedSince ??= monotonicMs();
     else w.openExpectedSince = undefined;
@@ -363,7 +363,7 @@ export class Safety {
     for (const device of this.deps.registry.list()) {
       const w = this.watches.get(device);
       if (!w) continue;
-      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000) {
+      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000 + RELAY_REPORT_DELAY_MS[device.kind]) {
         this.alarm(device, 'relay-stuck', `the relay still reports closed ${Math.round((now - w.openExpectedSince) / 1000)} s after an open command`);
       }
       const humiditySince = w.lastHumidityAt ?? w.closedSince;

@@ -13,7 +13,7 @@ import type { Feature } from '../gateway/controller.js';
 import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
-import { deviceNameFor, parseDatagram, Thing, type PlugDatagram } from './datagram.js';
+import { deviceNameFor, parseDatagram, relayFromPlugValue, Thing, type PlugDatagram } from './datagram.js';
 
 export interface WifiPlugsDeps {
   registry: Registry;
@@ -168,8 +168,8 @@ export class WifiPlugs implements Feature {
     registry.markSeen(device, now, config.offline_timeout_ms);
     const plug = d.values.get(Thing.plug);
     const watts = d.values.get(Thing.watts);
-    const relay = plug === undefined ? undefined : plug === 1;
-    if (relay !== undefined) device.state.relay = relay;
+    const relay = plug === undefined ? undefined : relayFromPlugValue(plug);
+    if (plug !== undefined) device.state.relay = relay;
     if (watts !== undefined) device.state.power = watts;
     const estimate = d.values.get(Thing.dailyWattHours);
     if (estimate !== undefined) device.info.plugEnergyEstimateWh = estimate;
