@@ -52,10 +52,14 @@ export interface HistoryOptions {
  */
 const HOLD_INTERVALS = 1.5;
 
+/** The longest range the raw readings answer; longer ones come from the rollups, in whole minutes at least. */
+export const RAW_RANGE_MS = 6 * 3_600_000;
+
 /** One bucket of any source: per quantity min, max, sum and count, in the quantity's unit. */
 type Row = Record<string, number | null>;
 type Statement = { all(...params: number[]): unknown[] };
-type RawRow = { ts: number } & Record<Quantity, number | null>;
+/** Each quantity's column names in a Row. */
+const KEYS = QUANTITIES.map((q) => ({ min: `${q}_min`, max: `${q}_max`, sum: `${q}_sum`, n: `${q}_n` }));
 
 const rollupColumns = QUANTITIES.map((q) => {
   const scale = STORED_SCALE[q];
@@ -82,7 +86,7 @@ export class History {
 
   constructor(db: Db, options: HistoryOptions = {}) {
     this.holdMs = options.storeIntervalMs === undefined ? 0 : HOLD_INTERVALS * options.storeIntervalMs;
-    this.raw = db.prepare(`SELECT ts, ${QUANTITIES.join(', ')} FROM readings WHERE ts >= ? AND ts < ? AND device_id = ? ORDER BY ts`);
+    this.raw = db.prepare(`SELECT ts, ${QUANTITIES.join(', ')} FROM readings WHERE ts >= ? AND ts < ? AND device_id = ? ORDER BY ts`).raw();
     this.rollups = ROLLUPS.map(({ periodMs, table }) => ({
       periodMs,
       statement: db.prepare(
@@ -103,22 +107,23 @@ export class History {
 
   /** plan() and buckets() in one: the answer with the bucket actually used. */
   query(q: HistoryQuery): HistoryAnswer {
-    const { bucketMs, tier } = this.plan(q.from, q.bucketMs);
+    const { bucketMs, tier } = this.plan(q.from, q.to, q.bucketMs);
     return { bucketMs, tier, buckets: this.buckets({ ...q, bucketMs }) };
   }
 
   /**
    * The bucket for a range: the one asked for, widened to whole minutes (or hours) when the range
    * starts before the oldest raw reading (or per-minute rollup) and the coarser tier reaches further
-   * back, that is, where the finer rows have aged out.
+   * back, that is, where the finer rows have aged out; and to whole minutes for a range longer than
+   * RAW_RANGE_MS, which the raw readings would answer slowly (they are read row by row).
    */
-  plan(from: number, bucketMs: number): { bucketMs: number; tier: Tier } {
+  plan(from: number, to: number, bucketMs: number): { bucketMs: number; tier: Tier } {
     let bucket = bucketMs;
     // Aged out: the coarser tier has a period wholly before the finer tier's oldest row, and the range reaches back there.
     const agedOut = (finer: number | null, coarser: number | null, coarserMs: number) =>
       coarser !== null && (finer === null || (from < finer && coarser < floorTo(finer, coarserMs)));
     const [minute, hour] = ROLLUPS.map((r) => r.periodMs);
-    if (tierOf(bucket) === 'raw' && agedOut(this.oldest.raw(), this.oldest['1m'](), minute)) bucket = ceilTo(bucket, minute);
+    if (tierOf(bucket) === 'raw' && (to - from > RAW_RANGE_MS || agedOut(this.oldest.raw(), this.oldest['1m'](), minute))) bucket = ceilTo(bucket, minute);
     if (tierOf(bucket) === '1m' && agedOut(this.oldest['1m'](), this.oldest['1h'](), hour)) bucket = ceilTo(bucket, hour);
     return { bucketMs: bucket, tier: tierOf(bucket) };
   }
@@ -146,52 +151,60 @@ export class History {
 
   /** Buckets of the raw readings in [from, to), with the stored values held across quiet buckets. */
   private rawBuckets(q: HistoryQuery, from: number, to: number): Row[] {
-    const rows = this.raw.all(from - this.holdMs, to, q.deviceId) as RawRow[];
-    const held = new Map<Quantity, { v: number; ts: number }>();
+    // Rows as arrays [ts, ...QUANTITIES] and plain number arrays per quantity: this loop may see a million rows.
+    const rows = this.raw.all(from - this.holdMs, to, q.deviceId) as (number | null)[][];
+    const quantities = QUANTITIES.length;
+    const heldValue = new Float64Array(quantities);
+    const heldTs = new Float64Array(quantities).fill(-Infinity);
+    const min = new Float64Array(quantities);
+    const max = new Float64Array(quantities);
+    const sum = new Float64Array(quantities);
+    const n = new Float64Array(quantities);
+    const addValue = (k: number, v: number) => {
+      if (n[k] === 0 || v < min[k]) min[k] = v;
+      if (n[k] === 0 || v > max[k]) max[k] = v;
+      sum[k] += v;
+      n[k]++;
+    };
+    const remember = (row: (number | null)[]) => {
+      for (let k = 0; k < quantities; k++) {
+        const v = row[k + 1];
+        if (v === null) continue;
+        heldValue[k] = v;
+        heldTs[k] = row[0]!;
+      }
+    };
     const out: Row[] = [];
     let i = 0;
     for (let b = floorTo(from, q.bucketMs); b < to; b += q.bucketMs) {
       const start = Math.max(b, from);
       const end = Math.min(b + q.bucketMs, to);
-      for (; i < rows.length && rows[i].ts < start; i++) remember(held, rows[i]);
-      const row: Row = { b, count: 0 };
-      let empty = true;
-      if (this.holdMs > 0) {
-        for (const [quantity, last] of held) {
-          if (start - last.ts > this.holdMs) continue;
-          addValue(row, quantity, last.v);
-          empty = false;
+      for (; i < rows.length && rows[i][0]! < start; i++) remember(rows[i]);
+      n.fill(0);
+      sum.fill(0);
+      let count = 0;
+      if (this.holdMs > 0) for (let k = 0; k < quantities; k++) if (start - heldTs[k] <= this.holdMs) addValue(k, heldValue[k]);
+      for (; i < rows.length && rows[i][0]! < end; i++) {
+        count++;
+        for (let k = 0; k < quantities; k++) {
+          const v = rows[i][k + 1];
+          if (v !== null) addValue(k, v);
         }
+        remember(rows[i]);
       }
-      for (; i < rows.length && rows[i].ts < end; i++) {
-        row.count!++;
-        empty = false;
-        for (const quantity of QUANTITIES) {
-          const v = rows[i][quantity];
-          if (v !== null) addValue(row, quantity, v);
-        }
-        remember(held, rows[i]);
-      }
-      if (!empty) out.push(row);
+      if (count === 0 && !n.some((x) => x > 0)) continue;
+      const row: Row = { b, count };
+      KEYS.forEach((key, k) => {
+        if (n[k] === 0) return;
+        row[key.min] = min[k];
+        row[key.max] = max[k];
+        row[key.sum] = sum[k];
+        row[key.n] = n[k];
+      });
+      out.push(row);
     }
     return out;
   }
-}
-
-function remember(held: Map<Quantity, { v: number; ts: number }>, row: RawRow): void {
-  for (const quantity of QUANTITIES) {
-    const v = row[quantity];
-    if (v !== null) held.set(quantity, { v, ts: row.ts });
-  }
-}
-
-function addValue(row: Row, q: Quantity, v: number): void {
-  const min = row[`${q}_min`];
-  const max = row[`${q}_max`];
-  row[`${q}_min`] = min === undefined || min === null ? v : Math.min(min, v);
-  row[`${q}_max`] = max === undefined || max === null ? v : Math.max(max, v);
-  row[`${q}_sum`] = (row[`${q}_sum`] ?? 0) + v;
-  row[`${q}_n`] = (row[`${q}_n`] ?? 0) + 1;
 }
 
 function add(into: Map<number, Row>, rows: Row[]): void {

@@ -36,7 +36,7 @@ test('raw tier: a quiet device is a flat line at its last stored value, and a si
   assert.deepEqual(minutes.map((b) => b.count), Array(15).fill(60));
 });
 
-test('a range reaching back past where raw readings (or minutes) aged out is answered a tier coarser: no gap', async (t) => {
+test('a range reaching back past where raw readings (or minutes) aged out, or longer than 6 h, is answered a tier coarser: no gap', async (t) => {
   const { db } = tempDatabase(t);
   const writer = new BatchWriter(db, { flushIntervalMs: 60_000, storePolicy: policy, log: silentLogger });
   // 12 days of a power frame every 20 s whose value moves every 5 minutes.
@@ -55,6 +55,8 @@ test('a range reaching back past where raw readings (or minutes) aged out is ans
     ['a day 9 days ago in 5-minute buckets', now - 9 * DAY, now - 8 * DAY, 5 * MINUTE, '1h', HOUR],
     ['the last 10 days in 30-minute buckets', now - 10 * DAY, now, 30 * MINUTE, '1h', HOUR],
     ['the last 5 days in 10-minute buckets', now - 5 * DAY, now, 10 * MINUTE, '1m', 10 * MINUTE],
+    ['the last 6 hours in 10 s buckets', now - 6 * HOUR, now, 10_000, 'raw', 10_000],
+    ['the last day in 10 s buckets: longer than raw readings answer', now - DAY, now, 10_000, '1m', MINUTE],
   ];
   for (const [name, from, to, bucketMs, tier, answered] of cases) {
     const answer = history.query({ deviceId: 1, from, to, bucketMs });

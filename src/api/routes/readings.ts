@@ -50,7 +50,8 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
         description:
           'From the raw readings (stored on change, kept `database.retention_days`), the per-minute rollups (every reading, kept ' +
           '`minute_retention_days`) or the hourly ones (kept `hour_retention_days`, default for ever), chosen by the bucket. A range ' +
-          'that reaches back past where a tier has aged out is answered from the next coarser one, with a wider bucket. In the raw ' +
+          'that reaches back past where a tier has aged out, or a range over 6 h in buckets under a minute, is answered from the next ' +
+          'coarser one, with a wider bucket. In the raw ' +
           'tier a quiet bucket holds the last stored value (it had not moved beyond its deadband).',
         params: DeviceParams,
         querystring: Type.Object({
