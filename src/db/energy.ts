@@ -41,7 +41,7 @@ export class EnergyHistory {
   private readonly lastMinuteWithin: Lookup;
 
   constructor(db: Db) {
-    // Counter values are stored in Wh (migration 004): kWh here.
+    // Counter values are stored in Wh (migration 005): kWh here.
     this.first = db.prepare('SELECT t, energy_min / 1000.0 AS v FROM readings_1h WHERE device_id = ? AND energy_n > 0 ORDER BY t LIMIT 1');
     this.lastHourBefore = db.prepare(
       'SELECT t, energy_max / 1000.0 AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',

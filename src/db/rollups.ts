@@ -3,7 +3,7 @@
  * tiers that keep history for a year and for ever once the raw readings have aged out.
  *
  * Written for an SD card: readings are folded into in-memory accumulators as they arrive, and each
- * commit upserts only the periods that changed. The tables are ordered by time first (migration 004),
+ * commit upserts only the periods that changed. The tables are ordered by time first (migration 005),
  * so the open minute's and hour's rows of every device sit together at the tables' right edge and a
  * commit rewrites a page or two there, however many devices report (ordered by device, it would
  * rewrite one page per device). Values are fixed-point integers (STORED_SCALE): SQLite stores small

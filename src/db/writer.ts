@@ -216,6 +216,9 @@ export class BatchWriter {
       kind |= 1 << i;
       sample[q] = row[q];
     });
-    return this.filter.admit(row.deviceId * 64 + kind, sample, row.ts, relayChanged);
+    const key = row.deviceId * 64 + kind;
+    if (!relayChanged) return this.filter.admit(key, sample, row.ts);
+    this.filter.record(key, sample, row.ts);
+    return true;
   }
 }

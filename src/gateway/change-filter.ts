@@ -34,16 +34,21 @@ export class ChangeFilter<K> {
 
   constructor(private readonly policy: ChangePolicy) {}
 
-  /**
-   * True when the sample should be passed on; it then becomes the reference for the next one.
-   * `force` passes it whatever the values (a change the caller always reports, such as the relay).
-   */
-  admit(key: K, sample: Sample, now: number, force = false): boolean {
+  /** True when the sample should be passed on; it then becomes the reference for the next one. */
+  admit(key: K, sample: Sample, now: number): boolean {
     const last = this.passed.get(key);
-    if (!force && last && !this.due(last, now) && !this.moved(last.values, sample)) return false;
-    const values = last ? { ...last.values, ...sample } : { ...sample };
-    this.passed.set(key, { ts: now, values });
+    if (last && !this.due(last, now) && !this.moved(last.values, sample)) return false;
+    this.record(key, sample, now);
     return true;
+  }
+
+  /**
+   * The sample was passed on for another reason (a relay change is published at once, whatever the
+   * readings did): it becomes the reference, and the interval starts again from now.
+   */
+  record(key: K, sample: Sample, now: number): void {
+    const last = this.passed.get(key);
+    this.passed.set(key, { ts: now, values: last ? { ...last.values, ...sample } : { ...sample } });
   }
 
   /** The sink no longer reports this key (a device removed); its next sample passes. */

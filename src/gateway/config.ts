@@ -3,11 +3,10 @@
  * Every problem is reported at once with its key; a broken file never falls back to defaults.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { Type, type Static, type TNumber, type TSchema, Kind } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, Kind } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ChangePolicy } from './change-filter.js';
-import { QUANTITIES, type Quantity } from './device.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 const Enum = <T extends string>(values: readonly T[], def: T, description?: string) =>
@@ -15,6 +14,16 @@ const Enum = <T extends string>(values: readonly T[], def: T, description?: stri
     values.map((v) => Type.Literal(v)),
     { default: def, ...(description ? { description } : {}) },
   );
+/** A reading's deadband for MQTT publishing and storage (ChangeFilter): it is passed on when it moves by more than max(absolute, relative x last). */
+const Deadband = (absolute: number, relative: number, unit: string) =>
+  Type.Object(
+    {
+      absolute: Type.Number({ minimum: 0, maximum: 100000, default: absolute, description: unit }),
+      relative: Type.Number({ minimum: 0, maximum: 1, default: relative, description: 'fraction of the last value passed on' }),
+    },
+    { default: {}, additionalProperties: false },
+  );
+
 export const ConfigSchema = Type.Object(
   {
     can: Type.Object(
@@ -53,6 +62,23 @@ export const ConfigSchema = Type.Object(
         key: Type.String({ default: '', description: 'client key file' }),
         embedded_host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'beyond loopback, set a password (a warning says so)' }),
         embedded_port: Port(1883),
+        publish: Type.Object(
+          {
+            max_interval_s: Type.Integer({
+              minimum: 0,
+              maximum: 86400,
+              default: 300,
+              description: "a device's state is published at least this often while it reports; 0: only on a change",
+            }),
+            voltage: Deadband(2, 0, 'V'),
+            current: Deadband(0.05, 0.1, 'A'),
+            power: Deadband(5, 0.1, 'W'),
+            energy: Deadband(0.05, 0, 'kWh'),
+            humidity: Deadband(1, 0, '%RH'),
+            temperature: Deadband(0.5, 0, '°C'),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -66,6 +92,11 @@ export const ConfigSchema = Type.Object(
         cors_origins: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'origins allowed cross-origin; empty: CORS off' }),
         rate_limit: Type.Integer({ minimum: 0, maximum: 100000, default: 120, description: 'mutating requests per minute per client address; 0: no limit' }),
         dashboard_dir: Type.String({ default: '', description: 'empty: the bundled dashboard (dashboard/dist)' }),
+        public_url: Type.String({
+          default: '',
+          pattern: '^(https?://[^\\s/?#]+[^\\s]*)?$',
+          description: 'how browsers reach the dashboard (Home Assistant links each device to its page); empty: derived from host and port',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -82,25 +113,18 @@ export const ConfigSchema = Type.Object(
         store: Type.Object(
           {
             every_reading: Type.Boolean({ default: false, description: 'store every reading as a raw row (about 10x the rows); the rollups always take every reading' }),
-            max_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'a reading is stored at least this often per device and frame even when unchanged' }),
-            deadband: Type.Object(
-              {
-                voltage: Type.Number({ minimum: 0, default: 2, description: 'V' }),
-                current: Type.Number({ minimum: 0, default: 0.05, description: 'A' }),
-                power: Type.Number({ minimum: 0, default: 2, description: 'W' }),
-                energy: Type.Number({ minimum: 0, default: 0.01, description: 'kWh (the rollups keep every counter value to the minute)' }),
-                humidity: Type.Number({ minimum: 0, default: 1, description: '%RH' }),
-                temperature: Type.Number({ minimum: 0, default: 0.2, description: 'degC' }),
-              },
-              { default: {}, additionalProperties: false, description: 'a reading is stored when a quantity moved by more than this (or by deadband_percent, the larger)' },
-            ),
-            deadband_percent: Type.Object(
-              Object.fromEntries(QUANTITIES.map((q) => [q, Type.Number({ minimum: 0, maximum: 100, default: q === 'power' || q === 'current' ? 5 : 0, description: '% of the last stored value' })])) as Record<
-                Quantity,
-                TNumber
-              >,
-              { default: {}, additionalProperties: false },
-            ),
+            max_interval_s: Type.Integer({
+              minimum: 1,
+              maximum: 3600,
+              default: 60,
+              description: 'a reading is stored at least this often per device and frame even when unchanged; otherwise when a quantity moved beyond its deadband',
+            }),
+            voltage: Deadband(2, 0, 'V'),
+            current: Deadband(0.05, 0.05, 'A'),
+            power: Deadband(2, 0.05, 'W'),
+            energy: Deadband(0.01, 0, 'kWh (the rollups keep every counter value to the minute)'),
+            humidity: Deadband(1, 0, '%RH'),
+            temperature: Deadband(0.2, 0, '°C'),
           },
           { default: {}, additionalProperties: false },
         ),
@@ -287,12 +311,8 @@ export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
 
 /** Which readings are stored as raw rows (`database.store`); undefined: every one. */
 export function storedReadingsPolicy(database: Config['database']): ChangePolicy | undefined {
-  const { store } = database;
-  if (store.every_reading) return undefined;
-  return {
-    deadbands: Object.fromEntries(QUANTITIES.map((q) => [q, { absolute: store.deadband[q], relative: store.deadband_percent[q] / 100 }])),
-    maxIntervalMs: store.max_interval_s * 1000,
-  };
+  const { every_reading, max_interval_s, ...deadbands } = database.store;
+  return every_reading ? undefined : { deadbands, maxIntervalMs: max_interval_s * 1000 };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

@@ -20,8 +20,8 @@ export interface RelayDriver {
   setRelay(device: Device, action: RelayActionName, sent: () => void): Promise<boolean>;
 }
 
-/** Returns why a close must be refused, or undefined. */
-export type CloseGuard = (device: Device) => string | undefined;
+/** Returns why a close must be refused, or undefined (the safety guard asks its worker thread). */
+export type CloseGuard = (device: Device) => string | undefined | Promise<string | undefined>;
 
 export interface RelayResult {
   device: Device;
@@ -48,9 +48,9 @@ export class DeviceControl {
   }
 
   /** Why closing this device would be refused right now, or undefined. */
-  closeRefusal(device: Device): string | undefined {
+  async closeRefusal(device: Device): Promise<string | undefined> {
     for (const guard of this.guards) {
-      const reason = guard(device);
+      const reason = await guard(device);
       if (reason) return reason;
     }
     return undefined;
@@ -61,7 +61,7 @@ export class DeviceControl {
     if (!driver) throw new UnavailableError(`${device.name} has no switch that canplug can drive`);
     const closing = action === 'close' || (action === 'toggle' && device.state.relay !== true);
     if (closing) {
-      const reason = this.closeRefusal(device);
+      const reason = await this.closeRefusal(device);
       if (reason) {
         this.refused(device, reason, origin);
         throw new RefusedError(reason);

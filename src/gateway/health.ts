@@ -13,7 +13,8 @@ export function healthReport(
 ): HealthReport {
   const can = g.can.transport.stats();
   const db = g.writer.health();
-  const up = can.up && g.mqtt.connected && db.ok;
+  const worker = g.safety.worker;
+  const up = can.up && g.mqtt.connected && !g.mqtt.conflict && db.ok && worker.state === 'running';
   const devices = g.registry.list();
   return {
     status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,
@@ -50,6 +51,7 @@ export function healthReport(
       raw_rows_dropped: db.rawRowsDropped,
       events_dropped: db.eventsDropped,
     },
+    safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
     udp: g.wifi.stats(),
     ...(failed.length > 0 ? { failed_features: failed } : {}),

@@ -35,7 +35,7 @@ function reference(rows: ReadingRow[], deviceId: number, from: number, to: numbe
     }));
 }
 
-/** `avgTolerance`: readings stored before migration 004 were not rounded, so their averages may differ by half the resolution. */
+/** `avgTolerance`: readings stored before migration 005 were not rounded, so their averages may differ by half the resolution. */
 function assertSameBuckets(actual: Bucket[], expected: Bucket[], what: string, avgTolerance = 0): void {
   assert.deepEqual(actual.map((b) => [b.t, b.count]), expected.map((b) => [b.t, b.count]), `${what}: bucket starts and counts`);
   actual.forEach((b, i) => {
@@ -147,14 +147,14 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   assert.equal(last.values.power?.max, 12345);
 });
 
-test('migration 004 keeps the last 7 days of raw readings (one row per device and millisecond) and the rollups to the stored resolution', (t) => {
+test('migration 005 keeps the last 7 days of raw readings (one row per device and millisecond) and the rollups to the stored resolution', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-migrate-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const upTo003 = join(dir, 'migrations');
-  mkdirSync(upTo003);
-  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql']) copyFileSync(join(MIGRATIONS_DIR, name), join(upTo003, name));
+  const upTo004 = join(dir, 'migrations');
+  mkdirSync(upTo004);
+  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql', '004-mqtt-namespace.sql']) copyFileSync(join(MIGRATIONS_DIR, name), join(upTo004, name));
   const path = join(dir, 'old.db');
-  const old = openDatabase(path, { migrationsDir: upTo003 });
+  const old = openDatabase(path, { migrationsDir: upTo004 });
   const newest = T0 + 20 * 86_400_000;
   // What the old writer stored: a row per frame, unrounded values, and its rollups.
   const rows: ReadingRow[] = [

@@ -52,11 +52,11 @@ test('property: whatever the input, every passed value is within its deadband of
   );
 });
 
-test('a forced sample passes whatever its values and becomes the reference, deadband and interval', () => {
+test('a sample recorded for another reason becomes the reference and restarts the interval', () => {
   const f = new ChangeFilter<string>(policy);
   f.admit('a', { power: 100 }, 0);
-  assert.equal(f.admit('a', { power: 101 }, 1000, true), true, 'forced (the relay changed)');
-  assert.equal(f.admit('a', { power: 105.5 }, 2000), false, '4.5 W from the forced 101 W is within 5 %');
-  assert.equal(f.admit('a', { power: 101 }, 60_999), false, 'the interval counts from the forced pass');
-  assert.equal(f.admit('a', { power: 101 }, 61_000), true);
+  f.record('a', { power: 104 }, 30_000);
+  assert.equal(f.admit('a', { power: 109 }, 31_000), false, '5 W from the recorded 104 W is within 5 %');
+  assert.equal(f.admit('a', { power: 104 }, 89_999), false, 'the interval counts from the recording');
+  assert.equal(f.admit('a', { power: 104 }, 90_000), true);
 });

@@ -30,7 +30,7 @@ const HOURLY_FROM_MS = 2 * 86_400_000;
 
 /**
  * The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS; whole hours beyond two
- * days. The per-minute tier is ordered by time for cheap writes (migration 004), so reading a week of
+ * days. The per-minute tier is ordered by time for cheap writes (migration 005), so reading a week of
  * it for one device scans every device's minutes; the hourly tier answers a week in a few ms.
  */
 export function defaultBucket(rangeMs: number): number {
