@@ -18,6 +18,9 @@
 CREATE TABLE readings_new (
   ts INTEGER NOT NULL,                   -- ms since the epoch
   device_id INTEGER NOT NULL,
+  kind INTEGER NOT NULL,                 -- the quantities the frame carried, a bit each: voltage 1, current 2,
+                                         -- power 4, energy 8, humidity 16, temperature 32 (two frames of one
+                                         -- device in the same millisecond stay two rows)
   voltage REAL,
   current REAL,
   power REAL,
@@ -25,14 +28,16 @@ CREATE TABLE readings_new (
   humidity REAL,
   temperature REAL,
   relay INTEGER,
-  PRIMARY KEY (ts, device_id)
+  PRIMARY KEY (ts, device_id, kind)
 ) WITHOUT ROWID;
 
--- Two frames of one device in the same millisecond (power and environment) become one row.
+-- A frame stored twice in the same millisecond becomes one row.
 INSERT INTO readings_new
-SELECT ts, device_id, round(voltage, 1), round(current, 3), round(power, 1), round(energy, 3), round(humidity, 1), round(temperature, 1), relay
+SELECT ts, device_id,
+  (voltage IS NOT NULL) + 2 * (current IS NOT NULL) + 4 * (power IS NOT NULL) + 8 * (energy IS NOT NULL) + 16 * (humidity IS NOT NULL) + 32 * (temperature IS NOT NULL),
+  round(voltage, 1), round(current, 3), round(power, 1), round(energy, 3), round(humidity, 1), round(temperature, 1), relay
 FROM readings WHERE ts >= (SELECT max(ts) FROM readings) - 7 * 86400000 ORDER BY ts
-ON CONFLICT (ts, device_id) DO UPDATE SET
+ON CONFLICT (ts, device_id, kind) DO UPDATE SET
   voltage = coalesce(excluded.voltage, voltage), current = coalesce(excluded.current, current),
   power = coalesce(excluded.power, power), energy = coalesce(excluded.energy, energy),
   humidity = coalesce(excluded.humidity, humidity), temperature = coalesce(excluded.temperature, temperature),

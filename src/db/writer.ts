@@ -70,7 +70,14 @@ export interface WriterHealth {
   lastFlushMs: number;
 }
 
-const columns = ['ts', 'device_id', ...QUANTITIES, 'relay'];
+const columns = ['ts', 'device_id', 'kind', ...QUANTITIES, 'relay'];
+
+/** The quantities a reading carries, a bit each in QUANTITIES order: its frame's kind (migration 005). */
+function frameKind(row: ReadingRow): number {
+  let kind = 0;
+  for (let i = 0; i < QUANTITIES.length; i++) if (row[QUANTITIES[i]] !== undefined) kind |= 1 << i;
+  return kind;
+}
 
 export class BatchWriter {
   private readings: ReadingRow[] = [];
@@ -100,10 +107,10 @@ export class BatchWriter {
     this.batchSize = options.batchSize ?? 2000;
     this.maxPending = options.maxPending ?? 200_000;
     this.filter = options.storePolicy && new ChangeFilter(options.storePolicy);
-    // Two frames of a device in the same millisecond (power and environment) share one row.
+    // A frame of the same kind twice in one millisecond keeps one row.
     this.insertReading = db.prepare(
       `INSERT INTO readings (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-       ON CONFLICT (ts, device_id) DO UPDATE SET ${columns.slice(2).map((c) => `${c} = coalesce(excluded.${c}, ${c})`).join(', ')}`,
+       ON CONFLICT (ts, device_id, kind) DO UPDATE SET ${columns.slice(3).map((c) => `${c} = coalesce(excluded.${c}, ${c})`).join(', ')}`,
     );
     this.insertEvent = db.prepare('INSERT INTO events (ts, device_id, type, cause, origin, detail) VALUES (?, ?, ?, ?, ?, ?)');
     this.saveEnergy = db.prepare('UPDATE devices SET energy_offset_wh = ?, last_energy_wh = ? WHERE id = ?');
@@ -165,7 +172,10 @@ export class BatchWriter {
     const started = performance.now();
     try {
       this.db.transaction(() => {
-        for (const r of readings) this.insertReading.run(r.ts, r.deviceId, ...QUANTITIES.map((q) => (r[q] === undefined ? null : roundToStored(q, r[q]))), r.relay === undefined ? null : r.relay ? 1 : 0);
+        for (const r of readings) {
+          const values = QUANTITIES.map((q) => (r[q] === undefined ? null : roundToStored(q, r[q])));
+          this.insertReading.run(r.ts, r.deviceId, frameKind(r), ...values, r.relay === undefined ? null : r.relay ? 1 : 0);
+        }
         this.rollups.write();
         for (const e of events) {
           this.insertEvent.run(e.ts, e.deviceId ?? null, e.type, e.cause ?? null, e.origin ?? null, e.detail === undefined ? null : JSON.stringify(e.detail));
@@ -207,16 +217,11 @@ export class BatchWriter {
     if (!this.filter) return true;
     const relayChanged = row.relay !== undefined && this.lastRelay.get(row.deviceId) !== row.relay;
     if (row.relay !== undefined) this.lastRelay.set(row.deviceId, row.relay);
-    // One reference per device and frame kind (the set of quantities it carries), so each kind is
-    // stored at least every interval however often the others pass.
-    let kind = 0;
+    // One reference per device and frame kind, so each kind is stored at least every interval
+    // however often the others pass.
     const sample: Sample = {};
-    QUANTITIES.forEach((q, i) => {
-      if (row[q] === undefined) return;
-      kind |= 1 << i;
-      sample[q] = row[q];
-    });
-    const key = row.deviceId * 64 + kind;
+    for (const q of QUANTITIES) if (row[q] !== undefined) sample[q] = row[q];
+    const key = row.deviceId * 64 + frameKind(row);
     if (!relayChanged) return this.filter.admit(key, sample, row.ts);
     this.filter.record(key, sample, row.ts);
     return true;

@@ -147,7 +147,7 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   assert.equal(last.values.power?.max, 12345);
 });
 
-test('migration 005 keeps the last 7 days of raw readings (one row per device and millisecond) and the rollups to the stored resolution', (t) => {
+test('migration 005 keeps the last 7 days of raw readings, a row per frame, and the rollups to the stored resolution', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-migrate-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const upTo004 = join(dir, 'migrations');
@@ -172,10 +172,11 @@ test('migration 005 keeps the last 7 days of raw readings (one row per device an
 
   const db = openDatabase(path, { backupBeforeMigrate: false });
   t.after(() => db.close());
-  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, device_id, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id').all(newest), [
-    { dt: -7 * 86_400_000, device_id: 1, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
-    { dt: -60_000, device_id: 1, voltage: 230, power: 100, energy: null, humidity: 41.3, temperature: 20 },
-    { dt: 0, device_id: 2, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
+  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, device_id, kind, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id, kind').all(newest), [
+    { dt: -7 * 86_400_000, device_id: 1, kind: 4, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
+    { dt: -60_000, device_id: 1, kind: 5, voltage: 230, power: 100, energy: null, humidity: null, temperature: null },
+    { dt: -60_000, device_id: 1, kind: 48, voltage: null, power: null, energy: null, humidity: 41.3, temperature: 20 },
+    { dt: 0, device_id: 2, kind: 8, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
   ]);
   assert.deepEqual(db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m WHERE t = ?').get(T0), {
     n: 2,

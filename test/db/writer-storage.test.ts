@@ -61,21 +61,22 @@ test('each frame kind of a device is stored at least every interval, and a relay
   assert.equal(stored.find((r) => r.ts === T0 + 100_000)?.relay, 0);
 });
 
-test('every_reading stores every reading; two frames of a device in the same millisecond share one row', (t) => {
+test('every_reading stores every reading, a row per frame; a frame stored twice in one millisecond keeps one row', (t) => {
   const { db } = tempDatabase(t);
   addDevices(db, 1);
   const writer = new BatchWriter(db, { flushIntervalMs: 60_000, log: silentLogger });
   writer.addReading({ deviceId: 1, ts: T0, power: 5, voltage: 230.04 });
-  writer.addReading({ deviceId: 1, ts: T0, humidity: 40.06 });
+  writer.addReading({ deviceId: 1, ts: T0, humidity: 40.06 }); // another frame in the same millisecond
   writer.addReading({ deviceId: 1, ts: T0 + 1, power: 5 });
   assert.ok(writer.flush());
-  writer.addReading({ deviceId: 1, ts: T0 + 1, temperature: 20 }); // the same millisecond, a later commit
+  writer.addReading({ deviceId: 1, ts: T0 + 1, power: 6 }); // the same frame again, a later commit
   assert.ok(writer.flush());
-  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, power, voltage, humidity, temperature FROM readings ORDER BY ts').all(T0), [
-    { dt: 0, power: 5, voltage: 230, humidity: 40.1, temperature: null },
-    { dt: 1, power: 5, voltage: null, humidity: null, temperature: 20 },
+  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, kind, power, voltage, humidity FROM readings ORDER BY ts, kind').all(T0), [
+    { dt: 0, kind: 5, power: 5, voltage: 230, humidity: null },
+    { dt: 0, kind: 16, power: null, voltage: null, humidity: 40.1 },
+    { dt: 1, kind: 4, power: 6, voltage: null, humidity: null },
   ]);
-  assert.equal(db.prepare('SELECT sum(n) AS n FROM readings_1m').pluck().get(), 4);
+  assert.equal(db.prepare('SELECT sum(n) FROM readings_1m').pluck().get(), 4);
 });
 
 test('readings wait for the commit interval; an event is committed at once, with what was pending', async (t) => {
@@ -127,7 +128,7 @@ test('a commit rewrites a few pages however many sockets report: the tables are 
   addDevices(db, sockets);
   // A day of history already there, so each socket's rows span many pages.
   const minute = db.prepare('INSERT INTO readings_1m (t, device_id, n, power_min, power_max, power_sum, power_n) VALUES (?, ?, 60, 1000, 1010, 60300, 60)');
-  const raw = db.prepare('INSERT INTO readings (ts, device_id, power) VALUES (?, ?, 100)');
+  const raw = db.prepare('INSERT INTO readings (ts, device_id, kind, power) VALUES (?, ?, 4, 100)');
   db.transaction(() => {
     for (let t = T0 - 86_400_000; t < T0; t += 60_000) for (let d = 1; d <= sockets; d++) minute.run(t, d), raw.run(t, d);
   })();

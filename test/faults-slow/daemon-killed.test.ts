@@ -32,8 +32,7 @@ function inspect(path: string, since = 0): { integrity: string; readings: number
   const db = new Database(path, { readonly: true });
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? '';
-    // Every reading is counted in its minute's rollup (a raw row holds a device's frames of one millisecond).
-    const readings = db.prepare('SELECT coalesce(sum(n), 0) FROM readings_1m').pluck().get() as number;
+    const readings = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
     const devices = (db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n;
     const lastTs = new Map((db.prepare('SELECT device_id AS id, max(ts) AS ts FROM readings GROUP BY device_id').all() as { id: number; ts: number }[]).map((r) => [r.id, r.ts]));
     // Holes inside this run's stored history (not at its end): readings are written in order, so a crash loses only a tail.
