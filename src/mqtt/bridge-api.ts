@@ -15,6 +15,7 @@ import type { Registry } from '../gateway/registry.js';
 import { LimitsPatch, type Safety } from '../gateway/safety.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
 
 /** Requests are small; anything bigger is refused before parsing. */
@@ -58,7 +59,7 @@ export interface BridgeApiDeps {
 export class BridgeApi {
   private readonly routes: Record<string, Route>;
   private readonly cleanups: (() => void)[] = [];
-  private readonly warned = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
   private devicesJson: string | undefined;
   private devicesTimer: NodeJS.Timeout | undefined;
 
@@ -209,12 +210,9 @@ export class BridgeApi {
   }
 
   private respondError(path: string, error: string, transaction: unknown): void {
-    const key = `${path}\0${error}`;
-    if (!this.warned.has(key)) {
-      if (this.warned.size > 1000) this.warned.clear();
-      this.warned.add(key);
-      this.deps.log.warn({ request: clip(path), error }, 'MQTT bridge request refused');
-    }
+    // Limited per request kind: the error names values from the payload, and a path can be anything.
+    const suppressed = this.logLimiter.take(Object.hasOwn(this.routes, path) ? path : 'unknown request');
+    if (suppressed !== undefined) this.deps.log.warn({ request: clip(path), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT bridge request refused');
     this.respond(path, { data: {}, status: 'error', error, ...(transaction !== undefined ? { transaction } : {}) });
   }
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -61,7 +62,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** Messages refused before reaching a handler (too big) or whose handler threw. */
   rejected = 0;
   private lastError: string | undefined;
-  private readonly oversizedTopics = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
   /** QoS 0 publishes dropped because the broker was not reading (metric). */
   dropped = 0;
   private resyncPending = false;
@@ -210,12 +211,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   private dispatch(topic: string, payload: Buffer, retained: boolean): void {
     if (payload.length > MAX_PAYLOAD_BYTES) {
       this.rejected++;
-      // Logged once per topic: a client flooding big payloads must not flood the log too.
-      if (!this.oversizedTopics.has(topic)) {
-        if (this.oversizedTopics.size > 1000) this.oversizedTopics.clear();
-        this.oversizedTopics.add(topic);
-        this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
-      }
+      // A client flooding big payloads must not flood the log too.
+      const suppressed = this.logLimiter.take('oversized');
+      if (suppressed !== undefined) this.options.log.warn({ topic: clipTopic(topic), bytes: payload.length, ...(suppressed ? { suppressed } : {}) }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
       return;
     }
     for (const [filter, handlers] of this.handlers) {
@@ -225,11 +223,17 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
           handler(topic, payload, retained);
         } catch (error) {
           this.rejected++;
-          this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');
+          const suppressed = this.logLimiter.take(`failed ${filter}`);
+          if (suppressed !== undefined) this.options.log.error({ topic: clipTopic(topic), err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'MQTT handler failed');
         }
       }
     }
   }
+}
+
+/** A topic as a log field: topics can be 64 KiB of anything. */
+function clipTopic(topic: string): string {
+  return topic.length > 200 ? `${topic.slice(0, 200)}...` : topic;
 }
 
 export function redactUrl(url: string): string {

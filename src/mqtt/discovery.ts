@@ -10,6 +10,7 @@ import { QUANTITIES, statePayload, type Device, type DeviceKind } from '../gatew
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
 
 export type Component = 'switch' | 'sensor' | 'binary_sensor';
@@ -109,6 +110,7 @@ export class Discovery {
   /** What each device's entities were last built from (see `unchanged`). */
   private readonly shapes = new Map<string, { name: string; firmware?: string; reported: number }>();
   private readonly cleanups: (() => void)[] = [];
+  private readonly logLimiter = new LogLimiter();
 
   constructor(private readonly deps: DiscoveryDeps) {}
 
@@ -292,7 +294,9 @@ export class Discovery {
     }
     const ids = Array.isArray(device?.identifiers) ? device.identifiers : [device?.identifiers];
     if (device?.via_device !== this.bridgeId && !ids.includes(this.bridgeId)) return;
-    this.deps.log.info({ topic }, 'clearing a stale Home Assistant discovery config');
+    // Anyone who may publish can make such configs at any rate: the log is limited, the clearing not.
+    const suppressed = this.logLimiter.take('stale config');
+    if (suppressed !== undefined) this.deps.log.info({ topic, ...(suppressed ? { suppressed } : {}) }, 'clearing a stale Home Assistant discovery config');
     this.clear(topic);
   }
 
