@@ -165,6 +165,7 @@ export class Gateway {
     this.control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
     this.metrics.sources.canplug_udp_datagrams_received_total = () => this.wifi.counters.received;
     this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
+    this.metrics.sources.canplug_udp_datagrams_excess_total = () => this.wifi.counters.excess;
     await this.startFeature('wifi-plugs', this.wifi);
     this.rules = new RulesEngine({
       store: new RulesStore(this.db),

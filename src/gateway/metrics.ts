@@ -40,6 +40,7 @@ export class Metrics {
     counter('canplug_db_readings_written_total', 'readings written to SQLite');
     counter('canplug_udp_datagrams_received_total', 'Wi-Fi plug UDP datagrams received');
     counter('canplug_udp_datagrams_malformed_total', 'Wi-Fi plug UDP datagrams refused');
+    counter('canplug_udp_datagrams_excess_total', 'Wi-Fi plug UDP datagrams past one per plug and report period (counted, not stored)');
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_rules_fired_total', 'rule actions fired');
     const sources = this.sources;

@@ -13,6 +13,8 @@ import type { Feature } from '../gateway/controller.js';
 import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
+import { monotonicMs } from '../gateway/clock.js';
 import { deviceNameFor, parseDatagram, Thing, type PlugDatagram } from './datagram.js';
 
 export interface WifiPlugsDeps {
@@ -35,14 +37,22 @@ export interface RelayExpectation {
   cancel(error: Error): void;
 }
 
+/** A broadcast this much early still counts as the next period's (Wi-Fi delivery jitter). */
+const EARLY_FRACTION = 0.1;
+
 export class WifiPlugs implements Feature {
-  /** Datagrams received, and those refused as malformed (metrics, health). */
-  readonly counters = { received: 0, malformed: 0, ignored: 0 };
+  /**
+   * Datagrams received; refused as malformed; from chip ids past udp.max_plugs; and excess, from a
+   * plug that already reported this period (metrics, health).
+   */
+  readonly counters = { received: 0, malformed: 0, ignored: 0, excess: 0 };
   private socket: Socket | undefined;
-  /** Where each plug's last broadcast came from: its WebSocket lives there. */
-  private readonly addresses = new Map<string, string>();
+  /** Where each plug's last broadcast came from: its WebSocket lives there. Weak: a removed plug's entry goes with it. */
+  private readonly addresses = new WeakMap<Device, string>();
+  /** monotonicMs() of each plug's last applied datagram. */
+  private readonly lastApplied = new WeakMap<Device, number>();
   private readonly waiters = new Map<string, Waiter>();
-  private readonly refusedChips = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
 
   constructor(private readonly deps: WifiPlugsDeps) {}
 
@@ -58,7 +68,8 @@ export class WifiPlugs implements Feature {
         this.receive(message, remote);
       } catch (error) {
         // A failure past parsing (the database refusing a new device) must not take the listener down.
-        this.deps.log.error({ from: remote.address, err: (error as Error).message }, 'Wi-Fi plug datagram not applied');
+        const suppressed = this.logLimiter.take('not applied');
+        if (suppressed !== undefined) this.deps.log.error({ from: remote.address, err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'Wi-Fi plug datagram not applied');
       }
     });
     try {
@@ -93,13 +104,14 @@ export class WifiPlugs implements Feature {
     return this.socket?.address().port;
   }
 
-  stats(): { listening: boolean; port?: number; datagrams: number; malformed: number; ignored: number } {
-    return { listening: this.socket !== undefined, ...(this.port ? { port: this.port } : {}), datagrams: this.counters.received, malformed: this.counters.malformed, ignored: this.counters.ignored };
+  stats(): { listening: boolean; port?: number; datagrams: number; malformed: number; ignored: number; excess: number } {
+    const { received, malformed, ignored, excess } = this.counters;
+    return { listening: this.socket !== undefined, ...(this.port ? { port: this.port } : {}), datagrams: received, malformed, ignored, excess };
   }
 
   /** The address the plug's last broadcast came from, if it has sent one since the gateway started. */
   address(device: Device): string | undefined {
-    return this.addresses.get(device.key);
+    return this.addresses.get(device);
   }
 
   /** Waits for a broadcast showing the relay `on`; a newer expectation for the same plug supersedes this one. */
@@ -138,13 +150,26 @@ export class WifiPlugs implements Feature {
     const result = parseDatagram(bytes, this.deps.config.max_datagram_bytes);
     if (!result.ok) {
       this.counters.malformed++;
-      this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error }, 'malformed Wi-Fi plug datagram');
+      const suppressed = this.logLimiter.take('malformed');
+      if (suppressed !== undefined) this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error, ...(suppressed ? { suppressed } : {}) }, 'malformed Wi-Fi plug datagram');
       return;
     }
     const device = this.device(result.datagram);
     if (!device) return;
-    this.addresses.set(device.key, remote.address);
-    this.apply(device, result.datagram, now);
+    // One datagram per plug and period is applied and stored; a sender flooding the port (or
+    // spoofing a plug) gets its excess counted, not written. Only a switch confirmation goes through.
+    const mono = monotonicMs();
+    const last = this.lastApplied.get(device);
+    if (last !== undefined && mono - last < this.deps.config.report_period_ms * (1 - EARLY_FRACTION)) {
+      this.counters.excess++;
+      // The firmware broadcasts right after a switch: that one answers the waiting command at once
+      // (applied, not stored; the next periodic broadcast is).
+      if (this.confirms(device, result.datagram)) this.apply(device, result.datagram, now, false);
+      return;
+    }
+    this.lastApplied.set(device, mono);
+    this.addresses.set(device, remote.address);
+    this.apply(device, result.datagram, now, true);
   }
 
   private device(d: PlugDatagram): Device | undefined {
@@ -154,16 +179,27 @@ export class WifiPlugs implements Feature {
     if (known) return known;
     if (registry.list().filter((x) => x.kind === 'wifi').length >= config.max_plugs) {
       this.counters.ignored++;
-      if (!this.refusedChips.has(d.chipId) && this.refusedChips.size < 1000) {
-        this.refusedChips.add(d.chipId);
-        log.warn({ chipId: d.chipId, max: config.max_plugs }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
-      }
+      const suppressed = this.logLimiter.take('max_plugs');
+      if (suppressed !== undefined) log.warn({ chipId: d.chipId, max: config.max_plugs, ...(suppressed ? { suppressed } : {}) }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
       return undefined;
     }
     return registry.ensure(key, 'wifi', deviceNameFor(d.nodeName) ?? `plug-${d.chipId}`);
   }
 
-  private apply(device: Device, d: PlugDatagram, now: number): void {
+  /** Whether the datagram shows the relay state a switch command is waiting for. */
+  private confirms(device: Device, d: PlugDatagram): boolean {
+    const plug = d.values.get(Thing.plug);
+    const waiter = this.waiters.get(device.key);
+    return waiter !== undefined && plug !== undefined && (plug === 1) === waiter.on;
+  }
+
+  private resolveWaiter(device: Device, waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    this.waiters.delete(device.key);
+    waiter.resolve(waiter.on);
+  }
+
+  private apply(device: Device, d: PlugDatagram, now: number, store: boolean): void {
     const { registry, config } = this.deps;
     registry.markSeen(device, now, config.offline_timeout_ms);
     const plug = d.values.get(Thing.plug);
@@ -176,7 +212,7 @@ export class WifiPlugs implements Feature {
     const clock = d.texts.get(Thing.clock);
     if (clock !== undefined) device.info.plugClock = clock;
 
-    if (relay !== undefined || watts !== undefined) {
+    if (store && (relay !== undefined || watts !== undefined)) {
       const reading: Reading = { device, ts: now };
       if (relay !== undefined) reading.relay = relay;
       if (watts !== undefined) reading.power = watts;
@@ -186,10 +222,6 @@ export class WifiPlugs implements Feature {
     }
 
     const waiter = this.waiters.get(device.key);
-    if (waiter && relay === waiter.on) {
-      clearTimeout(waiter.timer);
-      this.waiters.delete(device.key);
-      waiter.resolve(relay);
-    }
+    if (waiter && relay === waiter.on) this.resolveWaiter(device, waiter);
   }
 }

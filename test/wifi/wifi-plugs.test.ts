@@ -93,7 +93,7 @@ test('malformed datagrams leave no device behind, are counted, and the listener 
 });
 
 test('a plug goes offline when its broadcasts stop and comes back with the next one; udp.max_plugs caps new plugs', async (t) => {
-  const tg = await gatewayWithUdp(t, { offline_timeout_ms: 600, max_plugs: 1 });
+  const tg = await gatewayWithUdp(t, { offline_timeout_ms: 600, report_period_ms: 150, max_plugs: 1 });
   const plug = new FakeWifiPlug({ chipId: 42, name: 'Heater', gatewayPort: tg.port, relay: true });
   await plug.start();
   t.after(() => plug.stop());
@@ -178,6 +178,35 @@ test('switching a plug sends save_thing over its WebSocket and answers once a br
     return rows.length >= 2 && rows;
   }, 2000, 'relay events');
   assert.deepEqual(events.slice(0, 2), [{ cause: 'off', origin: 'rest' }, { cause: 'on', origin: 'mqtt' }]);
+});
+
+test('a sender flooding one plug\'s datagrams gets one reading stored per report period; the excess is counted, not written', async (t) => {
+  const tg = await gatewayWithUdp(t, { report_period_ms: 2000 });
+  const { gateway } = tg;
+  const { createSocket } = await import('node:dgram');
+  const sender = createSocket('udp4');
+  t.after(() => sender.close());
+  const send = (text: string) => new Promise<void>((resolve, reject) => sender.send(text, tg.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  const started = performance.now();
+  // A spoofed plug at about 5,000 datagrams/s (the issue's rate) for 3 s, every datagram different.
+  let sent = 0;
+  while (performance.now() - started < 3000) {
+    await Promise.all(Array.from({ length: 50 }, () => send(`777:Spoofed&1:1&2:${(sent++ % 1000) + 0.5}`)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await waitFor(() => gateway.wifi.counters.received > 5000, 5000, 'datagrams received');
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the last ones still in the socket
+  const { received, excess } = gateway.wifi.counters;
+  gateway.writer.flush();
+  const device = gateway.registry.find('Spoofed')!;
+  const db = new Database(tg.config.database.path, { readonly: true });
+  t.after(() => db.close());
+  const stored = (db.prepare('SELECT count(*) AS n FROM readings WHERE device_id = ?').get(device.id) as { n: number }).n;
+  assert.ok(stored >= 1 && stored <= 3, `${stored} readings stored from ${received} datagrams in ${Math.round((performance.now() - started) / 1000)} s`);
+  assert.equal(excess, received - stored, 'every datagram not stored is counted as excess');
+  const health = (await gateway.api.inject({ url: '/api/health' })).json();
+  assert.equal(health.udp.excess, excess);
+  assert.match(await gateway.metrics.text(), new RegExp(`canplug_udp_datagrams_excess_total ${excess}`));
 });
 
 test('udp.port 0 disables the listener', async (t) => {
