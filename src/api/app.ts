@@ -12,7 +12,7 @@ import type { ApiContext } from './context.js';
 import { ErrorResponse } from './schemas.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { registerAuth, selectProtocol } from './auth.js';
-import { validatorCompiler } from './validation.js';
+import { MAX_BODY_DEPTH, nestedDeeperThan, validatorCompiler } from './validation.js';
 import { configRoutes } from './routes/config.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -42,6 +42,9 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandler(app);
+  app.addHook('preValidation', async (request) => {
+    if (nestedDeeperThan(request.body, MAX_BODY_DEPTH)) throw new HttpError(400, `the body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  });
   app.addSchema(ErrorResponse);
 
   await app.register(helmet, {
