@@ -9,7 +9,7 @@ import type { History } from '../db/history.js';
 import type { EventLog } from '../db/event-log.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
-import type { TokenStore } from './auth.js';
+import type { AuthFailures, TokenStore } from './auth.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -37,5 +37,7 @@ export interface ApiContext {
   http: Config['http'];
   /** Undefined when `http.auth` is off. */
   tokens: TokenStore | undefined;
+  /** Wrong credentials: counted and logged for fail2ban. */
+  authFailures: AuthFailures;
   version: string;
 }

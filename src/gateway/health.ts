@@ -1,6 +1,7 @@
 /** The health report (`GET /api/health`, MQTT bridge health_check): ok once CAN, MQTT and the database are up. */
 import type { HealthReport } from '../api/context.js';
 import { redactUrl } from '../mqtt/connection.js';
+import { LogLimiter } from '../log-limiter.js';
 import { monotonicMs } from './clock.js';
 import { VERSION } from '../version.js';
 import type { Gateway } from './controller.js';
@@ -13,10 +14,21 @@ export function healthReport(
 ): HealthReport {
   const can = g.can.transport.stats();
   const db = g.writer.health();
-  const up = can.up && g.mqtt.connected && db.ok;
+  // Asked for during start-up too (the MQTT bridge publishes it), before HTTP is built.
+  const http = g.http ? g.http.state() : { ok: false, failures: 0, error: 'not started yet' };
+  const broker = g.brokerBinding?.state();
+  const problems = [
+    ...(can.up ? [] : ['the CAN interface is down']),
+    ...(g.mqtt.connected ? [] : [`MQTT is not connected${g.mqtt.error ? `: ${g.mqtt.error}` : ''}`]),
+    ...(broker && !broker.ok ? [`the embedded MQTT broker is not listening (${broker.error ?? 'starting'}); retrying`] : []),
+    ...(http.ok ? [] : [`HTTP is not listening (${http.error ?? 'starting'}); retrying`]),
+    ...(db.ok ? [] : [`the database refuses writes: ${db.error ?? 'unknown error'}`]),
+    ...failed.map((f) => `${f.feature} failed to start: ${f.error}`),
+  ];
   const devices = g.registry.list();
   return {
-    status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,
+    status: state === 'ok' ? (problems.length === 0 ? 'ok' : 'degraded') : state,
+    ...(problems.length > 0 ? { problems } : {}),
     version: VERSION,
     uptime_s: Math.round((monotonicMs() - startedMono) / 1000),
     can: {
@@ -39,7 +51,17 @@ export function healthReport(
       url: redactUrl(g.mqttUrl()),
       embedded: g.broker !== undefined,
       dropped_while_stalled: g.mqtt.dropped,
+      rejected: g.mqtt.rejected,
       ...(g.mqtt.error ? { error: g.mqtt.error } : {}),
+      ...(g.broker && broker
+        ? { embedded_broker: { listening: broker.ok, ...(broker.error ? { error: broker.error } : {}), clients: g.broker.clients, refused: g.broker.refused } }
+        : {}),
+    },
+    http: {
+      listening: http.ok,
+      ...(http.error ? { error: http.error, failed_tries: http.failures } : {}),
+      auth_failures: g.http?.authFailures.total ?? 0,
+      rate_limited: g.api?.rateLimited() ?? 0,
     },
     database: {
       ok: db.ok,
@@ -51,6 +73,7 @@ export function healthReport(
     },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
     udp: g.wifi.stats(),
+    log_lines_suppressed: LogLimiter.suppressedTotal,
     ...(failed.length > 0 ? { failed_features: failed } : {}),
   };
 }

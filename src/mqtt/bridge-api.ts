@@ -18,6 +18,9 @@ import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
 
+/** How often the health summary is looked at for `bridge/health`. */
+const HEALTH_CHECK_MS = 2000;
+
 /** Requests are small; anything bigger is refused before parsing. */
 export const MAX_REQUEST_BYTES = 4096;
 
@@ -61,6 +64,7 @@ export class BridgeApi {
   private readonly cleanups: (() => void)[] = [];
   private readonly logLimiter = new LogLimiter();
   private devicesJson: string | undefined;
+  private healthJson: string | undefined;
   private devicesTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: BridgeApiDeps) {
@@ -93,7 +97,9 @@ export class BridgeApi {
     );
     const republish = () => this.publishRetained(true);
     connection.on('connect', republish);
-    this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer));
+    const healthTimer = setInterval(() => this.publishHealth(false), HEALTH_CHECK_MS);
+    healthTimer.unref();
+    this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer), () => clearInterval(healthTimer));
     this.publishRetained(false);
   }
 
@@ -225,6 +231,20 @@ export class BridgeApi {
     );
     if (force) this.devicesJson = undefined;
     this.publishDevices();
+    this.publishHealth(force);
+  }
+
+  /**
+   * `<base>/bridge/health`, retained: the status and what is missing (an HTTP port that is taken, a
+   * CAN interface that is down...), published when it changes. `bridge/state` stays online/offline
+   * (Home Assistant's availability reads it).
+   */
+  private publishHealth(force: boolean): void {
+    const { status, problems } = this.deps.health();
+    const json = JSON.stringify({ status, problems: problems ?? [] });
+    if (!force && json === this.healthJson) return;
+    this.healthJson = json;
+    this.deps.connection.publish(`${this.deps.baseTopic}/bridge/health`, json, { retain: true, qos: 1 });
   }
 
   /** Device events come in bursts (every reading): publish the list at most every 100 ms, and only when it changed. */

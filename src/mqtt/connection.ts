@@ -4,6 +4,7 @@
  * (re)connect they are asked to republish what they own, so retained topics come back after a
  * broker restart.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -31,6 +32,14 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 2000;
+
+/**
+ * A client id nobody can guess (64 random bits): on a broker that lets a newcomer with the same id
+ * kick the connected client off (MQTT's rule), a guessable id is a way to silence the gateway.
+ */
+export function randomClientId(): string {
+  return `canplug-${randomBytes(8).toString('hex')}`;
+}
 
 /** MQTT topic filter matching (+ one level, # the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -67,8 +76,12 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   dropped = 0;
   private resyncPending = false;
 
+  /** The id the gateway connects with: the configured one, else random (never guessable). */
+  readonly clientId: string;
+
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.clientId = options.clientId || randomClientId();
   }
 
   get bridgeStateTopic(): string {
@@ -92,7 +105,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   async start(waitMs = 5000): Promise<void> {
     const o = this.options;
     const clientOptions: IClientOptions = {
-      clientId: o.clientId || `canplug-${o.baseTopic}-${Math.random().toString(16).slice(2, 8)}`,
+      clientId: this.clientId,
       username: o.username || undefined,
       password: o.password || undefined,
       ca: o.caFile ? readFileSync(o.caFile) : undefined,
@@ -141,6 +154,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     });
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
 
+    if (waitMs <= 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');

@@ -157,19 +157,19 @@ export class WifiPlugs implements Feature {
     const device = this.device(result.datagram);
     if (!device) return;
     // One datagram per plug and period is applied and stored; a sender flooding the port (or
-    // spoofing a plug) gets its excess counted, not written. Only a switch confirmation goes through.
+    // spoofing a plug) gets its excess counted, not written. The exception is the broadcast the
+    // firmware sends right after a switch, showing the state a command waits for: as many as the
+    // gateway sent commands.
     const mono = monotonicMs();
     const last = this.lastApplied.get(device);
-    if (last !== undefined && mono - last < this.deps.config.report_period_ms * (1 - EARLY_FRACTION)) {
+    const early = last !== undefined && mono - last < this.deps.config.report_period_ms * (1 - EARLY_FRACTION);
+    if (early && !this.confirms(device, result.datagram)) {
       this.counters.excess++;
-      // The firmware broadcasts right after a switch: that one answers the waiting command at once
-      // (applied, not stored; the next periodic broadcast is).
-      if (this.confirms(device, result.datagram)) this.apply(device, result.datagram, now, false);
       return;
     }
-    this.lastApplied.set(device, mono);
+    if (!early) this.lastApplied.set(device, mono);
     this.addresses.set(device, remote.address);
-    this.apply(device, result.datagram, now, true);
+    this.apply(device, result.datagram, now);
   }
 
   private device(d: PlugDatagram): Device | undefined {
@@ -199,7 +199,7 @@ export class WifiPlugs implements Feature {
     waiter.resolve(waiter.on);
   }
 
-  private apply(device: Device, d: PlugDatagram, now: number, store: boolean): void {
+  private apply(device: Device, d: PlugDatagram, now: number): void {
     const { registry, config } = this.deps;
     registry.markSeen(device, now, config.offline_timeout_ms);
     const plug = d.values.get(Thing.plug);
@@ -212,7 +212,7 @@ export class WifiPlugs implements Feature {
     const clock = d.texts.get(Thing.clock);
     if (clock !== undefined) device.info.plugClock = clock;
 
-    if (store && (relay !== undefined || watts !== undefined)) {
+    if (relay !== undefined || watts !== undefined) {
       const reading: Reading = { device, ts: now };
       if (relay !== undefined) reading.relay = relay;
       if (watts !== undefined) reading.power = watts;

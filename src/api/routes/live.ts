@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { authProblem, LIVE_PROTOCOL } from '../auth.js';
+import { checkCredentials, LIVE_PROTOCOL } from '../auth.js';
 import { CLOSE, LiveStream } from '../live.js';
 import { ErrorResponse } from '../schemas.js';
 
@@ -20,7 +20,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     method: 'GET',
     url: '/api/live',
     // The token is checked in wsHandler, after the upgrade, so a browser learns why it was refused.
-    config: { access: 'public' },
+    config: { access: 'stream' },
     schema: {
       tags: ['live'],
       summary: 'Live stream of device state and events (WebSocket)',
@@ -31,9 +31,10 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     handler: async (_request, reply) =>
       reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
     wsHandler: (socket, request) => {
-      const problem = ctx.tokens ? authProblem(ctx.tokens, request, true) : undefined;
-      if (problem) {
-        socket.send(JSON.stringify({ type: 'error', error: problem }));
+      const verdict = ctx.tokens ? checkCredentials(ctx.tokens, request, true) : { wrong: false };
+      if (verdict.problem) {
+        if (verdict.wrong) ctx.authFailures.record(request, 'live stream');
+        socket.send(JSON.stringify({ type: 'error', error: verdict.problem }));
         socket.close(CLOSE.unauthorized, 'unauthorized: the API token is missing or wrong');
         return;
       }
