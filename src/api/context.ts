@@ -10,6 +10,7 @@ import type { EventLog } from '../db/event-log.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
 import type { AuthFailures, TokenStore } from './auth.js';
+import type { LiveStream } from './live.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -39,5 +40,7 @@ export interface ApiContext {
   tokens: TokenStore | undefined;
   /** Wrong credentials: counted and logged for fail2ban. */
   authFailures: AuthFailures;
+  /** The live stream's clients (started and stopped with the app). */
+  live: LiveStream;
   version: string;
 }

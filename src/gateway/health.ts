@@ -62,6 +62,9 @@ export function healthReport(
       ...(http.error ? { error: http.error, failed_tries: http.failures } : {}),
       auth_failures: g.http?.authFailures.total ?? 0,
       rate_limited: g.api?.rateLimited() ?? 0,
+      connections_dropped: g.http?.connectionsDropped ?? 0,
+      live_clients: g.http?.live.size ?? 0,
+      live_refused: g.http?.live.refused ?? 0,
     },
     database: {
       ok: db.ok,

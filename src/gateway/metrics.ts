@@ -51,6 +51,8 @@ export class Metrics {
     counter('canplug_http_auth_failures_total', 'REST requests and live-stream connections with a wrong token');
     counter('canplug_http_rate_limited_total', 'requests refused by the per-address limit on changes and failed logins');
     counter('canplug_log_lines_suppressed_total', 'log lines left out by the per-reason limit');
+    counter('canplug_http_connections_dropped_total', 'HTTP connections closed at once because 256 were open');
+    counter('canplug_live_clients_refused_total', 'live-stream connections refused because 50 clients were connected');
     new Counter({
       name: 'canplug_mqtt_broker_refused_total',
       help: 'what the embedded broker refused, by kind (packets too large, clients or connections over the limit, the gateway id taken, retained or subscriptions over the limit)',

@@ -77,7 +77,7 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   const publishCutOff = async (topic: string, body: Buffer) => {
     const sender = await mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 });
     sender.on('error', () => {});
-    const gone = new Promise((resolve) => sender.once('close', resolve));
+    const gone = new Promise<void>((resolve) => sender.once('close', () => resolve()));
     sender.publish(topic, body);
     await gone;
     cutOff++;

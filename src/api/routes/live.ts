@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
 import { checkCredentials, LIVE_PROTOCOL } from '../auth.js';
-import { CLOSE, LiveStream } from '../live.js';
+import { CLOSE } from '../live.js';
 import { ErrorResponse } from '../schemas.js';
 
 const DESCRIPTION = `WebSocket. Connect with subprotocols ["${LIVE_PROTOCOL}", "bearer.<token>"] (browsers cannot set an
@@ -12,7 +12,7 @@ and {"type":"event","event":{id,ts,device,type,cause,origin,detail}} (as GET /ap
 A wrong or missing token closes the connection with code ${CLOSE.unauthorized} and the reason.`;
 
 export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const live = new LiveStream({ events: ctx.events, registry: ctx.registry, log: app.log });
+  const live = ctx.live;
   live.start();
   app.addHook('onClose', async () => live.stop());
 
