@@ -121,3 +121,26 @@ test('20,000 distinct bad set payloads and device names give a handful of log li
   assert.ok(lines.length <= 2, `${lines.length} log lines for ${N} refusals`);
   assert.equal(gateway.health().status, 'ok');
 });
+
+test('a flood of ON at a latched socket: every one refused and answered, one event-log entry a minute with the count', async (t) => {
+  const tg = await startGateway();
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const node = gateway.simSockets[0];
+  node.interlockEnabled = false;
+  node.setHumidity(92);
+  await waitFor(() => gateway.registry.byKey('can:1')?.state.gatewayLatch && !node.relay, 3000, 'socket-1 latched and open');
+  const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/response/device/set']);
+  t.after(() => ha.close());
+  const N = 500;
+  for (let i = 0; i < N; i++) await ha.client.publishAsync('canplug/socket-1/set', 'ON');
+  await waitFor(() => ha.log.length === N, 10_000, `${N} refusals answered`);
+  assert.ok(ha.log.every((m) => /interlocked by the gateway/.test(JSON.parse(m.payload).error)));
+  assert.equal(node.relay, false);
+  await t.test('one event-log entry for the 500 refusals', async () => {
+    gateway.writer.flush();
+    const events = (await gateway.api.inject({ url: '/api/events?type=refusal&limit=1000' })).json().events as { origin: string }[];
+    assert.equal(events.filter((e) => e.origin === 'mqtt').length, 1);
+  });
+});
