@@ -3,6 +3,7 @@
 #
 #   sudo deploy/install.sh                  install or upgrade into /usr/local, start the service
 #   sudo deploy/install.sh --uninstall      remove the program and the unit; keep config, data and user
+#   sudo deploy/install.sh --kiosk          also boot the touchscreen into the dashboard (cage + Chromium)
 #   DESTDIR=/tmp/root deploy/install.sh     stage the files only (packaging, tests): no user, no systemctl
 #
 # Options (or environment): --prefix DIR (PREFIX, default /usr/local), --destdir DIR (DESTDIR),
@@ -16,6 +17,7 @@ BITRATE=${BITRATE:-125000}
 CAN=yes
 START=yes
 ACTION=install
+KIOSK=no
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "  $*"; }
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --no-can) CAN=no ;;
     --no-start) START=no ;;
     --uninstall) ACTION=uninstall ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --kiosk) KIOSK=yes ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
   shift
@@ -57,6 +60,7 @@ uninstall() {
   if [ "$LIVE" = yes ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now canplug.service 2>/dev/null || true
   fi
+  kiosk uninstall
   rm -rf "$R$APP" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf"
   [ "$LIVE" = yes ] && command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload
   echo "Kept: /etc/canplug (config), /var/lib/canplug (database, token, backups), $NETWORK_FILE, the canplug user."
@@ -164,13 +168,64 @@ activate() {
   fi
 }
 
+# The touchscreen kiosk (--kiosk, deploy/kiosk/): `kiosk files` stages it, `kiosk activate` turns it
+# on after the gateway, `kiosk uninstall` removes it (its settings and Chromium profile stay).
+kiosk() {
+  K=$SRC/deploy/kiosk
+  case $1 in
+    files)
+      if [ "$LIVE" = yes ]; then
+        command -v cage >/dev/null 2>&1 || die "--kiosk needs cage: sudo apt-get install cage chromium (chromium-browser on Raspberry Pi OS)"
+        command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || die "--kiosk needs Chromium: sudo apt-get install chromium (chromium-browser on Raspberry Pi OS)"
+        if systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
+          die "--kiosk: a desktop (display-manager.service) has the screen; boot to the console first (sudo raspi-config: System Options > Boot / Auto Login > Console), then run this again"
+        fi
+      fi
+      mkdir -p "$R$UNIT_DIR" "$R$SYSUSERS_DIR" "$R/etc/pam.d" "$R/etc/udev/rules.d" "$R/etc/canplug"
+      sed -e "s|@NODE@|$NODE|g" -e "s|@PREFIX@|$PREFIX|g" "$K/canplug-kiosk.service" > "$R$UNIT_DIR/canplug-kiosk.service"
+      cp "$K/canplug-kiosk.sysusers" "$R$SYSUSERS_DIR/canplug-kiosk.conf"
+      cp "$K/canplug-kiosk.pam" "$R/etc/pam.d/canplug-kiosk"
+      cp "$K/70-canplug-backlight.rules" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      chmod 644 "$R$UNIT_DIR/canplug-kiosk.service" "$R$SYSUSERS_DIR/canplug-kiosk.conf" "$R/etc/pam.d/canplug-kiosk" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      say "kiosk unit    $UNIT_DIR/canplug-kiosk.service (user canplug-kiosk, tty1)"
+      if [ -e "$R/etc/canplug/kiosk.env" ]; then
+        say "kiosk config  /etc/canplug/kiosk.env (kept as it was)"
+      else
+        cp "$K/kiosk.env" "$R/etc/canplug/kiosk.env"
+        chmod 644 "$R/etc/canplug/kiosk.env"
+        say "kiosk config  /etc/canplug/kiosk.env (new: start page, blank after 300 s)"
+      fi
+      ;;
+    activate)
+      systemd-sysusers "$SYSUSERS_DIR/canplug-kiosk.conf"
+      udevadm control --reload 2>/dev/null && udevadm trigger --subsystem-match=backlight --action=add 2>/dev/null || true
+      systemctl daemon-reload
+      # The kiosk starts with the graphical target (Raspberry Pi OS Lite boots to multi-user).
+      systemctl set-default graphical.target
+      systemctl enable canplug-kiosk.service
+      if [ "$START" = yes ]; then
+        systemctl restart canplug-kiosk.service
+        say "kiosk started: systemctl status canplug-kiosk; journalctl -u canplug-kiosk -f"
+      fi
+      ;;
+    uninstall)
+      if [ "$LIVE" = yes ] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now canplug-kiosk.service 2>/dev/null || true
+      fi
+      rm -f "$R$UNIT_DIR/canplug-kiosk.service" "$R$SYSUSERS_DIR/canplug-kiosk.conf" "$R/etc/pam.d/canplug-kiosk" "$R/etc/udev/rules.d/70-canplug-backlight.rules"
+      ;;
+  esac
+}
+
 if [ "$ACTION" = uninstall ]; then
   uninstall
   exit 0
 fi
 install_files
+[ "$KIOSK" = yes ] && kiosk files
 if [ "$LIVE" = yes ]; then
   activate
+  [ "$KIOSK" = yes ] && kiosk activate
 else
   echo "Staged under $DESTDIR: no user created, nothing enabled (run without DESTDIR on the target)."
 fi

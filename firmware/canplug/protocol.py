@@ -78,7 +78,7 @@ class FrameError(Exception):
     """A frame this protocol does not accept; reason is 'unknown' or 'malformed'."""
 
     def __init__(self, reason, detail):
-        Exception.__init__(self, detail)
+        super().__init__(detail)  # MicroPython has no Exception.__init__ to call
         self.reason = reason
         self.detail = detail
 
@@ -87,7 +87,7 @@ class CommandError(Exception):
     """A command the node answers with a non-ok result code instead of acting on it."""
 
     def __init__(self, result, detail):
-        Exception.__init__(self, detail)
+        super().__init__(detail)  # MicroPython has no Exception.__init__ to call
         self.result = result
         self.detail = detail
 

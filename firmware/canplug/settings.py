@@ -65,7 +65,7 @@ _CHOICES = ("protocol", "bitrate", "crystal_hz", "mains_hz", "power_on_state", "
 
 class ConfigError(Exception):
     def __init__(self, errors):
-        Exception.__init__(self, "; ".join(errors))
+        super().__init__("; ".join(errors))  # MicroPython has no Exception.__init__ to call
         self.errors = errors
 
 

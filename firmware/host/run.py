@@ -25,15 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import can  # noqa: E402  (python-can; Debian's python3-can for /usr/bin/python3)
 
-from canplug import protocol as p  # noqa: E402
 from canplug import settings  # noqa: E402
 from canplug.app import run as run_node  # noqa: E402
 from canplug.hal.clocks import HostClock, VirtualClock  # noqa: E402
 from canplug.hal.sim import SimBoard  # noqa: E402
 from canplug.node import Node  # noqa: E402
+from host import control  # noqa: E402
 from host.pycan_port import PythonCanPort, SimulatedMcp2515Port  # noqa: E402
-
-_STATES = ("boot", "running", "fault")
 
 
 def parse_args(argv=None):
@@ -114,38 +112,12 @@ class Runner:
 
     # --- control channel -------------------------------------------------------------------
 
-    def status(self):
-        n, s, r = self.node, self.node.safety, self.node.reading
-        return {"relay": s.relay.closed, "humidity_latched": s.humidity_latched, "power_latched": s.power_latched,
-                "sensor_fault": s.sensor_fault(), "state": _STATES[n.heartbeat_state()],
-                "humidity": n.dht.humidity, "temperature": n.dht.temperature,
-                "volts": round(r.volts, 1) if r else None, "amps": round(r.amps, 3) if r else None,
-                "watts": round(r.watts, 1) if r else None, "energy_wh": n.energy.wh,
-                "late_cycles": n.meter.late_cycles}
-
     def apply(self, line):
         """One control line -> answer dict. Runs on the node's event loop."""
-        words = line.split()
-        if not words:
-            return None
-        cmd, rest = words[0].lower(), words[1:]
-        numeric = {"humidity": "humidity", "temperature": "temperature", "load": "load_w",
-                   "pf": "power_factor", "voltage": "voltage"}
-        try:
-            if cmd in numeric and len(rest) == 1:
-                setattr(self.plant, numeric[cmd], float(rest[0]))
-                return {"ok": True, cmd: float(rest[0])}
-            if cmd == "dht" and rest in (["fail"], ["ok"]):
-                self.plant.dht_failing = rest[0] == "fail"
-                return {"ok": True, "dht": rest[0]}
-            if cmd == "status" and not rest:
-                return dict(self.status(), ok=True)
-            if cmd == "quit" and not rest:
-                self._stop.set()
-                return {"ok": True, "quit": True}
-        except ValueError:
-            pass
-        return {"ok": False, "error": "unknown control line %r" % line.strip()}
+        if line.split() == ["quit"]:
+            self._stop.set()
+            return {"ok": True, "quit": True}
+        return control.apply(self.node, self.plant, line)
 
     def control(self, line, timeout=5.0):
         """Thread-safe: runs a control line on the node's loop and returns the answer."""

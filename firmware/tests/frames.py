@@ -21,4 +21,5 @@ def parse_frame(text):
 
 
 def format_frame(can_id, data):
-    return "%03X#%s" % (can_id, bytes(data).hex().upper())
+    # not bytes.hex(): on MicroPython 1.27 b"".hex() is b"", not ""
+    return "%03X#%s" % (can_id, "".join("%02X" % b for b in bytes(data)))

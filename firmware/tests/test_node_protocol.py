@@ -74,6 +74,29 @@ class CommandTest(unittest.TestCase):
         self.assertEqual(self.h.command(p.OP_SET_REPORT_PERIOD, 3, 50, 0)["result"], "badArgument")
         self.assertEqual(self.h.command(p.OP_SET_POWER_ON_STATE, 4, 3)["result"], "badArgument")
 
+    def test_every_opcode_with_every_dlc_is_answered_or_ignored_never_raised(self):
+        # A malformed frame on the node's own command id must not escape the handler: on the socket
+        # main.py's last resort would open the relay and reset the board (it did on MicroPython).
+        answered = 0
+        for dlc in range(9):
+            for opcode in range(256):
+                data = bytes((opcode, 0x5A, 0xFF, 0x7F, 0, 0, 0, 0)[:dlc])
+                self.h.port.sent.clear()
+                self.h.node.handle_frame(0x207, data)
+                self.h.flush()
+                replies = self.h.messages("reply")
+                if dlc < 2:
+                    self.assertEqual(replies, [], "no token to echo")
+                    continue
+                self.assertEqual(len(replies), 1, data)
+                expected = "unknownOpcode" if dlc == 8 and not 1 <= opcode <= 8 else None
+                if dlc != 8:
+                    expected = "badArgument"
+                if expected:
+                    self.assertEqual((replies[0]["result"], replies[0]["token"]), (expected, 0x5A), data)
+                answered += 1
+        self.assertEqual(answered, 7 * 256)
+
     def test_commands_for_another_node_are_ignored(self):
         self.h.port.sent.clear()
         self.h.node.handle_frame(*p.encode_command(8, p.OP_SET_RELAY, 1, b"\x01"))

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
 import { HttpError } from './errors.js';
 import { loadOrCreateToken, tokensEqual } from './token.js';
-import { LIVE_PROTOCOL } from './live-protocol.js';
+import { LIVE_PROTOCOL, type LiveAccess } from './live-protocol.js';
 
 /**
  * What a route needs: nothing, the token when reads are protected, always the token, or always the
@@ -173,6 +173,21 @@ export function failsAuthentication(tokens: TokenStore | undefined, request: Fas
   const config = request.routeOptions.config;
   if (!tokens || !config?.checksToken) return false;
   return checkCredentials(tokens, request, config.access === 'stream').wrong;
+}
+
+/**
+ * What a live-stream client may do, or why it is refused. The stream carries what GET /api/devices
+ * and /api/events show, so it follows `read_protection` like them: no token reads, the right token
+ * (or auth off) writes. A token that is presented but wrong is refused, so a client learns at once
+ * that its token went stale (rotated) instead of silently losing its controls.
+ */
+export function liveAccess(tokens: TokenStore | undefined, request: FastifyRequest, readProtection: boolean): LiveAccess | Required<Verdict> {
+  if (!tokens) return 'write';
+  const verdict = checkCredentials(tokens, request, true);
+  if (verdict.problem === undefined) return 'write';
+  // No token at all: reading, unless reads are protected.
+  if (!verdict.wrong && !readProtection) return 'read';
+  return { problem: verdict.problem, wrong: verdict.wrong };
 }
 
 export interface AuthOptions {

@@ -17,9 +17,15 @@ export interface EventView {
   detail: Record<string, unknown> | null;
 }
 
+/**
+ * What a connection's credentials allow: `read` without a token (when `http.read_protection` is
+ * off), `write` with the right token or when auth is off. The dashboard disables its controls on `read`.
+ */
+export type LiveAccess = 'read' | 'write';
+
 /** What the stream sends; `device` messages carry the same object as GET /api/devices/:id. */
 export type LiveMessage =
-  | { type: 'snapshot'; devices: DeviceView[] }
+  | { type: 'snapshot'; devices: DeviceView[]; access: LiveAccess }
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
   | { type: 'event'; event: EventView }

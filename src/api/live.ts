@@ -11,9 +11,9 @@ import type { Registry } from '../gateway/registry.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { monotonicMs } from '../gateway/clock.js';
 import { deviceView } from './schemas.js';
-import { CLOSE, type EventView, type LiveMessage } from './live-protocol.js';
+import { CLOSE, type EventView, type LiveAccess, type LiveMessage } from './live-protocol.js';
 
-export { CLOSE, type EventView, type LiveMessage };
+export { CLOSE, type EventView, type LiveAccess, type LiveMessage };
 
 export function eventView(e: LogEvent): EventView {
   return {
@@ -140,8 +140,8 @@ export class LiveStream {
     for (const client of [...this.clients]) this.drop(client, 'the gateway is stopping', CLOSE.goingAway);
   }
 
-  /** Takes a connected, authenticated socket: snapshot first, then updates. */
-  add(socket: WebSocket): void {
+  /** Takes a connected socket whose credentials allow `access`: snapshot first, then updates. */
+  add(socket: WebSocket, access: LiveAccess): void {
     if (this.clients.size >= this.maxClients) {
       this.refused++;
       socket.close(CLOSE.tryAgainLater, `at most ${this.maxClients} live stream clients at once; try again later`);
@@ -155,7 +155,7 @@ export class LiveStream {
       this.clients.delete(client);
     });
     // The stream is one-way; anything a client sends is ignored (maxPayload bounds it).
-    client.send({ type: 'snapshot', devices: this.options.registry.list().map(deviceView) });
+    client.send({ type: 'snapshot', devices: this.options.registry.list().map(deviceView), access });
   }
 
   drop(client: Client, reason: string, code: number = CLOSE.tooSlow): void {

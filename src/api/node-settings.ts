@@ -1,6 +1,7 @@
 /**
- * Per-device settings: some are the gateway's own (room, hidden), some live on a CAN node and are
- * sent to it first (report period, power-on state) and stored only once the node accepted them.
+ * Per-device settings: some are the gateway's own (room, hidden, a Wi-Fi plug's ws_port), some live
+ * on a CAN node and are sent to it first (report period, power-on state) and stored only once the
+ * node accepted them.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Command } from '../can/codec.js';
@@ -22,6 +23,9 @@ export const DeviceSettings = Type.Object(
         description: 'CAN sockets: the relay after a power loss (sent to the node)',
       }),
     ),
+    ws_port: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65535, description: "Wi-Fi plugs: the port of this plug's WebSocket, instead of udp.ws_port" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -41,6 +45,9 @@ export async function commandNode(commands: Commands, device: Device, command: C
 
 /** Applies a settings patch: node settings are sent first, then everything is merged and stored. */
 export async function applySettings(registry: Registry, commands: Commands, device: Device, patch: DeviceSettings): Promise<void> {
+  if (patch.ws_port !== undefined && device.kind !== 'wifi') {
+    throw new HttpError(400, `${device.name} is a ${device.kind} device; only Wi-Fi plugs take ws_port`);
+  }
   if (patch.report_period_ms !== undefined) {
     await commandNode(commands, device, { op: 'setReportPeriod', ms: patch.report_period_ms }, 'report_period_ms');
   }

@@ -9,10 +9,10 @@ import { RefusedError, UnavailableError, type RelayDriver } from './control.js';
 export class CanRelayDriver implements RelayDriver {
   constructor(private readonly commands: Commands) {}
 
-  async setRelay(device: Device, action: RelayActionName): Promise<boolean> {
+  async setRelay(device: Device, action: RelayActionName, sent: () => void): Promise<boolean> {
     // An open is always attempted: a node that missed heartbeats may still be listening.
     if (!device.available && action !== 'open') throw new UnavailableError(`${device.name} is offline (no heartbeat)`);
-    const reply = await this.commands.send(device.node!, { op: 'setRelay', action });
+    const reply = await this.commands.send(device.node!, { op: 'setRelay', action }, { sent });
     switch (reply.result) {
       case 'ok':
         return reply.status.relay;
@@ -32,9 +32,10 @@ export class CanRelayDriver implements RelayDriver {
 export class SeedRelayDriver implements RelayDriver {
   constructor(private readonly can: CanBus) {}
 
-  async setRelay(device: Device, action: RelayActionName): Promise<boolean> {
+  async setRelay(device: Device, action: RelayActionName, sent: () => void): Promise<boolean> {
     const on = action === 'close' || (action === 'toggle' && device.state.relay !== true);
     if (!this.can.sendSeedRelay(on)) throw new BusUnavailableError('the CAN bus is down or its send queue is full');
+    sent();
     return on;
   }
 }

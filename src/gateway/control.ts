@@ -14,12 +14,15 @@ export class RefusedError extends Error {}
 export class UnavailableError extends Error {}
 
 export interface RelayDriver {
-  /** Switches the device; resolves with the relay state the device confirmed. */
-  setRelay(device: Device, action: RelayActionName): Promise<boolean>;
+  /**
+   * Switches the device; resolves with the relay state the device confirmed. Calls `sent` once the
+   * command has gone out to the device, and never for one refused before that (offline, bus down).
+   */
+  setRelay(device: Device, action: RelayActionName, sent: () => void): Promise<boolean>;
 }
 
-/** Returns why a close must be refused, or undefined. */
-export type CloseGuard = (device: Device) => string | undefined;
+/** Returns why a close must be refused, or undefined (the safety guard asks its worker thread). */
+export type CloseGuard = (device: Device) => string | undefined | Promise<string | undefined>;
 
 export interface RelayResult {
   device: Device;
@@ -47,9 +50,9 @@ export class DeviceControl {
   }
 
   /** Why closing this device would be refused right now, or undefined. */
-  closeRefusal(device: Device): string | undefined {
+  async closeRefusal(device: Device): Promise<string | undefined> {
     for (const guard of this.guards) {
-      const reason = guard(device);
+      const reason = await guard(device);
       if (reason) return reason;
     }
     return undefined;
@@ -60,17 +63,15 @@ export class DeviceControl {
     if (!driver) throw new UnavailableError(`${device.name} has no switch that canplug can drive`);
     const closing = action === 'close' || (action === 'toggle' && device.state.relay !== true);
     if (closing) {
-      const reason = this.closeRefusal(device);
+      const reason = await this.closeRefusal(device);
       if (reason) {
         this.refused(device, reason, origin);
         throw new RefusedError(reason);
       }
     }
-    this.events.emit('relay.requested', device, action, origin);
     try {
-      const relay = await driver.setRelay(device, action);
-      device.state.relay = relay;
-      this.registry.changed(device);
+      const relay = await driver.setRelay(device, action, () => this.events.emit('relay.sent', device, action, origin));
+      this.confirmed(device, relay);
       this.events.emit('log', { ts: Date.now(), device, type: 'relay', cause: relay ? 'on' : 'off', origin });
       return { device, relay };
     } catch (error) {
@@ -86,14 +87,14 @@ export class DeviceControl {
   forceOpen(device: Device, origin: string, onError: (error: Error) => void): void {
     const driver = this.drivers.get(device.kind);
     if (!driver) return;
-    this.events.emit('relay.requested', device, 'open', origin);
-    driver.setRelay(device, 'open').then(
-      (relay) => {
-        device.state.relay = relay;
-        this.registry.changed(device);
-      },
-      onError,
-    );
+    driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
+  }
+
+  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two). */
+  private confirmed(device: Device, relay: boolean): void {
+    if (device.state.relay === relay) return;
+    device.state.relay = relay;
+    this.registry.changed(device);
   }
 
   /**

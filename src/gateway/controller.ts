@@ -3,10 +3,10 @@
  * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
  * feature is reported in health and does not take the daemon down.
  */
+import { randomBytes } from 'node:crypto';
 import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';
-import type { Transport } from '../can/transport.js';
 import type { SimSocket } from '../can/sim-socket.js';
 import { createDemoSockets } from '../can/demo-sockets.js';
 import type { SimSeedSocket } from '../can/sim-seed-socket.js';
@@ -14,18 +14,22 @@ import { VirtualBus } from '../can/sim-transport.js';
 import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
+import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
 import { Retention } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
-import { redactUrl, type MqttConnection } from '../mqtt/connection.js';
+import type { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
+import { loadNamespace, Namespace } from '../mqtt/namespace.js';
+import { StatePolicy } from '../mqtt/state-policy.js';
 import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { startGatewayMqtt } from '../mqtt/gateway-mqtt.js';
 import { HttpServer } from '../api/server.js';
+import { publicUrl } from '../api/public-url.js';
 import type { Retry } from '../retry.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
@@ -59,8 +63,11 @@ export interface Feature {
 export interface GatewayOptions {
   config: Config;
   log: Logger;
-  /** Replaces the configured transport (tests, `canplug sim`). */
-  transport?: Transport;
+  /**
+   * The simulated bus to join when `can.transport` is sim (tests that attach their own endpoints
+   * first); by default a new one. The safety worker joins it too, by name.
+   */
+  bus?: VirtualBus;
 }
 
 export class Gateway {
@@ -126,12 +133,15 @@ export class Gateway {
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
     this.registry.load();
+    const namespaces = new MqttNamespaceStore(this.db);
+    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = c.mqtt;
+    const { gatewayId, discoveryPrefix: previousPrefix } = loadNamespace(namespaces, this.registry.list().length > 0, baseTopic, discoveryPrefix);
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
     this.cleanups.push(() => recorder.stop());
 
-    if (!this.options.transport && c.can.transport === 'sim') this.virtualBus = new VirtualBus();
-    const transport = this.options.transport ?? (await createTransport(c.can, this.child('can'), this.virtualBus));
+    if (c.can.transport === 'sim') this.virtualBus = this.options.bus ?? new VirtualBus();
+    const transport = await createTransport(c.can, this.child('can'), this.virtualBus);
     this.can = new CanBus(transport, c.can.protocol, this.child('can'));
     this.commands = new Commands(this.can, c.can.command_timeout_ms);
     this.control = new DeviceControl(this.registry, this.events);
@@ -143,18 +153,22 @@ export class Gateway {
     await this.can.start();
     this.commands.start();
     this.registry.start();
-    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the daemon must not run.
+    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the
+    // daemon must not run. It stops last, after everything that could switch a relay.
     this.safety = new Safety({
       events: this.events,
       registry: this.registry,
       control: this.control,
       commands: this.commands,
       config: c.safety,
+      can: c.can,
+      busName: this.virtualBus?.name,
       log: this.child('safety'),
     });
-    this.safety.start();
-    this.cleanups.push(() => this.safety.stop());
+    await this.safety.start();
     this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
+    this.metrics.sources.canplug_safety_worker_trips_total = () => this.safety.worker.trips;
+    this.metrics.sources.canplug_safety_worker_restarts_total = () => this.safety.worker.restarts;
     this.startSimulatedSockets();
 
     await this.startMqtt();
@@ -163,7 +177,8 @@ export class Gateway {
       events: this.events,
       registry: this.registry,
       control: this.control,
-      baseTopic: c.mqtt.base_topic,
+      policy: new StatePolicy(c.mqtt.publish, monotonicMs),
+      baseTopic,
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
@@ -178,31 +193,20 @@ export class Gateway {
       control: this.control,
       events: this.events,
       mqtt: this.mqtt,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       log: this.child('rules'),
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
     await this.startFeature('rules', this.rules);
-    if (c.mqtt.discovery) {
-      this.discovery = new Discovery({
-        connection: this.mqtt,
-        events: this.events,
-        registry: this.registry,
-        baseTopic: c.mqtt.base_topic,
-        prefix: c.mqtt.discovery_prefix,
-        version: VERSION,
-        log: this.child('discovery'),
-      });
-      await this.startFeature('mqtt-discovery', this.discovery);
-    }
     this.bridgeApi = new BridgeApi({
       connection: this.mqtt,
       events: this.events,
       registry: this.registry,
       safety: this.safety,
       commands: this.commands,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
+      gatewayId,
       version: VERSION,
       configSummary: () => this.configSummary(),
       health: () => this.health(),
@@ -237,12 +241,29 @@ export class Gateway {
     await this.http.start();
     this.api = this.http.app;
     addRefusalMetrics(this);
+    // Each device's config links to its dashboard page, on the port bound (or configured, while it is taken).
+    if (c.mqtt.discovery) {
+      this.discovery = new Discovery({
+        connection: this.mqtt,
+        events: this.events,
+        registry: this.registry,
+        baseTopic,
+        prefix: c.mqtt.discovery_prefix,
+        ...(previousPrefix !== '' ? { previousPrefix } : {}),
+        gatewayId,
+        dashboardUrl: publicUrl(c.http, this.api.server.address()),
+        version: VERSION,
+        log: this.child('discovery'),
+      });
+      await this.startFeature('mqtt-discovery', this.discovery);
+    }
+    const namespace = new Namespace({ store: namespaces, connection: this.mqtt, registry: this.registry, baseTopic, discoveryPrefix, log: this.child('mqtt') });
+    await this.startFeature('mqtt-namespace', namespace);
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
     this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
-    this.printBanner();
   }
 
   async stop(): Promise<void> {
@@ -267,6 +288,7 @@ export class Gateway {
     this.simSeedSocket?.stop();
     this.commands?.stop();
     this.registry?.stop();
+    await this.safety?.stop();
     await this.can?.stop();
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.writer?.stop();
@@ -366,22 +388,5 @@ export class Gateway {
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
     this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;
-  }
-
-  private printBanner(): void {
-    const base = this.config.mqtt.base_topic;
-    this.log.info(
-      {
-        dashboard: `${this.httpUrl()}/`,
-        ...(this.tokens ? { token_file: this.tokens.path } : {}),
-        rest: `${this.httpUrl()}/api/devices`,
-        docs: `${this.httpUrl()}/docs`,
-        mqtt: redactUrl(this.mqttUrl()),
-        topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${this.config.mqtt.discovery_prefix}/#`],
-        database: this.config.database.path,
-        can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
-      },
-      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
-    );
   }
 }

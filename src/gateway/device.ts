@@ -9,6 +9,14 @@ export const DEVICE_MODEL: Record<DeviceKind, string> = {
   wifi: 'ESP8266 AsyncSmartPlug',
 };
 
+/**
+ * How late a device's report of its relay may come after a command, before the safety watchdog's
+ * `relay_confirm_s` starts (docs/safety.md): a CAN node answers the command with its relay state; a
+ * Wi-Fi plug shows it only in its next broadcast, every 5 s, and Wi-Fi does not resend a lost
+ * broadcast, so two periods.
+ */
+export const RELAY_REPORT_DELAY_MS: Record<DeviceKind, number> = { can: 0, seed: 0, wifi: 10_000 };
+
 export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
 export type Quantity = (typeof QUANTITIES)[number];
 

@@ -21,12 +21,10 @@ export interface GatewayEvents {
   'device.availability': [Device];
   'device.renamed': [Device, string];
   'device.removed': [Device];
-  /** A relay command is about to be sent (any origin); the safety watchdog checks it is obeyed. */
-  'relay.requested': [Device, 'open' | 'close' | 'toggle', string];
-  /** A measurement: stored, fed to the rules and the safety checks. */
+  /** A relay command went out to the device (any origin); the safety watchdog checks it is obeyed. */
+  'relay.sent': [Device, 'open' | 'close' | 'toggle', string];
+  /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
-  /** Measurements from a node id two nodes share: not applied or stored, only checked by safety. */
-  'reading.quarantined': [Reading];
   'log': [LogEvent];
 }
 

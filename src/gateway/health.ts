@@ -14,12 +14,15 @@ export function healthReport(
 ): HealthReport {
   const can = g.can.transport.stats();
   const db = g.writer.health();
+  const worker = g.safety.worker;
   // Asked for during start-up too (the MQTT bridge publishes it), before HTTP is built.
   const http = g.http ? g.http.state() : { ok: false, failures: 0, error: 'not started yet' };
   const broker = g.brokerBinding?.state();
   const problems = [
     ...(can.up ? [] : ['the CAN interface is down']),
+    ...(worker.state === 'running' ? [] : [`the safety worker is ${worker.state}`]),
     ...(g.mqtt.connected ? [] : [`MQTT is not connected${g.mqtt.error ? `: ${g.mqtt.error}` : ''}`]),
+    ...(g.mqtt.connected && g.mqtt.conflict ? [g.mqtt.conflict] : []),
     ...(broker && !broker.ok ? [`the embedded MQTT broker is not listening (${broker.error ?? 'starting'}); retrying`] : []),
     ...(http.ok ? [] : [`HTTP is not listening (${http.error ?? 'starting'}); retrying`]),
     ...(db.ok ? [] : [`the database refuses writes: ${db.error ?? 'unknown error'}`]),
@@ -74,6 +77,7 @@ export function healthReport(
       readings_dropped: db.readingsDropped,
       events_dropped: db.eventsDropped,
     },
+    safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
     udp: g.wifi.stats(),
     log_lines_suppressed: LogLimiter.suppressedTotal,

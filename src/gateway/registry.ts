@@ -51,6 +51,8 @@ export class Registry {
   framesQuarantined = 0;
   /** Devices whose energy total could not be persisted yet (the database refused the write). */
   private readonly energyUnsaved = new Set<Device>();
+  /** Sees every measurement before anything else does: the safety check (an explicit stage, not a listener). */
+  firstStage: ((reading: Reading, quarantined: boolean) => void) | undefined;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -148,8 +150,9 @@ export class Registry {
     this.options.events.emit('device.changed', device);
   }
 
-  /** Announces a measurement: stored, fed to rules and safety, published. */
+  /** Announces a measurement: checked by safety first, then stored, fed to rules, published. */
   reading(reading: Reading): void {
+    this.firstStage?.(reading, false);
     this.options.events.emit('reading', reading);
     this.options.events.emit('device.changed', reading.device);
   }
@@ -357,8 +360,8 @@ export class Registry {
   private quarantine(device: Device, message: Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' }>, now: number): void {
     this.framesQuarantined++;
     if (message.type === 'event') return this.nodeEvent(device, message, now);
-    if (message.type === 'power') this.options.events.emit('reading.quarantined', { device, ts: now, voltage: message.voltage, current: message.current, power: message.power });
-    if (message.type === 'environment') this.options.events.emit('reading.quarantined', { device, ts: now, humidity: message.humidity });
+    if (message.type === 'power') this.firstStage?.({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power }, true);
+    if (message.type === 'environment') this.firstStage?.({ device, ts: now, humidity: message.humidity }, true);
   }
 
   private conflictStarted(device: Device, t: Tracking): void {

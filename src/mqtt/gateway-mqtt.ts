@@ -3,6 +3,7 @@
  * when no broker URL is configured. A broker port that is taken is retried with back-off; the
  * gateway's client connects once its own broker listens, never to whatever else holds the port.
  */
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../gateway/config.js';
 import type { Logger } from '../log.js';
 import { Retry } from '../retry.js';
@@ -42,6 +43,9 @@ export async function startGatewayMqtt(c: Config['mqtt'], log: Logger, onAcknowl
     caFile: c.ca,
     certFile: c.cert,
     keyFile: c.key,
+    instance: randomBytes(4).toString('hex'),
+    // The embedded broker is this gateway's own: nobody else publishes on it.
+    guard: broker === undefined,
     log,
   });
   connection.onAcknowledged = onAcknowledged;

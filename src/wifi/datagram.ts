@@ -1,8 +1,8 @@
 /**
- * The Wi-Fi plugs' UDP broadcast (docs/wifi-plugs.md):
+ * The Wi-Fi plugs' UDP broadcast (docs/wifi-plugs.md, from the firmware's `multicast_status()`):
  * `<chipId>:<nodeName>&<thingId>:<value>&<thingId>:<value>...`, for example
- * `1234567:Kitchen&1:1.00&2:118.50&3:0.90&4:2026-11-22 10:00:00`.
- * The firmware splits on the first "&" and the first ":" of each part, so a value may contain ":"
+ * `1234567:Kitchen&1:1.00&2:318.50&3:0.90&4:10:00:07 - 22.11.2026`.
+ * Parts are split on every "&" and on the first ":" of each part, so a value may contain ":"
  * (the clock does). Anything else is refused with the reason, never half-applied.
  */
 
@@ -16,7 +16,7 @@ export interface PlugDatagram {
   /** The ESP8266 chip id, decimal, as the firmware prints it. */
   chipId: string;
   nodeName: string;
-  /** Numeric things by id. */
+  /** Numeric things by id: finite, except thing 1, which is NaN when the plug printed "nan" or "inf". */
   values: Map<number, number>;
   /** Text things by id (the clock). */
   texts: Map<number, string>;
@@ -28,6 +28,8 @@ const MAX_NAME = 127; // the firmware's nodeName buffer is 128 bytes
 const MAX_THINGS = 32;
 const MAX_TEXT = 40;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** How the firmware prints a float that is not finite (ESP8266 core dtostrf); only thing 1 can hold one. */
+const NOT_FINITE = /^-?(nan|inf)$/i;
 
 const fail = (error: string): ParseResult => ({ ok: false, error });
 
@@ -69,17 +71,28 @@ export function parseDatagram(bytes: Uint8Array, maxBytes: number): ParseResult 
       texts.set(id, valueText);
       continue;
     }
+    if (id === Thing.plug && NOT_FINITE.test(valueText)) {
+      values.set(id, Number.NaN);
+      continue;
+    }
     if (!NUMBER.test(valueText)) return fail(`thing ${id} value ${preview(valueText)} is not a number`);
     // "1e999" has the grammar of a number but is Infinity: it would reach MQTT as null and SQLite as inf.
     if (!Number.isFinite(Number(valueText))) return fail(`thing ${id} value ${preview(valueText)} is out of range`);
     values.set(id, Number(valueText));
   }
 
-  const plug = values.get(Thing.plug);
-  if (plug !== undefined && plug !== 0 && plug !== 1) return fail(`thing 1 (Plug) must be 0 or 1, got ${plug}`);
   const watts = values.get(Thing.watts);
   if (watts !== undefined && watts < 0) return fail(`thing 2 (Wats) is negative: ${watts}`);
   return { ok: true, datagram: { chipId: String(Number(chipId)), nodeName, values, texts } };
+}
+
+/**
+ * The relay as the firmware drives it from thing 1: `digitalWrite(switchOut, value)` turns the
+ * stored float into a byte, so any non-zero integer part is ON (another client may store 2 or 0.5).
+ * A value that is not finite leaves the relay unknown. See docs/wifi-plugs.md.
+ */
+export function relayFromPlugValue(value: number): boolean | undefined {
+  return Number.isFinite(value) ? Math.trunc(value) !== 0 : undefined;
 }
 
 /** A node name as a device name the registry accepts (Registry.nameProblem), or undefined. */

@@ -15,7 +15,7 @@ import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
 import { monotonicMs } from '../gateway/clock.js';
-import { deviceNameFor, parseDatagram, Thing, type PlugDatagram } from './datagram.js';
+import { deviceNameFor, parseDatagram, relayFromPlugValue, Thing, type PlugDatagram } from './datagram.js';
 
 export interface WifiPlugsDeps {
   registry: Registry;
@@ -190,7 +190,7 @@ export class WifiPlugs implements Feature {
   private confirms(device: Device, d: PlugDatagram): boolean {
     const plug = d.values.get(Thing.plug);
     const waiter = this.waiters.get(device.key);
-    return waiter !== undefined && plug !== undefined && (plug === 1) === waiter.on;
+    return waiter !== undefined && plug !== undefined && relayFromPlugValue(plug) === waiter.on;
   }
 
   private resolveWaiter(device: Device, waiter: Waiter): void {
@@ -204,8 +204,8 @@ export class WifiPlugs implements Feature {
     registry.markSeen(device, now, config.offline_timeout_ms);
     const plug = d.values.get(Thing.plug);
     const watts = d.values.get(Thing.watts);
-    const relay = plug === undefined ? undefined : plug === 1;
-    if (relay !== undefined) device.state.relay = relay;
+    const relay = plug === undefined ? undefined : relayFromPlugValue(plug);
+    if (plug !== undefined) device.state.relay = relay;
     if (watts !== undefined) device.state.power = watts;
     const estimate = d.values.get(Thing.dailyWattHours);
     if (estimate !== undefined) device.info.plugEnergyEstimateWh = estimate;

@@ -39,7 +39,7 @@ test('rename and settings: sent to the node where they live, merged, kept across
 
   for (const [body, message] of [
     [{ settings: { report_period_ms: 50 } }, /^body\.settings\.report_period_ms: /],
-    [{ settings: { humidity_limit: 60 } }, /^body\.settings\.humidity_limit: unknown key; allowed keys here: room, hidden, report_period_ms, power_on_state$/],
+    [{ settings: { humidity_limit: 60 } }, /^body\.settings\.humidity_limit: unknown key; allowed keys here: room, hidden, report_period_ms, power_on_state, ws_port$/],
     [{ settings: { power_on_state: 'maybe' } }, /^body\.settings\.power_on_state: "maybe" is not allowed; expected one of "off", "on", "restore"$/],
     [{}, /^body/],
   ] as const) {

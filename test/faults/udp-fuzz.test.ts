@@ -22,15 +22,15 @@ const value = fc.oneof(
 const thing = fc.tuple(fc.oneof(fc.integer({ min: 0, max: 1200 }).map(String), fc.string({ maxLength: 4 })), value).map(([id, v]) => `${id}:${v}`);
 const broadcast = fc.tuple(chip, name, fc.array(thing, { maxLength: 36 }), fc.constantFrom('', '\0', '\r\n', '\n\0', '\u0001')).map(([c, n, things, end]) => [`${c}:${n}`, ...things].join('&') + end);
 
-/** Broadcasts as the firmware sends them, with values at the edges (some still refused: a Plug of 2, negative watts). */
+/** Broadcasts as the firmware sends them, with values at the edges (some still refused: negative or infinite watts, a clock over 40 characters). */
 const wellFormed = fc
   .tuple(
     fc.integer({ min: 1, max: 40 }),
     fc.constantFrom('Kitchen', 'socket-1', 'Hall plug', 'x'),
-    fc.constantFrom('0', '1', '1.00', '2'),
+    fc.constantFrom('0', '1', '1.00', '2', '0.50', 'nan'),
     fc.oneof(fc.double({ min: -10, max: 1e6, noNaN: true }).map((w) => w.toFixed(2)), fc.constantFrom('1e999', '0', '118.50', '1e308')),
     fc.constantFrom('0.90', '1e999', '12'),
-    fc.constantFrom('2026-11-22 10:00:00', '', 'x'.repeat(41)),
+    fc.constantFrom('10:00:07 - 22.11.2026', '2026-11-22 10:00:00', '', 'x'.repeat(41)),
   )
   .map(([c, n, plug, watts, wh, clock]) => `${c}:${n}&1:${plug}&2:${watts}&3:${wh}&4:${clock}`);
 

@@ -24,7 +24,8 @@ test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per c
   // First crossing: fires after holding 2 s, once, however long it stays over.
   const crossed = Date.now();
   socket.setLoad(300);
-  await waitFor(() => !plug.relay, 4000, 'Kitchen switched off by the rule');
+  // Switched at the plug, and confirmed by its next broadcast (before the next command would supersede it).
+  await waitFor(() => !plug.relay && gateway.registry.find('Kitchen')!.state.relay === false, 4000, 'Kitchen switched off by the rule');
   assert.ok(Date.now() - crossed >= 1900, 'not before the 2 s');
   await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
   await sleep(2500);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { deviceNameFor, parseDatagram } from '../../src/wifi/datagram.js';
+import { deviceNameFor, parseDatagram, relayFromPlugValue } from '../../src/wifi/datagram.js';
 
 const parse = (text: string | Uint8Array, max = 1024) => parseDatagram(typeof text === 'string' ? Buffer.from(text) : text, max);
 
@@ -16,12 +16,34 @@ test('the broadcast from the issue parses: chip id, node name, numeric things, t
 });
 
 test('the firmware prints floats with two decimals and may end with a NUL or a line end', () => {
-  const result = parse('16777215:SmartPlugEsp&1:0.00&2:0.00&3:1.00&4:1970-01-01 00:00:07\0');
+  const result = parse('16777215:SmartPlugEsp&1:0.00&2:0.00&3:1.00&4:23:59:59 - 31.12.2026\0');
   assert.ok(result.ok);
   assert.equal(result.datagram.values.get(1), 0);
   assert.equal(result.datagram.values.get(3), 1);
-  assert.equal(result.datagram.texts.get(4), '1970-01-01 00:00:07');
+  assert.equal(result.datagram.texts.get(4), '23:59:59 - 31.12.2026');
   assert.ok(parse('7:Plug&1:1.00\r\n').ok);
+});
+
+test('thing 1 holds any float, as the firmware stores it: the relay is on for a non-zero integer part', () => {
+  const relay = (text: string) => {
+    const result = parse(`1234567:Kitchen&1:${text}&2:0.00`);
+    assert.ok(result.ok, `${text} refused: ${!result.ok ? result.error : ''}`);
+    return relayFromPlugValue(result.datagram.values.get(1)!);
+  };
+  assert.equal(relay('0.00'), false);
+  assert.equal(relay('1.00'), true);
+  assert.equal(relay('2.00'), true, 'its page or another client may store 2');
+  assert.equal(relay('0.50'), false, 'digitalWrite takes the integer part');
+  assert.equal(relay('1.99'), true);
+  assert.equal(relay('-1.00'), true);
+  assert.equal(relay('nan'), undefined, 'the firmware prints a NaN as "nan": the relay is unknown, the plug still online');
+  assert.equal(relay('inf'), undefined);
+});
+
+test('the clock arrives as the firmware prints it (H:MM:SS - D.M.YYYY), its colons and all', () => {
+  const result = parse('1234567:SmartPlugEsp&1:0.00&2:0.00&3:1.00&4:0:00:07 - 1.1.2000');
+  assert.ok(result.ok);
+  assert.equal(result.datagram.texts.get(4), '0:00:07 - 1.1.2000');
 });
 
 test('malformed datagrams are refused with the reason', () => {
@@ -40,7 +62,8 @@ test('malformed datagrams are refused with the reason', () => {
     ['1234567:Kitchen&x:1', /thing id "x"/],
     ['1234567:Kitchen&0:1', /thing id "0"/],
     ['1234567:Kitchen&1:1&1:0', /thing 1 appears twice/],
-    ['1234567:Kitchen&1:2', /must be 0 or 1/],
+    ['1234567:Kitchen&1:1e999', /out of range/],
+    ['1234567:Kitchen&1:on', /thing 1 value "on" is not a number/],
     ['1234567:Kitchen&2:-5', /negative/],
     ['1234567:Kit\u0007chen&1:1', /control characters/],
     [Buffer.from([0x31, 0x3a, 0xff, 0xfe, 0x26, 0x31, 0x3a, 0x31]), /not UTF-8/],

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { checkCredentials, LIVE_PROTOCOL } from '../auth.js';
+import { liveAccess, LIVE_PROTOCOL } from '../auth.js';
 import { CLOSE } from '../live.js';
 import { ErrorResponse } from '../schemas.js';
 
@@ -9,7 +9,9 @@ Authorization header on a WebSocket; tools may send the header or ?token=<token>
 Messages are JSON: {"type":"snapshot","devices":[device...]} first, then {"type":"device","device":{...}}
 (the object of GET /api/devices/:id, at most 5 per second per device), {"type":"device.removed","key","name"}
 and {"type":"event","event":{id,ts,device,type,cause,origin,detail}} (as GET /api/events).
-A wrong or missing token closes the connection with code ${CLOSE.unauthorized} and the reason.`;
+Without a token the stream is read-only (the snapshot says "access":"read"), unless http.read_protection
+is on; with the right token "access":"write". A wrong token (or a missing one under read protection)
+closes the connection with code ${CLOSE.unauthorized} and the reason.`;
 
 export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const live = ctx.live;
@@ -31,14 +33,14 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     handler: async (_request, reply) =>
       reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
     wsHandler: (socket, request) => {
-      const verdict = ctx.tokens ? checkCredentials(ctx.tokens, request, true) : { wrong: false };
-      if (verdict.problem) {
-        if (verdict.wrong) ctx.authFailures.record(request, 'live stream');
-        socket.send(JSON.stringify({ type: 'error', error: verdict.problem }));
+      const access = liveAccess(ctx.tokens, request, ctx.http.read_protection);
+      if (typeof access !== 'string') {
+        if (access.wrong) ctx.authFailures.record(request, 'live stream');
+        socket.send(JSON.stringify({ type: 'error', error: access.problem }));
         socket.close(CLOSE.unauthorized, 'unauthorized: the API token is missing or wrong');
         return;
       }
-      live.add(socket);
+      live.add(socket, access);
     },
   });
 };
