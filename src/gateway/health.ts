@@ -55,6 +55,7 @@ export function healthReport(
       embedded: g.broker !== undefined,
       dropped_while_stalled: g.mqtt.dropped,
       rejected: g.mqtt.rejected,
+      ...(g.discovery ? { discovery_resends_coalesced: g.discovery.resendsCoalesced } : {}),
       ...(g.mqtt.error ? { error: g.mqtt.error } : {}),
       ...(g.broker && broker
         ? { embedded_broker: { listening: broker.ok, ...(broker.error ? { error: broker.error } : {}), clients: g.broker.clients, refused: g.broker.refused } }

@@ -12,11 +12,14 @@ import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
+import { monotonicMs } from '../gateway/clock.js';
 import type { MqttConnection } from './connection.js';
 import { deviceBlock, entitiesFor, KIND_ENTITIES, type Component } from './ha-entities.js';
 import { topicId } from './namespace.js';
 
 const diagnostic = { entity_category: 'diagnostic' };
+/** Least time between two re-sends of every config for Home Assistant's birth message. */
+const RESEND_MIN_MS = 10_000;
 
 export interface DiscoveryDeps {
   connection: MqttConnection;
@@ -45,6 +48,10 @@ export class Discovery {
   private readonly cleanups: (() => void)[] = [];
   private readonly logLimiter = new LogLimiter();
   private previousPrefix: string | undefined;
+  /** Home Assistant births answered by a re-send already under way (health). */
+  resendsCoalesced = 0;
+  private lastResend = -Infinity;
+  private resendTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.previousPrefix = deps.previousPrefix;
@@ -67,8 +74,7 @@ export class Discovery {
       // only the broker remembering, and everything is published on connect anyway.
       connection.subscribe(`${prefix}/status`, (_topic, payload, retained) => {
         if (retained || payload.toString().trim() !== 'online') return;
-        this.deps.log.info('Home Assistant is online; re-sending discovery');
-        this.publishAll(true);
+        this.homeAssistantOnline();
       }),
       connection.subscribe(`${prefix}/+/+/+/config`, (topic, payload) => this.clearIfStale(topic, payload)),
       events.subscribe({
@@ -87,6 +93,27 @@ export class Discovery {
 
   stop(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    clearTimeout(this.resendTimer);
+  }
+
+  /**
+   * Re-sends every config, at most once per RESEND_MIN_MS: anyone who may publish can send "online"
+   * at any rate, and each would otherwise cost a full re-send (hundreds of QoS 1 messages). Births
+   * inside the interval are answered by one re-send at its end, and counted.
+   */
+  private homeAssistantOnline(): void {
+    const wait = this.lastResend + RESEND_MIN_MS - monotonicMs();
+    if (wait > 0) {
+      this.resendsCoalesced++;
+      this.resendTimer ??= setTimeout(() => {
+        this.resendTimer = undefined;
+        this.homeAssistantOnline();
+      }, wait);
+      return;
+    }
+    this.lastResend = monotonicMs();
+    this.deps.log.info('Home Assistant is online; re-sending discovery');
+    this.publishAll(true);
   }
 
   private publishAll(force: boolean): void {
