@@ -224,7 +224,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** Our bridge state went offline while we are online: a dead session's last will (ours after a power cut). Say online again. */
   private onBridgeState(payload: Buffer, retained: boolean): void {
     if (retained || this.stopping || !this.claimed || payload.toString() !== 'offline') return;
-    this.options.log.info('the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+    // Anyone who may publish can send this at any rate: the log is limited, the answer is one message.
+    const suppressed = this.logLimiter.take('bridge state offline');
+    if (suppressed !== undefined) {
+      this.options.log.info({ ...(suppressed ? { suppressed } : {}) }, 'the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+    }
     this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
   }
 
@@ -238,9 +242,10 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       return;
     }
     if (typeof info !== 'object' || info === null || !('instance' in info) || typeof info.instance !== 'string' || info.instance === this.instance) return;
-    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${info.host}` : '';
+    // The host is the other side's word: clipped, and the log limited, whatever it sends.
+    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${clipTopic(info.host.replace(/[^\x20-\x7e]/g, '?')).slice(0, 64)}` : '';
     const conflict = `another canplug gateway${host} publishes on base topic "${this.options.baseTopic}" too: their topics overwrite each other; give each gateway its own mqtt.base_topic`;
-    if (this.conflict !== conflict) this.options.log.error(conflict);
+    if (this.conflict !== conflict && this.logLimiter.take('conflict') !== undefined) this.options.log.error(conflict);
     this.conflict = conflict;
   }
 
