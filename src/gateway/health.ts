@@ -18,6 +18,7 @@ export function healthReport(
   // Asked for during start-up too (the MQTT bridge publishes it), before HTTP is built.
   const http = g.http ? g.http.state() : { ok: false, failures: 0, error: 'not started yet' };
   const broker = g.brokerBinding?.state();
+  const udp = g.wifi.stats();
   const problems = [
     ...(can.up ? [] : ['the CAN interface is down']),
     ...(worker.state === 'running' ? [] : [`the safety worker is ${worker.state}`]),
@@ -25,6 +26,7 @@ export function healthReport(
     ...(g.mqtt.connected && g.mqtt.conflict ? [g.mqtt.conflict] : []),
     ...(broker && !broker.ok ? [`the embedded MQTT broker is not listening (${broker.error ?? 'starting'}); retrying`] : []),
     ...(http.ok ? [] : [`HTTP is not listening (${http.error ?? 'starting'}); retrying`]),
+    ...(udp.error ? [`the Wi-Fi plug listener is not listening (${udp.error}); retrying`] : []),
     ...(db.ok ? [] : [`the database refuses writes: ${db.error ?? 'unknown error'}`]),
     ...failed.map((f) => `${f.feature} failed to start: ${f.error}`),
   ];
@@ -80,7 +82,7 @@ export function healthReport(
     },
     safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
-    udp: g.wifi.stats(),
+    udp,
     log_lines_suppressed: LogLimiter.suppressedTotal,
     ...(failed.length > 0 ? { failed_features: failed } : {}),
   };

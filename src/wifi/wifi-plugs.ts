@@ -14,6 +14,7 @@ import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
+import { Retry } from '../retry.js';
 import { monotonicMs } from '../gateway/clock.js';
 import { deviceNameFor, parseDatagram, relayFromPlugValue, Thing, type PlugDatagram } from './datagram.js';
 
@@ -53,6 +54,7 @@ export class WifiPlugs implements Feature {
   private readonly lastApplied = new WeakMap<Device, number>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly logLimiter = new LogLimiter();
+  private binding: Retry | undefined;
 
   constructor(private readonly deps: WifiPlugsDeps) {}
 
@@ -62,6 +64,13 @@ export class WifiPlugs implements Feature {
       this.deps.log.info('Wi-Fi plug listener disabled (udp.port is 0)');
       return;
     }
+    // A port that is taken is retried in the background, like HTTP's and the embedded broker's.
+    this.binding = new Retry(`listen for Wi-Fi plugs on UDP ${host}:${port}`, () => this.bind(), this.deps.log);
+    await this.binding.start();
+  }
+
+  private async bind(): Promise<void> {
+    const { port, host } = this.deps.config;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     socket.on('message', (message, remote) => {
       try {
@@ -82,7 +91,7 @@ export class WifiPlugs implements Feature {
       });
     } catch (error) {
       socket.close();
-      throw new Error(`cannot listen for Wi-Fi plugs on UDP ${host}:${port}: ${(error as Error).message}`);
+      throw error;
     }
     socket.on('error', (error) => this.deps.log.error({ err: error.message }, 'Wi-Fi plug UDP socket error'));
     this.socket = socket;
@@ -90,6 +99,7 @@ export class WifiPlugs implements Feature {
   }
 
   stop(): void {
+    this.binding?.stop();
     for (const [key, waiter] of this.waiters) {
       clearTimeout(waiter.timer);
       waiter.reject(new UnavailableError('the gateway is shutting down'));
@@ -104,9 +114,10 @@ export class WifiPlugs implements Feature {
     return this.socket?.address().port;
   }
 
-  stats(): { listening: boolean; port?: number; datagrams: number; malformed: number; ignored: number; excess: number } {
+  stats(): { listening: boolean; error?: string; port?: number; datagrams: number; malformed: number; ignored: number; excess: number } {
     const { received, malformed, ignored, excess } = this.counters;
-    return { listening: this.socket !== undefined, ...(this.port ? { port: this.port } : {}), datagrams: received, malformed, ignored, excess };
+    const error = this.binding?.state().error;
+    return { listening: this.socket !== undefined, ...(error ? { error } : {}), ...(this.port ? { port: this.port } : {}), datagrams: received, malformed, ignored, excess };
   }
 
   /** The address the plug's last broadcast came from, if it has sent one since the gateway started. */
