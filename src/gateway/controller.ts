@@ -264,6 +264,7 @@ export class Gateway {
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
+    this.bridgeApi.publishHealth();
     this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
   }
 

@@ -100,7 +100,7 @@ export class BridgeApi {
     );
     const republish = () => this.publishRetained(true);
     connection.on('connect', republish);
-    const healthTimer = setInterval(() => this.publishHealth(false), HEALTH_CHECK_MS);
+    const healthTimer = setInterval(() => this.publishHealth(), HEALTH_CHECK_MS);
     healthTimer.unref();
     this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer), () => clearInterval(healthTimer));
     this.publishRetained(false);
@@ -247,8 +247,9 @@ export class BridgeApi {
    * CAN interface that is down...), published when it changes. `bridge/state` stays online/offline
    * (Home Assistant's availability reads it).
    */
-  private publishHealth(force: boolean): void {
+  publishHealth(force = false): void {
     const { status, problems } = this.deps.health();
+    if (status === 'starting') return; // the gateway publishes it once it is up
     const json = JSON.stringify({ status, problems: problems ?? [] });
     if (!force && json === this.healthJson) return;
     this.healthJson = json;

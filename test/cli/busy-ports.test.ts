@@ -19,7 +19,8 @@ async function holdPort(): Promise<{ server: Server; port: number }> {
 function daemonIn(t: { after: (fn: () => unknown) => void }, sections: Record<string, Record<string, unknown>>): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-busy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return writeDaemonConfig(dir, { can: { sim: { report_period_ms: 200 } }, ...sections }).then((config) => {
+  // Commits every 200 ms (the default waits 30 s, for the SD card): the tests look for stored readings.
+  return writeDaemonConfig(dir, { can: { sim: { report_period_ms: 200 } }, database: { flush_interval_ms: 200 }, ...sections }).then((config) => {
     const daemon = startDaemon(['run', '--config', config]);
     t.after(() => daemon.kill());
     return daemon;
