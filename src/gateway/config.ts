@@ -143,7 +143,7 @@ export const ConfigSchema = Type.Object(
           minimum: 100,
           maximum: 600000,
           default: 5000,
-          description: 'the plugs broadcast this often; one datagram per plug and period is applied and stored, the excess is counted',
+          description: 'the plugs broadcast this often; one datagram per plug and period is applied (published, offered to storage), the excess is counted',
         }),
         offline_timeout_ms: Type.Integer({ minimum: 100, maximum: 600000, default: 15000, description: 'a plug with no broadcast for this long is offline (3 periods)' }),
         max_datagram_bytes: Type.Integer({ minimum: 64, maximum: 65507, default: 1024 }),
