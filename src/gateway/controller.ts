@@ -170,6 +170,7 @@ export class Gateway {
     this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
     this.metrics.sources.canplug_safety_worker_trips_total = () => this.safety.worker.trips;
     this.metrics.sources.canplug_safety_worker_restarts_total = () => this.safety.worker.restarts;
+    this.metrics.sources.canplug_safety_worker_kernel_drops_total = () => this.safety.worker.kernelDrops;
     this.startSimulatedSockets();
 
     await this.startMqtt();

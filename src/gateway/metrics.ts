@@ -48,6 +48,7 @@ export class Metrics {
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
+    counter('canplug_safety_worker_kernel_drops_total', "CAN frames the kernel dropped because the safety worker's own socket receive queue was full");
     counter('canplug_rules_fired_total', 'rule actions fired');
     // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").
     counter('canplug_udp_datagrams_ignored_total', 'Wi-Fi plug UDP datagrams from new chip ids past udp.max_plugs');
