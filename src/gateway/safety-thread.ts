@@ -14,13 +14,6 @@ const ANSWER_MS = 2000;
 const START_MS = 30_000;
 const STOP_MS = 2000;
 const MAX_BACKOFF_MS = 2000;
-/**
- * The worker's own heap: it holds limits, latches and a frame or two. V8 sizes a heap's first
- * collection from its limit (a heap of the default 2 GB limit grows to tens of MB of garbage before
- * its first full collection): a low limit keeps the worker's isolate small. Far above what the worker
- * uses; were it ever reached, the worker would exit and be started again (layer 3 keeps tripping).
- */
-const SAFETY_WORKER_LIMITS = { maxOldGenerationSizeMb: 64 };
 
 export interface SafetyThreadDeps {
   /** The worker's start data, built at each (re)start from what the main thread holds. */
@@ -52,7 +45,7 @@ export class SafetyThread {
   /** Resolves once the worker watches the bus; rejects when it cannot start. */
   start(): Promise<void> {
     this.state = 'starting';
-    const worker = startWorker('./safety-worker', import.meta.url, this.deps.init(), SAFETY_WORKER_LIMITS);
+    const worker = startWorker('./safety-worker', import.meta.url, this.deps.init());
     this.worker = worker;
     worker.unref();
     return new Promise<void>((resolve, reject) => {
