@@ -28,7 +28,7 @@ if (run(process.execPath, [require.resolve('patch-package/index.js')], root) !==
 }
 
 /** The patch level src/can/socketcan-transport.ts requires (SOCKETCAN_PATCH_LEVEL). */
-const PATCH_LEVEL = 2;
+const PATCH_LEVEL = 3;
 
 /** Whether the built addon carries this level of the patch: asked in a child, so nothing stays loaded here. */
 function builtWithPatch() {

@@ -74,8 +74,8 @@ export interface SocketCanStats extends TransportStats {
   downReason?: string;
 }
 
-/** The build of patches/socketcan+4.0.7.patch the transport needs: 2 = channels usable from worker threads. */
-export const SOCKETCAN_PATCH_LEVEL = 2;
+/** The build of patches/socketcan+4.0.7.patch the transport needs: 2 = channels usable from worker threads, 3 = a GC-freed channel cannot abort the process. */
+export const SOCKETCAN_PATCH_LEVEL = 3;
 const CAN_RAW = 1; // linux/can.h
 
 interface NativeAddon {
