@@ -16,8 +16,8 @@ import { openDatabase } from '../src/db/database.js';
 import { DeviceStore } from '../src/db/devices.js';
 import { History } from '../src/db/history.js';
 import { BatchWriter, type ReadingRow } from '../src/db/writer.js';
-import { parseConfig } from '../src/gateway/config.js';
-import { Gateway } from '../src/gateway/controller.js';
+import { parseConfig } from '../src/config/config.js';
+import { Gateway } from '../src/daemon/gateway.js';
 import { silentLogger } from '../src/log.js';
 
 const DEFAULT_READINGS = 1_000_000;

@@ -1,7 +1,7 @@
 /** What the REST API needs from the gateway: one context object, no globals. */
 import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { EnergyHistory } from '../db/energy.js';

@@ -4,7 +4,7 @@
  * (a second signal is ignored; past 5 s pending readings are written and the process exits 1).
  */
 import type { Command } from 'commander';
-import { Gateway, VERSION } from '../gateway/controller.js';
+import { Gateway, VERSION } from '../daemon/gateway.js';
 import { redactUrl } from '../mqtt/connection.js';
 import { createLogger } from '../log.js';
 import { configOption, EXIT, EXIT_CODES_HELP, readConfig } from './common.js';

@@ -8,7 +8,7 @@ import type { RulesStore } from '../db/rules-store.js';
 import type { Logger } from '../log.js';
 import type { RelayActionName } from '../can/codec.js';
 import { RefusedError, type DeviceControl } from './control.js';
-import type { Feature } from './controller.js';
+import type { Feature } from '../daemon/gateway.js';
 import type { Device, Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';

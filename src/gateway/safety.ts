@@ -10,7 +10,7 @@
  * closed socket's humidity goes stale, and when a node reports a sensor fault.
  */
 import type { Commands } from './commands.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import type { DeviceControl } from './control.js';
 import { RefusedError } from './control.js';
 import { interlocked, RELAY_REPORT_DELAY_MS, type Device, type Reading } from './device.js';

@@ -6,7 +6,7 @@
  * flash. See docs/wifi-plugs.md.
  */
 import type { RelayActionName } from '../can/codec.js';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import { CommandTimeoutError } from '../gateway/commands.js';
 import { UnavailableError, type RelayDriver } from '../gateway/control.js';
 import type { Device } from '../gateway/device.js';

@@ -6,10 +6,10 @@
  * state) are matched here for the relay driver.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import { CommandTimeoutError } from '../gateway/commands.js';
 import { UnavailableError } from '../gateway/control.js';
-import type { Feature } from '../gateway/controller.js';
+import type { Feature } from '../daemon/gateway.js';
 import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';

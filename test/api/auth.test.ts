@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { rotateToken } from '../../src/api/token.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { startGateway, testConfig, waitFor } from '../helpers/gateway.js';
 

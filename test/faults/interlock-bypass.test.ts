@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimSocket } from '../../src/can/sim-socket.js';
-import type { Gateway } from '../../src/gateway/controller.js';
+import type { Gateway } from '../../src/daemon/gateway.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { recordFigure } from '../helpers/figures.js';
 import { recordGateway, sleep, storedReadings } from '../helpers/faults.js';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { parseConfig, ConfigError, exposureWarnings, isLoopback } from '../../src/gateway/config.js';
+import { parseConfig, ConfigError, exposureWarnings, isLoopback } from '../../src/config/config.js';
 import { startEmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
 import { memoryLogger, recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { runCli } from '../helpers/cli.js';

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { openDatabase } from '../../src/db/database.js';
 import { DeviceStore } from '../../src/db/devices.js';
 import { EventBus } from '../../src/gateway/events.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { Registry } from '../../src/gateway/registry.js';
 import { silentLogger } from '../../src/log.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';

@@ -103,7 +103,7 @@ test('rules follow a renamed device and survive a restart', async (t) => {
   await waitFor(async () => (await getRule(gateway, rule.id)).fire_count === 1, 3000, 'fires after the rename');
 
   await gateway.stop();
-  const { Gateway: GatewayClass } = await import('../../src/gateway/controller.js');
+  const { Gateway: GatewayClass } = await import('../../src/daemon/gateway.js');
   const { silentLogger } = await import('../../src/log.js');
   const again = new GatewayClass({ config: tg.config, log: silentLogger });
   await again.start();

@@ -62,7 +62,7 @@ test('a restarted gateway remembers device names and energy', async (t) => {
   const device = await waitFor(() => tg.gateway.registry.find('socket-1'));
   tg.gateway.registry.rename(device, 'kitchen');
   await tg.gateway.stop();
-  const { Gateway } = await import('../../src/gateway/controller.js');
+  const { Gateway } = await import('../../src/daemon/gateway.js');
   const { silentLogger } = await import('../../src/log.js');
   const again = new Gateway({ config: tg.config, log: silentLogger });
   await again.start();

@@ -1,6 +1,6 @@
 /** Shared pieces of the fault and abuse suites (test/faults, test/faults-slow). */
 import Database from 'better-sqlite3';
-import type { Gateway } from '../../src/gateway/controller.js';
+import type { Gateway } from '../../src/daemon/gateway.js';
 import type { LogEvent } from '../../src/gateway/events.js';
 
 /**

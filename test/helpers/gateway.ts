@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { parseConfig, type Config } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { parseConfig, type Config } from '../../src/config/config.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import type { VirtualBus } from '../../src/can/sim-transport.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { startGateway, waitFor, type TestGateway, authHeaders } from './gateway.js';
 import { FakeWifiPlug, freeUdpPort } from './wifi-plug.js';
-import type { Gateway } from '../../src/gateway/controller.js';
+import type { Gateway } from '../../src/daemon/gateway.js';
 
 export type After = { after: (fn: () => Promise<unknown> | unknown) => void };
 

@@ -1,6 +1,6 @@
 /** A gateway and emulated Wi-Fi plugs (wifi-plug.ts) on loopback, for the switching and safety tests. */
 import assert from 'node:assert/strict';
-import type { Config } from '../../src/gateway/config.js';
+import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/log.js';
 import { startGateway, waitFor, type DeepPartial, type TestGateway } from './gateway.js';
 import { FakeWifiPlug, freeUdpPort, type FakePlugOptions } from './wifi-plug.js';

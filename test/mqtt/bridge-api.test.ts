@@ -33,7 +33,7 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
 
   await t.test('bridge/info is retained, names the version and config, and holds no secret', async () => {
     const info = JSON.parse(await waitFor(() => ha.topics.get('canplug/bridge/info'), 2000, 'bridge/info'));
-    assert.equal(info.version, (await import('../../src/gateway/controller.js')).VERSION);
+    assert.equal(info.version, (await import('../../src/daemon/gateway.js')).VERSION);
     assert.equal(info.config.mqtt.base_topic, 'canplug');
     assert.equal(info.config.mqtt.password, '***');
     assert.ok(!ha.topics.get('canplug/bridge/info')!.includes('hunter2'), 'password leaked');

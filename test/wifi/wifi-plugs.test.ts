@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { recordingClient, startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { FakeWifiPlug, freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
-import type { Config } from '../../src/gateway/config.js';
+import type { Config } from '../../src/config/config.js';
 import type { DeviceView } from '../../src/api/schemas.js';
 
 // As the firmware prints it: floats with two decimals, its clock as H:MM:SS - D.M.YYYY.

@@ -1,9 +1,9 @@
 /** The health report (`GET /api/health`, MQTT bridge health_check): ok once CAN, MQTT and the database are up. */
 import type { HealthReport } from '../api/context.js';
 import { redactUrl } from '../mqtt/connection.js';
-import { monotonicMs } from './clock.js';
+import { monotonicMs } from '../gateway/clock.js';
 import { VERSION } from '../version.js';
-import type { Gateway } from './controller.js';
+import type { Gateway } from './gateway.js';
 
 export function healthReport(
   g: Gateway,

@@ -31,18 +31,18 @@ import { tokenPath } from '../api/token.js';
 import { EnergyHistory } from '../db/energy.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
-import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
-import { Commands } from './commands.js';
-import { exposureWarnings, redactConfig, type Config } from './config.js';
-import { DeviceControl } from './control.js';
-import { EventBus } from './events.js';
-import { monotonicMs } from './clock.js';
+import { CanRelayDriver, SeedRelayDriver } from '../gateway/can-relay.js';
+import { Commands } from '../gateway/commands.js';
+import { exposureWarnings, redactConfig, type Config } from '../config/config.js';
+import { DeviceControl } from '../gateway/control.js';
+import { EventBus } from '../gateway/events.js';
+import { monotonicMs } from '../gateway/clock.js';
 import { Metrics } from './metrics.js';
 import { healthReport } from './health.js';
-import { Registry } from './registry.js';
-import { Safety } from './safety.js';
+import { Registry } from '../gateway/registry.js';
+import { Safety } from '../gateway/safety.js';
 import { EventLog } from '../db/event-log.js';
-import { RulesEngine } from './rules.js';
+import { RulesEngine } from '../gateway/rules.js';
 
 export { VERSION };
 
