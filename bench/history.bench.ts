@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../src/db/database.js';
-import { DeviceStore } from '../src/db/devices.js';
+import { SqliteDeviceStore } from '../src/db/devices.js';
 import { History } from '../src/db/history.js';
 import { BatchWriter, type ReadingRow } from '../src/db/writer.js';
 import { parseConfig } from '../src/config/config.js';
@@ -85,7 +85,7 @@ export async function runShape(shape: Shape) {
   try {
     const path = join(dir, 'bench.db');
     const db = openDatabase(path);
-    new DeviceStore(db).insert('can:1', 'can', 'socket-1');
+    new SqliteDeviceStore(db).insert('can:1', 'can', 'socket-1');
     const writer = new BatchWriter(db, { flushIntervalMs: 1000, log: silentLogger });
     // Buckets start at multiples of their width since the epoch: start the data on one.
     const from = Math.ceil(Date.UTC(2025, 0, 1) / shape.bucketMs) * shape.bucketMs;

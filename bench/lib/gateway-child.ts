@@ -188,8 +188,8 @@ async function trips(count: number): Promise<number[]> {
     socket.setHumidity(40);
     socket.reportNow();
     await sleep(30);
-    await g.safety.reset(device, 'bench');
-    await g.control.setRelay(device, 'close', 'bench');
+    await g.safety.reset(device, 'cli');
+    await g.control.setRelay(device, 'close', 'cli');
     await sleep(20);
   }
   return ms;

@@ -7,8 +7,9 @@ import { statSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from '../log.js';
 import { HttpError } from './errors.js';
-import { loadOrCreateToken, tokensEqual } from './token.js';
-import { LIVE_PROTOCOL, type LiveAccess } from './live-protocol.js';
+import { tokensEqual } from '../tokens-equal.js';
+import { loadOrCreateToken } from './token.js';
+import { LIVE_PROTOCOL, type LiveAccess } from '../contracts/live.js';
 
 /** What a route needs: nothing, the token when reads are protected, or always the token. */
 export type Access = 'public' | 'read' | 'write';
@@ -20,7 +21,6 @@ declare module 'fastify' {
   }
 }
 
-export { LIVE_PROTOCOL };
 const BEARER_PROTOCOL = 'bearer.';
 
 export class TokenStore {

@@ -12,10 +12,10 @@ import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import { VirtualBus } from '../can/sim-transport.js';
 import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
-import { DeviceStore } from '../db/devices.js';
+import { SqliteDeviceStore } from '../db/devices.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
-import { RulesStore } from '../db/rules-store.js';
+import { SqliteRulesStore } from '../db/rules-store.js';
 import { Retention } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
@@ -29,7 +29,7 @@ import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import { TokenStore } from '../api/auth.js';
 import { tokenPath } from '../api/token.js';
 import { EnergyHistory } from '../db/energy.js';
-import type { HealthReport } from '../api/context.js';
+import type { HealthReport } from '../contracts/health.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from '../gateway/can-relay.js';
 import { Commands } from '../gateway/commands.js';
@@ -43,14 +43,9 @@ import { Registry } from '../gateway/registry.js';
 import { Safety } from '../gateway/safety.js';
 import { EventLog } from '../db/event-log.js';
 import { RulesEngine } from '../gateway/rules.js';
+import type { Feature } from '../gateway/feature.js';
 
 export { VERSION };
-
-/** A part of the gateway with a lifecycle; its constructor only stores dependencies. */
-export interface Feature {
-  start(): void | Promise<void>;
-  stop(): void | Promise<void>;
-}
 
 export interface GatewayOptions {
   config: Config;
@@ -117,7 +112,7 @@ export class Gateway {
     this.writer.start();
     this.registry = new Registry({
       events: this.events,
-      store: new DeviceStore(this.db),
+      store: new SqliteDeviceStore(this.db),
       log: this.child('registry'),
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
@@ -173,7 +168,7 @@ export class Gateway {
     this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
     await this.startFeature('wifi-plugs', this.wifi);
     this.rules = new RulesEngine({
-      store: new RulesStore(this.db),
+      store: new SqliteRulesStore(this.db),
       registry: this.registry,
       control: this.control,
       events: this.events,

@@ -1,5 +1,5 @@
 /** The health report (`GET /api/health`, MQTT bridge health_check): ok once CAN, MQTT and the database are up. */
-import type { HealthReport } from '../api/context.js';
+import type { HealthReport } from '../contracts/health.js';
 import { redactUrl } from '../mqtt/connection.js';
 import { monotonicMs } from '../gateway/clock.js';
 import { VERSION } from '../version.js';

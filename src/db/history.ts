@@ -5,23 +5,10 @@
  * much as a day. A rollup is used only when the bucket is a whole multiple of its period (each
  * rollup row then falls into exactly one bucket).
  */
+import type { Bucket, HistoryQuery, HistoryReader } from '../gateway/storage.js';
 import type { Db } from './database.js';
-import { QUANTITIES, type Quantity } from '../gateway/device.js';
+import { QUANTITIES, type Quantity } from '../contracts/vocabulary.js';
 import { ROLLUPS } from './rollups.js';
-
-export interface Bucket {
-  /** Start of the bucket, ms since the epoch. */
-  t: number;
-  count: number;
-  values: Partial<Record<Quantity, { min: number; avg: number; max: number }>>;
-}
-
-export interface HistoryQuery {
-  deviceId: number;
-  from: number;
-  to: number;
-  bucketMs: number;
-}
 
 /** One row of any of the three sources: per quantity min, max, sum and count. */
 type Row = Record<string, number | null>;
@@ -35,7 +22,7 @@ const rollupColumns = QUANTITIES.map(
 const floorTo = (t: number, step: number) => t - (((t % step) + step) % step);
 const ceilTo = (t: number, step: number) => floorTo(t + step - 1, step);
 
-export class History {
+export class History implements HistoryReader {
   private readonly raw: Statement;
   private readonly rollups: { periodMs: number; statement: Statement }[];
 

@@ -4,7 +4,7 @@
  * upsert per device and period, not one per reading.
  */
 import type { Db } from './database.js';
-import { QUANTITIES } from '../gateway/device.js';
+import { QUANTITIES } from '../contracts/vocabulary.js';
 import type { ReadingRow } from './writer.js';
 
 export const MINUTE_MS = 60_000;

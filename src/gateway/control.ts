@@ -3,7 +3,8 @@
  * so the safety guards are checked in one place and every refusal is recorded with its origin.
  */
 import type { RelayActionName } from '../can/codec.js';
-import type { Device, DeviceKind } from './device.js';
+import type { DeviceKind, Origin } from '../contracts/vocabulary.js';
+import type { Device } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 
@@ -56,7 +57,7 @@ export class DeviceControl {
     return undefined;
   }
 
-  async setRelay(device: Device, action: RelayActionName, origin: string): Promise<RelayResult> {
+  async setRelay(device: Device, action: RelayActionName, origin: Origin): Promise<RelayResult> {
     const driver = this.drivers.get(device.kind);
     if (!driver) throw new UnavailableError(`${device.name} has no switch that canplug can drive`);
     const closing = action === 'close' || (action === 'toggle' && device.state.relay !== true);
@@ -82,7 +83,7 @@ export class DeviceControl {
    * Opens a relay without guards and without waiting for the answer: the safety path.
    * The command is on the bus when this returns (for CAN); a failure is only logged.
    */
-  forceOpen(device: Device, origin: string, onError: (error: Error) => void): void {
+  forceOpen(device: Device, origin: Origin, onError: (error: Error) => void): void {
     const driver = this.drivers.get(device.kind);
     if (!driver) return;
     driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
@@ -95,7 +96,7 @@ export class DeviceControl {
     this.registry.changed(device);
   }
 
-  private refused(device: Device, reason: string, origin: string): void {
+  private refused(device: Device, reason: string, origin: Origin): void {
     this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay' } });
   }
 }

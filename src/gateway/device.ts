@@ -1,6 +1,6 @@
 /** What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. */
-
-export type DeviceKind = 'can' | 'seed' | 'wifi';
+import type { DeviceStatePayload } from '../contracts/device.js';
+import { QUANTITIES, type DeviceKind, type Quantity } from '../contracts/vocabulary.js';
 
 /** The model shown in Home Assistant and the dashboard, per kind. */
 export const DEVICE_MODEL: Record<DeviceKind, string> = {
@@ -16,9 +16,6 @@ export const DEVICE_MODEL: Record<DeviceKind, string> = {
  * broadcast, so two periods.
  */
 export const RELAY_REPORT_DELAY_MS: Record<DeviceKind, number> = { can: 0, seed: 0, wifi: 10_000 };
-
-export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
-export type Quantity = (typeof QUANTITIES)[number];
 
 export interface DeviceState {
   relay?: boolean;
@@ -94,18 +91,21 @@ export function interlocked(device: Device): boolean {
 }
 
 /** The device's state as published on MQTT (`canplug/<device>`) and returned by REST. */
-export function statePayload(device: Device): Record<string, unknown> {
+export function statePayload(device: Device): DeviceStatePayload {
   const s = device.state;
-  const payload: Record<string, unknown> = {};
-  if (s.relay !== undefined) payload.state = s.relay ? 'ON' : 'OFF';
-  for (const q of QUANTITIES) if (s[q] !== undefined) payload[q] = s[q];
-  payload.interlock = interlocked(device);
-  payload.fault = s.fault;
-  payload.problem = s.problems.length > 0;
-  if (device.info.uptime !== undefined) payload.uptime = device.info.uptime;
-  if (device.info.firmware !== undefined) payload.firmware = device.info.firmware;
-  if (device.info.plugEnergyEstimateWh !== undefined) payload.plug_energy_estimate_wh = device.info.plugEnergyEstimateWh;
-  if (device.info.plugClock !== undefined) payload.plug_clock = device.info.plugClock;
-  payload.frames_lost = device.framesLost;
-  return payload;
+  const { uptime, firmware, plugEnergyEstimateWh, plugClock } = device.info;
+  const measured: Partial<Record<Quantity, number>> = {};
+  for (const q of QUANTITIES) if (s[q] !== undefined) measured[q] = s[q];
+  return {
+    ...(s.relay !== undefined ? { state: s.relay ? 'ON' : 'OFF' } : {}),
+    ...measured,
+    interlock: interlocked(device),
+    fault: s.fault,
+    problem: s.problems.length > 0,
+    ...(uptime !== undefined ? { uptime } : {}),
+    ...(firmware !== undefined ? { firmware } : {}),
+    ...(plugEnergyEstimateWh !== undefined ? { plug_energy_estimate_wh: plugEnergyEstimateWh } : {}),
+    ...(plugClock !== undefined ? { plug_clock: plugClock } : {}),
+    frames_lost: device.framesLost,
+  };
 }

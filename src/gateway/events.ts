@@ -1,16 +1,16 @@
 /** The typed event bus between the layers. Every listener an owner adds is removed by its stop(). */
 import { EventEmitter } from 'node:events';
+import type { EventType, Origin } from '../contracts/vocabulary.js';
 import type { Device, Reading } from './device.js';
 
-/** An entry for the event log (SQLite, REST, live stream). */
+/** An entry for the event log (SQLite, REST and the live stream show it as contracts/event-entry.ts). */
 export interface LogEvent {
   ts: number;
   device?: Device;
-  /** trip, refusal, reset, limit, availability, command, alarm, rule, ... */
-  type: string;
+  type: EventType;
   cause?: string;
-  /** Who did it: node, gateway, rest, mqtt, rule:<id>, cli. */
-  origin?: string;
+  /** Who did it. */
+  origin?: Origin;
   detail?: Record<string, unknown>;
 }
 
@@ -22,7 +22,7 @@ export interface GatewayEvents {
   'device.renamed': [Device, string];
   'device.removed': [Device];
   /** A relay command went out to the device (any origin); the safety watchdog checks it is obeyed. */
-  'relay.sent': [Device, 'open' | 'close' | 'toggle', string];
+  'relay.sent': [Device, 'open' | 'close' | 'toggle', Origin];
   /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
   'log': [LogEvent];

@@ -5,9 +5,10 @@
  */
 import type { Message, Status } from '../can/codec.js';
 import type { SeedReading } from '../can/seed-codec.js';
-import type { DeviceStore, StoredDevice } from '../db/devices.js';
+import type { DeviceStore, StoredDevice } from './storage.js';
 import type { Logger } from '../log.js';
-import { DEVICE_MODEL, type Device, type DeviceKind, type Reading } from './device.js';
+import type { DeviceKind } from '../contracts/vocabulary.js';
+import { DEVICE_MODEL, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
 import { EnergyTotal } from './energy-total.js';
@@ -214,7 +215,7 @@ export class Registry {
   }
 
   private add(stored: StoredDevice, node?: number): Device {
-    const kind = stored.kind as DeviceKind;
+    const kind = stored.kind;
     const device: Device = {
       id: stored.id,
       key: stored.key,

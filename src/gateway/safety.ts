@@ -9,6 +9,7 @@
  * which holds the latches that count. Watchdogs raise alarms when a relay does not open, when a
  * closed socket's humidity goes stale, and when a node reports a sensor fault.
  */
+import type { Origin } from '../contracts/vocabulary.js';
 import type { Commands } from './commands.js';
 import type { Config } from '../config/config.js';
 import type { DeviceControl } from './control.js';
@@ -153,7 +154,7 @@ export class Safety {
   }
 
   /** Changes a device's limits, stores them and pushes them to the node (opcodes 0x03 and 0x07). */
-  async setLimits(device: Device, patch: LimitsPatch, origin: string): Promise<Limits> {
+  async setLimits(device: Device, patch: LimitsPatch, origin: Origin): Promise<Limits> {
     const next = { ...this.limits(device), ...patch };
     if (next.humidity_hysteresis >= next.humidity_limit) {
       throw new LimitError(
@@ -194,7 +195,7 @@ export class Safety {
   }
 
   /** A person resets the latch; refused while the condition has not cleared. */
-  async reset(device: Device, origin: string): Promise<void> {
+  async reset(device: Device, origin: Origin): Promise<void> {
     try {
       await this.tryReset(device, origin);
     } catch (error) {
@@ -205,7 +206,7 @@ export class Safety {
     }
   }
 
-  private async tryReset(device: Device, origin: string): Promise<void> {
+  private async tryReset(device: Device, origin: Origin): Promise<void> {
     const limits = this.limits(device);
     const w = this.watch(device);
     if (w.latch === 'humidity' || device.state.nodeHumidityLatched) {

@@ -13,7 +13,7 @@ import type { Commands } from '../gateway/commands.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import { LimitsPatch, type Safety } from '../gateway/safety.js';
-import type { HealthReport } from '../api/context.js';
+import type { HealthReport } from '../contracts/health.js';
 import type { Logger } from '../log.js';
 import type { MqttConnection } from './connection.js';
 

@@ -6,7 +6,8 @@
  * itself on `<prefix>/status`, on every broker (re)connect, and cleared with empty retained payloads
  * when a device is removed or an entity no longer exists.
  */
-import { QUANTITIES, statePayload, type Device, type DeviceKind } from '../gateway/device.js';
+import { QUANTITIES, type DeviceKind } from '../contracts/vocabulary.js';
+import { statePayload, type Device } from '../gateway/device.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';

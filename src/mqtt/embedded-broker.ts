@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
-import { tokensEqual } from '../api/token.js';
+import { tokensEqual } from '../tokens-equal.js';
 
 export interface BrokerCredentials {
   username: string;

@@ -9,7 +9,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Config } from '../config/config.js';
 import { CommandTimeoutError } from '../gateway/commands.js';
 import { UnavailableError } from '../gateway/control.js';
-import type { Feature } from '../daemon/gateway.js';
+import type { Feature } from '../gateway/feature.js';
 import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';

@@ -4,12 +4,13 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { LiveStream, type LiveMessage } from '../../src/api/live.js';
+import { LiveStream } from '../../src/api/live.js';
+import type { LiveMessage } from '../../src/contracts/live.js';
 import { EventBus } from '../../src/gateway/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Registry } from '../../src/gateway/registry.js';
 import { openDatabase } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 
 interface Connection {
@@ -124,7 +125,7 @@ test('a client that stops reading is disconnected instead of buffering without b
   const server = createServer();
   const wss = new WebSocketServer({ server });
   const db = openDatabase(':memory:');
-  const registry = new Registry({ events, store: new DeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 1000 });
+  const registry = new Registry({ events, store: new SqliteDeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 1000 });
   const live = new LiveStream({ events, registry, log: silentLogger, maxBufferedBytes: 256 * 1024 });
   live.start();
   wss.on('connection', (socket) => live.add(socket, 'write'));
@@ -144,7 +145,7 @@ test('a client that stops reading is disconnected instead of buffering without b
   assert.equal(live.size, 1);
   const detail = { blob: 'x'.repeat(16 * 1024) };
   for (let i = 0; i < 2000 && live.size > 0; i++) {
-    events.emit('log', { ts: Date.now(), type: 'test', detail });
+    events.emit('log', { ts: Date.now(), type: 'rule', detail });
     if (i % 20 === 0) await new Promise((r) => setImmediate(r));
   }
   await waitFor(() => live.size === 0, 5000, 'slow client dropped');

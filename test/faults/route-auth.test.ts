@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { generateToken, tokensEqual } from '../../src/api/token.js';
-import { LIVE_PROTOCOL } from '../../src/api/live-protocol.js';
+import { generateToken } from '../../src/api/token.js';
+import { tokensEqual } from '../../src/tokens-equal.js';
+import { LIVE_PROTOCOL } from '../../src/contracts/live.js';
 import fc from 'fast-check';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { registeredRoutes } from '../helpers/routes.js';

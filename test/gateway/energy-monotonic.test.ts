@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { openDatabase } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
 import { EventBus } from '../../src/gateway/events.js';
 import { Gateway } from '../../src/daemon/gateway.js';
 import { Registry } from '../../src/gateway/registry.js';
@@ -24,7 +24,7 @@ test('energy total: never down, never counted twice, across counter resets, lagg
       const db = openDatabase(':memory:');
       try {
         const open = () => {
-          const registry = new Registry({ events: new EventBus(), store: new DeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 5000 });
+          const registry = new Registry({ events: new EventBus(), store: new SqliteDeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 5000 });
           registry.load();
           registry.handleMessage({ type: 'heartbeat', node: 1, state: 'running', protocol: 1, firmware: '1.0', uptime: 1 });
           return registry;

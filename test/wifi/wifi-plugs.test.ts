@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { recordingClient, startGateway, waitFor, type TestGateway, authHeaders } from '../helpers/gateway.js';
 import { FakeWifiPlug, freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
 import type { Config } from '../../src/config/config.js';
-import type { DeviceView } from '../../src/api/schemas.js';
+import type { DeviceView } from '../../src/contracts/device.js';
 
 // As the firmware prints it: floats with two decimals, its clock as H:MM:SS - D.M.YYYY.
 const BAR_DATAGRAM = '1234567:Kitchen&1:1.00&2:318.50&3:0.90&4:10:00:07 - 22.11.2026';

@@ -1,5 +1,5 @@
 /** Device cards: live readings with a power sparkline, relay toggle, interlock and fault badges with reset. */
-import type { DeviceView } from '../../../src/api/live-protocol.js';
+import type { DeviceView } from '../../../src/contracts/device.js';
 import { api, type ApiError } from '../api.js';
 import { fmt, h, replace } from '../dom.js';
 import { store } from '../store.js';

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { DeviceParams, ErrorResponse } from '../schemas.js';
-import { ENERGY_PERIODS, nextPeriod, periodStart, type EnergyPeriod } from '../../db/energy.js';
+import { ENERGY_PERIODS, nextPeriod, periodStart, type EnergyPeriod } from '../../gateway/energy-periods.js';
 import { parseTime } from './readings.js';
 
 /** Periods shown when `from` is not given. */

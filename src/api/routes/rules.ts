@@ -3,7 +3,8 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { ErrorResponse } from '../schemas.js';
-import { RuleInput, RuleParams, RuleView, type StoredRule } from '../../gateway/rules-schema.js';
+import { RuleInput, RuleParams, RuleView } from '../../contracts/rules.js';
+import type { StoredRule } from '../../gateway/stored-rule.js';
 import { RuleError, ruleView, shapeProblem } from '../../gateway/rules-validate.js';
 
 export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {

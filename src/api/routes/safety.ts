@@ -1,7 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
-import { DeviceParams, DeviceView, ErrorResponse, deviceView } from '../schemas.js';
+import { DeviceView } from '../../contracts/device.js';
+import { DeviceParams, ErrorResponse, deviceView } from '../schemas.js';
 import { LimitError, LimitsPatch } from '../../gateway/safety.js';
 
 const Limits = Type.Required(LimitsPatch);

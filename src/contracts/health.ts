@@ -1,0 +1,92 @@
+/**
+ * The health report: GET /api/health (200 when ok, 503 otherwise) and the MQTT bridge's
+ * health_check. `ok` once CAN, MQTT, the database and the safety worker are up and every feature
+ * started; `degraded` while one of them is not.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Count = (description?: string) => Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
+
+export const HealthStatus = Type.Union([Type.Literal('ok'), Type.Literal('starting'), Type.Literal('degraded'), Type.Literal('stopping')]);
+export type HealthStatus = Static<typeof HealthStatus>;
+
+export const HealthReport = Type.Object(
+  {
+    status: HealthStatus,
+    version: Type.String(),
+    uptime_s: Count('seconds since the daemon started (monotonic)'),
+    can: Type.Object(
+      {
+        up: Type.Boolean(),
+        transport: Type.String({ description: 'sim, socketcan (and how it reaches the kernel)' }),
+        protocol: Type.Union([Type.Literal('v1'), Type.Literal('seed')]),
+        interface: Type.Optional(Type.String({ description: 'the SocketCAN interface' })),
+        frames_received: Count(),
+        frames_sent: Count(),
+        frames_unknown: Count('ids outside the protocol'),
+        frames_malformed: Count('a protocol id with a bad length or content'),
+        frames_lost: Count('from sequence gaps'),
+        frames_quarantined: Count('from a node id two nodes share: not applied'),
+        frames_dropped: Count('dropped by the transport (queue full)'),
+        frames_not_applied: Count('decoded, but a handler failed'),
+        bus_errors: Count('error frames and controller errors'),
+      },
+      { additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        connected: Type.Boolean(),
+        url: Type.String({ description: 'without credentials' }),
+        embedded: Type.Boolean({ description: 'the gateway runs its own broker' }),
+        dropped_while_stalled: Count('QoS 0 states dropped while the broker was not reading'),
+        error: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    database: Type.Object(
+      {
+        ok: Type.Boolean({ description: 'false while the database refuses writes' }),
+        error: Type.Optional(Type.String()),
+        pending: Count('readings and events waiting to be written'),
+        readings_written: Count(),
+        readings_dropped: Count(),
+        events_dropped: Count(),
+      },
+      { additionalProperties: false },
+    ),
+    safety: Type.Object(
+      {
+        worker: Type.Union([Type.Literal('starting'), Type.Literal('running'), Type.Literal('restarting'), Type.Literal('stopped')]),
+        worker_restarts: Count(),
+        worker_trips: Count('trips the safety worker thread made'),
+      },
+      { additionalProperties: false },
+    ),
+    devices: Type.Object(
+      {
+        total: Count(),
+        online: Count(),
+        conflicts: Type.Array(Type.String(), { description: 'devices whose node id two nodes share' }),
+        flapping: Type.Array(Type.String(), { description: 'devices held offline while their availability flaps' }),
+      },
+      { additionalProperties: false },
+    ),
+    udp: Type.Object(
+      {
+        listening: Type.Boolean(),
+        port: Type.Optional(Type.Integer()),
+        datagrams: Count(),
+        malformed: Count(),
+        ignored: Count('from new plugs past udp.max_plugs'),
+      },
+      { additionalProperties: false, description: 'the Wi-Fi plug listener' },
+    ),
+    failed_features: Type.Optional(
+      Type.Array(Type.Object({ feature: Type.String(), error: Type.String() }, { additionalProperties: false }), {
+        description: 'features that failed to start; the daemon runs without them',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type HealthReport = Static<typeof HealthReport>;
