@@ -4,8 +4,10 @@
  * upsert per device and period, not one per reading.
  */
 import type { Db } from './database.js';
-import { QUANTITIES } from '../contracts/vocabulary.js';
-import type { ReadingRow } from './writer.js';
+import { QUANTITIES, type Quantity } from '../contracts/vocabulary.js';
+
+/** What a rollup takes from a reading: its device, time and measured values. */
+export type RollupInput = { deviceId: number; ts: number } & Partial<Record<Quantity, number>>;
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -55,7 +57,7 @@ export class RollupWriter {
   }
 
   /** Adds a batch to every rollup; call inside the transaction that inserts the readings. */
-  add(rows: readonly ReadingRow[]): void {
+  add(rows: readonly RollupInput[]): void {
     for (const { periodMs, statement } of this.upserts) {
       for (const acc of summarize(rows, periodMs)) {
         statement.run(acc.deviceId, acc.t, acc.n, ...acc.stats.flatMap((s) => [s.min, s.max, s.n > 0 ? s.sum : null, s.n]));
@@ -64,7 +66,7 @@ export class RollupWriter {
   }
 }
 
-function summarize(rows: readonly ReadingRow[], periodMs: number): Iterable<Accumulator> {
+function summarize(rows: readonly RollupInput[], periodMs: number): Iterable<Accumulator> {
   // Keyed by device, then period start: no key string built per row (this runs for every reading).
   const byDevice = new Map<number, Map<number, Accumulator>>();
   const all: Accumulator[] = [];

@@ -6,26 +6,17 @@
  */
 import type { Db } from './database.js';
 import type { Logger } from '../log.js';
-import { RollupWriter } from './rollups.js';
+import type { EventType, Origin } from '../contracts/vocabulary.js';
+import { RollupWriter, type RollupInput } from './rollups.js';
 
-export interface ReadingRow {
-  deviceId: number;
-  ts: number;
-  voltage?: number;
-  current?: number;
-  power?: number;
-  energy?: number;
-  humidity?: number;
-  temperature?: number;
-  relay?: boolean;
-}
+export type ReadingRow = RollupInput & { relay?: boolean };
 
 export interface EventRow {
   ts: number;
   deviceId?: number;
-  type: string;
+  type: EventType;
   cause?: string;
-  origin?: string;
+  origin?: Origin;
   detail?: unknown;
 }
 
