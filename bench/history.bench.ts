@@ -114,10 +114,10 @@ export async function runShape(shape: Shape) {
     const gateway = new Gateway({ config, log: silentLogger });
     await gateway.start();
     const url = `/api/devices/socket-1/readings?from=${from}&to=${to}&bucket=${shape.bucket}`;
-    const response = await gateway.api.inject({ url });
+    const response = await gateway.parts.api.inject({ url });
     if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`);
     const restBuckets = response.json().buckets.length;
-    const rest = await timeAsync(() => gateway.api.inject({ url }));
+    const rest = await timeAsync(() => gateway.parts.api.inject({ url }));
     await gateway.stop();
 
     return {

@@ -107,7 +107,7 @@ export class LiveStream {
     const changed = (device: Device) => {
       for (const client of this.clients) client.device(device);
     };
-    this.unsubscribe = this.options.events.subscribe({
+    this.unsubscribe = this.options.events.subscribe('live-stream', {
       'device.added': changed,
       'device.changed': changed,
       'device.availability': changed,

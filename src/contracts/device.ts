@@ -45,3 +45,24 @@ export const DeviceView = Type.Object({
   settings: Type.Record(Type.String(), Type.Unknown()),
 });
 export type DeviceView = Static<typeof DeviceView>;
+
+/** The settings a client may change (PATCH /api/devices/:id): the node's are sent to it first. */
+export const DeviceSettings = Type.Object(
+  {
+    room: Type.Optional(Type.String({ maxLength: 64, description: 'shown on the dashboard to group devices' })),
+    hidden: Type.Optional(Type.Boolean({ description: 'leave the device off the dashboard' })),
+    report_period_ms: Type.Optional(
+      Type.Integer({ minimum: 100, maximum: 60000, description: 'CAN sockets: how often the node reports, ms (sent to the node)' }),
+    ),
+    power_on_state: Type.Optional(
+      Type.Union([Type.Literal('off'), Type.Literal('on'), Type.Literal('restore')], {
+        description: 'CAN sockets: the relay after a power loss (sent to the node)',
+      }),
+    ),
+    ws_port: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65535, description: "Wi-Fi plugs: the port of this plug's WebSocket, instead of udp.ws_port" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DeviceSettings = Static<typeof DeviceSettings>;

@@ -1,51 +1,53 @@
 /**
- * The composition root: builds every part from the config, starts them in order, stops them in
- * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
- * feature is reported in health and does not take the daemon down.
+ * The composition root: builds every part from the config and starts it, in order (database, CAN,
+ * safety, simulated sockets, MQTT, features, REST); stop() undoes what started, in reverse. Each
+ * feature is started guarded, so one failing feature is reported in health and does not take the
+ * daemon down. Nothing in src imports this folder but the `canplug run` command; each part gets
+ * only its own dependencies. docs/architecture.md draws the whole.
  */
-import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
-import { CanBus } from '../can/can-bus.js';
-import type { SimSocket } from '../can/sim-socket.js';
-import { createDemoSockets } from '../can/demo-sockets.js';
-import type { SimSeedSocket } from '../can/sim-seed-socket.js';
-import { VirtualBus } from '../can/sim-transport.js';
-import { createTransport } from '../can/create-transport.js';
-import { openDatabase, type Db } from '../db/database.js';
-import { SqliteDeviceStore } from '../db/devices.js';
-import { History } from '../db/history.js';
-import { Recorder } from '../db/recorder.js';
-import { SqliteRulesStore } from '../db/rules-store.js';
-import { Retention } from '../db/retention.js';
-import { BatchWriter } from '../db/writer.js';
-import { MqttConnection, redactUrl } from '../mqtt/connection.js';
-import { DeviceTopics } from '../mqtt/device-topics.js';
-import { Discovery } from '../mqtt/discovery.js';
-import { BridgeApi } from '../mqtt/bridge-api.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
-import { WifiRelayDriver } from '../wifi/plug-driver.js';
-import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import { TokenStore } from '../api/auth.js';
 import { tokenPath } from '../api/token.js';
-import { EnergyHistory } from '../db/energy.js';
-import type { HealthReport } from '../contracts/health.js';
-import type { Logger } from '../log.js';
-import { CanRelayDriver, SeedRelayDriver } from '../gateway/can-relay.js';
-import { Commands } from '../gateway/commands.js';
+import { CanBus } from '../can/can-bus.js';
+import { createDemoSockets } from '../can/demo-sockets.js';
+import { createTransport } from '../can/create-transport.js';
+import { VirtualBus } from '../can/sim-transport.js';
 import { exposureWarnings, redactConfig, type Config } from '../config/config.js';
+import type { HealthReport, HealthStatus } from '../contracts/health.js';
+import { openDatabase, type Db } from '../db/database.js';
+import { SqliteDeviceStore } from '../db/devices.js';
+import { EnergyHistory } from '../db/energy.js';
+import { EventLog } from '../db/event-log.js';
+import { History } from '../db/history.js';
+import { Recorder } from '../db/recorder.js';
+import { Retention } from '../db/retention.js';
+import { SqliteRulesStore } from '../db/rules-store.js';
+import { BatchWriter } from '../db/writer.js';
+import { CanNodes } from '../gateway/can-nodes.js';
+import { CanRelayDriver, SeedRelayDriver } from '../gateway/can-relay.js';
+import { monotonicMs } from '../gateway/clock.js';
+import { Commands } from '../gateway/commands.js';
 import { DeviceControl } from '../gateway/control.js';
 import { EventBus } from '../gateway/events.js';
-import { monotonicMs } from '../gateway/clock.js';
-import { Metrics } from './metrics.js';
-import { healthReport } from './health.js';
-import { Registry } from '../gateway/registry.js';
-import { Safety } from '../gateway/safety.js';
-import { EventLog } from '../db/event-log.js';
-import { RulesEngine } from '../gateway/rules.js';
 import type { Feature } from '../gateway/feature.js';
-
-export { VERSION };
+import { Registry } from '../gateway/registry.js';
+import { RulesEngine } from '../gateway/rules.js';
+import { Safety } from '../gateway/safety.js';
+import { BridgeApi } from '../mqtt/bridge-api.js';
+import { MqttConnection } from '../mqtt/connection.js';
+import { DeviceTopics } from '../mqtt/device-topics.js';
+import { Discovery } from '../mqtt/discovery.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { WifiRelayDriver } from '../wifi/plug-driver.js';
+import { WifiPlugs } from '../wifi/wifi-plugs.js';
+import { printBanner } from './banner.js';
+import { healthReport } from './health.js';
+import { readCountersFrom } from './metric-sources.js';
+import { Metrics } from './metrics.js';
+import type { Parts } from './parts.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -57,155 +59,281 @@ export interface GatewayOptions {
   bus?: VirtualBus;
 }
 
+/** A step start() took, and how stop() undoes it. */
+interface Started {
+  name: string;
+  stop: () => void | Promise<void>;
+}
+
 export class Gateway {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly events = new EventBus();
-  readonly metrics = new Metrics();
-  readonly startedAt = Date.now();
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly events: EventBus;
+  private readonly metrics = new Metrics();
   /** For uptime: monotonic, so a clock jump does not change it. */
   private readonly startedMono = monotonicMs();
-  /** The simulated sockets when the transport is `sim`. */
-  readonly simSockets: SimSocket[] = [];
-  simSeedSocket: SimSeedSocket | undefined;
-  virtualBus: VirtualBus | undefined;
-
-  db!: Db;
-  writer!: BatchWriter;
-  registry!: Registry;
-  can!: CanBus;
-  commands!: Commands;
-  control!: DeviceControl;
-  mqtt!: MqttConnection;
-  deviceTopics!: DeviceTopics;
-  discovery: Discovery | undefined;
-  bridgeApi!: BridgeApi;
-  safety!: Safety;
-  broker: EmbeddedBroker | undefined;
-  api!: FastifyInstance;
-  wifi!: WifiPlugs;
-  rules!: RulesEngine;
-  /** The API token in force; undefined when `http.auth` is off. */
-  tokens: TokenStore | undefined;
-
-  private readonly features: { name: string; feature: Feature; error?: string }[] = [];
-  private state: HealthReport['status'] = 'starting';
-  private cleanups: (() => void)[] = [];
+  private readonly started: Started[] = [];
+  private readonly failedFeatures: { feature: string; error: string }[] = [];
+  private state: HealthStatus = 'starting';
+  private readonly sim: Parts['sim'] = { sockets: [] };
+  private db!: Db;
+  private writer!: BatchWriter;
+  private registry!: Registry;
+  private can!: CanBus;
+  private canNodes!: CanNodes;
+  private commands!: Commands;
+  private control!: DeviceControl;
+  private safety!: Safety;
+  private broker: EmbeddedBroker | undefined;
+  private mqtt!: MqttConnection;
+  private wifi!: WifiPlugs;
+  private rules!: RulesEngine;
+  private tokens: TokenStore | undefined;
+  private api!: FastifyInstance;
 
   constructor(private readonly options: GatewayOptions) {
     this.config = options.config;
     this.log = options.log;
+    this.events = new EventBus(this.child('events'));
+  }
+
+  async start(): Promise<void> {
+    const began = performance.now();
+    for (const warning of exposureWarnings(this.config)) this.log.warn(warning);
+    this.openStorage();
+    await this.startCan();
+    await this.startSafety();
+    this.startSimulatedSockets();
+    await this.startMqtt();
+    await this.startFeatures();
+    await this.startApi();
+    readCountersFrom(this.metrics, this.parts);
+    // Nodes that were already running announce themselves now instead of at their next heartbeat.
+    this.can.discover();
+    this.state = 'ok';
+    this.log.info({ ms: Math.round(performance.now() - began) }, 'canplug ready');
+    printBanner(this.log, { config: this.config, httpUrl: this.httpUrl(), mqttUrl: this.mqttUrl(), tokenFile: this.tokens?.path });
+  }
+
+  /** Undoes every step start() took, newest first; one that fails is logged and the rest still stop. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping') return;
+    this.state = 'stopping';
+    for (const { name, stop } of this.started.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        this.log.error({ part: name, err: (error as Error).message }, 'failed to stop');
+      }
+    }
+    const written = this.writer?.health();
+    this.log.info({ readings_written: written?.readingsWritten, readings_dropped: written?.readingsDropped, pending: written?.pending }, 'canplug stopped');
+  }
+
+  /** The parts, for whole-daemon tests and the bench to look into; nothing in src reads them from here. */
+  get parts(): Parts {
+    if (!this.api) throw new Error('the gateway has not started');
+    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, wifi, rules, tokens, api } = this;
+    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, wifi, rules, tokens, api };
+  }
+
+  health(): HealthReport {
+    const { config, can, canNodes, registry, writer, safety, mqtt, broker, wifi } = this;
+    const parts = { config, can, canNodes, registry, writer, safety, mqtt, broker, wifi };
+    return healthReport({ parts, state: this.state, failed: this.failedFeatures, mqttUrl: this.mqttUrl(), startedMono: this.startedMono });
+  }
+
+  /** Writes the readings and events accepted so far (the forced exit of a shutdown that hangs). */
+  flushPending(): void {
+    this.writer?.flush();
+  }
+
+  /** Whether the broker is connected, and why not (the service manager's status line). */
+  mqttStatus(): { connected: boolean; error?: string } {
+    return { connected: this.mqtt.connected, ...(this.mqtt.error ? { error: this.mqtt.error } : {}) };
+  }
+
+  /** Runs `listener` at every later connect to the broker and every loss of it. */
+  onMqttChange(listener: () => void): void {
+    this.mqtt.on('connect', listener);
+    this.mqtt.on('close', listener);
+  }
+
+  httpUrl(): string {
+    const address = this.api.server.address();
+    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
+    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  mqttUrl(): string {
+    return this.broker?.url ?? this.config.mqtt.url;
   }
 
   private child(module: string): Logger {
     return this.log.child({ module });
   }
 
-  async start(): Promise<void> {
-    const c = this.config;
-    const started = performance.now();
-    for (const warning of exposureWarnings(c)) this.log.warn(warning);
+  private step(name: string, stop: Started['stop']): void {
+    this.started.push({ name, stop });
+  }
 
-    this.db = openDatabase(c.database.path, { log: this.child('db') });
-    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
+  /** Starts a feature guarded: a failure is logged and shown in health, the daemon goes on. */
+  private async startFeature(name: string, feature: Feature): Promise<void> {
+    this.step(name, () => feature.stop());
+    try {
+      await feature.start();
+    } catch (error) {
+      const message = (error as Error).message;
+      this.failedFeatures.push({ feature: name, error: message });
+      this.log.error({ feature: name, err: message }, 'feature failed to start; continuing without it');
+    }
+  }
+
+  /** The database, the batched writer, the registry with the devices of earlier runs, and what records readings. */
+  private openStorage(): void {
+    const c = this.config.database;
+    this.db = openDatabase(c.path, { log: this.child('db') });
+    this.step('database', () => {
+      this.db.close();
+    });
+    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.flush_interval_ms, log: this.child('db') });
     this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
     this.writer.start();
-    this.registry = new Registry({
-      events: this.events,
-      store: new SqliteDeviceStore(this.db),
-      log: this.child('registry'),
-      heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
-    });
+    this.step('writer', () => this.writer.stop());
+    this.registry = new Registry({ events: this.events, store: new SqliteDeviceStore(this.db), log: this.child('registry'), heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms });
     this.registry.load();
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
-    this.cleanups.push(() => recorder.stop());
+    this.step('recorder', () => recorder.stop());
+  }
 
-    if (c.can.transport === 'sim') this.virtualBus = this.options.bus ?? new VirtualBus();
-    const transport = await createTransport(c.can, this.child('can'), this.virtualBus);
-    this.can = new CanBus(transport, c.can.protocol, this.child('can'));
-    this.commands = new Commands(this.can, c.can.command_timeout_ms);
+  /** The bus, its nodes as devices, commands and the one switching path with its drivers for CAN devices. */
+  private async startCan(): Promise<void> {
+    const c = this.config.can;
+    if (c.transport === 'sim') this.sim.bus = this.options.bus ?? new VirtualBus();
+    this.can = new CanBus(await createTransport(c, this.child('can'), this.sim.bus), c.protocol, this.child('can'));
+    this.can.on('down', (reason) => this.log.warn({ reason }, 'CAN interface down'));
+    this.can.on('up', () => this.log.info('CAN interface up'));
+    this.commands = new Commands(this.can, c.command_timeout_ms);
     this.control = new DeviceControl(this.registry, this.events);
     this.control.registerDriver('can', new CanRelayDriver(this.commands));
     this.control.registerDriver('seed', new SeedRelayDriver(this.can));
     // Two nodes on one id: a close would reach both (docs/reliability.md, "Two nodes, one node id").
     this.control.addGuard((d) => (d.state.conflict ? `${d.name}: ${d.state.conflict}; closing is refused until one of them gets another node id` : undefined));
-    this.wireCan();
+    this.canNodes = new CanNodes({ registry: this.registry, events: this.events, bus: this.can, log: this.child('registry') });
+    this.canNodes.start();
+    this.step('can-nodes', () => this.canNodes.stop());
     await this.can.start();
+    this.step('can', () => this.can.stop());
     this.commands.start();
+    this.step('commands', () => this.commands.stop());
     this.registry.start();
-    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the
-    // daemon must not run. It stops last, after everything that could switch a relay.
+    this.step('registry', () => this.registry.stop());
+  }
+
+  /**
+   * Safety starts before anything can switch a relay, and is not a guarded feature: without it the
+   * daemon must not run. It stops after everything that could switch a relay.
+   */
+  private async startSafety(): Promise<void> {
+    const { safety, can } = this.config;
     this.safety = new Safety({
       events: this.events,
       registry: this.registry,
       control: this.control,
       commands: this.commands,
-      config: c.safety,
-      can: c.can,
-      busName: this.virtualBus?.name,
+      config: safety,
+      can,
+      busName: this.sim.bus?.name,
       log: this.child('safety'),
     });
+    this.step('safety', () => this.safety.stop());
     await this.safety.start();
-    this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
-    this.metrics.sources.canplug_safety_worker_trips_total = () => this.safety.worker.trips;
-    this.metrics.sources.canplug_safety_worker_restarts_total = () => this.safety.worker.restarts;
-    this.startSimulatedSockets();
+  }
 
-    await this.startMqtt();
-    this.deviceTopics = new DeviceTopics({
-      connection: this.mqtt,
-      events: this.events,
-      registry: this.registry,
-      control: this.control,
-      baseTopic: c.mqtt.base_topic,
+  private startSimulatedSockets(): void {
+    const bus = this.sim.bus;
+    if (!bus) return;
+    const c = this.config;
+    const { sockets, seed } = createDemoSockets({
+      protocol: c.can.protocol,
+      nodes: c.can.sim.nodes,
+      reportPeriodMs: c.can.sim.report_period_ms,
+      humidityLimit: c.safety.humidity_limit,
+      hysteresis: c.safety.humidity_hysteresis,
+      wander: c.can.sim.wander,
+    });
+    Object.assign(this.sim, { sockets, seed });
+    for (const socket of [...sockets, ...(seed ? [seed] : [])]) {
+      socket.start(bus.attach((frame) => socket.receive(frame)).send);
+      this.step('simulated socket', () => socket.stop());
+    }
+  }
+
+  private async startMqtt(): Promise<void> {
+    const c = this.config.mqtt;
+    let url = c.url;
+    if (!url) {
+      // With a password configured the embedded broker asks every client for it (the gateway's own included).
+      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
+      const broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
+      this.broker = broker;
+      this.step('embedded broker', () => broker.close());
+      url = broker.url;
+    }
+    this.mqtt = new MqttConnection({
+      url,
+      baseTopic: c.base_topic,
+      username: c.username,
+      password: c.password,
+      clientId: c.client_id,
+      caFile: c.ca,
+      certFile: c.cert,
+      keyFile: c.key,
       log: this.child('mqtt'),
     });
-    await this.startFeature('mqtt-devices', this.deviceTopics);
-    this.wifi = new WifiPlugs({ registry: this.registry, config: c.udp, log: this.child('wifi') });
-    this.control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
-    this.metrics.sources.canplug_udp_datagrams_received_total = () => this.wifi.counters.received;
-    this.metrics.sources.canplug_udp_datagrams_malformed_total = () => this.wifi.counters.malformed;
+    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
+    this.step('mqtt', () => this.mqtt.stop());
+    await this.mqtt.start();
+    // Stopped before MQTT: what was accepted is written before the network part of the shutdown
+    // (which can hang on a dead broker until the 5 s forced exit); what arrives later at the end.
+    this.step('flush', () => void this.writer.flush());
+  }
+
+  private async startFeatures(): Promise<void> {
+    const c = this.config;
+    const { events, registry, control, mqtt: connection } = this;
+    const baseTopic = c.mqtt.base_topic;
+    await this.startFeature('mqtt-devices', new DeviceTopics({ connection, events, registry, control, baseTopic, log: this.child('mqtt') }));
+    this.wifi = new WifiPlugs({ registry, config: c.udp, log: this.child('wifi') });
+    control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
     await this.startFeature('wifi-plugs', this.wifi);
-    this.rules = new RulesEngine({
-      store: new SqliteRulesStore(this.db),
-      registry: this.registry,
-      control: this.control,
-      events: this.events,
-      mqtt: this.mqtt,
-      baseTopic: c.mqtt.base_topic,
-      log: this.child('rules'),
-    });
-    this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
+    this.rules = new RulesEngine({ store: new SqliteRulesStore(this.db), registry, control, events, mqtt: connection, baseTopic, log: this.child('rules') });
     await this.startFeature('rules', this.rules);
     if (c.mqtt.discovery) {
-      this.discovery = new Discovery({
-        connection: this.mqtt,
-        events: this.events,
-        registry: this.registry,
-        baseTopic: c.mqtt.base_topic,
-        prefix: c.mqtt.discovery_prefix,
-        version: VERSION,
-        log: this.child('discovery'),
-      });
-      await this.startFeature('mqtt-discovery', this.discovery);
+      const discovery = new Discovery({ connection, events, registry, baseTopic, prefix: c.mqtt.discovery_prefix, version: VERSION, log: this.child('discovery') });
+      await this.startFeature('mqtt-discovery', discovery);
     }
-    this.bridgeApi = new BridgeApi({
-      connection: this.mqtt,
-      events: this.events,
-      registry: this.registry,
+    const bridge = new BridgeApi({
+      connection,
+      events,
+      registry,
       safety: this.safety,
       commands: this.commands,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
       version: VERSION,
-      configSummary: () => this.configSummary(),
+      configSummary: () => redactConfig(c),
       health: () => this.health(),
       log: this.child('bridge-api'),
     });
-    await this.startFeature('mqtt-bridge-api', this.bridgeApi);
+    await this.startFeature('mqtt-bridge-api', bridge);
     await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
+  }
 
+  private async startApi(): Promise<void> {
+    const http = this.config.http;
     this.tokens = this.loadToken();
     this.api = await buildApp({
       log: this.child('http'),
@@ -221,181 +349,27 @@ export class Gateway {
         energy: new EnergyHistory(this.db),
         events: this.events,
         health: () => this.health(),
-        configSummary: () => this.configSummary(),
+        configSummary: () => redactConfig(this.config),
         metrics: () => this.metrics.text(),
-        http: c.http,
+        http,
         tokens: this.tokens,
         version: VERSION,
       },
     });
-    await this.api.listen({ host: c.http.host, port: c.http.port });
-
-    // Nodes that were already running announce themselves now instead of at their next heartbeat.
-    this.can.discover();
-    this.state = 'ok';
-    this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
-    this.printBanner();
-  }
-
-  async stop(): Promise<void> {
-    if (this.state === 'stopping') return;
-    this.state = 'stopping';
-    for (const { name, feature } of [...this.features].reverse()) {
-      try {
-        await feature.stop();
-      } catch (error) {
-        this.log.error({ feature: name, err: (error as Error).message }, 'feature failed to stop');
-      }
-    }
-    await this.api?.close();
-    // Readings accepted so far are written now, before the network part of the shutdown (which can
-    // hang on a dead broker until the 5 s forced exit); what arrives later is written at the end.
-    this.writer?.flush();
-    this.deviceTopics?.publishAllOffline();
-    await this.mqtt?.stop();
-    await this.broker?.close();
-    for (const socket of this.simSockets) socket.stop();
-    this.simSeedSocket?.stop();
-    this.commands?.stop();
-    this.registry?.stop();
-    await this.safety?.stop();
-    await this.can?.stop();
-    for (const cleanup of this.cleanups.splice(0)) cleanup();
-    this.writer?.stop();
-    this.db?.close();
-    const written = this.writer?.health();
-    this.log.info({ readings_written: written?.readingsWritten, readings_dropped: written?.readingsDropped, pending: written?.pending }, 'canplug stopped');
-  }
-
-  /** Starts a feature guarded: a failure is logged and shown in health, the daemon goes on. */
-  async startFeature(name: string, feature: Feature): Promise<void> {
-    const entry: (typeof this.features)[number] = { name, feature };
-    this.features.push(entry);
-    try {
-      await feature.start();
-    } catch (error) {
-      entry.error = (error as Error).message;
-      this.log.error({ feature: name, err: entry.error }, 'feature failed to start; continuing without it');
-    }
-  }
-
-  httpUrl(): string {
-    const address = this.api.server.address();
-    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
-    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  }
-
-  mqttUrl(): string {
-    return this.broker?.url ?? this.config.mqtt.url;
-  }
-
-  health(): HealthReport {
-    return healthReport(this, this.state, this.features.filter((f) => f.error).map((f) => ({ feature: f.name, error: f.error! })), this.startedMono);
-  }
-
-  /** The config without secrets (bridge info, REST). */
-  configSummary(): unknown {
-    return redactConfig(this.config);
+    this.step('api', () => this.api.close());
+    await this.api.listen({ host: http.host, port: http.port });
   }
 
   /** The API token (created on first start); its path is logged, never the token. */
   private loadToken(): TokenStore | undefined {
-    if (!this.config.http.auth) {
+    const c = this.config;
+    if (!c.http.auth) {
       this.log.warn('http.auth is off: anyone who can reach the API can switch sockets');
       return undefined;
     }
-    const tokens = new TokenStore(tokenPath(this.config.database.path, this.config.http.token_file), this.child('http'));
+    const tokens = new TokenStore(tokenPath(c.database.path, c.http.token_file), this.child('http'));
     const created = tokens.load();
     this.log.info({ token_file: tokens.path, created }, created ? 'API token created' : 'API token loaded');
     return tokens;
-  }
-
-  private startSimulatedSockets(): void {
-    const bus = this.virtualBus;
-    if (!bus) return;
-    const c = this.config;
-    const { sockets, seed } = createDemoSockets({
-      protocol: c.can.protocol,
-      nodes: c.can.sim.nodes,
-      reportPeriodMs: c.can.sim.report_period_ms,
-      humidityLimit: c.safety.humidity_limit,
-      hysteresis: c.safety.humidity_hysteresis,
-      wander: c.can.sim.wander,
-    });
-    this.simSockets.push(...sockets);
-    this.simSeedSocket = seed;
-    for (const socket of [...sockets, ...(seed ? [seed] : [])]) socket.start(bus.attach((frame) => socket.receive(frame)).send);
-  }
-
-  private wireCan(): void {
-    const lastAsked = new Map<number, number>();
-    this.can.on('message', (message) => {
-      this.registry.handleMessage(message);
-      // A node we have not heard a heartbeat from: ask it to announce itself (at most every 5 s).
-      if ('node' in message && message.type !== 'heartbeat' && message.type !== 'command' && !this.registry.canNode(message.node)) {
-        const now = monotonicMs();
-        if (now - (lastAsked.get(message.node) ?? -Infinity) > 5000) {
-          lastAsked.set(message.node, now);
-          this.can.discover(message.node);
-        }
-      }
-    });
-    this.can.on('seed', (reading) => this.registry.handleSeed(reading));
-    this.can.on('down', (reason) => this.log.warn({ reason }, 'CAN interface down'));
-    this.can.on('up', () => this.log.info('CAN interface up'));
-    const m = this.metrics.sources;
-    m.canplug_can_frames_received_total = () => this.can.counters.received;
-    m.canplug_can_frames_sent_total = () => this.can.counters.sent;
-    m.canplug_can_frames_unknown_total = () => this.can.counters.unknown;
-    m.canplug_can_frames_malformed_total = () => this.can.counters.malformed;
-    m.canplug_can_frames_lost_total = () => this.registry.framesLost;
-    m.canplug_can_bus_errors_total = () => this.can.counters.busErrors + this.can.transport.stats().busErrors;
-    m.canplug_db_readings_written_total = () => this.writer.health().readingsWritten;
-    m.canplug_devices_online = () => this.registry.list().filter((d) => d.available).length;
-  }
-
-  private async startMqtt(): Promise<void> {
-    const c = this.config.mqtt;
-    let url = c.url;
-    if (!url) {
-      // With a password configured the embedded broker asks every client for it (the gateway's own included).
-      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
-      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
-      url = this.broker.url;
-    }
-    this.mqtt = new MqttConnection({
-      url,
-      baseTopic: c.base_topic,
-      username: c.username,
-      password: c.password,
-      clientId: c.client_id,
-      caFile: c.ca,
-      certFile: c.cert,
-      keyFile: c.key,
-      log: this.child('mqtt'),
-    });
-    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
-    await this.mqtt.start();
-    this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
-    this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
-    this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;
-  }
-
-  private printBanner(): void {
-    const base = this.config.mqtt.base_topic;
-    this.log.info(
-      {
-        dashboard: `${this.httpUrl()}/`,
-        ...(this.tokens ? { token_file: this.tokens.path } : {}),
-        rest: `${this.httpUrl()}/api/devices`,
-        docs: `${this.httpUrl()}/docs`,
-        mqtt: redactUrl(this.mqttUrl()),
-        topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${this.config.mqtt.discovery_prefix}/#`],
-        database: this.config.database.path,
-        can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
-      },
-      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
-    );
   }
 }

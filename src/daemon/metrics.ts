@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
-type Source = () => number;
+export type Source = () => number;
 
 export class Metrics {
   readonly registry = new PromRegistry();
@@ -44,6 +44,7 @@ export class Metrics {
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
     counter('canplug_rules_fired_total', 'rule actions fired');
+    counter('canplug_event_listener_failures_total', 'event-bus listeners that threw (logged; the other listeners ran)');
     const sources = this.sources;
     new Gauge({
       name: 'canplug_devices_online',
@@ -71,3 +72,4 @@ export class Metrics {
     return this.registry.metrics();
   }
 }
+

@@ -12,7 +12,7 @@ export class Recorder {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.events.subscribe({
+    this.unsubscribe = this.events.subscribe('recorder', {
       // A reading is its device, time, relay and the quantities the frame carried: stored as they are.
       reading: ({ device, ...values }: Reading) => this.writer.addReading({ deviceId: device.id, ...values }),
       log: (e: LogEvent) =>

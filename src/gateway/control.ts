@@ -5,13 +5,10 @@
 import type { RelayActionName } from '../can/codec.js';
 import type { DeviceKind, Origin } from '../contracts/vocabulary.js';
 import type { Device } from './device.js';
+import { RefusedError, UnavailableError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 
-/** A request refused by an interlock (REST 409). */
-export class RefusedError extends Error {}
-/** The device is not in a state to be switched (offline, no relay; REST 409/503). */
-export class UnavailableError extends Error {}
 
 export interface RelayDriver {
   /**
@@ -89,11 +86,9 @@ export class DeviceControl {
     driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
   }
 
-  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two). */
+  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two: the registry publishes changes only). */
   private confirmed(device: Device, relay: boolean): void {
-    if (device.state.relay === relay) return;
-    device.state.relay = relay;
-    this.registry.changed(device);
+    this.registry.update(device, { state: { relay } });
   }
 
   private refused(device: Device, reason: string, origin: Origin): void {

@@ -1,4 +1,8 @@
-/** What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. */
+/**
+ * What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. The
+ * registry is its only writer: everyone else sees a read-only Device and asks Registry.update(),
+ * which publishes the change itself.
+ */
 import type { DeviceStatePayload } from '../contracts/device.js';
 import { QUANTITIES, type DeviceKind, type Quantity } from '../contracts/vocabulary.js';
 
@@ -60,7 +64,8 @@ export interface DeviceInfo {
   plugClock?: string;
 }
 
-export interface Device {
+/** A device as the registry keeps and writes it. */
+export interface DeviceRecord {
   /** Database id, stable across runs. */
   id: number;
   /** 'can:1', 'seed', 'wifi:1234567' */
@@ -77,6 +82,26 @@ export interface Device {
   state: DeviceState;
   framesLost: number;
   settings: Record<string, unknown>;
+}
+
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A device as everyone but the registry sees it: read-only (changes go through Registry.update). */
+export type Device = DeepReadonly<DeviceRecord>;
+
+/** A change another module asks the registry for; it applies it and publishes it once. */
+export interface DeviceChange {
+  /** ms since the epoch of the frame or datagram that brought the change (not a change to publish by itself). */
+  lastSeen?: number;
+  framesLost?: number;
+  state?: Partial<DeviceState>;
+  info?: Partial<DeviceInfo>;
+  /** The device's whole settings object, stored before anything is applied. */
+  settings?: Record<string, unknown>;
 }
 
 /** A measurement as it is stored and fed to the rules: only the quantities the frame carried. */

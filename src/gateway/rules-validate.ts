@@ -6,13 +6,12 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { Device } from './device.js';
+import { RuleError } from './errors.js';
 import type { Registry } from './registry.js';
 import { RuleInput, type RuleView } from '../contracts/rules.js';
 import { KIND_QUANTITIES, type DeviceKind, type RuleQuantity } from '../contracts/vocabulary.js';
 import type { ResolvedAction, ResolvedCondition, RuleDefinition, StoredRule } from './stored-rule.js';
 
-/** A rule that cannot be stored, with the reason (REST 400). */
-export class RuleError extends Error {}
 
 export interface ResolveContext {
   registry: Registry;

@@ -7,7 +7,8 @@
 import type { RulesStore } from './storage.js';
 import type { Logger } from '../log.js';
 import type { RelayActionName } from '../can/codec.js';
-import { RefusedError, type DeviceControl } from './control.js';
+import type { DeviceControl } from './control.js';
+import { RefusedError } from './errors.js';
 import type { Feature } from './feature.js';
 import type { Device, Reading } from './device.js';
 import type { EventBus } from './events.js';
@@ -80,7 +81,7 @@ export class RulesEngine implements Feature {
 
   start(): void {
     this.reload();
-    this.unsubscribe = this.deps.events.subscribe({ reading: (r) => this.onReading(r) });
+    this.unsubscribe = this.deps.events.subscribe('rules', { reading: (r) => this.onReading(r) });
     this.scheduleNextMinute();
   }
 

@@ -66,7 +66,7 @@ export class DeviceTopics {
     const { connection, events, baseTopic } = this.deps;
     this.cleanups.push(
       connection.subscribe(`${baseTopic}/+/set`, (topic, payload) => this.onSet(topic, payload)),
-      events.subscribe({
+      events.subscribe('mqtt-devices', {
         'device.added': (d) => this.publishDevice(d),
         'device.changed': (d) => this.publishState(d),
         'device.availability': (d) => this.publishAvailability(d),
@@ -84,12 +84,9 @@ export class DeviceTopics {
     republish();
   }
 
+  /** Stops following the devices and publishes every one offline: the gateway will not update them any more. */
   stop(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
-  }
-
-  /** Publishes every device offline (graceful shutdown: the bridge will not update them). */
-  publishAllOffline(): void {
     for (const d of this.deps.registry.list()) {
       this.deps.connection.publish(`${this.deps.baseTopic}/${d.name}/availability`, 'offline', { retain: true, qos: 1 });
     }

@@ -133,7 +133,7 @@ export class Discovery {
         this.publishAll(true);
       }),
       connection.subscribe(`${prefix}/+/+/+/config`, (topic, payload) => this.clearIfStale(topic, payload)),
-      events.subscribe({
+      events.subscribe('mqtt-discovery', {
         'device.added': (d) => this.publishDevice(d),
         'device.changed': (d) => this.publishDevice(d),
         'device.renamed': (d) => this.publishDevice(d),

@@ -34,12 +34,12 @@ export async function wifiRig(t: After, plugOptions: Partial<FakePlugOptions>[],
     plugs,
     async put(name, on) {
       const started = Date.now();
-      const res = await gateway.api.inject({ headers: tg.auth, method: 'PUT', url: `/api/devices/${encodeURIComponent(name)}/relay`, payload: { on } });
+      const res = await gateway.parts.api.inject({ headers: tg.auth, method: 'PUT', url: `/api/devices/${encodeURIComponent(name)}/relay`, payload: { on } });
       return { statusCode: res.statusCode, ms: Date.now() - started, body: res.json() };
     },
     async known(plug, name) {
       await plug.broadcast();
-      await waitFor(() => gateway.registry.find(name)?.available, 2000, `${name} heard`);
+      await waitFor(() => gateway.parts.registry.find(name)?.available, 2000, `${name} heard`);
     },
   };
 }

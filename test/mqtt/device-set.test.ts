@@ -7,10 +7,10 @@ test('the set topic takes the JSON and plain forms of the design, in any case', 
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/#']);
   t.after(() => ha.close());
-  const sim = gateway.simSockets[0];
+  const sim = gateway.parts.sim.sockets[0];
   const steps: [string, boolean][] = [
     ['OFF', false],
     ['on', true],
@@ -32,10 +32,10 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   const tg = await startGateway({}, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/response/#']);
   t.after(() => ha.close());
-  const relayCommands = () => gateway.simSockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
+  const relayCommands = () => gateway.parts.sim.sockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
   const before = relayCommands();
 
   const cases: [string, string | Buffer, RegExp][] = [
@@ -59,7 +59,7 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
     assert.equal(body.data.device, device);
   }
   assert.equal(relayCommands(), before, 'no refused payload reached the bus');
-  assert.equal(gateway.simSockets[0].relay, true);
+  assert.equal(gateway.parts.sim.sockets[0].relay, true);
 
   for (let i = 0; i < 4; i++) await ha.client.publishAsync('canplug/socket-1/set', 'MAYBE');
   await waitFor(() => ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/set').length === cases.length + 4, 2000, 'every refusal answered');
@@ -68,10 +68,10 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   assert.equal(gateway.health().status, 'ok');
 
   // Over 64 KiB: dropped before parsing, counted, logged once per topic.
-  const rejected = gateway.mqtt.rejected;
+  const rejected = gateway.parts.mqtt.rejected;
   for (let i = 0; i < 3; i++) await ha.client.publishAsync('canplug/socket-1/set', Buffer.alloc(70_000, 'O'));
-  await waitFor(() => gateway.mqtt.rejected === rejected + 3, 2000, 'oversized payloads counted');
+  await waitFor(() => gateway.parts.mqtt.rejected === rejected + 3, 2000, 'oversized payloads counted');
   assert.equal(logs.lines().filter((l) => String(l.msg).startsWith('MQTT payload over')).length, 1);
   assert.equal(relayCommands(), before);
-  assert.match(await gateway.metrics.text(), new RegExp(`canplug_mqtt_messages_rejected_total ${rejected + 3}`));
+  assert.match(await gateway.parts.metrics.text(), new RegExp(`canplug_mqtt_messages_rejected_total ${rejected + 3}`));
 });

@@ -49,7 +49,7 @@ test('rename keeps the HA entities (same unique_ids and topics), moves their sta
   assert.deepEqual(haProblems(retained), []);
 
   await ha.client.publishAsync('canplug/kitchen kettle/set', '{"state":"OFF"}');
-  await waitFor(() => !gateway.simSockets[1].relay, 2000, 'the new command topic switches the socket');
+  await waitFor(() => !gateway.parts.sim.sockets[1].relay, 2000, 'the new command topic switches the socket');
 });
 
 test('remove: refused while online, then every discovery config cleared with empty retained payloads; stale configs of ours are cleared too', async (t) => {
@@ -63,7 +63,7 @@ test('remove: refused while online, then every discovery config cleared with emp
 
   const refused = await request(ha, 'device/remove', { id: 'socket-2' });
   assert.equal(refused.status, 'error');
-  gateway.simSockets[1].silent = true; // unplugged
+  gateway.parts.sim.sockets[1].silent = true; // unplugged
   await waitFor(() => ha.topics.get('canplug/socket-2/availability') === 'offline', 4000, 'socket-2 offline');
   const mark = ha.log.length;
   const removed = await request(ha, 'device/remove', { id: 'socket-2' });
@@ -85,7 +85,7 @@ test('remove: refused while online, then every discovery config cleared with emp
   assert.ok((await retainedNow(gateway.mqttUrl())).has(foreign), "another gateway's config is left alone");
 
   // The node comes back: it is a new device again, discovered at once.
-  gateway.simSockets[1].silent = false;
+  gateway.parts.sim.sockets[1].silent = false;
   await waitFor(() => byNode(ha.topics, 'canplug_canplug_can_2').length === 13, 4000, 'rediscovered');
 });
 
@@ -95,19 +95,16 @@ test('discovery is generic over what a kind reports: a Wi-Fi plug gets a switch 
   const { gateway } = tg;
   const ha = await haView(gateway.mqttUrl());
   t.after(() => ha.close());
-  const plug = gateway.registry.ensure('wifi:8266001', 'wifi', 'desk-plug');
-  gateway.registry.markSeen(plug);
-  plug.state.relay = true;
-  plug.state.power = 42.5;
-  gateway.registry.reading({ device: plug, ts: Date.now(), power: 42.5, relay: true });
+  const plug = gateway.parts.registry.ensure('wifi:8266001', 'wifi', 'desk-plug');
+  gateway.parts.registry.markSeen(plug);
+  gateway.parts.registry.reading({ device: plug, ts: Date.now(), power: 42.5, relay: true }, { state: { relay: true, power: 42.5 } });
   const nodeId = 'canplug_canplug_wifi_8266001';
   await waitFor(() => byNode(ha.topics, nodeId).length === 2 && ha.topics.has('canplug/desk-plug'), 3000, 'plug discovered');
   assert.deepEqual(byNode(ha.topics, nodeId).map((e) => `${e.component}/${e.objectId}`).sort(), ['sensor/power', 'switch/switch']);
   assert.equal((byNode(ha.topics, nodeId)[0].config.device as { manufacturer: string }).manufacturer, 'AsyncSmartPlug');
   await waitFor(() => haProblems(ha.topics).length === 0, 3000).catch(() => assert.deepEqual(haProblems(ha.topics), []));
 
-  plug.state.energy = 1.25;
-  gateway.registry.reading({ device: plug, ts: Date.now(), energy: 1.25 });
+  gateway.parts.registry.reading({ device: plug, ts: Date.now(), energy: 1.25 }, { state: { energy: 1.25 } });
   await waitFor(() => byNode(ha.topics, nodeId).length === 3, 3000, 'energy sensor added');
   assert.equal(byNode(ha.topics, nodeId).find((e) => e.objectId === 'energy')!.config.state_class, 'total_increasing');
 });
