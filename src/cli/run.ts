@@ -81,6 +81,7 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
 
   const summary = () => {
     const mqtt = gateway.mqttStatus();
+    if (mqtt.refused) return `running without MQTT: ${mqtt.error}`;
     return mqtt.connected
       ? `running: ${gateway.health().devices.total} devices, MQTT ${redactUrl(gateway.mqttUrl())}, REST ${gateway.httpUrl()}`
       : `running; MQTT broker ${redactUrl(gateway.mqttUrl())} lost (${mqtt.error ?? 'disconnected'}), reconnecting`;
@@ -109,7 +110,9 @@ async function waitForMqtt(gateway: Gateway, log: Logger, notifier: ServiceNotif
   const timer = setInterval(waiting, EXTEND_EVERY_MS);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
-      if (gateway.mqttStatus().connected || stopping()) {
+      // Refused (another gateway owns the base topic): ready without MQTT, the reason in the status.
+      const mqtt = gateway.mqttStatus();
+      if (mqtt.connected || mqtt.refused || stopping()) {
         clearInterval(check);
         resolve();
       }

@@ -5,8 +5,10 @@
  * daemon down. Nothing in src imports this folder but the `canplug run` command; each part gets
  * only its own dependencies. docs/architecture.md draws the whole.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
+import { publicUrl } from '../api/public-url.js';
 import { TokenStore } from '../api/auth.js';
 import { tokenPath } from '../api/token.js';
 import { CanBus } from '../can/can-bus.js';
@@ -20,6 +22,7 @@ import { SqliteDeviceStore } from '../db/devices.js';
 import { EnergyHistory } from '../db/energy.js';
 import { EventLog } from '../db/event-log.js';
 import { History } from '../db/history.js';
+import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { Recorder } from '../db/recorder.js';
 import { Retention } from '../db/retention.js';
 import { SqliteRulesStore } from '../db/rules-store.js';
@@ -39,6 +42,8 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { loadNamespace, Namespace } from '../mqtt/namespace.js';
+import { StatePolicy } from '../mqtt/state-policy.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
@@ -86,10 +91,13 @@ export class Gateway {
   private safety!: Safety;
   private broker: EmbeddedBroker | undefined;
   private mqtt!: MqttConnection;
+  private discovery: Discovery | undefined;
   private wifi!: WifiPlugs;
   private rules!: RulesEngine;
   private tokens: TokenStore | undefined;
   private api!: FastifyInstance;
+  /** This gateway's id and topics as stored (mqtt/namespace.ts): read with the devices, before anything is new. */
+  private namespace!: { store: MqttNamespaceStore } & ReturnType<typeof loadNamespace>;
 
   constructor(private readonly options: GatewayOptions) {
     this.config = options.config;
@@ -107,6 +115,7 @@ export class Gateway {
     await this.startMqtt();
     await this.startFeatures();
     await this.startApi();
+    await this.startDiscovery();
     readCountersFrom(this.metrics, this.parts);
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
@@ -133,8 +142,8 @@ export class Gateway {
   /** The parts, for whole-daemon tests and the bench to look into; nothing in src reads them from here. */
   get parts(): Parts {
     if (!this.api) throw new Error('the gateway has not started');
-    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, wifi, rules, tokens, api } = this;
-    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, wifi, rules, tokens, api };
+    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, discovery, wifi, rules, tokens, api } = this;
+    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, discovery, wifi, rules, tokens, api };
   }
 
   health(): HealthReport {
@@ -148,9 +157,9 @@ export class Gateway {
     this.writer?.flush();
   }
 
-  /** Whether the broker is connected, and why not (the service manager's status line). */
-  mqttStatus(): { connected: boolean; error?: string } {
-    return { connected: this.mqtt.connected, ...(this.mqtt.error ? { error: this.mqtt.error } : {}) };
+  /** Whether the broker is connected, or refused this gateway (another owns the base topic), and why not (the service manager's status line). */
+  mqttStatus(): { connected: boolean; refused: boolean; error?: string } {
+    return { connected: this.mqtt.connected, refused: this.mqtt.refused, ...(this.mqtt.error ? { error: this.mqtt.error } : {}) };
   }
 
   /** Runs `listener` at every later connect to the broker and every loss of it. */
@@ -203,6 +212,9 @@ export class Gateway {
     this.step('writer', () => this.writer.stop());
     this.registry = new Registry({ events: this.events, store: new SqliteDeviceStore(this.db), log: this.child('registry'), heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms });
     this.registry.load();
+    const store = new MqttNamespaceStore(this.db);
+    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = this.config.mqtt;
+    this.namespace = { store, ...loadNamespace(store, this.registry.list().length > 0, baseTopic, discoveryPrefix) };
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
     this.step('recorder', () => recorder.stop());
@@ -291,6 +303,9 @@ export class Gateway {
       caFile: c.ca,
       certFile: c.cert,
       keyFile: c.key,
+      instance: randomBytes(4).toString('hex'),
+      // The embedded broker is this gateway's own: nobody else publishes on it.
+      guard: this.broker === undefined,
       log: this.child('mqtt'),
     });
     this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
@@ -305,16 +320,13 @@ export class Gateway {
     const c = this.config;
     const { events, registry, control, mqtt: connection } = this;
     const baseTopic = c.mqtt.base_topic;
-    await this.startFeature('mqtt-devices', new DeviceTopics({ connection, events, registry, control, baseTopic, log: this.child('mqtt') }));
+    const policy = new StatePolicy(c.mqtt.publish, monotonicMs);
+    await this.startFeature('mqtt-devices', new DeviceTopics({ connection, events, registry, control, policy, baseTopic, log: this.child('mqtt') }));
     this.wifi = new WifiPlugs({ registry, config: c.udp, log: this.child('wifi') });
     control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
     await this.startFeature('wifi-plugs', this.wifi);
     this.rules = new RulesEngine({ store: new SqliteRulesStore(this.db), registry, control, events, mqtt: connection, baseTopic, log: this.child('rules') });
     await this.startFeature('rules', this.rules);
-    if (c.mqtt.discovery) {
-      const discovery = new Discovery({ connection, events, registry, baseTopic, prefix: c.mqtt.discovery_prefix, version: VERSION, log: this.child('discovery') });
-      await this.startFeature('mqtt-discovery', discovery);
-    }
     const bridge = new BridgeApi({
       connection,
       events,
@@ -323,6 +335,7 @@ export class Gateway {
       commands: this.commands,
       baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
+      gatewayId: this.namespace.gatewayId,
       version: VERSION,
       configSummary: () => redactConfig(c),
       health: () => this.health(),
@@ -358,6 +371,31 @@ export class Gateway {
     });
     this.step('api', () => this.api.close());
     await this.api.listen({ host: http.host, port: http.port });
+  }
+
+  /** After the API listens: each device's discovery config links to its dashboard page, on the port bound. */
+  private async startDiscovery(): Promise<void> {
+    const c = this.config;
+    const { events, registry, mqtt: connection } = this;
+    const { store, gatewayId, discoveryPrefix: previousPrefix } = this.namespace;
+    const baseTopic = c.mqtt.base_topic;
+    if (c.mqtt.discovery) {
+      this.discovery = new Discovery({
+        connection,
+        events,
+        registry,
+        baseTopic,
+        prefix: c.mqtt.discovery_prefix,
+        ...(previousPrefix !== '' ? { previousPrefix } : {}),
+        gatewayId,
+        dashboardUrl: publicUrl(c.http, this.api.server.address()),
+        version: VERSION,
+        log: this.child('discovery'),
+      });
+      await this.startFeature('mqtt-discovery', this.discovery);
+    }
+    const namespace = new Namespace({ store, connection, registry, baseTopic, discoveryPrefix: c.mqtt.discovery_prefix, log: this.child('mqtt') });
+    await this.startFeature('mqtt-namespace', namespace);
   }
 
   /** The API token (created on first start); its path is logged, never the token. */

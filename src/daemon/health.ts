@@ -19,7 +19,7 @@ export function healthReport({ parts: p, state, failed, mqttUrl, startedMono }: 
   const can = p.can.transport.stats();
   const db = p.writer.health();
   const worker = p.safety.worker;
-  const up = can.up && p.mqtt.connected && db.ok && worker.state === 'running';
+  const up = can.up && p.mqtt.connected && !p.mqtt.conflict && db.ok && worker.state === 'running';
   const devices = p.registry.list();
   return {
     status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,

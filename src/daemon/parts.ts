@@ -20,6 +20,7 @@ import type { Registry } from '../gateway/registry.js';
 import type { RulesEngine } from '../gateway/rules.js';
 import type { Safety } from '../gateway/safety.js';
 import type { MqttConnection } from '../mqtt/connection.js';
+import type { Discovery } from '../mqtt/discovery.js';
 import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import type { WifiPlugs } from '../wifi/wifi-plugs.js';
 import type { Metrics } from './metrics.js';
@@ -41,6 +42,8 @@ export interface Parts {
   /** The embedded broker, when no `mqtt.url` is configured. */
   broker?: EmbeddedBroker;
   mqtt: MqttConnection;
+  /** Home Assistant discovery, when `mqtt.discovery` is on. */
+  discovery?: Discovery;
   wifi: WifiPlugs;
   rules: RulesEngine;
   /** The API token in force; undefined when `http.auth` is off. */
