@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { publicUrl } from '../api/public-url.js';
-import { TokenStore } from '../api/auth.js';
-import { tokenPath } from '../api/token.js';
+import { openTokenStore, type TokenStore } from '../api/auth.js';
 import { CanBus } from '../can/can-bus.js';
 import { createDemoSockets } from '../can/demo-sockets.js';
 import { createTransport } from '../can/create-transport.js';
@@ -347,7 +346,7 @@ export class Gateway {
 
   private async startApi(): Promise<void> {
     const http = this.config.http;
-    this.tokens = this.loadToken();
+    this.tokens = openTokenStore(http, this.config.database.path, this.child('http'));
     this.api = await buildApp({
       log: this.child('http'),
       ctx: {
@@ -396,18 +395,5 @@ export class Gateway {
     }
     const namespace = new Namespace({ store, connection, registry, baseTopic, discoveryPrefix: c.mqtt.discovery_prefix, log: this.child('mqtt') });
     await this.startFeature('mqtt-namespace', namespace);
-  }
-
-  /** The API token (created on first start); its path is logged, never the token. */
-  private loadToken(): TokenStore | undefined {
-    const c = this.config;
-    if (!c.http.auth) {
-      this.log.warn('http.auth is off: anyone who can reach the API can switch sockets');
-      return undefined;
-    }
-    const tokens = new TokenStore(tokenPath(c.database.path, c.http.token_file), this.child('http'));
-    const created = tokens.load();
-    this.log.info({ token_file: tokens.path, created }, created ? 'API token created' : 'API token loaded');
-    return tokens;
   }
 }
