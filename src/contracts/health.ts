@@ -50,6 +50,7 @@ export const HealthReport = Type.Object(
         pending: Count('readings and events waiting to be written'),
         readings_written: Count(),
         readings_dropped: Count(),
+        raw_rows_dropped: Count('raw readings not kept (past their retention, or the bound while the database refused writes)'),
         events_dropped: Count(),
       },
       { additionalProperties: false },

@@ -23,9 +23,9 @@ import { EventLog } from '../db/event-log.js';
 import { History } from '../db/history.js';
 import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { Recorder } from '../db/recorder.js';
-import { Retention } from '../db/retention.js';
+import { Retention, retentionDays } from '../db/retention.js';
 import { SqliteRulesStore } from '../db/rules-store.js';
-import { BatchWriter } from '../db/writer.js';
+import { BatchWriter, storedReadingsPolicy } from '../db/writer.js';
 import { CanNodes } from '../gateway/can-nodes.js';
 import { CanRelayDriver, SeedRelayDriver } from '../gateway/can-relay.js';
 import { monotonicMs } from '../gateway/clock.js';
@@ -201,15 +201,15 @@ export class Gateway {
   /** The database, the batched writer, the registry with the devices of earlier runs, and what records readings. */
   private openStorage(): void {
     const c = this.config.database;
-    this.db = openDatabase(c.path, { log: this.child('db') });
+    this.db = openDatabase(c.path, { log: this.child('db'), synchronous: c.synchronous });
     this.step('database', () => {
       this.db.close();
     });
-    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.flush_interval_ms, log: this.child('db') });
+    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.flush_interval_ms, storePolicy: storedReadingsPolicy(c), log: this.child('db') });
     this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
     this.writer.start();
     this.step('writer', () => this.writer.stop());
-    this.registry = new Registry({ events: this.events, store: new SqliteDeviceStore(this.db), log: this.child('registry'), heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms });
+    this.registry = new Registry({ events: this.events, store: new SqliteDeviceStore(this.db, { energyWriter: this.writer }), log: this.child('registry'), heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms });
     this.registry.load();
     const store = new MqttNamespaceStore(this.db);
     const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = this.config.mqtt;
@@ -341,7 +341,7 @@ export class Gateway {
       log: this.child('bridge-api'),
     });
     await this.startFeature('mqtt-bridge-api', bridge);
-    await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
+    await this.startFeature('retention', new Retention({ db: this.db, retention: retentionDays(c.database), log: this.child('db') }));
   }
 
   private async startApi(): Promise<void> {
@@ -353,7 +353,7 @@ export class Gateway {
         registry: this.registry,
         control: this.control,
         commands: this.commands,
-        history: new History(this.db),
+        history: new History(this.db, { storeIntervalMs: storedReadingsPolicy(this.config.database)?.maxIntervalMs }),
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),

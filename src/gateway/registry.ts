@@ -184,7 +184,8 @@ export class Registry {
 
   /**
    * The device's energy counter (Wh) as a monotonic kWh total (EnergyTotal). Every change is
-   * persisted at once, so a restarted gateway never starts lower than what it last published.
+   * persisted (in the daemon, with the next commit of the readings), so a restarted gateway never
+   * starts lower than what it last stored.
    */
   energyTotal(device: Device, counterWh: number): number {
     const record = this.record(device);

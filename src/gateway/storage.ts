@@ -54,16 +54,26 @@ export interface HistoryQuery {
 export interface Bucket {
   /** Start of the bucket, ms since the epoch. */
   t: number;
+  /** Readings in the bucket (from the raw tier: stored readings). */
   count: number;
   values: Partial<Record<Quantity, { min: number; avg: number; max: number }>>;
 }
 
-/** Reading history, downsampled to min/avg/max per bucket. */
-export interface HistoryReader {
-  buckets(q: HistoryQuery): Bucket[];
+/** Where the bulk of an answer comes from: the raw readings, the per-minute or the hourly rollups. */
+export type Tier = 'raw' | '1m' | '1h';
+
+export interface HistoryAnswer {
+  bucketMs: number;
+  tier: Tier;
+  buckets: Bucket[];
 }
 
-export interface EnergyRow {
+/** Reading history as min/avg/max per bucket (widened to a coarser tier where the finer one has aged out). */
+export interface HistoryReader {
+  query(q: HistoryQuery): HistoryAnswer;
+}
+
+export interface PeriodEnergy {
   start: number;
   end: number;
   /** null: no counter reading falls in this period (its use, if any, shows in the next one that has one). */
@@ -72,7 +82,7 @@ export interface EnergyRow {
 
 /** Energy used per calendar period, from the monotonic counter. */
 export interface EnergyReader {
-  perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): EnergyRow[];
+  perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): PeriodEnergy[];
 }
 
 export interface EventQuery {
