@@ -69,8 +69,8 @@ test('power cut: check what the last cut left, then write until the next one', {
   });
   const gateway = new Gateway({ config, log: silentLogger });
   let newest = 0;
-  gateway.parts.events.subscribe('test', { reading: (r) => void (newest = Math.max(newest, r.ts)) });
   await gateway.start();
+  gateway.parts.events.subscribe('test', { reading: (r) => void (newest = Math.max(newest, r.ts)) });
   // The energy counters move about 0.5 Wh a second each (the nodes restart at 0 every boot, like a house's power cut).
   for (const socket of gateway.parts.sim.sockets) socket.setLoad(2000);
   const flush = gateway.parts.writer.flush.bind(gateway.parts.writer);
