@@ -10,6 +10,14 @@ export type Quantity = (typeof QUANTITIES)[number];
 
 export const UNITS: Record<Quantity, string> = { voltage: 'V', current: 'A', power: 'W', energy: 'kWh', humidity: '%RH', temperature: '°C' };
 
+/** Where stored history comes from: the raw readings (kept days), per-minute rollups (about a year), hourly ones (for ever). */
+export const HISTORY_TIERS = ['raw', '1m', '1h'] as const;
+export type HistoryTier = (typeof HISTORY_TIERS)[number];
+
+/** Calendar periods for energy use, in the gateway's local time zone (a week starts on Monday). */
+export const ENERGY_PERIODS = ['day', 'week', 'month'] as const;
+export type EnergyPeriod = (typeof ENERGY_PERIODS)[number];
+
 export const DEVICE_KINDS = ['can', 'seed', 'wifi'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 

@@ -4,7 +4,8 @@
  * before the period starts, so energy used between the last reading of one day and the first of
  * the next is counted once, and the periods add up exactly to the counter's total.
  */
-import { nextPeriod, periodStart, type EnergyPeriod } from '../gateway/energy-periods.js';
+import type { EnergyPeriod } from '../contracts/vocabulary.js';
+import { nextPeriod, periodStart } from '../gateway/energy-periods.js';
 import type { EnergyReader, PeriodEnergy } from '../gateway/storage.js';
 import type { Db } from './database.js';
 import { HOUR_MS } from './rollups.js';

@@ -13,7 +13,8 @@
  * bucket without a stored reading holds the last stored value while it is younger than 1.5 store
  * intervals (the value had not moved beyond its deadband), so a quiet device is a flat line, not a gap.
  */
-import type { Bucket, HistoryAnswer, HistoryQuery, HistoryReader, Tier } from '../gateway/storage.js';
+import type { HistoryTier as Tier } from '../contracts/vocabulary.js';
+import type { Bucket, HistoryAnswer, HistoryQuery, HistoryReader } from '../gateway/storage.js';
 import type { Db } from './database.js';
 import { QUANTITIES, type Quantity } from '../contracts/vocabulary.js';
 import { ROLLUPS, STORED_SCALE } from './rollups.js';

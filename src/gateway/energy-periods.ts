@@ -1,6 +1,5 @@
 /** Calendar periods for energy use (day, ISO week from Monday, month), in the gateway's local time zone. */
-export const ENERGY_PERIODS = ['day', 'week', 'month'] as const;
-export type EnergyPeriod = (typeof ENERGY_PERIODS)[number];
+import type { EnergyPeriod } from '../contracts/vocabulary.js';
 
 /** Start of the local day, ISO week (Monday) or month containing `t`. */
 export function periodStart(t: number, period: EnergyPeriod): number {

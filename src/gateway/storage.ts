@@ -3,8 +3,7 @@
  * domain and the REST API import no database code, and a test can hand them an in-memory store.
  */
 import type { EventEntry } from '../contracts/event-entry.js';
-import type { DeviceKind, EventType, Origin, Quantity } from '../contracts/vocabulary.js';
-import type { EnergyPeriod } from './energy-periods.js';
+import type { DeviceKind, EnergyPeriod, EventType, HistoryTier, Origin, Quantity } from '../contracts/vocabulary.js';
 import type { RuleDefinition, StoredRule } from './stored-rule.js';
 
 /** A device as stored between runs: names, settings, energy offsets. */
@@ -59,12 +58,10 @@ export interface Bucket {
   values: Partial<Record<Quantity, { min: number; avg: number; max: number }>>;
 }
 
-/** Where the bulk of an answer comes from: the raw readings, the per-minute or the hourly rollups. */
-export type Tier = 'raw' | '1m' | '1h';
-
 export interface HistoryAnswer {
   bucketMs: number;
-  tier: Tier;
+  /** Where the bulk of the answer comes from. */
+  tier: HistoryTier;
   buckets: Bucket[];
 }
 
