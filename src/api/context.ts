@@ -8,7 +8,8 @@ import type { Registry } from '../gateway/registry.js';
 import type { EnergyReader, EventLogReader, HistoryReader } from '../gateway/storage.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
-import type { TokenStore } from './auth.js';
+import type { AuthFailures, TokenStore } from './auth.js';
+import type { LiveStream } from './live.js';
 
 export interface ApiContext {
   registry: Registry;
@@ -31,5 +32,9 @@ export interface ApiContext {
   http: Config['http'];
   /** Undefined when `http.auth` is off. */
   tokens: TokenStore | undefined;
+  /** Wrong credentials: counted and logged for fail2ban. */
+  authFailures: AuthFailures;
+  /** The live stream's clients (started and stopped with the app). */
+  live: LiveStream;
   version: string;
 }

@@ -1,7 +1,7 @@
 /**
- * The health report: GET /api/health (200 when ok, 503 otherwise) and the MQTT bridge's
- * health_check. `ok` once CAN, MQTT, the database and the safety worker are up and every feature
- * started; `degraded` while one of them is not.
+ * The health report: GET /api/health (200 when ok, 503 otherwise), the MQTT bridge's health_check
+ * and its retained `<base>/bridge/health`. `ok` once CAN, MQTT, the database, HTTP and the safety
+ * worker are up and every feature started; `degraded` while one of them is not, with `problems`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -13,6 +13,7 @@ export type HealthStatus = Static<typeof HealthStatus>;
 export const HealthReport = Type.Object(
   {
     status: HealthStatus,
+    problems: Type.Optional(Type.Array(Type.String(), { description: 'what keeps the status from ok, one sentence each (a port taken and retried, the CAN interface down, ...)' })),
     version: Type.String(),
     uptime_s: Count('seconds since the daemon started (monotonic)'),
     can: Type.Object(
@@ -39,7 +40,43 @@ export const HealthReport = Type.Object(
         url: Type.String({ description: 'without credentials' }),
         embedded: Type.Boolean({ description: 'the gateway runs its own broker' }),
         dropped_while_stalled: Count('QoS 0 states dropped while the broker was not reading'),
+        rejected: Count('messages refused before a handler (too big) or whose handler threw'),
+        discovery_resends_coalesced: Type.Optional(Count('Home Assistant discovery re-sends folded into one')),
         error: Type.Optional(Type.String()),
+        embedded_broker: Type.Optional(
+          Type.Object(
+            {
+              listening: Type.Boolean({ description: 'false while its port is taken (retried)' }),
+              error: Type.Optional(Type.String()),
+              clients: Count(),
+              refused: Type.Object(
+                {
+                  packets_too_large: Count(),
+                  clients_over_limit: Count(),
+                  connections_over_limit: Count(),
+                  gateway_id_taken: Count(),
+                  retained_over_limit: Count(),
+                  subscriptions_over_limit: Count(),
+                },
+                { additionalProperties: false, description: 'what the embedded broker refused, by kind' },
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        listening: Type.Boolean({ description: 'false while the port is taken (retried)' }),
+        error: Type.Optional(Type.String()),
+        failed_tries: Type.Optional(Count()),
+        auth_failures: Count('requests and live-stream connections with a wrong token'),
+        rate_limited: Count('requests refused by the per-address limit'),
+        connections_dropped: Count('connections closed at once because 256 were open'),
+        live_clients: Count(),
+        live_refused: Count('live-stream connections refused because 50 clients were connected'),
       },
       { additionalProperties: false },
     ),
@@ -75,13 +112,16 @@ export const HealthReport = Type.Object(
     udp: Type.Object(
       {
         listening: Type.Boolean(),
+        error: Type.Optional(Type.String({ description: 'why it is not listening (retried)' })),
         port: Type.Optional(Type.Integer()),
         datagrams: Count(),
         malformed: Count(),
         ignored: Count('from new plugs past udp.max_plugs'),
+        excess: Count('datagrams of one plug within its report period, not applied'),
       },
       { additionalProperties: false, description: 'the Wi-Fi plug listener' },
     ),
+    log_lines_suppressed: Count('log lines left out by the per-reason limit'),
     failed_features: Type.Optional(
       Type.Array(Type.Object({ feature: Type.String(), error: Type.String() }, { additionalProperties: false }), {
         description: 'features that failed to start; the daemon runs without them',

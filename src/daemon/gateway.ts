@@ -5,10 +5,9 @@
  * daemon down. Nothing in src imports this folder but the `canplug run` command; each part gets
  * only its own dependencies. docs/architecture.md draws the whole.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../api/app.js';
 import { publicUrl } from '../api/public-url.js';
+import { HttpServer } from '../api/server.js';
 import { openTokenStore, type TokenStore } from '../api/auth.js';
 import { CanBus } from '../can/can-bus.js';
 import { createDemoSockets } from '../can/demo-sockets.js';
@@ -37,13 +36,15 @@ import { Registry } from '../gateway/registry.js';
 import { RulesEngine } from '../gateway/rules.js';
 import { Safety } from '../gateway/safety.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
-import { MqttConnection } from '../mqtt/connection.js';
+import type { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { startGatewayMqtt } from '../mqtt/gateway-mqtt.js';
 import { loadNamespace, Namespace } from '../mqtt/namespace.js';
 import { StatePolicy } from '../mqtt/state-policy.js';
 import type { Logger } from '../log.js';
+import type { Retry } from '../retry.js';
 import { VERSION } from '../version.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
@@ -89,11 +90,15 @@ export class Gateway {
   private control!: DeviceControl;
   private safety!: Safety;
   private broker: EmbeddedBroker | undefined;
+  /** The embedded broker's listening, retried while its port is taken. */
+  private brokerBinding: Retry | undefined;
   private mqtt!: MqttConnection;
   private discovery: Discovery | undefined;
   private wifi!: WifiPlugs;
   private rules!: RulesEngine;
+  private bridge!: BridgeApi;
   private tokens: TokenStore | undefined;
+  private http: HttpServer | undefined;
   private api!: FastifyInstance;
   /** This gateway's id and topics as stored (mqtt/namespace.ts): read with the devices, before anything is new. */
   private namespace!: { store: MqttNamespaceStore } & ReturnType<typeof loadNamespace>;
@@ -119,6 +124,7 @@ export class Gateway {
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
+    this.bridge.publishHealth();
     this.log.info({ ms: Math.round(performance.now() - began) }, 'canplug ready');
     printBanner(this.log, { config: this.config, httpUrl: this.httpUrl(), mqttUrl: this.mqttUrl(), tokenFile: this.tokens?.path });
   }
@@ -141,13 +147,14 @@ export class Gateway {
   /** The parts, for whole-daemon tests and the bench to look into; nothing in src reads them from here. */
   get parts(): Parts {
     if (!this.api) throw new Error('the gateway has not started');
-    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, discovery, wifi, rules, tokens, api } = this;
-    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, mqtt, discovery, wifi, rules, tokens, api };
+    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, brokerBinding, mqtt, discovery } = this;
+    const { wifi, rules, tokens, http, api } = this;
+    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, brokerBinding, mqtt, discovery, wifi, rules, tokens, http: http!, api };
   }
 
   health(): HealthReport {
-    const { config, can, canNodes, registry, writer, safety, mqtt, broker, wifi } = this;
-    const parts = { config, can, canNodes, registry, writer, safety, mqtt, broker, wifi };
+    const { config, can, canNodes, registry, writer, safety, mqtt, broker, brokerBinding, discovery, wifi, http } = this;
+    const parts = { config, can, canNodes, registry, writer, safety, mqtt, broker, brokerBinding, discovery, wifi, http };
     return healthReport({ parts, state: this.state, failed: this.failedFeatures, mqttUrl: this.mqttUrl(), startedMono: this.startedMono });
   }
 
@@ -168,10 +175,7 @@ export class Gateway {
   }
 
   httpUrl(): string {
-    const address = this.api.server.address();
-    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
-    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return this.http!.url();
   }
 
   mqttUrl(): string {
@@ -282,34 +286,15 @@ export class Gateway {
     }
   }
 
+  /** The embedded broker (without `mqtt.url`; a taken port is retried) and the gateway's connection. */
   private async startMqtt(): Promise<void> {
-    const c = this.config.mqtt;
-    let url = c.url;
-    if (!url) {
-      // With a password configured the embedded broker asks every client for it (the gateway's own included).
-      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
-      const broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
-      this.broker = broker;
-      this.step('embedded broker', () => broker.close());
-      url = broker.url;
-    }
-    this.mqtt = new MqttConnection({
-      url,
-      baseTopic: c.base_topic,
-      username: c.username,
-      password: c.password,
-      clientId: c.client_id,
-      caFile: c.ca,
-      certFile: c.cert,
-      keyFile: c.key,
-      instance: randomBytes(4).toString('hex'),
-      // The embedded broker is this gateway's own: nobody else publishes on it.
-      guard: this.broker === undefined,
-      log: this.child('mqtt'),
-    });
-    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
-    this.step('mqtt', () => this.mqtt.stop());
-    await this.mqtt.start();
+    const { connection, broker, brokerBinding } = await startGatewayMqtt(this.config.mqtt, this.child('mqtt'), (ms) =>
+      this.metrics.mqttRoundTripSeconds.observe(ms / 1000),
+    );
+    Object.assign(this, { mqtt: connection, broker, brokerBinding });
+    if (broker) this.step('embedded broker', () => broker.close());
+    if (brokerBinding) this.step('embedded broker listening', () => brokerBinding.stop());
+    this.step('mqtt', () => connection.stop());
     // Stopped before MQTT: what was accepted is written before the network part of the shutdown
     // (which can hang on a dead broker until the 5 s forced exit); what arrives later at the end.
     this.step('flush', () => void this.writer.flush());
@@ -326,7 +311,7 @@ export class Gateway {
     await this.startFeature('wifi-plugs', this.wifi);
     this.rules = new RulesEngine({ store: new SqliteRulesStore(this.db), registry, control, events, mqtt: connection, baseTopic, log: this.child('rules') });
     await this.startFeature('rules', this.rules);
-    const bridge = new BridgeApi({
+    this.bridge = new BridgeApi({
       connection,
       events,
       registry,
@@ -340,14 +325,15 @@ export class Gateway {
       health: () => this.health(),
       log: this.child('bridge-api'),
     });
-    await this.startFeature('mqtt-bridge-api', bridge);
+    await this.startFeature('mqtt-bridge-api', this.bridge);
     await this.startFeature('retention', new Retention({ db: this.db, retention: retentionDays(c.database), log: this.child('db') }));
   }
 
+  /** REST and the dashboard; a taken port is retried in the background while the bus, safety and storage run. */
   private async startApi(): Promise<void> {
     const http = this.config.http;
     this.tokens = openTokenStore(http, this.config.database.path, this.child('http'));
-    this.api = await buildApp({
+    const server = new HttpServer({
       log: this.child('http'),
       ctx: {
         registry: this.registry,
@@ -368,11 +354,13 @@ export class Gateway {
         version: VERSION,
       },
     });
-    this.step('api', () => this.api.close());
-    await this.api.listen({ host: http.host, port: http.port });
+    this.http = server;
+    this.step('api', () => server.stop());
+    await server.start();
+    this.api = server.app;
   }
 
-  /** After the API listens: each device's discovery config links to its dashboard page, on the port bound. */
+  /** After the API: each device's discovery config links to its dashboard page, on the port bound (or configured, while it is taken). */
   private async startDiscovery(): Promise<void> {
     const c = this.config;
     const { events, registry, mqtt: connection } = this;

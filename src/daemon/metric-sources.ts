@@ -1,8 +1,9 @@
 /** Where each Prometheus counter is read when scraped: the part that owns the number (the hot path pays nothing). */
+import { LogLimiter } from '../log-limiter.js';
 import type { Metrics, Source } from './metrics.js';
 import type { Parts } from './parts.js';
 
-export function readCountersFrom(metrics: Metrics, p: Omit<Parts, 'metrics' | 'api'>): void {
+export function readCountersFrom(metrics: Metrics, p: Parts): void {
   Object.assign(metrics.sources, {
     canplug_can_frames_received_total: () => p.can.counters.received,
     canplug_can_frames_sent_total: () => p.can.counters.sent,
@@ -22,5 +23,14 @@ export function readCountersFrom(metrics: Metrics, p: Omit<Parts, 'metrics' | 'a
     canplug_rules_fired_total: () => p.rules.fired,
     canplug_event_listener_failures_total: () => p.events.failures,
     canplug_devices_online: () => p.registry.list().filter((d) => d.available).length,
+    // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").
+    canplug_udp_datagrams_excess_total: () => p.wifi.counters.excess,
+    canplug_udp_datagrams_ignored_total: () => p.wifi.counters.ignored,
+    canplug_http_auth_failures_total: () => p.http.authFailures.total,
+    canplug_http_rate_limited_total: () => p.api.rateLimited(),
+    canplug_http_connections_dropped_total: () => p.http.connectionsDropped,
+    canplug_live_clients_refused_total: () => p.http.live.refused,
+    canplug_log_lines_suppressed_total: () => LogLimiter.suppressedTotal,
   } satisfies Record<string, Source>);
+  metrics.labeledSources.canplug_mqtt_broker_refused_total = () => ({ ...p.broker?.refused });
 }

@@ -9,6 +9,7 @@ import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import type { SimSocket } from '../can/sim-socket.js';
 import type { VirtualBus } from '../can/sim-transport.js';
 import type { TokenStore } from '../api/auth.js';
+import type { HttpServer } from '../api/server.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { BatchWriter } from '../db/writer.js';
@@ -22,6 +23,7 @@ import type { Safety } from '../gateway/safety.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import type { Discovery } from '../mqtt/discovery.js';
 import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import type { Retry } from '../retry.js';
 import type { WifiPlugs } from '../wifi/wifi-plugs.js';
 import type { Metrics } from './metrics.js';
 
@@ -41,6 +43,8 @@ export interface Parts {
   sim: { bus?: VirtualBus; sockets: SimSocket[]; seed?: SimSeedSocket };
   /** The embedded broker, when no `mqtt.url` is configured. */
   broker?: EmbeddedBroker;
+  /** The embedded broker's listening, retried while its port is taken. */
+  brokerBinding?: Retry;
   mqtt: MqttConnection;
   /** Home Assistant discovery, when `mqtt.discovery` is on. */
   discovery?: Discovery;
@@ -48,5 +52,7 @@ export interface Parts {
   rules: RulesEngine;
   /** The API token in force; undefined when `http.auth` is off. */
   tokens?: TokenStore;
+  /** The REST API's listening (retried while its port is taken); `api` is its Fastify app. */
+  http: HttpServer;
   api: FastifyInstance;
 }

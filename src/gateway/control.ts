@@ -8,6 +8,7 @@ import type { Device } from './device.js';
 import { RefusedError, UnavailableError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
+import { LogLimiter } from '../log-limiter.js';
 
 
 export interface RelayDriver {
@@ -29,6 +30,7 @@ export interface RelayResult {
 export class DeviceControl {
   private readonly drivers = new Map<DeviceKind, RelayDriver>();
   private readonly guards = new Set<CloseGuard>();
+  private readonly refusals = new LogLimiter(60_000, 1000);
 
   constructor(
     private readonly registry: Registry,
@@ -91,7 +93,14 @@ export class DeviceControl {
     this.registry.update(device, { state: { relay } });
   }
 
+  /**
+   * Recorded in the event log: the same refusal (device, origin, reason) at most once a minute, with
+   * how many were left out since, so a publisher flooding "ON" at a latched socket does not fill
+   * the database.
+   */
   private refused(device: Device, reason: string, origin: Origin): void {
-    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay' } });
+    const repeated = this.refusals.take(`${device.key}\0${origin}\0${reason}`);
+    if (repeated === undefined) return;
+    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay', ...(repeated ? { repeated } : {}) } });
   }
 }
