@@ -29,6 +29,17 @@ export const HealthReport = Type.Object(
         frames_lost: Count('from sequence gaps'),
         frames_quarantined: Count('from a node id two nodes share: not applied'),
         frames_dropped: Count('dropped by the transport (queue full)'),
+        kernel_drops: Count("dropped by the kernel: the CAN socket's receive queue was full (SO_RXQ_OVFL)"),
+        receive_queue: Type.Optional(
+          Type.Object(
+            {
+              bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'the queue the kernel granted (none until a socket was opened)' })),
+              wanted: Type.Integer({ minimum: 0, description: 'one second of a full bus' }),
+              problem: Type.Optional(Type.String({ description: 'why the queue is smaller than wanted, and what to change' })),
+            },
+            { additionalProperties: false, description: "the CAN socket's receive queue (SocketCAN)" },
+          ),
+        ),
         frames_not_applied: Count('decoded, but a handler failed'),
         bus_errors: Count('error frames and controller errors'),
       },

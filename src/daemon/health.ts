@@ -53,6 +53,8 @@ export function healthReport({ parts: p, state, failed, mqttUrl, startedMono }: 
       frames_lost: p.canNodes.framesLost,
       frames_quarantined: p.canNodes.framesQuarantined,
       frames_dropped: can.dropped,
+      kernel_drops: can.kernelDrops ?? 0,
+      ...(can.receiveQueue ? { receive_queue: can.receiveQueue } : {}),
       frames_not_applied: p.can.counters.handlerFailed,
       bus_errors: p.can.counters.busErrors + can.busErrors,
     },

@@ -11,6 +11,8 @@ export function readCountersFrom(metrics: Metrics, p: Parts): void {
     canplug_can_frames_malformed_total: () => p.can.counters.malformed,
     canplug_can_frames_lost_total: () => p.canNodes.framesLost,
     canplug_can_bus_errors_total: () => p.can.counters.busErrors + p.can.transport.stats().busErrors,
+    canplug_can_kernel_drops_total: () => p.can.transport.stats().kernelDrops ?? 0,
+    canplug_can_receive_queue_bytes: () => p.can.transport.stats().receiveQueue?.bytes ?? 0,
     canplug_mqtt_messages_published_total: () => p.mqtt.published,
     canplug_mqtt_messages_rejected_total: () => p.mqtt.rejected,
     canplug_mqtt_messages_dropped_total: () => p.mqtt.dropped,
