@@ -11,8 +11,9 @@ except ImportError:  # MicroPython: no ast; there the device code runs for real 
 
 HOST_ONLY = {"canplug/hal/sim.py", "canplug/hal/clocks.py"}
 MICROPYTHON_MODULES = {"struct", "math", "json", "os", "array", "time", "machine", "dht", "asyncio",
-                       "uasyncio", "gc", "micropython", "sys", "errno"}
-CPYTHON_ONLY_CALLS = {"fromhex", "hex", "to_bytes", "from_bytes", "format_map", "casefold", "removeprefix"}
+                       "uasyncio", "gc", "micropython", "sys", "errno", "hashlib", "binascii"}
+CPYTHON_ONLY_CALLS = {"fromhex", "hex", "format_map", "casefold", "removeprefix", "bit_length"}
+POSITIONAL_ONLY_CALLS = {"to_bytes", "from_bytes"}  # MicroPython takes (length, byteorder) positionally, no signed=
 
 
 def _python_files(folder):
@@ -68,6 +69,8 @@ def micropython_problems(source, rel="<source>"):
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in ("startswith", "endswith") and len(node.args) > 1:
                 problems.append("%s %s() with start/end indices" % (where, node.func.attr))
+            elif node.func.attr in POSITIONAL_ONLY_CALLS and node.keywords:
+                problems.append("%s %s() with keyword arguments" % (where, node.func.attr))
         elif isinstance(node, ast.Slice) and node.step is not None:
             problems.append(where + " slice with a step (not on MicroPython's bytes and arrays)")
         elif isinstance(node, ast.ClassDef) and len(node.bases) > 1:
@@ -106,6 +109,7 @@ class MicroPythonCompatTest(unittest.TestCase):
             "class A(B, C):\n    pass\n": "multiple inheritance",
             "raise ValueError('x') from e\n": "raise ... from",
             "class A:\n    def __del__(self):\n        pass\n": "__del__",
+            "n = int.from_bytes(b, byteorder='little', signed=True)\n": "from_bytes() with keyword",
         }
         for source, expected in cases.items():
             with self.subTest(expected):
