@@ -331,7 +331,8 @@ export class Gateway {
     this.can.on('message', (message) => {
       this.registry.handleMessage(message);
       // A node we have not heard a heartbeat from: ask it to announce itself (at most every 5 s).
-      if ('node' in message && message.type !== 'heartbeat' && message.type !== 'command' && !this.registry.canNode(message.node)) {
+      const fromNode = message.type !== 'command' && !(message.type === 'transfer' && message.direction === 'toNode');
+      if ('node' in message && message.type !== 'heartbeat' && fromNode && !this.registry.canNode(message.node)) {
         const now = monotonicMs();
         if (now - (lastAsked.get(message.node) ?? -Infinity) > 5000) {
           lastAsked.set(message.node, now);

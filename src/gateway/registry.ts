@@ -157,7 +157,8 @@ export class Registry {
   }
 
   handleMessage(message: Message, now = Date.now()): void {
-    if (message.type === 'discovery' || message.type === 'command') return;
+    // Firmware transfer frames are the updater's (src/gateway/firmware-updater.ts), not device state.
+    if (message.type === 'discovery' || message.type === 'command' || message.type === 'transfer') return;
     if (message.type === 'heartbeat') {
       this.heartbeat(message, now);
       return;
