@@ -6,6 +6,7 @@ from canplug import protocol as p
 class CommandHandler:
     def __init__(self, node):
         self.node = node
+        self.answered = 0
         self._table = {
             p.OP_SET_RELAY: self._set_relay,
             p.OP_REPORT_NOW: self._report_now,
@@ -31,12 +32,15 @@ class CommandHandler:
 
     def _reply(self, op, token, result):
         n = self.node
+        self.answered += 1
         n.outbox.push(p.encode_reply(n.node_id, op, token, result, n.safety.status_byte()))
 
     def _set_relay(self, action):
         safety = self.node.safety
         if action == p.RELAY_OPEN:
             return safety.open()
+        if self.node.updater.holds_relay and (action == p.RELAY_CLOSE or not safety.relay.closed):
+            return p.R_INTERLOCKED  # an update holds the relay in its power-on state (update.py)
         if action == p.RELAY_CLOSE:
             return safety.close()
         return safety.toggle()

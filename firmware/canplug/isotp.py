@@ -98,6 +98,12 @@ class Receiver:
         elif kind == 2:
             self._consecutive(d)
 
+    def cancel(self):
+        """Drops the message being received, quietly (the update it belonged to has ended)."""
+        if self._sink is not None:
+            sink, self._sink = self._sink, None
+            sink.abort()
+
     def poll(self, now):
         """Ends a reception whose next consecutive frame is overdue."""
         if self._sink is not None and self._clock.ticks_diff(now, self._last) > N_CR_MS:

@@ -10,6 +10,7 @@ from canplug.humidity import HumidityReader
 from canplug.power_meter import FAULT_NONE, PowerMeter
 from canplug.reports import Outbox, SeedReporter, V1Reporter
 from canplug.safety import Relay, Safety
+from canplug.update import UpdateService
 
 
 class Node:
@@ -25,6 +26,7 @@ class Node:
         self.seed_profile = cfg["protocol"] == "seed"
         self.config_path = config_path
         self.outbox = Outbox()
+        self.transfer_outbox = Outbox(limit=8)  # firmware transfer answers: sent after everything else
         self.uptime = Uptime(self.clock)
         self.store = StateStore(state_path, self.clock, cfg["energy_save_interval_s"]) if state_path else None
         saved = self.store.load() if self.store else {"energy_wh": 0, "relay": False,
@@ -43,14 +45,23 @@ class Node:
         self.can_fault = False  # set when the CAN controller could not be started
         self.reporter = SeedReporter(self) if self.seed_profile else V1Reporter(self)
         self.commands = CommandHandler(self)
+        self.rx_depth = 2  # frames the CAN port holds between two polls; use_port() sets the port's
+        self.updater = UpdateService(self, _flash_root(config_path))
 
     # --- start-up -----------------------------------------------------------------------------
 
     def can_ids(self):
-        """The identifiers the CAN controller lets through."""
+        """The identifiers the CAN controller lets through. On the MCP2515 the first two share RXB0,
+        rolling over into RXB1; the transfer's id has RXB1 to itself (mcp2515.set_filters)."""
         if self.seed_profile:
             return [seed.SEED_COMMAND_ID]
-        return [p.COMMAND + self.node_id, p.DISCOVERY]
+        return [p.COMMAND + self.node_id, p.DISCOVERY, p.TRANSFER_TO_NODE + self.node_id]
+
+    def use_port(self, port):
+        """The transfer's block size leaves a receive buffer free for a command (docs/protocol.md):
+        one consecutive frame at a time on an MCP2515."""
+        self.rx_depth = port.rx_depth
+        self.updater.receiver.block_size = max(1, port.rx_depth - 1)
 
     def announce_boot(self):
         self.reporter.heartbeat()
@@ -104,6 +115,8 @@ class Node:
             return
         if can_id == p.COMMAND + self.node_id:
             self.commands.handle(data)
+        elif can_id == p.TRANSFER_TO_NODE + self.node_id:
+            self.updater.frame(data)
         elif can_id == p.DISCOVERY:
             try:
                 message = p.decode(can_id, data)
@@ -113,6 +126,22 @@ class Node:
                 self.reporter.heartbeat()
 
     # --- outputs and state ----------------------------------------------------------------------
+
+    def flush(self, port):
+        """Everything waiting, in priority order: protocol frames first, transfer answers last."""
+        self.outbox.flush(port)
+        if not self.outbox.frames:
+            self.transfer_outbox.flush(port)
+
+    def sensors_working(self):
+        """What a new firmware must show again before it confirms itself (update.TrialCheck)."""
+        return {"power": self.reading is not None and self.meter.zero_fault == FAULT_NONE,
+                "humidity": self.dht.humidity is not None and not self.dht.faulty}
+
+    def prepare_reset(self):
+        """Before a reset the node asks for itself: energy counted since the last save is kept."""
+        if self.store:
+            self.store.save(self.snapshot())
 
     def _emit(self, code, value, flags):
         if not self.seed_profile:
@@ -150,3 +179,11 @@ class Node:
         if self.safety.sensor_fault() or self.can_fault:
             return (now // 500) & 1
         return 1 if self.relay.closed else 0
+
+
+def _flash_root(config_path):
+    """config.json sits at the root of the node's flash (or of the host runner's state directory)."""
+    if not config_path:
+        return None
+    cut = config_path.rfind("/")
+    return "." if cut < 0 else (config_path[:cut] or "/")

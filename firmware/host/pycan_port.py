@@ -11,6 +11,8 @@ from host.fake_mcp2515 import FakeMcp2515
 
 
 class PythonCanPort:
+    rx_depth = 16  # the socket's buffer holds hundreds; 16 keeps the transfer's blocks short, as a board's would be
+
     def __init__(self, bus, ids=None):
         self.bus = bus
         if ids:

@@ -31,6 +31,8 @@ class BridgePort:
     """The CAN seam (canplug/can_port.py) on the VM's host. `bus_off`: the controller neither sends
     nor receives (what bus-off is to the application; the MCP2515's recovery is its driver's)."""
 
+    rx_depth = 16  # the host queues every frame; 16 keeps the transfer's blocks short
+
     def __init__(self):
         self.bus_off = False
         self.sent = 0
