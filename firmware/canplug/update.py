@@ -12,123 +12,27 @@ import hashlib
 import os
 
 import boot_slots
-from canplug import bundle, ed25519, isotp
+from canplug import bundle, ed25519, isotp, staging
 from canplug import protocol as p
+from canplug.staging import (BAD_MANIFEST, BAD_SIGNATURE, BUSY, FILE_SIZE, FILES_MISSING, NO_KEY, NO_SPACE,  # noqa: F401
+                             NOT_ALLOWED, NOT_SAME, OK, OUT_OF_ORDER, STAGED_DAMAGED, TOO_LARGE, TRANSFER_BROKEN,
+                             TRANSFER_TIMEOUT, WRITE_FAILED, FILE_CORRUPT)
 from canplug.trial import TrialCheck
 
-REQ_QUERY, REQ_BEGIN, REQ_FILE, REQ_COMMIT, REQ_ABORT = 0x01, 0x02, 0x03, 0x04, 0x05
+REQ_QUERY, REQ_BEGIN, REQ_FILE, REQ_COMMIT, REQ_ABORT, REQ_COPY = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 ANS_INFO, ANS_RESULT = 0x81, 0x82
 
 S_IDLE, S_RECEIVING, S_VERIFYING, S_INSTALLING, S_TRIAL = 0, 1, 2, 3, 4
 LAST_CODES = {None: 0, "installed": 1, "rolled back": 2, "refused": 3}
 
-OK = 0
-BAD_SIGNATURE = 1
-NO_KEY = 2
-BAD_MANIFEST = 3
-NOT_ALLOWED = 4
-NO_SPACE = 5
-FILE_CORRUPT = 6
-FILE_SIZE = 7
-TRANSFER_BROKEN = 8
-TRANSFER_TIMEOUT = 9
-WRITE_FAILED = 10
-OUT_OF_ORDER = 11
-FILES_MISSING = 12
-BUSY = 13
-TOO_LARGE = 14
-STAGED_DAMAGED = 15
-
 MAX_BEGIN = 16384  # signature + manifest held in RAM
 IDLE_TIMEOUT_MS = 30000  # an update no frame has touched for this long is abandoned
 RESET_DELAY_MS = 300  # after the commit's answer went out
-WRITE_CHUNK = 512
-READ_CHUNK = 1024
 
 
 def flash_free(root):
     st = os.statvfs(root)
     return st[1] * st[4]  # f_frsize * f_bavail
-
-
-class _Buffer:
-    """Sink for the signed manifest: kept in RAM until verified."""
-
-    def __init__(self, done):
-        self.data = bytearray()
-        self._done = done
-
-    def write(self, chunk):
-        self.data.extend(chunk)
-
-    def end(self):
-        self._done(bytes(self.data))
-
-    def abort(self):
-        self.data = None
-
-
-class _FileSink:
-    """Streams one file into the staging slot and checks its size and SHA-256 at the end."""
-
-    def __init__(self, service, index, path, size, sha256):
-        self._service, self.index, self._size, self._sha = service, index, size, sha256
-        self._skip = 2  # the request's opcode and file index
-        self._pending = bytearray()
-        self._count = 0
-        self._digest = hashlib.sha256()
-        self.path = path
-        self.error = None
-        try:
-            bundle.make_dirs(path[:path.rfind("/")])
-            self._file = open(path, "wb")
-        except OSError as e:
-            self._file, self.error = None, e
-
-    def write(self, chunk):
-        if self._skip:
-            cut = min(self._skip, len(chunk))
-            chunk, self._skip = chunk[cut:], self._skip - cut
-        self._count += len(chunk)
-        self._digest.update(chunk)
-        self._pending.extend(chunk)
-        if len(self._pending) >= WRITE_CHUNK:
-            self._write()
-
-    def _write(self):
-        if self._file is not None and self.error is None:
-            try:
-                self._file.write(self._pending)
-            except OSError as e:
-                self.error = e
-        self._pending = bytearray()
-
-    def end(self):
-        self._write()
-        self._close()
-        self._service.file_done(self)
-
-    def abort(self):
-        self._close()
-        bundle.remove(self.path)
-
-    def _close(self):
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError as e:
-                self.error = self.error or e
-            self._file = None
-
-    def verdict(self):
-        """(result code, detail) for the gateway."""
-        if self.error is not None:
-            return WRITE_FAILED, self.error.args[0] if self.error.args else 0
-        if self._count != self._size:
-            return FILE_SIZE, self.index
-        if bundle.hexlify(self._digest.digest()) != self._sha:
-            return FILE_CORRUPT, self.index
-        return OK, self.index
 
 
 class UpdateService:
@@ -189,7 +93,7 @@ class UpdateService:
             if refused is not None:
                 self._result(op, refused)
                 return None
-            return _Buffer(self._begin)
+            return staging.Buffer(self._begin)
         if op == REQ_FILE:
             return self._file_sink(index, length - 2)
         self._result(op, OUT_OF_ORDER)
@@ -205,6 +109,8 @@ class UpdateService:
         elif op == REQ_ABORT:
             self.end_session()
             self._result(op, OK)
+        elif op == REQ_COPY and len(payload) >= 2:
+            self._copy(payload[1])
         elif op == REQ_FILE and len(payload) >= 2:
             sink = self._file_sink(payload[1], len(payload) - 2)
             if sink is not None:
@@ -279,7 +185,7 @@ class UpdateService:
             return None
         self.received[index] = False
         path = boot_slots.join(boot_slots.slot_dir(self.root, self.slot), entry["path"])
-        return _FileSink(self, index, path, entry["size"], entry["sha256"])
+        return staging.FileSink(self, index, path, entry["size"], entry["sha256"])
 
     def file_done(self, sink):
         code, detail = sink.verdict()
@@ -301,6 +207,41 @@ class UpdateService:
         self._job_op = REQ_COMMIT
         self._job = self._check_commit()
 
+    def _copy(self, index):
+        """A file the running firmware already has, byte for byte: copied on the node, not sent."""
+        if self.state != S_RECEIVING or index >= len(self.manifest["files"]):
+            self._result(REQ_COPY, OUT_OF_ORDER, index)
+            return
+        self.state = S_VERIFYING
+        self._job_op = REQ_COPY
+        self._job = self._copy_steps(index)
+
+    def _copy_steps(self, index):
+        entry = self.manifest["files"][index]
+        running = boot_slots.slot_dir(self.root, boot_slots.read_state(self.root)["active"])
+        target = boot_slots.join(boot_slots.slot_dir(self.root, self.slot), entry["path"])
+        digest, size = hashlib.sha256(), 0
+        try:
+            bundle.make_dirs(target[:target.rfind("/")])
+            with open(boot_slots.join(running, entry["path"]), "rb") as src:
+                with open(target, "wb") as dst:
+                    while True:
+                        chunk = src.read(staging.READ_CHUNK)
+                        if not chunk:
+                            break
+                        digest.update(chunk)
+                        dst.write(chunk)
+                        size += len(chunk)
+                        yield
+        except OSError:
+            size = -1
+        if size != entry["size"] or bundle.hexlify(digest.digest()) != entry["sha256"]:
+            bundle.remove(target)
+            yield NOT_SAME, index
+            return
+        self.received[index] = True
+        yield OK, index
+
     def _check_commit(self):
         directory = boot_slots.slot_dir(self.root, self.slot)
         for i, entry in enumerate(self.manifest["files"]):
@@ -308,7 +249,7 @@ class UpdateService:
             try:
                 with open(boot_slots.join(directory, entry["path"]), "rb") as f:
                     while True:
-                        chunk = f.read(READ_CHUNK)
+                        chunk = f.read(staging.READ_CHUNK)
                         if not chunk:
                             break
                         digest.update(chunk)
@@ -370,7 +311,9 @@ class UpdateService:
             self._job = None
             code, detail = outcome
             self._result(self._job_op, code, detail)
-            if code != OK:
+            if self._job_op == REQ_COPY:
+                self.state = S_RECEIVING  # a file not copied is sent instead
+            elif code != OK:
                 self.end_session()
             elif self._job_op == REQ_COMMIT:
                 self.state = S_INSTALLING

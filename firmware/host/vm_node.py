@@ -31,7 +31,7 @@ class BridgePort:
     """The CAN seam (canplug/can_port.py) on the VM's host. `bus_off`: the controller neither sends
     nor receives (what bus-off is to the application; the MCP2515's recovery is its driver's)."""
 
-    rx_depth = 16  # the host queues every frame; 16 keeps the transfer's blocks short
+    rx_depth = 64  # the host queues every frame; the MCP2515 of a board holds 2 (canplug/can_port.py)
 
     def __init__(self):
         self.bus_off = False
@@ -121,6 +121,7 @@ def boot(config_path, state_path, plant_json):
     board.adc_voltage, board.adc_current = [TableAdc(adc, board.plant, board.sample_clock, slots, period_us)
                                             for adc in (board.adc_voltage, board.adc_current)]
     node = Node(board, cfg, config_path, state_path)
+    board.on_restart = vm_host.reset  # machine.reset(): the host boots the node again from its flash
     port = BridgePort()
     return True
 

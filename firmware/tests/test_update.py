@@ -212,6 +212,19 @@ class BootAndTrialTest(unittest.TestCase):
         last = boot_slots.read_state(h.dir)["last"]
         self.assertEqual((last["result"], last["reason"]), ("refused", "file canplug/__init__.py damaged"))
 
+    def test_files_the_running_firmware_has_are_copied_on_the_node_instead_of_sent(self):
+        h = self.installed()
+        _, _, after = reboot(self, h)
+        after.advance(2000)
+        after.command(p.OP_REPORT_NOW, 9)
+        gw = rig.Gateway(after)
+        gw.settle()
+        files = rig.firmware_files("1.2")  # only canplug/__init__.py differs from 1.1
+        self.assertEqual(gw.install(files, "1.2", copy=True), [u.OK] * 3)
+        self.assertEqual(gw.copied, [1, 2, 3])
+        self.assertIsNone(boot_slots.check_slot(h.dir, "b"), "the copies are checked like sent files")
+        self.assertEqual(boot_slots.select(h.dir), ("b", True))
+
     def test_the_next_update_goes_to_the_other_slot_and_can_roll_back_to_the_first(self):
         h = self.installed()
         _, _, after = reboot(self, h)

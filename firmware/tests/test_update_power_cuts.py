@@ -8,12 +8,12 @@ import os
 import unittest
 
 import boot_slots
-from canplug import bundle, storage, update
+from canplug import bundle, staging, storage, update
 from canplug import protocol as p
 from tests import update_rig as rig
 from tests.node_harness import Harness
 
-MODULES = (boot_slots, bundle, update, storage)
+MODULES = (boot_slots, bundle, staging, update, storage)
 
 
 class PowerCut(Exception):

@@ -81,6 +81,7 @@ class Gateway:
         self.h = harness
         self.node = harness.node
         self.id = p.TRANSFER_TO_NODE + self.node.node_id
+        self.copied = []
 
     def send(self, payload, mangle=None):
         frames = frames_of(payload)
@@ -125,10 +126,14 @@ class Gateway:
     def file(self, index, data, mangle=None):
         return self.result(bytes((u.REQ_FILE, index)) + data, mangle)
 
-    def install(self, files, version="1.1"):
-        """BEGIN, every file, COMMIT: the result codes in order (a file's detail is its index)."""
+    def install(self, files, version="1.1", copy=False):
+        """BEGIN, every file, COMMIT: the result codes in order (a file's detail is its index). With
+        `copy`, each file is first offered as a copy of the running firmware's, and sent only if refused."""
         results = [self.begin(files, version)]
         for i, (_, data) in enumerate(files):
+            if copy and self.result(bytes((u.REQ_COPY, i))) == (u.OK, i):
+                self.copied.append(i)
+                continue
             results.append(self.file(i, data))
         results.append(self.result(bytes((u.REQ_COMMIT,))))
         return [code for code, _ in results]

@@ -3,6 +3,7 @@ import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
 import type { Config } from '../gateway/config.js';
 import type { EventBus } from '../gateway/events.js';
+import type { FirmwareUpdater } from '../gateway/firmware-updater.js';
 import type { Registry } from '../gateway/registry.js';
 import type { EnergyHistory } from '../db/energy.js';
 import type { History } from '../db/history.js';
@@ -27,6 +28,8 @@ export interface ApiContext {
   /** Writes buffered readings and events now, so a query sees them. */
   flushPending: () => void;
   rules: RulesEngine;
+  /** Firmware updates of the CAN sockets. */
+  firmware: FirmwareUpdater;
   energy: EnergyHistory;
   events: EventBus;
   health: () => HealthReport;

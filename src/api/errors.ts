@@ -47,7 +47,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
       const where = `${error.validationContext ?? 'request'}${first.instancePath ?? ''}`.replace(/\//g, '.');
       return reply.status(400).send({ error: `${where}: ${first.message}`, statusCode: 400 });
     }
-    const friendly = error.code ? FRIENDLY[error.code] : undefined;
+    let friendly = error.code ? FRIENDLY[error.code] : undefined;
+    const limit = request.routeOptions.bodyLimit;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit && limit !== 64 * 1024) friendly = `the request body is larger than the ${Math.round(limit / 1024)} KiB this route accepts`;
     if (friendly) return reply.status(error.statusCode ?? 400).send({ error: friendly, statusCode: error.statusCode ?? 400 });
     const status = statusOf(error) ?? (error.statusCode && error.statusCode < 500 ? error.statusCode : 500);
     if (status >= 500 && statusOf(error) === undefined) {

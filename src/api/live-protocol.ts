@@ -3,8 +3,9 @@
  * only, so the dashboard's bundle can include it without pulling in the server.
  */
 import type { DeviceView } from './schemas.js';
+import type { FirmwareStatus } from '../gateway/firmware-session.js';
 
-export type { DeviceView };
+export type { DeviceView, FirmwareStatus };
 
 /** An event-log entry, as GET /api/events returns it (`id` is null on the live stream: not stored yet). */
 export interface EventView {
@@ -23,6 +24,8 @@ export type LiveMessage =
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
   | { type: 'event'; event: EventView }
+  /** A firmware update moved on (at most 4 per second while it transfers), as GET /api/devices/:id/firmware's `update`. */
+  | { type: 'firmware'; status: FirmwareStatus }
   | { type: 'error'; error: string };
 
 /** Close codes the dashboard understands (4000-4999 are the application's). */

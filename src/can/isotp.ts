@@ -138,12 +138,15 @@ export function pacingGapMs(bitrate: number, share: number): number {
 
 export class IsoTpError extends Error {}
 
-/** Frames a sender may put on the bus back to back after a late timer (without an STmin from the receiver). */
-const BURST = 2;
+/**
+ * Frames a sender may put on the bus back to back (without an STmin from the receiver): 2, or what
+ * 2 ms of its pacing allows when the gap is shorter than a timer can wait.
+ */
+const burstFor = (gapMs: number) => Math.max(2, Math.floor(2 / gapMs));
 
 /**
  * Sends one message: the first frame, then blocks of consecutive frames as the receiver's flow
- * control allows, at an average of one frame per `gapMs` (a token bucket of BURST frames) and never
+ * control allows, at an average of one frame per `gapMs` (a token bucket of burstFor() frames) and never
  * closer than the receiver's STmin. Feed every flow-control frame from the receiver into flow().
  */
 export class IsoTpSender {
@@ -153,7 +156,7 @@ export class IsoTpSender {
   private credit = 0;
   private waits = 0;
   private gapMs: number;
-  private burst = BURST;
+  private burst: number;
   private tokens = 1;
   private refilledAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -161,6 +164,7 @@ export class IsoTpSender {
 
   constructor(private readonly options: SenderOptions) {
     this.gapMs = options.gapMs;
+    this.burst = burstFor(options.gapMs);
   }
 
   get busy(): boolean {
@@ -175,7 +179,7 @@ export class IsoTpSender {
     this.next = 0;
     this.waits = 0;
     this.gapMs = this.options.gapMs;
-    this.burst = BURST;
+    this.burst = burstFor(this.gapMs);
     this.tokens = 1;
     this.refilledAt = performance.now();
     const done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
@@ -198,7 +202,7 @@ export class IsoTpSender {
     this.credit = pdu.blockSize === 0 ? Infinity : pdu.blockSize;
     const stMin = stMinMs(pdu.stMin);
     this.gapMs = Math.max(this.options.gapMs, stMin);
-    this.burst = stMin > 0 ? 1 : BURST;
+    this.burst = stMin > 0 ? 1 : burstFor(this.gapMs);
     this.pump();
   }
 

@@ -22,6 +22,7 @@ import { BatchWriter } from '../db/writer.js';
 import { MqttConnection, redactUrl } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
+import { FirmwareEntity } from '../mqtt/firmware-entity.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
@@ -44,6 +45,7 @@ import { Registry } from './registry.js';
 import { Safety } from './safety.js';
 import { EventLog } from '../db/event-log.js';
 import { RulesEngine } from './rules.js';
+import { FirmwareUpdater } from './firmware-updater.js';
 
 export { VERSION };
 
@@ -88,6 +90,7 @@ export class Gateway {
   api!: FastifyInstance;
   wifi!: WifiPlugs;
   rules!: RulesEngine;
+  firmware!: FirmwareUpdater;
   /** The API token in force; undefined when `http.auth` is off. */
   tokens: TokenStore | undefined;
 
@@ -177,6 +180,8 @@ export class Gateway {
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
     await this.startFeature('rules', this.rules);
+    this.firmware = new FirmwareUpdater({ bus: this.can, commands: this.commands, registry: this.registry, control: this.control, events: this.events, config: c, log: this.child('firmware') });
+    await this.startFeature('firmware-updates', this.firmware);
     if (c.mqtt.discovery) {
       this.discovery = new Discovery({
         connection: this.mqtt,
@@ -188,6 +193,9 @@ export class Gateway {
         log: this.child('discovery'),
       });
       await this.startFeature('mqtt-discovery', this.discovery);
+      const { discovery, mqtt: connection, events, registry, firmware: updater } = this;
+      const entity = { connection, events, registry, updater, baseTopic: c.mqtt.base_topic, prefix: c.mqtt.discovery_prefix, version: VERSION };
+      await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d), log: this.child('discovery') }));
     }
     this.bridgeApi = new BridgeApi({
       connection: this.mqtt,
@@ -217,6 +225,7 @@ export class Gateway {
         safety: this.safety,
         flushPending: () => this.writer.flush(),
         rules: this.rules,
+        firmware: this.firmware,
         energy: new EnergyHistory(this.db),
         events: this.events,
         health: () => this.health(),

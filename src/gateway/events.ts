@@ -1,6 +1,7 @@
 /** The typed event bus between the layers. Every listener an owner adds is removed by its stop(). */
 import { EventEmitter } from 'node:events';
 import type { Device, Reading } from './device.js';
+import type { FirmwareStatus } from './firmware-session.js';
 
 /** An entry for the event log (SQLite, REST, live stream). */
 export interface LogEvent {
@@ -28,6 +29,8 @@ export interface GatewayEvents {
   /** Measurements from a node id two nodes share: not applied or stored, only checked by safety. */
   'reading.quarantined': [Reading];
   'log': [LogEvent];
+  /** A firmware update started, moved on or ended (src/gateway/firmware-updater.ts). */
+  'firmware.status': [FirmwareStatus];
 }
 
 export class EventBus extends EventEmitter<GatewayEvents> {

@@ -1,0 +1,202 @@
+/**
+ * One socket's firmware update, from the gateway's side (docs/protocol.md, "Firmware transfer"):
+ * ask the node's state, send the signed manifest and every file, commit, then watch the node reboot
+ * into the new firmware and confirm it, or come back with the old one. Each step's failure ends the
+ * update with what the node said; before the commit an abort tells the node to drop what it staged.
+ */
+import type { CanBus } from '../can/can-bus.js';
+import type { Message } from '../can/codec.js';
+import { FirmwareChannel } from '../can/firmware-channel.js';
+import { describeResult, encodeBegin, encodeCopy, encodeFile, encodeRequest, Request, type Info, type NodeAnswer } from '../can/firmware-protocol.js';
+import type { Commands } from './commands.js';
+import type { VerifiedBundle } from './firmware-bundle.js';
+
+export type FirmwareStage = 'queued' | 'checking' | 'transferring' | 'installing' | 'confirming' | 'installed' | 'failed';
+
+export class UpdateFailedError extends Error {}
+
+export interface SessionOptions {
+  bus: CanBus;
+  commands: Commands;
+  node: number;
+  bundle: VerifiedBundle;
+  /** The version the node runs now (its last heartbeat). */
+  from: string | undefined;
+  gapMs: number;
+  flowTimeoutMs: number;
+  confirmTimeoutMs: number;
+  /** Time the node has to answer a request once its last frame is out (the signature check is the slowest). */
+  answerTimeoutMs: number;
+  onStage: (stage: FirmwareStage) => void;
+  onProgress: (sentBytes: number, totalBytes: number) => void;
+  /** What the node reported about itself at the start. */
+  onInfo?: (info: Info) => void;
+  /** Stops the update (the gateway is stopping): before the commit the node is told to drop it. */
+  signal?: AbortSignal;
+  /** A file the node copied from the firmware it runs instead of receiving it. */
+  onCopied?: (path: string) => void;
+}
+
+/** The state of one socket's update, as REST, the live stream and Home Assistant show it. */
+export interface FirmwareStatus {
+  device: string;
+  key: string;
+  node: number;
+  stage: FirmwareStage;
+  /** The version the node ran when the update started; undefined before its first heartbeat. */
+  from?: string;
+  to: string;
+  /** 0..100: the transfer up to 95, the commit and confirmation after it. */
+  progress: number;
+  sentBytes: number;
+  totalBytes: number;
+  /** Free flash the node announced before the transfer. */
+  nodeFreeBytes?: number;
+  /** Consecutive frames the node takes per flow control. */
+  nodeBlockSize?: number;
+  error?: string;
+  origin: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** From the first transfer frame to the commit's answer. */
+  transferMs?: number;
+  /** Files the node already had (the same bytes in the firmware it runs): copied there, not sent. */
+  copiedFiles: number;
+}
+
+const OK = 0;
+const QUERY_TRIES = 3;
+const POLL_MS = 1000;
+
+export async function runSession(o: SessionOptions): Promise<void> {
+  const { bundle } = o;
+  const payloads = [encodeBegin(bundle.signature, bundle.manifestBytes), ...bundle.contents.map((c, i) => encodeFile(i, c))];
+  const total = payloads.reduce((n, p) => n + p.length, 0);
+  let before = 0;
+  const channel = new FirmwareChannel({
+    bus: o.bus,
+    node: o.node,
+    gapMs: o.gapMs,
+    flowTimeoutMs: o.flowTimeoutMs,
+    onProgress: (sent) => o.onProgress(before + sent, total),
+  });
+  const fileName = (i: number) => bundle.manifest.files[i]?.path ?? `file ${i}`;
+  let committed = false;
+  const onAbort = () => channel.close();
+  o.signal?.addEventListener('abort', onAbort);
+  try {
+    o.onStage('checking');
+    const info = await query(channel);
+    o.onInfo?.(info);
+    if (info.state === 'trial') throw new UpdateFailedError('the node is still confirming its last update; try again in a minute');
+    if (info.state === 'verifying' || info.state === 'installing') throw new UpdateFailedError(`the node is busy (${info.state})`);
+
+    o.onStage('transferring');
+    for (const [i, payload] of payloads.entries()) {
+      const request = i === 0 ? Request.begin : Request.file;
+      if (i > 0 && (await copied(channel, i - 1, o.answerTimeoutMs))) {
+        o.onCopied?.(fileName(i - 1));
+        before += payload.length;
+        o.onProgress(before, total);
+        continue;
+      }
+      const answer = await channel.request(payload, resultFor(request), o.answerTimeoutMs);
+      const result = (answer as Extract<NodeAnswer, { kind: 'result' }>).result;
+      if (result.code !== OK) throw new UpdateFailedError(`the node refused ${i === 0 ? 'the manifest' : fileName(i - 1)}: ${describeResult(result, fileName)}`);
+      before += payload.length;
+      o.onProgress(before, total);
+    }
+    o.onStage('installing');
+    const commit = await channel.request(encodeRequest('commit'), resultFor(Request.commit), o.answerTimeoutMs * 4);
+    const result = (commit as Extract<NodeAnswer, { kind: 'result' }>).result;
+    if (result.code !== OK) throw new UpdateFailedError(`the node refused the commit: ${describeResult(result, fileName)}`);
+    committed = true;
+    o.onStage('confirming');
+    await confirm(o, channel);
+  } catch (error) {
+    if (!committed) channel.request(encodeRequest('abort'), resultFor(Request.abort), 500).catch(() => undefined);
+    if (error instanceof UpdateFailedError) throw error;
+    throw new UpdateFailedError((error as Error).message);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    setTimeout(() => channel.close(), 600).unref();
+  }
+}
+
+const resultFor = (request: number) => (a: NodeAnswer) => a.kind === 'result' && a.result.request === request;
+
+/** Asks the node to copy file `index` from the firmware it runs; false when it has no identical copy. */
+async function copied(channel: FirmwareChannel, index: number, timeoutMs: number): Promise<boolean> {
+  const answer = await channel.request(encodeCopy(index), resultFor(Request.copy), timeoutMs);
+  return answer.kind === 'result' && answer.result.code === OK;
+}
+
+async function query(channel: FirmwareChannel): Promise<Info> {
+  let last: unknown;
+  for (let i = 0; i < QUERY_TRIES; i++) {
+    try {
+      const answer = await channel.request(encodeRequest('query'), (a) => a.kind === 'info', 2000);
+      if (answer.kind === 'info') return answer.info;
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw new UpdateFailedError(`the node does not answer firmware requests (${(last as Error).message}): is its firmware older than the update protocol?`);
+}
+
+/**
+ * After the commit the node resets. The update is done when the node runs the new version and says it
+ * confirmed it; it failed when the node comes back with the old one (its boot step refused the files,
+ * or the new firmware did not confirm itself and was rolled back).
+ */
+function confirm(o: SessionOptions, channel: FirmwareChannel): Promise<void> {
+  const to = o.bundle.version;
+  return new Promise<void>((resolve, reject) => {
+    let rebooted = false;
+    let running: string | undefined;
+    let lastUptime: number | undefined;
+    let asking = false;
+    const finish = (error?: Error) => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      o.bus.off('message', onMessage);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onMessage = (m: Message) => {
+      if (m.type !== 'heartbeat' || m.node !== o.node) return;
+      if (m.state === 'boot' || (lastUptime !== undefined && m.uptime < lastUptime)) rebooted = true;
+      lastUptime = m.uptime;
+      if (rebooted) running = m.firmware;
+    };
+    const poll = async () => {
+      if (!rebooted || asking) return;
+      // The new firmware confirms itself only after a CAN reply: give it a command to answer.
+      o.commands.fire(o.node, { op: 'reportNow' });
+      asking = true;
+      try {
+        const answer = await channel.request(encodeRequest('query'), (a) => a.kind === 'info', POLL_MS);
+        if (answer.kind !== 'info') return;
+        const { state, last } = answer.info;
+        if (running === to && state === 'idle' && last === 'installed') finish();
+        else if (running !== undefined && running !== to && (last === 'rolled back' || last === 'refused')) {
+          finish(new UpdateFailedError(last === 'refused'
+            ? `the node's boot step refused the staged files (damaged on its flash); it still runs ${running}`
+            : `the new firmware did not confirm itself in time and was rolled back; the node runs ${running} again`));
+        }
+      } catch {
+        // rebooting, or busy: ask again at the next poll
+      } finally {
+        asking = false;
+      }
+    };
+    o.bus.on('message', onMessage);
+    o.signal?.addEventListener('abort', () => finish(new UpdateFailedError('the gateway stopped before the node confirmed the update')));
+    const timer = setInterval(() => void poll(), POLL_MS);
+    const deadline = setTimeout(
+      () => finish(new UpdateFailedError(`no confirmation from the node within ${o.confirmTimeoutMs / 1000} s (it ${rebooted ? `came back with ${running ?? 'no heartbeat'}` : 'did not reboot'})`)),
+      o.confirmTimeoutMs,
+    );
+  });
+}
+
