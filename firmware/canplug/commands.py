@@ -6,7 +6,6 @@ from canplug import protocol as p
 class CommandHandler:
     def __init__(self, node):
         self.node = node
-        self.answered = 0
         self._table = {
             p.OP_SET_RELAY: self._set_relay,
             p.OP_REPORT_NOW: self._report_now,
@@ -32,7 +31,6 @@ class CommandHandler:
 
     def _reply(self, op, token, result):
         n = self.node
-        self.answered += 1
         n.outbox.push(p.encode_reply(n.node_id, op, token, result, n.safety.status_byte()))
 
     def _set_relay(self, action):

@@ -13,6 +13,7 @@ class Outbox:
         self.limit = limit
         self.dropped = 0
         self.sent = 0
+        self.replies_sent = 0  # command replies the controller took (a new firmware's health check)
 
     def push(self, frame):
         if len(self.frames) >= self.limit:
@@ -24,8 +25,10 @@ class Outbox:
         while self.frames:
             if not port.send(*self.frames[0]):
                 return  # controller busy: try again next round
-            self.frames.pop(0)
+            can_id = self.frames.pop(0)[0]
             self.sent += 1
+            if can_id & 0x780 == p.REPLY:
+                self.replies_sent += 1
 
 
 class Every:

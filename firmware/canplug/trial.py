@@ -19,7 +19,7 @@ class TrialCheck:
     def healthy(self):
         n = self.node
         sensors = n.sensors_working()
-        return (n.reporter.heartbeats >= 2 and n.outbox.sent > 0 and n.commands.answered > 0
+        return (n.reporter.heartbeats >= 2 and n.outbox.sent > 0 and n.outbox.replies_sent > 0
                 and (sensors["power"] or not self.expect.get("power"))
                 and (sensors["humidity"] or not self.expect.get("humidity")))
 

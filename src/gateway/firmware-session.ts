@@ -6,7 +6,7 @@
  */
 import type { CanBus } from '../can/can-bus.js';
 import type { Message } from '../can/codec.js';
-import { FirmwareChannel } from '../can/firmware-channel.js';
+import { FirmwareChannel, TransferTimeoutError } from '../can/firmware-channel.js';
 import { describeResult, encodeBegin, encodeCopy, encodeFile, encodeRequest, Request, type Info, type NodeAnswer } from '../can/firmware-protocol.js';
 import type { Commands } from './commands.js';
 import type { VerifiedBundle } from './firmware-bundle.js';
@@ -65,6 +65,8 @@ export interface FirmwareStatus {
 }
 
 const OK = 0;
+/** A file's answer needs no signature check: its SHA-256 (or a copy) is quick even on an ESP32. */
+const FILE_ANSWER_MS = 10_000;
 const QUERY_TRIES = 3;
 const POLL_MS = 1000;
 
@@ -81,6 +83,7 @@ export async function runSession(o: SessionOptions): Promise<void> {
     onProgress: (sent) => o.onProgress(before + sent, total),
   });
   const fileName = (i: number) => bundle.manifest.files[i]?.path ?? `file ${i}`;
+  const fileTimeoutMs = Math.min(FILE_ANSWER_MS, o.answerTimeoutMs);
   let committed = false;
   const onAbort = () => channel.close();
   o.signal?.addEventListener('abort', onAbort);
@@ -94,23 +97,28 @@ export async function runSession(o: SessionOptions): Promise<void> {
     o.onStage('transferring');
     for (const [i, payload] of payloads.entries()) {
       const request = i === 0 ? Request.begin : Request.file;
-      if (i > 0 && (await copied(channel, i - 1, o.answerTimeoutMs))) {
+      if (i > 0 && (await copied(channel, i - 1, fileTimeoutMs))) {
         o.onCopied?.(fileName(i - 1));
         before += payload.length;
         o.onProgress(before, total);
         continue;
       }
-      const answer = await channel.request(payload, resultFor(request), o.answerTimeoutMs);
+      const answer = await channel.request(payload, resultFor(request), i === 0 ? o.answerTimeoutMs : fileTimeoutMs);
       const result = (answer as Extract<NodeAnswer, { kind: 'result' }>).result;
       if (result.code !== OK) throw new UpdateFailedError(`the node refused ${i === 0 ? 'the manifest' : fileName(i - 1)}: ${describeResult(result, fileName)}`);
       before += payload.length;
       o.onProgress(before, total);
     }
     o.onStage('installing');
-    const commit = await channel.request(encodeRequest('commit'), resultFor(Request.commit), o.answerTimeoutMs * 4);
-    const result = (commit as Extract<NodeAnswer, { kind: 'result' }>).result;
-    if (result.code !== OK) throw new UpdateFailedError(`the node refused the commit: ${describeResult(result, fileName)}`);
+    // Without an answer the commit may or may not have happened (the node lost power, or reset before
+    // its answer went out): what the node boots next tells, so both go on to the confirmation.
     committed = true;
+    const commit = await channel.request(encodeRequest('commit'), resultFor(Request.commit), o.answerTimeoutMs).catch((error: unknown) => {
+      if (error instanceof TransferTimeoutError) return undefined;
+      throw error;
+    });
+    const result = commit?.kind === 'result' ? commit.result : undefined;
+    if (result && result.code !== OK) throw new UpdateFailedError(`the node refused the commit: ${describeResult(result, fileName)}`);
     o.onStage('confirming');
     await confirm(o, channel);
   } catch (error) {
@@ -131,6 +139,13 @@ async function copied(channel: FirmwareChannel, index: number, timeoutMs: number
   return answer.kind === 'result' && answer.result.code === OK;
 }
 
+/** Why a node that rebooted runs another version than the update's. */
+function notInstalled(last: Info['last'], running: string): string {
+  if (last === 'rolled back') return `the new firmware did not confirm itself in time and was rolled back; the node runs ${running} again`;
+  if (last === 'refused') return `the node's boot step refused the staged files (damaged on its flash); it still runs ${running}`;
+  return `the node came back with ${running}: the commit did not take effect (power lost before it was written?)`;
+}
+
 async function query(channel: FirmwareChannel): Promise<Info> {
   let last: unknown;
   for (let i = 0; i < QUERY_TRIES; i++) {
@@ -146,15 +161,14 @@ async function query(channel: FirmwareChannel): Promise<Info> {
 
 /**
  * After the commit the node resets. The update is done when the node runs the new version and says it
- * confirmed it; it failed when the node comes back with the old one (its boot step refused the files,
- * or the new firmware did not confirm itself and was rolled back).
+ * confirmed it; it failed when the node, no longer installing or on trial, runs another version: its
+ * boot step refused the files, the new firmware did not confirm itself and was rolled back, or the
+ * commit never took effect (the node lost power before writing it).
  */
 function confirm(o: SessionOptions, channel: FirmwareChannel): Promise<void> {
   const to = o.bundle.version;
   return new Promise<void>((resolve, reject) => {
-    let rebooted = false;
-    let running: string | undefined;
-    let lastUptime: number | undefined;
+    let running = o.from;
     let asking = false;
     const finish = (error?: Error) => {
       clearInterval(timer);
@@ -164,28 +178,22 @@ function confirm(o: SessionOptions, channel: FirmwareChannel): Promise<void> {
       else resolve();
     };
     const onMessage = (m: Message) => {
-      if (m.type !== 'heartbeat' || m.node !== o.node) return;
-      if (m.state === 'boot' || (lastUptime !== undefined && m.uptime < lastUptime)) rebooted = true;
-      lastUptime = m.uptime;
-      if (rebooted) running = m.firmware;
+      if (m.type === 'heartbeat' && m.node === o.node) running = m.firmware;
     };
     const poll = async () => {
-      if (!rebooted || asking) return;
-      // The new firmware confirms itself only after a CAN reply: give it a command to answer.
-      o.commands.fire(o.node, { op: 'reportNow' });
+      if (asking) return;
       asking = true;
       try {
+        // A new firmware confirms itself only after a CAN reply: give it a command to answer.
+        o.commands.fire(o.node, { op: 'reportNow' });
         const answer = await channel.request(encodeRequest('query'), (a) => a.kind === 'info', POLL_MS);
         if (answer.kind !== 'info') return;
         const { state, last } = answer.info;
-        if (running === to && state === 'idle' && last === 'installed') finish();
-        else if (running !== undefined && running !== to && (last === 'rolled back' || last === 'refused')) {
-          finish(new UpdateFailedError(last === 'refused'
-            ? `the node's boot step refused the staged files (damaged on its flash); it still runs ${running}`
-            : `the new firmware did not confirm itself in time and was rolled back; the node runs ${running} again`));
-        }
+        if (state !== 'idle' || running === undefined) return; // installing, rebooting, on trial
+        if (running === to && last === 'installed') finish();
+        else if (running !== to) finish(new UpdateFailedError(notInstalled(last, running)));
       } catch {
-        // rebooting, or busy: ask again at the next poll
+        // resetting or booting: ask again at the next poll
       } finally {
         asking = false;
       }
@@ -194,9 +202,8 @@ function confirm(o: SessionOptions, channel: FirmwareChannel): Promise<void> {
     o.signal?.addEventListener('abort', () => finish(new UpdateFailedError('the gateway stopped before the node confirmed the update')));
     const timer = setInterval(() => void poll(), POLL_MS);
     const deadline = setTimeout(
-      () => finish(new UpdateFailedError(`no confirmation from the node within ${o.confirmTimeoutMs / 1000} s (it ${rebooted ? `came back with ${running ?? 'no heartbeat'}` : 'did not reboot'})`)),
+      () => finish(new UpdateFailedError(`no confirmation from the node within ${o.confirmTimeoutMs / 1000} s (it runs ${running ?? 'nothing it reported'})`)),
       o.confirmTimeoutMs,
     );
   });
 }
-

@@ -1,0 +1,178 @@
+// Firmware updates of the CPython host runner (firmware/host/run.py) over kernel SocketCAN (vcan0):
+// an update from REST that ends with the node reporting the new version, a power cut (SIGKILL) at each
+// step, and on a bus emulated at 125 kbit/s (vcan echoing through a token-bucket qdisc, transfer ids in
+// a lower-priority band) the transfer's time, its bus share and the report latency of other sockets.
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { frameBits } from '../../src/can/isotp.js';
+import { publicKeyHex, type Bundle } from '../../src/gateway/firmware-bundle.js';
+import type { FirmwareStage, FirmwareStatus } from '../../src/gateway/firmware-session.js';
+import { bundleOf, newKey } from '../helpers/firmware-bundles.js';
+import { recordFigure } from '../helpers/figures.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { emulateBus, percentile, restorePlainVcan } from './bus-emulation.js';
+import { FirmwareRunner } from './firmware-runner.js';
+import { assertInGuest, IFACE, openTransport, PATIENCE_MS, resetVcan, stopAll } from './vcan-helpers.js';
+
+const key = newKey();
+const dirs: string[] = [];
+
+before(async () => {
+  assertInGuest();
+  await resetVcan();
+});
+after(async () => {
+  await stopAll();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function rig(t: TestContext, can: Record<string, unknown>, runnerArgs: string[] = [], updates: Record<string, unknown> = {}) {
+  const flash = mkdtempSync(join(tmpdir(), 'canplug-flash-'));
+  dirs.push(flash);
+  const runner = new FirmwareRunner(['--node', '5', '--channel', IFACE, '--state-dir', flash, '--update-key', publicKeyHex(key), '--set', 'report_period_ms=500', ...runnerArgs]);
+  await runner.start();
+  t.after(() => runner.stop());
+  const tg = await startGateway({
+    can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000, heartbeat_timeout_ms: 5000, ...can },
+    safety: { gateway_rule: false },
+    firmware: { confirm_timeout_s: 300, answer_timeout_ms: 60_000, flow_timeout_ms: 5000, ...updates },
+  });
+  t.after(() => tg.stop());
+  writeFileSync(join(tg.dir, 'firmware-key.pem'), key.export({ format: 'pem', type: 'pkcs8' }));
+  const statuses: FirmwareStatus[] = [];
+  tg.gateway.events.on('firmware.status', (s) => statuses.push(s));
+  const firmware = () => tg.gateway.registry.find('socket-5')?.info.firmware;
+  await waitFor(() => tg.gateway.registry.find('socket-5')?.available && firmware(), 4 * PATIENCE_MS, 'socket-5 online');
+  return { runner, tg, statuses, firmware, flash };
+}
+
+async function update(tg: TestGateway, bundle: Bundle): Promise<void> {
+  const started = await tg.gateway.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
+  assert.equal(started.statusCode, 202, started.body);
+}
+
+const ended = (statuses: FirmwareStatus[], to: string) =>
+  waitFor(() => {
+    const last = statuses.at(-1);
+    return last && last.to === to && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
+  }, 600_000, `the update to ${to} to end`);
+
+test('host runner on vcan0: an update from REST installs and the node reports it; a power cut at each step leaves a whole firmware', { timeout: 1_800_000 }, async (t) => {
+  const { runner, tg, statuses, firmware, flash } = await rig(t, { bitrate: 500000 }, ['--set', 'update_confirm_s=60']);
+  assert.equal(firmware(), '1.0');
+  await update(tg, bundleOf('1.1', key));
+  const done = await ended(statuses, '1.1');
+  assert.equal(done.stage, 'installed', done.error);
+  await waitFor(() => firmware() === '1.1', PATIENCE_MS, 'heartbeats with 1.1');
+  assert.equal((await runner.control('status')).firmware, '1.1');
+  assert.equal(runner.boots, 2, 'the firmware reset itself once, into the new slot, in the same process');
+  t.diagnostic(`REST on vcan0: 1.0 -> 1.1 in ${done.transferMs} ms (${done.copiedFiles} files copied on the node)`);
+
+  let version = '1.1';
+  const steps: [FirmwareStage, (s: FirmwareStatus) => boolean, string][] = [
+    ['transferring', (s) => s.copiedFiles >= 5, 'while the files are staged'],
+    ['installing', () => true, 'as the commit goes out'],
+    ['confirming', () => firmware() !== version, 'while the new firmware is on trial'],
+    ['installed', () => true, 'after it confirmed itself'],
+  ];
+  for (const [n, [stage, when, what]] of steps.entries()) {
+    const to = `1.${2 + n}`;
+    let cut: Promise<void> | undefined;
+    const watch = setInterval(() => {
+      const last = statuses.at(-1);
+      if (!cut && last?.to === to && last.stage === stage && when(last)) cut = runner.powerCut();
+    }, 20);
+    await update(tg, bundleOf(to, key));
+    const end = await ended(statuses, to);
+    await waitFor(() => cut, 60_000, `the power cut ${what}`);
+    clearInterval(watch);
+    await cut;
+    await waitFor(() => tg.gateway.registry.find('socket-5')?.available, 4 * PATIENCE_MS, 'socket-5 back online');
+    const running = String((await runner.control('status')).firmware);
+    assert.ok([version, to].includes(running), `${what}: the node runs ${running}, expected ${version} or ${to}`);
+    assert.equal(end.stage === 'installed', running === to, `${what}: the gateway says ${end.stage} (${end.error ?? ''}), the node runs ${running}`);
+    if (stage === 'transferring') assert.equal(running, version, 'nothing is installed before the commit');
+    if (stage === 'installed') assert.equal(running, to, 'a confirmed firmware stays');
+    await waitFor(() => firmware() === running, PATIENCE_MS, `heartbeats with ${running}`);
+    const slots = JSON.parse(readFileSync(join(flash, 'slots.json'), 'utf8')) as { trial: unknown };
+    assert.equal(slots.trial, null, `${what}: no trial left pending`);
+    t.diagnostic(`power cut ${what}: the node runs ${running}; the gateway says ${end.stage}${end.error ? `: ${end.error}` : ''}`);
+    version = running;
+  }
+  assert.equal(runner.cuts, 4);
+  recordFigure({ kind: 'fault', name: 'host runner on vcan0: power cut (SIGKILL) at each step of a firmware update', survived: '4 of 4 steps: a whole firmware booted, the gateway told which' });
+});
+
+test('on a bus emulated at 125 kbit/s: a whole-firmware transfer takes its share, and the other sockets\' report latency stays within 2x of idle', { timeout: 1_800_000 }, async (t) => {
+  const bitrate = 125_000;
+  const share = 0.5;
+  await emulateBus(bitrate);
+  t.after(() => restorePlainVcan());
+  const { tg, statuses } = await rig(t, { bitrate }, ['--set', 'update_confirm_s=120'], { bus_share: share });
+
+  // Three other sockets report every 100 ms; an observer on the bus times each report from its send.
+  const others = await openTransport();
+  const observer = await openTransport();
+  const sentAt = new Map<string, number>();
+  const latencies: { at: number; ms: number }[] = [];
+  let transferFrames = 0;
+  observer.on('frame', (f) => {
+    if (f.id >= 0x780) transferFrames++;
+    const key = `${f.id}:${f.data[7]}`;
+    const at = sentAt.get(key);
+    if (at !== undefined && f.id >= 0x182 && f.id <= 0x184) {
+      latencies.push({ at, ms: performance.now() - at });
+      sentAt.delete(key);
+    }
+  });
+  let seq = 0;
+  const reports = setInterval(() => {
+    seq = (seq + 1) & 0xff;
+    for (const node of [2, 3, 4]) {
+      sentAt.set(`${0x180 + node}:${seq}`, performance.now());
+      others.send({ id: 0x180 + node, data: Buffer.from([0x08, 0x09, 0, 0, 0, 0, 0, seq]) });
+    }
+  }, 100);
+  t.after(() => clearInterval(reports));
+
+  await new Promise((r) => setTimeout(r, 15_000));
+  const idleEnd = performance.now();
+  const bundle = bundleOf('1.1', key, true); // every file changed: the whole firmware crosses the bus
+  const framesBefore = transferFrames;
+  await update(tg, bundle);
+  await waitFor(() => statuses.some((s) => s.stage === 'transferring'), PATIENCE_MS, 'the transfer started');
+  const transferStart = performance.now();
+  await waitFor(() => statuses.some((s) => s.stage !== 'transferring' && s.stage !== 'checking' && s.stage !== 'queued'), 1_500_000, 'the transfer done');
+  const transferEnd = performance.now();
+  const frames = transferFrames - framesBefore;
+  const end = await ended(statuses, '1.1');
+  assert.equal(end.stage, 'installed', end.error);
+
+  const idle = latencies.filter((l) => l.at < idleEnd).map((l) => l.ms);
+  const busy = latencies.filter((l) => l.at > transferStart && l.at < transferEnd).map((l) => l.ms);
+  const seconds = (transferEnd - transferStart) / 1000;
+  const busShare = (frames * frameBits(8)) / (seconds * bitrate);
+  const figure = {
+    bitrate,
+    configured_share: share,
+    bundle_bytes: end.totalBytes,
+    transfer_s: Math.round(seconds * 10) / 10,
+    transfer_frames: frames,
+    measured_bus_share: Math.round(busShare * 1000) / 1000,
+    node_block_size: end.nodeBlockSize,
+    idle_p50_ms: percentile(idle, 0.5),
+    idle_p95_ms: percentile(idle, 0.95),
+    transfer_p50_ms: percentile(busy, 0.5),
+    transfer_p95_ms: percentile(busy, 0.95),
+    transfer_max_ms: percentile(busy, 1),
+    reports_idle: idle.length,
+    reports_during: busy.length,
+  };
+  t.diagnostic(`firmware transfer on a bus emulated at 125 kbit/s: ${JSON.stringify(figure)}`);
+  assert.ok(idle.length > 300 && busy.length > 300, `enough reports timed: ${idle.length} idle, ${busy.length} during`);
+  assert.ok(busShare <= share * 1.1, `the transfer kept to its share: ${busShare}`);
+  assert.ok(figure.transfer_p50_ms! <= 2 * figure.idle_p50_ms!, `report latency during the transfer (median ${figure.transfer_p50_ms} ms) within 2x of idle (${figure.idle_p50_ms} ms)`);
+});
