@@ -26,15 +26,21 @@ async function reloadVcan(echo: boolean): Promise<void> {
   await sh('ip', 'link', 'set', 'up', IFACE);
 }
 
+const tbf = (bitrate: number) => ['tbf', 'rate', `${Math.round((bitrate / frameBits(8)) * SKB_BYTES * 8)}bit`, 'burst', `${2 * SKB_BYTES}`, 'limit', `${200 * SKB_BYTES}`];
+
 /** vcan0 becomes a bus of `bitrate` bit/s with two priority bands (the transfer's ids in the lower one). */
 export async function emulateBus(bitrate: number): Promise<void> {
   const mods = await modules();
   for (const m of ['sch_prio', 'cls_basic', 'em_canid']) await sh('insmod', `${mods}/net/sched/${m}.ko`).catch(() => ''); // loaded already: fine
   await reloadVcan(true);
-  const rate = Math.round((bitrate / frameBits(8)) * SKB_BYTES * 8);
-  await sh('tc', 'qdisc', 'add', 'dev', IFACE, 'root', 'handle', '1:', 'tbf', 'rate', `${rate}bit`, 'burst', `${2 * SKB_BYTES}`, 'limit', `${200 * SKB_BYTES}`);
+  await sh('tc', 'qdisc', 'add', 'dev', IFACE, 'root', 'handle', '1:', ...tbf(bitrate));
   await sh('tc', 'qdisc', 'add', 'dev', IFACE, 'parent', '1:1', 'handle', '10:', 'prio', 'bands', '2', 'priomap', ...Array(16).fill('0'));
   await sh('tc', 'filter', 'add', 'dev', IFACE, 'parent', '10:', 'prio', '1', 'basic', 'match', 'canid(sff 0x780:0x780)', 'flowid', '10:2');
+}
+
+/** The emulated bus at another bitrate, in place: open sockets keep working. */
+export async function retimeBus(bitrate: number): Promise<void> {
+  await sh('tc', 'qdisc', 'change', 'dev', IFACE, 'root', 'handle', '1:', ...tbf(bitrate));
 }
 
 /** Back to the guest's usual vcan0 (echo in the CAN core, no qdisc of ours) for the files that follow. */
