@@ -94,7 +94,9 @@ export class FirmwareEntity {
     const { baseTopic, prefix } = this.deps;
     const id = this.deps.deviceIdentifier(device);
     const stateTopic = `${baseTopic}/${device.name}/firmware`;
-    const configTopic = `${prefix}/update/${id}/firmware/config`;
+    // A node id of its own in the topic (HA reads nothing from it): the device's node id holds
+    // discovery.ts's entities, which all share the device's state topic.
+    const configTopic = `${prefix}/update/${id}_update/firmware/config`;
     const before = this.topics.get(device.key);
     if (before && before.state !== stateTopic) this.send(before.state, '');
     this.topics.set(device.key, { config: configTopic, state: stateTopic });
@@ -102,7 +104,7 @@ export class FirmwareEntity {
       configTopic,
       JSON.stringify({
         name: 'Firmware',
-        unique_id: `${id}_firmware`,
+        unique_id: `${id}_firmware_update`, // `${id}_firmware` is the firmware version sensor of discovery.ts
         device_class: 'firmware',
         entity_category: 'config',
         state_topic: stateTopic,
@@ -110,7 +112,8 @@ export class FirmwareEntity {
         payload_install: INSTALL_PAYLOAD,
         availability: [{ topic: `${baseTopic}/bridge/state` }, { topic: `${baseTopic}/${device.name}/availability` }],
         availability_mode: 'all',
-        device: { identifiers: [id] },
+        // No via_device: discovery.ts would take a config of the bridge's devices it did not publish for stale.
+        device: { identifiers: [id], name: device.name },
         origin: { name: 'canplug', sw_version: this.deps.version },
       }),
     );
