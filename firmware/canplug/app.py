@@ -66,13 +66,13 @@ async def communicate(node, port, watchdog=None):
             port.service()
             if watchdog is not None:
                 watchdog.feed()
-        await _sleep_ms(TRANSFER_POLL_MS if node.updater.active else CAN_POLL_MS)
+        await _sleep_ms(TRANSFER_POLL_MS if node.updating() else CAN_POLL_MS)
 
 
 async def update(node):
     """Firmware updates: the signature check and the read-back run here in steps (update.py)."""
     while True:
-        busy = node.updater.poll(node.clock.ticks_ms())
+        busy = node.poll_updates(node.clock.ticks_ms())
         await _sleep_ms(0 if busy else UPDATE_IDLE_MS)
 
 

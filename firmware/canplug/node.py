@@ -1,6 +1,8 @@
 # One smart socket: wires sensors, safety, persistence and the protocol profile together.
 # The asyncio tasks in app.py call into it; everything here is synchronous and testable
 # with a virtual clock.
+import sys
+
 from canplug import protocol as p
 from canplug import seed
 from canplug import settings
@@ -10,7 +12,8 @@ from canplug.humidity import HumidityReader
 from canplug.power_meter import FAULT_NONE, PowerMeter
 from canplug.reports import Outbox, SeedReporter, V1Reporter
 from canplug.safety import Relay, Safety
-from canplug.update import UpdateService
+
+import boot_slots
 
 
 class Node:
@@ -46,7 +49,14 @@ class Node:
         self.reporter = SeedReporter(self) if self.seed_profile else V1Reporter(self)
         self.commands = CommandHandler(self)
         self.rx_depth = 2  # frames the CAN port holds between two polls; use_port() sets the port's
-        self.updater = UpdateService(self, _flash_root(config_path))
+        # Firmware updates (canplug/update.py, trial.py) cost about 30 KB of heap imported from source:
+        # loaded only when an update's first frame arrives, or on the first boot after one.
+        self.flash_root = _flash_root(config_path)
+        self.updater = None
+        self.trial = None
+        if self.flash_root and boot_slots.read_state(self.flash_root)["trial"]:
+            from canplug.trial import TrialCheck
+            self.trial = TrialCheck(self, self.flash_root)
 
     # --- start-up -----------------------------------------------------------------------------
 
@@ -58,10 +68,7 @@ class Node:
         return [p.COMMAND + self.node_id, p.DISCOVERY, p.TRANSFER_TO_NODE + self.node_id]
 
     def use_port(self, port):
-        """The transfer's block size leaves a receive buffer free for a command (docs/protocol.md):
-        one consecutive frame at a time on an MCP2515."""
         self.rx_depth = port.rx_depth
-        self.updater.receiver.block_size = max(1, port.rx_depth - 1)
 
     def announce_boot(self):
         self.reporter.heartbeat()
@@ -116,7 +123,7 @@ class Node:
         if can_id == p.COMMAND + self.node_id:
             self.commands.handle(data)
         elif can_id == p.TRANSFER_TO_NODE + self.node_id:
-            self.updater.frame(data)
+            self.update_service().frame(data)
         elif can_id == p.DISCOVERY:
             try:
                 message = p.decode(can_id, data)
@@ -132,6 +139,35 @@ class Node:
         self.outbox.flush(port)
         if not self.outbox.frames:
             self.transfer_outbox.flush(port)
+
+    # --- firmware updates ----------------------------------------------------------------------
+
+    def update_service(self):
+        """The update service, loaded on first use (see __init__)."""
+        if self.updater is None:
+            from canplug.update import UpdateService
+            self.updater = UpdateService(self, self.flash_root)
+        return self.updater
+
+    def drop_update_service(self):
+        """An update that ended without installing: its modules go, their heap comes back."""
+        self.updater = None
+        for name in ("canplug.update", "canplug.staging", "canplug.bundle", "canplug.ed25519", "canplug.sha512"):
+            sys.modules.pop(name, None)
+
+    def poll_updates(self, now):
+        """The update task's step: the new firmware's trial, then the update under way. True: more to do now."""
+        if self.trial is not None and self.trial.poll(now):
+            self.trial = None
+        return self.updater is not None and self.updater.poll(now)
+
+    def updating(self):
+        """Transfer frames are expected: the CAN task polls faster."""
+        return self.updater is not None and self.updater.active
+
+    def relay_held(self):
+        """An update holds the relay in its power-on state: closes are refused (update.py)."""
+        return self.updater is not None and self.updater.holds_relay
 
     def sensors_working(self):
         """What a new firmware must show again before it confirms itself (update.TrialCheck)."""

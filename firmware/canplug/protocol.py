@@ -3,8 +3,6 @@
 # decode() returns dicts shaped like firmware/test-vectors.json.
 import struct
 
-from canplug import isotp
-
 PROTOCOL_VERSION = 1
 MAX_NODE_ID = 63
 
@@ -257,6 +255,7 @@ def decode(can_id, data, ext=False, rtr=False):
         wh, uptime = struct.unpack("<II", data)
         return {"type": "energy", "node": node, "energyWh": wh, "uptime": uptime}
     if base in (TRANSFER_TO_NODE, TRANSFER_TO_GATEWAY):
+        from canplug import isotp  # here, not at the top: the node itself never decodes these (heap)
         try:
             pdu = isotp.decode_pdu(data)
         except ValueError as e:

@@ -24,8 +24,7 @@ class TrialCheck:
                 and (sensors["humidity"] or not self.expect.get("humidity")))
 
     def poll(self, now):
-        if not self.pending:
-            return
+        """True once the trial is over (confirmed, or reset for the rollback)."""
         if self.healthy():
             boot_slots.confirm(self.root)
             self.pending = False
@@ -34,3 +33,4 @@ class TrialCheck:
             self.pending = False  # the reset below rolls back; a simulated board returns from it
             self.node.prepare_reset()
             self.node.board.restart()
+        return not self.pending

@@ -17,7 +17,6 @@ from canplug import protocol as p
 from canplug.staging import (BAD_MANIFEST, BAD_SIGNATURE, BUSY, FILE_SIZE, FILES_MISSING, NO_KEY, NO_SPACE,  # noqa: F401
                              NOT_ALLOWED, NOT_SAME, OK, OUT_OF_ORDER, STAGED_DAMAGED, TOO_LARGE, TRANSFER_BROKEN,
                              TRANSFER_TIMEOUT, WRITE_FAILED, FILE_CORRUPT)
-from canplug.trial import TrialCheck
 
 REQ_QUERY, REQ_BEGIN, REQ_FILE, REQ_COMMIT, REQ_ABORT, REQ_COPY = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 ANS_INFO, ANS_RESULT = 0x81, 0x82
@@ -49,9 +48,11 @@ class UpdateService:
         self._request = None  # (opcode, file index) of the message being received
         self._touched = 0
         self._reset_at = None
+        # The block size leaves a receive buffer free for a command (docs/protocol.md): one consecutive
+        # frame at a time on an MCP2515.
         self.receiver = isotp.Receiver(node.clock, self._send, max(1, node.rx_depth - 1),
                                        self._start, self._single, self._broken)
-        self.trial = TrialCheck(node, root) if root else None
+        self._idle_since = node.clock.ticks_ms()
 
     # --- frames in, answers out ---------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ class UpdateService:
         self._answer(bytes((ANS_RESULT, op, code)) + bundle.u32(detail))
 
     def info(self):
-        state = S_TRIAL if self.trial and self.trial.pending else self.state
+        state = S_TRIAL if self.node.trial is not None else self.state
         last = LAST_CODES.get((boot_slots.read_state(self.root)["last"] or {}).get("result"), 0) if self.root else 0
         free_kib = min(0xFFFF, self.flash_free() // 1024) if self.root else 0
         return bytes((ANS_INFO, state, self.receiver.block_size, self.receiver.st_min,
@@ -126,7 +127,7 @@ class UpdateService:
     def _refuse_begin(self):
         if not self.root:
             return WRITE_FAILED
-        if self.state in (S_VERIFYING, S_INSTALLING) or (self.trial and self.trial.pending):
+        if self.state in (S_VERIFYING, S_INSTALLING) or self.node.trial is not None:
             return BUSY
         return None
 
@@ -298,8 +299,6 @@ class UpdateService:
     def poll(self, now):
         """One bounded step of whatever is under way; True while there is more to do at once."""
         self.receiver.poll(now)
-        if self.trial is not None:
-            self.trial.poll(now)
         if self._job is not None:
             try:
                 outcome = next(self._job)
@@ -327,5 +326,9 @@ class UpdateService:
             return False
         if self.state == S_RECEIVING and self.node.clock.ticks_diff(now, self._touched) > IDLE_TIMEOUT_MS:
             self.end_session()
+        if self.state != S_IDLE or self.receiver.busy:
+            self._idle_since = now
+        elif self.node.clock.ticks_diff(now, self._idle_since) > IDLE_TIMEOUT_MS:
+            self.node.drop_update_service()  # nothing happened for a while: give the heap back
         return False
 

@@ -58,6 +58,21 @@ class TransferTest(unittest.TestCase):
         self.assertEqual(self.gw.result(bytes((u.REQ_ABORT,))), (u.OK, 0))
         self.assertEqual(self.h.command(p.OP_SET_RELAY, 5, CLOSE)["result"], "ok", "an aborted update lets go")
 
+    def test_the_update_code_is_loaded_by_an_update_and_dropped_after_one_that_ended(self):
+        import sys
+        loaded = dict((name, module) for name, module in sys.modules.items() if name.startswith("canplug."))
+        self.addCleanup(sys.modules.update, loaded)  # the other tests hold these very modules
+        h = Harness(self, humidity=45.0)
+        self.assertIsNone(h.node.updater, "not loaded by a node that is not updating")
+        gw = rig.Gateway(h)
+        gw.info()
+        self.assertIsNotNone(h.node.updater)
+        self.assertEqual(gw.result(bytes((u.REQ_ABORT,))), (u.OK, 0))
+        h.clock.advance_ms(u.IDLE_TIMEOUT_MS + 1)
+        gw.settle()
+        self.assertIsNone(h.node.updater, "its heap comes back")
+        self.assertNotIn("canplug.ed25519", sys.modules)
+
     def test_power_on_state_on_keeps_the_load_on_unless_an_interlock_is_latched(self):
         h = rig.factory_node(self, config=None)
         h.command(p.OP_SET_POWER_ON_STATE, 1, 1)
@@ -74,7 +89,7 @@ class TransferTest(unittest.TestCase):
         for frame in rig.frames_of(payload):
             self.h.node.handle_frame(self.gw.id, frame)
         self.assertEqual(self.h.node.updater.state, u.S_VERIFYING)
-        self.assertTrue(self.h.node.updater.poll(self.h.clock.ticks_ms()), "one step at a time")
+        self.assertTrue(self.h.node.poll_updates(self.h.clock.ticks_ms()), "one step at a time")
         self.assertEqual(self.h.command(p.OP_SET_RELAY, 1, CLOSE)["result"], "ok")
         self.h.poll_humidity(90.0)
         self.assertFalse(self.h.plant.relay_closed())
@@ -91,7 +106,7 @@ class RefusalTest(unittest.TestCase):
     def assert_nothing_staged(self):
         self.assertFalse(os.path.exists(os.path.join(self.h.dir, "fw", "a", "canplug")))
         self.assertIsNone(boot_slots.read_state(self.h.dir)["pending"])
-        self.assertFalse(self.h.node.updater.holds_relay)
+        self.assertFalse(self.h.node.relay_held())
 
     def test_a_wrong_signature(self):
         self.assertEqual(self.gw.begin(self.files, seed=rig.OTHER_SEED), (u.BAD_SIGNATURE, 0))
@@ -119,11 +134,11 @@ class RefusalTest(unittest.TestCase):
     def test_a_full_flash(self):
         h = rig.factory_node(self, flash_bytes=40 * 1024)
         gw = rig.Gateway(h)
-        free = h.node.updater.flash_free()
+        free = h.node.update_service().flash_free()
         self.assertEqual(gw.begin(rig.firmware_files(extra=b"y" * 60000)), (u.NO_SPACE, free))
         self.assertEqual(gw.info()["free_kib"], free // 1024)
         self.assertFalse(os.path.exists(os.path.join(h.dir, "fw", "a", "canplug")))
-        self.assertFalse(h.node.updater.holds_relay)
+        self.assertFalse(h.node.relay_held())
 
     def test_a_corrupted_frame_fails_that_file_and_the_commit(self):
         self.assertEqual(self.gw.begin(self.files), (u.OK, 0))

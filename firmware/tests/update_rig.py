@@ -96,7 +96,7 @@ class Gateway:
     def settle(self, limit=100000):
         """Runs the update task's steps until nothing is left to do at once."""
         for _ in range(limit):
-            if not self.node.updater.poll(self.h.clock.ticks_ms()):
+            if not self.node.poll_updates(self.h.clock.ticks_ms()):
                 break
         self.h.flush()
 

@@ -6,6 +6,7 @@
 // with 16 KB to spare, and the figures are reported. Figures: firmware/README.md, "Memory".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decode, encodeCommand, type Command, type Message } from '../../src/can/codec.js';
 import { hostFiles, MicroPythonVm } from '../helpers/micropython-vm.js';
@@ -41,7 +42,12 @@ function scenario(): Map<number, { command?: Command; control?: string }[]> {
 
 test(`96 KB heap: ${MINUTES} simulated minutes of the firmware on the MicroPython VM without running out`, { timeout: 600_000 }, async (t) => {
   // What the device modules alone hold once imported from source.
-  const bare = await MicroPythonVm.boot({ heapBytes: HEAP, files: hostFiles(fileURLToPath(new URL('../../firmware/canplug', import.meta.url)), '/flash/canplug'), cwd: '/flash' });
+  const bare = await MicroPythonVm.boot({
+    heapBytes: HEAP,
+    // boot_slots.py sits beside main.py on the flash; the update code (canplug/update.py) reads it
+    files: { ...hostFiles(fileURLToPath(new URL('../../firmware/canplug', import.meta.url)), '/flash/canplug'), '/flash/boot_slots.py': readFileSync(new URL('../../firmware/boot_slots.py', import.meta.url)) },
+    cwd: '/flash',
+  });
   // This port collects only when a call returns to JavaScript: collect in one call, read in the next.
   await bare.exec('import gc\ndef alloc():\n    return gc.mem_alloc()\ngc.collect()');
   const base = (await bare.call('alloc')) as number;
