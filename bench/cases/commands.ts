@@ -14,6 +14,9 @@ import { median, now, percentiles, sleep, type Percentiles } from '../lib/stats.
 
 const BACKGROUND_NODES = Array.from({ length: 16 }, (_, i) => i + 2);
 const BACKGROUND_RATE = 4000;
+/** Nodes in their own thread for the stalled-main-loop trips (clear of socket 1 and the background nodes). */
+const STALLED_NODES = Array.from({ length: 40 }, (_, i) => i + 20);
+const STALL_MS = 10_000;
 /** Commands sent and not counted first. */
 const WARM_UP = 10;
 /** One command every 50 ms: a steady 20 per second. */
@@ -87,6 +90,8 @@ async function measure(what: What, broker: Mosquitto, background: boolean, optio
         results = { rest: percentiles(rest), mqtt: percentiles(viaMqtt) };
       } else {
         results = { trip: percentiles(await gateway.trips(options.quick ? 10 : 50)) };
+        // The frame source runs in the stalled thread too, so only on the idle bus.
+        if (!background) results.stalled = percentiles(await gateway.stalledTrips(STALLED_NODES.slice(0, options.quick ? 10 : 40), STALL_MS));
       }
       await traffic;
       return results;
@@ -100,6 +105,7 @@ const SCENARIOS: Record<string, { what: What; scenario: string; target: string; 
   rest: { what: 'commands', scenario: 'REST PUT relay -> frame -> reply -> 200', target: 'p99 < 20 ms', limit: 20, unit: 'commands, 20/s' },
   mqtt: { what: 'commands', scenario: 'MQTT set -> frame at the node', target: 'p99 < 20 ms', limit: 20, unit: 'commands, 20/s' },
   trip: { what: 'safety', scenario: 'humidity frame -> open command', target: 'p99 < 100 ms', limit: 100, unit: 'trips' },
+  stalled: { what: 'safety', scenario: 'humidity frame -> open command, main loop stalled 10 s', target: 'p99 < 100 ms', limit: 100, unit: 'trips' },
 };
 
 function benchCase(what: What, description: string): BenchCase {

@@ -14,6 +14,8 @@ import { parseConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/controller.js';
 import { SocketCanTransport } from '../../src/can/socketcan-transport.js';
 import { silentLogger } from '../../src/log.js';
+import { startNodeThread } from '../../test/helpers/node-thread.js';
+import { stallEventLoop } from '../../test/helpers/stall.js';
 import { FrameSource } from './frame-source.js';
 import { now, sleep } from './stats.js';
 import type { ChildReply, ChildRequest, Envelope, Measurement } from './gateway-process.js';
@@ -193,6 +195,20 @@ async function trips(count: number): Promise<number[]> {
   return ms;
 }
 
+/** Trips of nodes in their own thread, 500 ms into a busy stall of this (the gateway's main) thread. */
+async function stalledTrips(nodes: number[], stallMs: number, nodeThreadModule: string): Promise<number[]> {
+  const g = gateway!;
+  const thread = await startNodeThread(g.virtualBus!.name, nodes, nodeThreadModule);
+  try {
+    await sleep(1500); // the nodes boot and announce themselves
+    const trips = thread.trip(nodes, 500, 20);
+    stallEventLoop(stallMs);
+    return (await trips).map((t) => t.ms);
+  } finally {
+    await thread.stop();
+  }
+}
+
 async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
   switch (request.type) {
     case 'start':
@@ -224,6 +240,8 @@ async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
       return { type: 'commands', commands: commands.splice(0) };
     case 'trips':
       return { type: 'trips', ms: await trips(request.count) };
+    case 'stalledTrips':
+      return { type: 'trips', ms: await stalledTrips(request.nodes, request.stallMs, request.nodeThreadModule) };
     case 'stop':
       source?.stop();
       await gateway?.stop();

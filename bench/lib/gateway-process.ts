@@ -45,6 +45,11 @@ export type ChildRequest =
   | { type: 'commands' }
   /** `count` humidity trips of simulated socket 1 with its own interlock off: frame -> open command, ms. */
   | { type: 'trips'; count: number }
+  /**
+   * Humidity trips of simulated sockets in a thread of their own (`nodes`), while the gateway's main
+   * thread is stalled in a busy loop for `stallMs`: only the safety worker can answer in time.
+   */
+  | { type: 'stalledTrips'; nodes: number[]; stallMs: number; nodeThreadModule: string }
   | { type: 'stop' };
 
 export type ChildReply =
@@ -146,6 +151,14 @@ export class BenchProcess {
     const reply = await this.request({ type: 'commands' });
     if (reply.type !== 'commands') throw new Error(`unexpected reply ${reply.type}`);
     return reply.commands;
+  }
+
+  async stalledTrips(nodes: number[], stallMs: number): Promise<number[]> {
+    // The child is bundled into a temporary directory: it is told where the node thread's module is.
+    const nodeThreadModule = new URL('../../test/helpers/node-thread.ts', import.meta.url).href;
+    const reply = await this.request({ type: 'stalledTrips', nodes, stallMs, nodeThreadModule });
+    if (reply.type !== 'trips') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.ms;
   }
 
   async trips(count: number): Promise<number[]> {

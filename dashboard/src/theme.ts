@@ -1,8 +1,9 @@
 /** Dark or light: follows the system unless the user picked one (kept in localStorage). */
+import { icon } from './icons.js';
+
 const KEY = 'canplug.theme';
 type Theme = 'auto' | 'dark' | 'light';
 const NEXT: Record<Theme, Theme> = { auto: 'dark', dark: 'light', light: 'auto' };
-const ICON: Record<Theme, string> = { auto: '◐', dark: '☾', light: '☀' };
 
 function stored(): Theme {
   try {
@@ -16,7 +17,7 @@ function stored(): Theme {
 function apply(theme: Theme, button: HTMLButtonElement): void {
   if (theme === 'auto') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
-  button.textContent = ICON[theme];
+  button.replaceChildren(icon(theme));
   button.title = `colour theme: ${theme === 'auto' ? 'as the system' : theme}`;
   button.setAttribute('aria-label', button.title);
 }

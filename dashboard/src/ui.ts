@@ -19,14 +19,31 @@ export function banner(text: string | undefined, kind: 'error' | 'info' = 'error
   el.textContent = text ?? '';
 }
 
-/** A view of the page: mounted into <main>, unmounted when the user leaves it. */
+/**
+ * A view of the page: mounted into <main>, unmounted when the user leaves it. It follows the device
+ * store itself; `refresh` runs when the link goes up or down or the access changes (controls follow).
+ */
 export interface View {
   mount(root: HTMLElement, args: string[]): void;
   unmount(): void;
+  refresh?(): void;
 }
 
-/** The link to the gateway is down: views disable their controls. */
-export const link = { up: false };
+/**
+ * The link to the gateway: `up` while the live stream is connected; `access` is what the stream said
+ * this browser may do ('read' without the token: controls are disabled, the top bar offers Unlock).
+ */
+export const link: { up: boolean; access: 'read' | 'write' } = { up: false, access: 'read' };
+
+/** True when changes can be sent: the gateway is there and the token allows them. */
+export const canChange = () => link.up && link.access === 'write';
+
+/** Why a control is disabled, for its title (a tooltip on a desktop, read by screen readers). */
+export function whyDisabled(): string | undefined {
+  if (!link.up) return 'the gateway cannot be reached';
+  if (link.access !== 'write') return 'read-only: unlock with the API token to change things';
+  return undefined;
+}
 
 /** A clear message in place of a feature the gateway does not offer (an older gateway: 404). */
 export function notAvailable(what: string, route: string): HTMLElement {

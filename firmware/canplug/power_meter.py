@@ -1,7 +1,13 @@
 # ACS712 (current) and ZMPT101B (voltage) on the ESP32 ADC: RMS, real power, sensor faults.
+#
+# The sampling loop allocates nothing (MicroPython's pattern for tight loops): it reads the clock
+# as small ints and stores raw ADC counts into arrays allocated once; the float maths runs once per
+# window, in finish(). On the board a float is a heap object, so float maths per sample would feed
+# the garbage collector 400 times per window, and a collection in the middle of a cycle makes its
+# samples late.
 from array import array
 
-from canplug.rms import ADC_MAX, WaveStats, sample_cycle
+from canplug.rms import ADC_MAX, WaveStats
 
 FAULT_NONE = 0
 FAULT_SATURATED = 1   # samples hit the ADC rails: the reading is a lower bound
@@ -9,6 +15,7 @@ FAULT_NO_SIGNAL = 2   # the sensor's output sits where no sensor would (unplugge
 
 _ZERO_TOLERANCE_V = 0.5
 _CYCLE_ATTEMPTS = 3
+CALIBRATION_CYCLES = 10
 
 
 class Reading:
@@ -24,14 +31,17 @@ class PowerMeter:
     """Measures over `cycles` whole mains periods, one period per call so the caller can yield."""
 
     def __init__(self, clock, adc_v, adc_i, cfg):
-        self._clock = clock
-        self._adc_v = adc_v
-        self._adc_i = adc_i
+        # Bound once: every lookup of adc.read (or of a simulated clock's methods) allocates a bound method.
+        self._ticks_us, self._ticks_diff, self._sleep_us = clock.ticks_us, clock.ticks_diff, clock.sleep_us
+        self._read_v, self._read_i = adc_v.read, adc_i.read
         self.n = cfg["samples_per_cycle"]
         self.cycles = cfg["cycles_per_measurement"]
         self.period_us = 1000000 // cfg["mains_hz"]
-        self._buf_v = array("H", [0] * self.n)  # not array("H", bytes(..)): MicroPython iterates bytes
-        self._buf_i = array("H", [0] * self.n)
+        # The window's raw counts, zeroed from bytes: a list of zeros would take twice the heap meanwhile
+        size = self.n * max(self.cycles, CALIBRATION_CYCLES)
+        self._buf_v = array("H", bytes(2 * size))
+        self._buf_i = array("H", bytes(2 * size))
+        self._sampled = 0  # whole cycles in the buffers since begin()
         self._volts_per_count = cfg["adc_full_scale_v"] / ADC_MAX
         divider = cfg["acs712_divider"]
         self._amps_per_count = self._volts_per_count / (cfg["acs712_v_per_a"] * divider) * cfg["current_cal"]
@@ -47,26 +57,51 @@ class PowerMeter:
         self.zero_fault = FAULT_NONE
 
     def begin(self):
-        self._stats.reset()
+        self._sampled = 0
 
     def sample_one_cycle(self):
-        """One mains period into the running sums. A cycle that was held up is taken again, and
+        """One mains period into the window's buffers. A cycle that was held up is taken again, and
         dropped if it keeps being held up: unevenly spread samples would give a wrong RMS."""
+        if (self._sampled + 1) * self.n > len(self._buf_v):
+            return False  # the window is full
         for _ in range(_CYCLE_ATTEMPTS):
-            if sample_cycle(self._clock, self._adc_v.read, self._adc_i.read,
-                            self._buf_v, self._buf_i, self.n, self.period_us):
-                self._stats.add_cycle(self._buf_v, self._buf_i, self.n)
+            if self._sample_cycle(self._sampled * self.n):
+                self._sampled += 1
                 return True
             self.late_cycles += 1
         return False
 
+    def _sample_cycle(self, at):
+        """Reads v and i alternately into the buffers from index `at`, 2n reads evenly spread over
+        one period. Gives up and returns False as soon as a read comes more than one slot late (a GC
+        pause, an interrupt, a busy host): the samples would no longer be evenly spread."""
+        # At most three names per assignment: MicroPython builds a tuple on the heap for four or more.
+        ticks_us, ticks_diff, sleep_us = self._ticks_us, self._ticks_diff, self._sleep_us
+        read_v, read_i = self._read_v, self._read_i
+        buf_v, buf_i = self._buf_v, self._buf_i
+        period_us = self.period_us
+        slots = 2 * self.n
+        slot_us = period_us // slots
+        t0 = ticks_us()
+        for j in range(slots):
+            wait = j * period_us // slots - ticks_diff(ticks_us(), t0)
+            if wait > 0:
+                sleep_us(wait)
+            elif wait < -slot_us:
+                return False
+            if j & 1:
+                buf_i[at + (j >> 1)] = read_i()
+            else:
+                buf_v[at + (j >> 1)] = read_v()
+        return True
+
     def finish(self):
         """The Reading over the cycles sampled since begin(); None if every cycle was dropped."""
-        s = self._stats
-        if s.n == 0:
+        if self._sampled == 0:
             return None
-        clipped_v, clipped_i = s.clipped_v(), s.clipped_i()
-        mean_v, rms_v, mean_i, rms_i, p = s.finish()
+        s = self._stats
+        mean_v, rms_v, mean_i, rms_i, p = s.measure(self._buf_v, self._buf_i, self._sampled)
+        clipped_v, clipped_i = s.clipped_v, s.clipped_i
         amps_raw = rms_i * self._amps_per_count
         amps = max(0.0, amps_raw * amps_raw - self.noise_amps * self.noise_amps) ** 0.5
         if amps < self.min_amps:
@@ -91,14 +126,14 @@ class PowerMeter:
             self.sample_one_cycle()
         return self.finish()
 
-    def calibrate_zero(self, cycles=10):
+    def calibrate_zero(self):
         """With the relay open: the ACS712's zero point and noise floor (start-up, no load)."""
         self.begin()
-        for _ in range(cycles):
+        for _ in range(CALIBRATION_CYCLES):
             self.sample_one_cycle()
-        if self._stats.n == 0:
+        if self._sampled == 0:
             return None  # held up throughout; keep the defaults
-        _, _, mean_i, rms_i, _ = self._stats.finish()
+        _, _, mean_i, rms_i, _ = self._stats.measure(self._buf_v, self._buf_i, self._sampled)
         self.zero_v = mean_i * self._volts_per_count
         self.zero_fault = self._zero_fault_at(mean_i)
         # cap: a load that leaks through an open relay is no noise floor

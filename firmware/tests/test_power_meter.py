@@ -5,7 +5,7 @@ import unittest
 
 from canplug import settings
 from canplug.hal.clocks import VirtualClock
-from canplug.hal.sim import SimPin, SimPlant, make_adcs
+from canplug.hal.sim import SimPin, SimPlant, TableAdc, make_adcs
 from canplug.power_meter import FAULT_NO_SIGNAL, FAULT_NONE, FAULT_SATURATED, PowerMeter
 
 
@@ -64,7 +64,7 @@ class RmsAccuracyTest(unittest.TestCase):
         # the original firmware's way: squaring raw counts reads the 2.45 V bias as ~24 A
         meter.begin()
         meter.sample_one_cycle()
-        raw_rms = math.sqrt(sum(c * c for c in meter._buf_i) / meter.n) * 3.3 / 4095 / 0.100
+        raw_rms = math.sqrt(sum(c * c for c in meter._buf_i[:meter.n]) / meter.n) * 3.3 / 4095 / 0.100
         self.assertGreater(raw_rms, 20.0)
 
     def test_start_up_calibration_finds_the_zero_point(self):
@@ -77,7 +77,7 @@ class StalledSamplingTest(unittest.TestCase):
     def test_a_cycle_held_up_by_a_pause_is_taken_again(self):
         meter, plant = meter_for(load_w=1150.0)
         clock = plant.clock
-        read_i = meter._adc_i.read
+        read_i = meter._read_i
         calls = [0]
 
         def read_i_with_a_pause():
@@ -85,7 +85,7 @@ class StalledSamplingTest(unittest.TestCase):
             if calls[0] in (30, 130):  # a 2 ms garbage collection in two different cycles
                 clock.sleep_us(2000)
             return read_i()
-        meter._adc_i.read = read_i_with_a_pause
+        meter._read_i = read_i_with_a_pause
         r = meter.measure_blocking()
         self.assertEqual(meter.late_cycles, 2)
         self.assertLess(rel_err(r.volts, 230.0), 0.01)
@@ -93,12 +93,12 @@ class StalledSamplingTest(unittest.TestCase):
 
     def test_a_window_held_up_throughout_gives_no_reading_rather_than_a_wrong_one(self):
         meter, plant = meter_for(load_w=1150.0)
-        read_v = meter._adc_v.read
+        read_v = meter._read_v
 
         def always_late():
             plant.clock.sleep_us(600)
             return read_v()
-        meter._adc_v.read = always_late
+        meter._read_v = always_late
         self.assertIsNone(meter.measure_blocking())
 
 
@@ -136,6 +136,49 @@ class SensorFaultTest(unittest.TestCase):
         r = meter.measure_blocking()
         self.assertEqual(r.volts, 230.0)
         self.assertLess(rel_err(r.watts, 460.0), 0.01)
+
+
+class TableAdcTest(unittest.TestCase):
+    """The allocation-free simulated ADC of the MicroPython VM's board: the signal computed ahead at
+    the sampling slots must read like the live SimAdc, whenever the tables were filled."""
+
+    def table_meter(self, mains_hz=50, voltage=230.0, load_w=460.0, start_us=0):
+        cfg = dict(settings.DEFAULTS, mains_hz=mains_hz)
+        clock = VirtualClock(start_us=start_us)
+        relay = SimPin()
+        plant = SimPlant(clock, mains_hz=mains_hz, voltage=voltage, load_w=load_w, relay_pin=relay)
+        slots, period_us = 2 * cfg["samples_per_cycle"], 1000000 // mains_hz
+        adcs = [TableAdc(adc, plant, clock, slots, period_us) for adc in make_adcs(plant, cfg, conversion_us=12)]
+        for adc in adcs:
+            adc.fill()
+        meter = PowerMeter(clock, adcs[0], adcs[1], cfg)
+        meter.calibrate_zero()
+        relay.value(1)
+        return meter, plant, clock, adcs
+
+    def test_readings_match_the_plant_whenever_the_tables_are_filled(self):
+        for hz, volts, start_us in ((50, 230.0, 0), (50, 230.0, 7777), (50, 230.0, 1234567), (60, 120.0, 4321)):
+            with self.subTest(hz=hz, start_us=start_us):
+                meter, plant, clock, adcs = self.table_meter(hz, volts, 460.0, start_us)
+                for wait_us in (0, 3333, 10001):
+                    clock.sleep_us(wait_us)
+                    for adc in adcs:  # filled again at another moment of the clock
+                        adc.refill()
+                        adc.fill()
+                    r = meter.measure_blocking()
+                    self.assertLess(rel_err(r.volts, volts), 0.01, r.volts)
+                    self.assertLess(rel_err(r.watts, 460.0), 0.01, r.watts)
+
+    def test_the_tables_follow_the_relay_and_a_refill_follows_the_load(self):
+        meter, plant, clock, adcs = self.table_meter()
+        plant.relay_pin.value(0)
+        self.assertEqual(meter.measure_blocking().watts, 0.0)
+        plant.relay_pin.value(1)
+        plant.load_w = 900.0
+        for adc in adcs:
+            adc.refill()
+            adc.fill()
+        self.assertLess(rel_err(meter.measure_blocking().watts, 900.0), 0.01)
 
 
 if __name__ == "__main__":

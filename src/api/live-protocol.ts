@@ -18,9 +18,15 @@ export interface EventView {
   detail: Record<string, unknown> | null;
 }
 
+/**
+ * What a connection's credentials allow: `read` without a token (when `http.read_protection` is
+ * off), `write` with the right token or when auth is off. The dashboard disables its controls on `read`.
+ */
+export type LiveAccess = 'read' | 'write';
+
 /** What the stream sends; `device` messages carry the same object as GET /api/devices/:id. */
 export type LiveMessage =
-  | { type: 'snapshot'; devices: DeviceView[] }
+  | { type: 'snapshot'; devices: DeviceView[]; access: LiveAccess }
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
   | { type: 'event'; event: EventView }
@@ -29,7 +35,7 @@ export type LiveMessage =
   | { type: 'error'; error: string };
 
 /** Close codes the dashboard understands (4000-4999 are the application's). */
-export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001 } as const;
+export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001, tryAgainLater: 1013 } as const;
 
 /** The WebSocket subprotocol of the stream; the token rides along as `bearer.<token>`. */
 export const LIVE_PROTOCOL = 'canplug.v1';

@@ -45,7 +45,7 @@ export class CanBus extends EventEmitter<CanBusEvents> {
   constructor(
     readonly transport: Transport,
     readonly protocol: Protocol,
-    private readonly log: Logger,
+    private readonly log: Pick<Logger, 'debug' | 'warn' | 'error'>,
   ) {
     super();
   }

@@ -1,5 +1,6 @@
 /** Builds the configured transport. Only src/can knows which transports exist. */
 import type { Logger } from '../log.js';
+import { loadFfiRawChannels } from './ffi-raw-channel.js';
 import { filtersForProtocol } from './filters.js';
 import { SimTransport, VirtualBus } from './sim-transport.js';
 import { SocketCanTransport } from './socketcan-transport.js';
@@ -13,13 +14,15 @@ export interface TransportConfig {
 
 /**
  * `gateway`: the kernel filters what the process wakes for, only the ids the gateway decodes.
+ * `safety`: the safety worker's own socket (ids it checks), opened through libc so that it serves a
+ * worker thread (ffi-raw-channel.ts).
  * `monitor`: every frame (simulated nodes, which take commands, and `canplug sniff`).
  */
-export type TransportRole = 'gateway' | 'monitor';
+export type TransportRole = 'gateway' | 'safety' | 'monitor';
 
 export async function createTransport(
   config: TransportConfig,
-  log: Logger,
+  log: Pick<Logger, 'debug'>,
   bus = new VirtualBus(),
   role: TransportRole = 'gateway',
 ): Promise<Transport> {
@@ -27,6 +30,7 @@ export async function createTransport(
   log.debug({ interface: config.interface, protocol: config.protocol, role }, 'SocketCAN transport');
   return new SocketCanTransport({
     interface: config.interface,
-    filters: role === 'gateway' ? filtersForProtocol(config.protocol) : undefined,
+    filters: role === 'monitor' ? undefined : filtersForProtocol(config.protocol, role),
+    ...(role === 'safety' ? { loadAddon: () => loadFfiRawChannels(config.interface) } : {}),
   });
 }

@@ -45,8 +45,17 @@ export const V1_NODE_TO_GATEWAY_FILTERS: readonly CanFilter[] = Object.freeze(
 /** The legacy seed socket's readings: 0x001 voltage, 0x002 current, 0x003 power, 0x004 humidity. */
 export const SEED_FILTERS: readonly CanFilter[] = Object.freeze(rangeFilters(0x001, 0x004));
 
-export function filtersForProtocol(protocol: 'v1' | 'seed'): readonly CanFilter[] {
-  return protocol === 'seed' ? SEED_FILTERS : V1_NODE_TO_GATEWAY_FILTERS;
+/**
+ * What the safety worker reads (protocol v1): power and environment reports, and the commands other
+ * senders put on the bus (a close for a latched socket is answered with an open).
+ */
+export const V1_SAFETY_FILTERS: readonly CanFilter[] = Object.freeze(
+  [CobBase.power, CobBase.environment, CobBase.command].flatMap((base) => rangeFilters(base + 1, base + MAX_NODE_ID)),
+);
+
+export function filtersForProtocol(protocol: 'v1' | 'seed', role: 'gateway' | 'safety' = 'gateway'): readonly CanFilter[] {
+  if (protocol === 'seed') return SEED_FILTERS;
+  return role === 'safety' ? V1_SAFETY_FILTERS : V1_NODE_TO_GATEWAY_FILTERS;
 }
 
 /** What the kernel decides for an 11-bit data frame; used by tests and by the simulated bus. */

@@ -1,32 +1,81 @@
 /**
- * The `sim` transport: an in-process virtual CAN bus. Every frame sent by one endpoint is delivered
- * to all the others (never back to its sender), asynchronously, in order, like a real bus.
+ * The `sim` transport: a virtual CAN bus. Every frame sent by one endpoint is delivered to all the
+ * others (never back to its sender), asynchronously, in order, like a real bus. The bus spans the
+ * process's threads: a VirtualBus with the same name in another thread (the safety worker, a test's
+ * node thread) is the same bus, and frames reach it through a BroadcastChannel, so that thread sees
+ * the bus even while this thread's event loop is stalled.
  */
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { CanFrame } from './frame.js';
 import { Transport, type TransportStats } from './transport.js';
 
 type Receiver = (frame: CanFrame) => void;
 
+/** A frame as it crosses to another thread (structured clone turns a Buffer into a Uint8Array). */
+interface WireFrame {
+  id: number;
+  data: Uint8Array;
+  ext?: boolean;
+  rtr?: boolean;
+  err?: boolean;
+}
+
 export class VirtualBus {
+  /** Endpoints in this thread. */
   private readonly endpoints = new Set<Receiver>();
-  private queue: { from: Receiver; frame: CanFrame }[] = [];
+  private queue: { from: Receiver | undefined; frame: CanFrame }[] = [];
   private scheduled = false;
+  /** Joined while this thread has an endpoint, so an unused bus keeps no thread alive. */
+  private channel: BroadcastChannel | undefined;
+
+  /** `name` joins the bus of that name in every thread of the process; by default a new bus. */
+  constructor(readonly name: string = `canplug-bus-${randomUUID()}`) {}
 
   /** Joins the bus; returns the function that puts a frame on it. */
   attach(receive: Receiver): { send: (frame: CanFrame) => void; detach: () => void } {
     this.endpoints.add(receive);
+    this.join();
     return {
       send: (frame) => this.transmit(receive, frame),
-      detach: () => this.endpoints.delete(receive),
+      detach: () => {
+        this.endpoints.delete(receive);
+        if (this.endpoints.size === 0) this.leave();
+      },
     };
   }
 
+  private join(): void {
+    if (this.channel) return;
+    const channel = new BroadcastChannel(this.name);
+    channel.onmessage = (event) => {
+      const wire: WireFrame = event.data;
+      const frame: CanFrame = { ...wire, data: Buffer.from(wire.data.buffer, wire.data.byteOffset, wire.data.byteLength) };
+      this.queue.push({ from: undefined, frame });
+      this.schedule();
+    };
+    // A daemon's bus must not keep the process alive after everything else has stopped.
+    channel.unref();
+    this.channel = channel;
+  }
+
+  private leave(): void {
+    this.channel?.close();
+    this.channel = undefined;
+  }
+
   private transmit(from: Receiver, frame: CanFrame): void {
+    // Its own small buffer: a pooled Buffer's view would clone the whole 8 KiB pool to the other thread.
+    const wire: WireFrame = { ...frame, data: new Uint8Array(frame.data) };
+    this.channel?.postMessage(wire);
     this.queue.push({ from, frame: { ...frame, data: Buffer.from(frame.data) } });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.deliver());
-    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.deliver());
   }
 
   private deliver(): void {

@@ -7,6 +7,19 @@ import type { CanBus } from '../can/can-bus.js';
 
 export type Reply = Extract<Message, { type: 'reply' }>;
 
+/**
+ * Command tokens per node (docs/protocol.md): the main thread numbers its commands 1..239 and the
+ * safety worker uses 240..255 for the opens it sends itself, so a reply is never taken for the
+ * other's. 0 is never sent.
+ */
+export const MAIN_TOKENS = { first: 1, last: 239 } as const;
+export const SAFETY_TOKENS = { first: 240, last: 255 } as const;
+
+/** The next token after `previous` (undefined: none yet) within a range. */
+export function nextToken(range: { first: number; last: number }, previous: number | undefined): number {
+  return previous === undefined || previous >= range.last || previous < range.first ? range.first : previous + 1;
+}
+
 /** The node did not answer in time (REST 504). */
 export class CommandTimeoutError extends Error {}
 /** The command's arguments are outside the protocol's ranges (REST 400); nothing was sent. */
@@ -23,7 +36,7 @@ interface Pending {
 
 export class Commands {
   private readonly pending = new Map<number, Pending>();
-  private readonly nextToken = new Map<number, number>();
+  private readonly lastToken = new Map<number, number>();
   private readonly onMessage = (message: Message) => {
     if (message.type === 'reply') this.settle(message);
   };
@@ -76,8 +89,8 @@ export class Commands {
   }
 
   private token(node: number): number {
-    const token = ((this.nextToken.get(node) ?? 0) % 255) + 1; // 1..255
-    this.nextToken.set(node, token);
+    const token = nextToken(MAIN_TOKENS, this.lastToken.get(node));
+    this.lastToken.set(node, token);
     return token;
   }
 

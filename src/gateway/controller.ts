@@ -3,10 +3,10 @@
  * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
  * feature is reported in health and does not take the daemon down.
  */
+import { randomBytes } from 'node:crypto';
 import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';
-import type { Transport } from '../can/transport.js';
 import type { SimSocket } from '../can/sim-socket.js';
 import { createDemoSockets } from '../can/demo-sockets.js';
 import type { SimSeedSocket } from '../can/sim-seed-socket.js';
@@ -14,18 +14,24 @@ import { VirtualBus } from '../can/sim-transport.js';
 import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
+import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
-import { Retention } from '../db/retention.js';
+import { Retention, retentionDays } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
-import { MqttConnection, redactUrl } from '../mqtt/connection.js';
+import type { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { FirmwareEntity } from '../mqtt/firmware-entity.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
-import { buildApp } from '../api/app.js';
+import { loadNamespace, Namespace } from '../mqtt/namespace.js';
+import { StatePolicy } from '../mqtt/state-policy.js';
+import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { startGatewayMqtt } from '../mqtt/gateway-mqtt.js';
+import { HttpServer } from '../api/server.js';
+import { publicUrl } from '../api/public-url.js';
+import type { Retry } from '../retry.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import { TokenStore } from '../api/auth.js';
@@ -35,12 +41,13 @@ import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
 import { Commands } from './commands.js';
-import { exposureWarnings, redactConfig, type Config } from './config.js';
+import { exposureWarnings, redactConfig, storedReadingsPolicy, type Config } from './config.js';
 import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
 import { Metrics } from './metrics.js';
 import { healthReport } from './health.js';
+import { addRefusalMetrics } from './refusal-metrics.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
 import { EventLog } from '../db/event-log.js';
@@ -58,8 +65,11 @@ export interface Feature {
 export interface GatewayOptions {
   config: Config;
   log: Logger;
-  /** Replaces the configured transport (tests, `canplug sim`). */
-  transport?: Transport;
+  /**
+   * The simulated bus to join when `can.transport` is sim (tests that attach their own endpoints
+   * first); by default a new one. The safety worker joins it too, by name.
+   */
+  bus?: VirtualBus;
 }
 
 export class Gateway {
@@ -87,6 +97,9 @@ export class Gateway {
   bridgeApi!: BridgeApi;
   safety!: Safety;
   broker: EmbeddedBroker | undefined;
+  /** Listening of the embedded broker (retried while its port is taken). */
+  brokerBinding: Retry | undefined;
+  http!: HttpServer;
   api!: FastifyInstance;
   wifi!: WifiPlugs;
   rules!: RulesEngine;
@@ -112,23 +125,27 @@ export class Gateway {
     const started = performance.now();
     for (const warning of exposureWarnings(c)) this.log.warn(warning);
 
-    this.db = openDatabase(c.database.path, { log: this.child('db') });
-    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
+    this.db = openDatabase(c.database.path, { log: this.child('db'), synchronous: c.database.synchronous });
+    const storePolicy = storedReadingsPolicy(c.database);
+    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, storePolicy, log: this.child('db') });
     this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
     this.writer.start();
     this.registry = new Registry({
       events: this.events,
-      store: new DeviceStore(this.db),
+      store: new DeviceStore(this.db, { energyWriter: this.writer }),
       log: this.child('registry'),
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
     this.registry.load();
+    const namespaces = new MqttNamespaceStore(this.db);
+    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = c.mqtt;
+    const { gatewayId, discoveryPrefix: previousPrefix } = loadNamespace(namespaces, this.registry.list().length > 0, baseTopic, discoveryPrefix);
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
     this.cleanups.push(() => recorder.stop());
 
-    if (!this.options.transport && c.can.transport === 'sim') this.virtualBus = new VirtualBus();
-    const transport = this.options.transport ?? (await createTransport(c.can, this.child('can'), this.virtualBus));
+    if (c.can.transport === 'sim') this.virtualBus = this.options.bus ?? new VirtualBus();
+    const transport = await createTransport(c.can, this.child('can'), this.virtualBus);
     this.can = new CanBus(transport, c.can.protocol, this.child('can'));
     this.commands = new Commands(this.can, c.can.command_timeout_ms);
     this.control = new DeviceControl(this.registry, this.events);
@@ -140,18 +157,22 @@ export class Gateway {
     await this.can.start();
     this.commands.start();
     this.registry.start();
-    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the daemon must not run.
+    // Safety starts before anything can switch a relay, and is not a guarded feature: without it the
+    // daemon must not run. It stops last, after everything that could switch a relay.
     this.safety = new Safety({
       events: this.events,
       registry: this.registry,
       control: this.control,
       commands: this.commands,
       config: c.safety,
+      can: c.can,
+      busName: this.virtualBus?.name,
       log: this.child('safety'),
     });
-    this.safety.start();
-    this.cleanups.push(() => this.safety.stop());
+    await this.safety.start();
     this.metrics.sources.canplug_safety_trips_total = () => this.safety.trips;
+    this.metrics.sources.canplug_safety_worker_trips_total = () => this.safety.worker.trips;
+    this.metrics.sources.canplug_safety_worker_restarts_total = () => this.safety.worker.restarts;
     this.startSimulatedSockets();
 
     await this.startMqtt();
@@ -160,7 +181,8 @@ export class Gateway {
       events: this.events,
       registry: this.registry,
       control: this.control,
-      baseTopic: c.mqtt.base_topic,
+      policy: new StatePolicy(c.mqtt.publish, monotonicMs),
+      baseTopic,
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
@@ -175,52 +197,38 @@ export class Gateway {
       control: this.control,
       events: this.events,
       mqtt: this.mqtt,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       log: this.child('rules'),
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
     await this.startFeature('rules', this.rules);
     this.firmware = new FirmwareUpdater({ bus: this.can, commands: this.commands, registry: this.registry, control: this.control, events: this.events, config: c, log: this.child('firmware') });
     await this.startFeature('firmware-updates', this.firmware);
-    if (c.mqtt.discovery) {
-      this.discovery = new Discovery({
-        connection: this.mqtt,
-        events: this.events,
-        registry: this.registry,
-        baseTopic: c.mqtt.base_topic,
-        prefix: c.mqtt.discovery_prefix,
-        version: VERSION,
-        log: this.child('discovery'),
-      });
-      await this.startFeature('mqtt-discovery', this.discovery);
-      const { discovery, mqtt: connection, events, registry, firmware: updater } = this;
-      const entity = { connection, events, registry, updater, baseTopic: c.mqtt.base_topic, prefix: c.mqtt.discovery_prefix, version: VERSION };
-      await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d), log: this.child('discovery') }));
-    }
     this.bridgeApi = new BridgeApi({
       connection: this.mqtt,
       events: this.events,
       registry: this.registry,
       safety: this.safety,
       commands: this.commands,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
+      gatewayId,
       version: VERSION,
       configSummary: () => this.configSummary(),
       health: () => this.health(),
       log: this.child('bridge-api'),
     });
     await this.startFeature('mqtt-bridge-api', this.bridgeApi);
-    await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
+    await this.startFeature('retention', new Retention({ db: this.db, retention: retentionDays(c.database), log: this.child('db') }));
 
     this.tokens = this.loadToken();
-    this.api = await buildApp({
+    this.http = new HttpServer({
       log: this.child('http'),
       ctx: {
         registry: this.registry,
         control: this.control,
         commands: this.commands,
-        history: new History(this.db),
+        history: new History(this.db, { storeIntervalMs: storePolicy?.maxIntervalMs }),
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),
@@ -236,13 +244,37 @@ export class Gateway {
         version: VERSION,
       },
     });
-    await this.api.listen({ host: c.http.host, port: c.http.port });
+    // A port that is taken is retried in the background: the bus, safety and storage run meanwhile.
+    await this.http.start();
+    this.api = this.http.app;
+    addRefusalMetrics(this);
+    // Each device's config links to its dashboard page, on the port bound (or configured, while it is taken).
+    if (c.mqtt.discovery) {
+      this.discovery = new Discovery({
+        connection: this.mqtt,
+        events: this.events,
+        registry: this.registry,
+        baseTopic,
+        prefix: c.mqtt.discovery_prefix,
+        ...(previousPrefix !== '' ? { previousPrefix } : {}),
+        gatewayId,
+        dashboardUrl: publicUrl(c.http, this.api.server.address()),
+        version: VERSION,
+        log: this.child('discovery'),
+      });
+      await this.startFeature('mqtt-discovery', this.discovery);
+      const { discovery, mqtt: connection, events, registry, firmware: updater } = this;
+      const entity = { connection, events, registry, updater, baseTopic, prefix: c.mqtt.discovery_prefix, version: VERSION };
+      await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d.key), log: this.child('discovery') }));
+    }
+    const namespace = new Namespace({ store: namespaces, connection: this.mqtt, registry: this.registry, baseTopic, discoveryPrefix, log: this.child('mqtt') });
+    await this.startFeature('mqtt-namespace', namespace);
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
+    this.bridgeApi.publishHealth();
     this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
-    this.printBanner();
   }
 
   async stop(): Promise<void> {
@@ -255,17 +287,19 @@ export class Gateway {
         this.log.error({ feature: name, err: (error as Error).message }, 'feature failed to stop');
       }
     }
-    await this.api?.close();
+    await this.http?.stop();
     // Readings accepted so far are written now, before the network part of the shutdown (which can
     // hang on a dead broker until the 5 s forced exit); what arrives later is written at the end.
     this.writer?.flush();
     this.deviceTopics?.publishAllOffline();
     await this.mqtt?.stop();
+    this.brokerBinding?.stop();
     await this.broker?.close();
     for (const socket of this.simSockets) socket.stop();
     this.simSeedSocket?.stop();
     this.commands?.stop();
     this.registry?.stop();
+    await this.safety?.stop();
     await this.can?.stop();
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.writer?.stop();
@@ -287,10 +321,7 @@ export class Gateway {
   }
 
   httpUrl(): string {
-    const address = this.api.server.address();
-    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
-    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return this.http.url();
   }
 
   mqttUrl(): string {
@@ -364,46 +395,10 @@ export class Gateway {
   }
 
   private async startMqtt(): Promise<void> {
-    const c = this.config.mqtt;
-    let url = c.url;
-    if (!url) {
-      // With a password configured the embedded broker asks every client for it (the gateway's own included).
-      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
-      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
-      url = this.broker.url;
-    }
-    this.mqtt = new MqttConnection({
-      url,
-      baseTopic: c.base_topic,
-      username: c.username,
-      password: c.password,
-      clientId: c.client_id,
-      caFile: c.ca,
-      certFile: c.cert,
-      keyFile: c.key,
-      log: this.child('mqtt'),
-    });
-    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
-    await this.mqtt.start();
+    const started = await startGatewayMqtt(this.config.mqtt, this.child('mqtt'), (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000));
+    ({ connection: this.mqtt, broker: this.broker, brokerBinding: this.brokerBinding } = started);
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
     this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;
-  }
-
-  private printBanner(): void {
-    const base = this.config.mqtt.base_topic;
-    this.log.info(
-      {
-        dashboard: `${this.httpUrl()}/`,
-        ...(this.tokens ? { token_file: this.tokens.path } : {}),
-        rest: `${this.httpUrl()}/api/devices`,
-        docs: `${this.httpUrl()}/docs`,
-        mqtt: redactUrl(this.mqttUrl()),
-        topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${this.config.mqtt.discovery_prefix}/#`],
-        database: this.config.database.path,
-        can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
-      },
-      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
-    );
   }
 }

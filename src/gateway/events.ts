@@ -24,10 +24,8 @@ export interface GatewayEvents {
   'device.removed': [Device];
   /** A relay command went out to the device (any origin); the safety watchdog checks it is obeyed. */
   'relay.sent': [Device, 'open' | 'close' | 'toggle', string];
-  /** A measurement: stored, fed to the rules and the safety checks. */
+  /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
-  /** Measurements from a node id two nodes share: not applied or stored, only checked by safety. */
-  'reading.quarantined': [Reading];
   'log': [LogEvent];
   /** A firmware update started, moved on or ended (src/gateway/firmware-updater.ts). */
   'firmware.status': [FirmwareStatus];

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { DEVICE_MODEL, type Device, type DeviceKind, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
+import { freeName, nameFormatProblem } from './device-names.js';
 import { EnergyTotal } from './energy-total.js';
 import { describeNodeEvent } from './node-events.js';
 import { FLAP_WINDOW_MS, FlapDamper, IdentityCheck, IDENTITY_WINDOW_MS } from './node-checks.js';
@@ -50,6 +51,8 @@ export class Registry {
   framesQuarantined = 0;
   /** Devices whose energy total could not be persisted yet (the database refused the write). */
   private readonly energyUnsaved = new Set<Device>();
+  /** Sees every measurement before anything else does: the safety check (an explicit stage, not a listener). */
+  firstStage: ((reading: Reading, quarantined: boolean) => void) | undefined;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -121,11 +124,8 @@ export class Registry {
 
   /** Why a name cannot be used, or undefined when it can. */
   nameProblem(name: string, device?: Device): string | undefined {
-    if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(name)) {
-      return 'a device name is 1 to 64 letters, digits, spaces, "_", "." or "-", starting with a letter or digit';
-    }
-    if (/^\d+$/.test(name)) return 'a device name cannot be only digits (those address node ids)';
-    if (name === 'bridge') return '"bridge" is reserved for the gateway\'s own topics';
+    const problem = nameFormatProblem(name);
+    if (problem) return problem;
     const other = [...this.devices.values()].find((d) => d.name === name && d !== device);
     if (other) return `the name "${name}" is already used by ${other.key}`;
     return undefined;
@@ -150,8 +150,9 @@ export class Registry {
     this.options.events.emit('device.changed', device);
   }
 
-  /** Announces a measurement: stored, fed to rules and safety, published. */
+  /** Announces a measurement: checked by safety first, then stored, fed to rules, published. */
   reading(reading: Reading): void {
+    this.firstStage?.(reading, false);
     this.options.events.emit('reading', reading);
     this.options.events.emit('device.changed', reading.device);
   }
@@ -240,8 +241,9 @@ export class Registry {
   }
 
   private freeName(name: string): string {
-    if (!this.nameProblem(name)) return name;
-    for (let i = 2; ; i++) if (!this.nameProblem(`${name}-${i}`)) return `${name}-${i}`;
+    const free = freeName(name, new Set([...this.devices.values()].map((d) => d.name)));
+    if (free === undefined) throw new DeviceNameError(`no device name can be made from "${name.slice(0, 80)}": ${nameFormatProblem(name)}`);
+    return free;
   }
 
   private heartbeat(message: Extract<Message, { type: 'heartbeat' }>, now: number): void {
@@ -311,8 +313,9 @@ export class Registry {
   }
 
   /**
-   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted at once,
-   * so a restarted gateway never starts lower than what it last published.
+   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted (in the
+   * daemon, with the next commit of the readings), so a restarted gateway never starts lower than
+   * what it last stored.
    */
   private energy(device: Device, t: Tracking, counterWh: number): number {
     const was = t.energy.lastWh;
@@ -359,8 +362,8 @@ export class Registry {
   private quarantine(device: Device, message: Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' }>, now: number): void {
     this.framesQuarantined++;
     if (message.type === 'event') return this.nodeEvent(device, message, now);
-    if (message.type === 'power') this.options.events.emit('reading.quarantined', { device, ts: now, voltage: message.voltage, current: message.current, power: message.power });
-    if (message.type === 'environment') this.options.events.emit('reading.quarantined', { device, ts: now, humidity: message.humidity });
+    if (message.type === 'power') this.firstStage?.({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power }, true);
+    if (message.type === 'environment') this.firstStage?.({ device, ts: now, humidity: message.humidity }, true);
   }
 
   private conflictStarted(device: Device, t: Tracking): void {

@@ -1,11 +1,14 @@
 /**
- * The gateway's backup safety rule (docs/safety.md). Independent of the node's own interlock:
- * at or over a limit it opens the relay at once (the open is on the bus before this returns),
- * latches, and refuses every close until the condition has cleared AND a person resets it
- * (or the device re-arms automatically when configured). Watchdogs raise alarms when a relay
- * does not open, when a closed socket's humidity goes stale, and when a node reports a sensor fault.
+ * The gateway's backup safety rule, main-thread side (docs/safety.md, layer 3). The rule itself also
+ * runs in the safety worker (layer 2, safety-worker.ts), which opens the relay from its own CAN
+ * access even while this thread's event loop is stalled. Here every reading meets the same rule
+ * first (Registry.firstStage), before rules, MQTT or storage see it: at or over a limit the relay
+ * is opened from this thread too (Wi-Fi plugs only from here), the trip is recorded and latched,
+ * and every close is refused until the condition has cleared AND a person resets it (or the device
+ * re-arms automatically when configured). Closes, limit changes and resets also ask the worker,
+ * which holds the latches that count. Watchdogs raise alarms when a relay does not open, when a
+ * closed socket's humidity goes stale, and when a node reports a sensor fault.
  */
-import { Type, type Static } from '@sinclair/typebox';
 import type { Commands } from './commands.js';
 import type { Config } from './config.js';
 import type { DeviceControl } from './control.js';
@@ -15,42 +18,14 @@ import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
 import { monotonicMs } from './clock.js';
+import type { Latch, SafetyWorkerInit } from './safety-protocol.js';
+import { humidityResetRefusal, loosened, overLimit, rearmLevel, type LatchKind, type Limits, type LimitsPatch, type Trip } from './safety-rule.js';
+import { SafetyThread } from './safety-thread.js';
 
-export const LimitsPatch = Type.Object(
-  {
-    humidity_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: '%RH' })),
-    humidity_hysteresis: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: '%RH' })),
-    power_limit_w: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'W, 0 = none' })),
-    current_limit_a: Type.Optional(Type.Number({ minimum: 0, maximum: 65, description: 'A, 0 = none' })),
-    auto_rearm: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
-export type LimitsPatch = Static<typeof LimitsPatch>;
-export type Limits = Required<LimitsPatch>;
-
-/** The limits `next` loosens compared with `now`, in words (empty: none is looser). */
-export function loosened(now: Limits, next: Limits): string[] {
-  const looser: string[] = [];
-  const noLimit = (v: number) => v === 0;
-  if (next.humidity_limit > now.humidity_limit) looser.push(`humidity_limit ${now.humidity_limit} -> ${next.humidity_limit}`);
-  if (next.humidity_limit - next.humidity_hysteresis > now.humidity_limit - now.humidity_hysteresis) looser.push('a higher re-arm level');
-  for (const key of ['power_limit_w', 'current_limit_a'] as const) {
-    if (!noLimit(now[key]) && (noLimit(next[key]) || next[key] > now[key])) looser.push(`${key} ${now[key]} -> ${next[key]}`);
-  }
-  if (next.auto_rearm && !now.auto_rearm) looser.push('auto_rearm on');
-  return looser;
-}
+export { LimitsPatch, loosened, type Limits } from './safety-rule.js';
 
 /** Limits that cannot be used together (REST 400, MQTT bridge error). */
 export class LimitError extends Error {}
-
-type LatchKind = 'humidity' | 'over-power' | 'over-current';
-/** A gateway latch as kept in the device's settings (not writable through REST: DeviceSettings has no such key). */
-interface StoredLatch {
-  kind: LatchKind;
-  reason: string;
-}
 
 /** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
@@ -69,6 +44,10 @@ export interface SafetyDeps {
   control: DeviceControl;
   commands: Commands;
   config: Config['safety'];
+  /** The CAN settings, for the worker's own access to the bus. */
+  can: Config['can'];
+  /** The simulated bus's name, when the transport is sim: the worker joins the same bus. */
+  busName?: string;
   log: Logger;
 }
 
@@ -80,29 +59,38 @@ const LIMIT_PUSH_MS = 30_000;
 export class Safety {
   /** Trips by the gateway rule and reported by nodes (metric). */
   trips = 0;
+  /** The safety worker (layer 2). */
+  readonly worker: SafetyThread;
   private readonly watches = new Map<Device, Watch>();
   private cleanups: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: SafetyDeps) {}
+  constructor(private readonly deps: SafetyDeps) {
+    this.worker = new SafetyThread({
+      init: () => this.workerInit(),
+      onTrip: (key, trip) => this.onWorkerTrip(key, trip),
+      log: deps.log.child({ thread: 'safety-worker' }),
+    });
+  }
 
-  start(): void {
-    const { events, control } = this.deps;
+  /** Resolves once the worker watches the bus: nothing may switch a relay before. */
+  async start(): Promise<void> {
+    const { events, control, registry } = this.deps;
+    this.restoreLatches();
+    // Two nodes on one id: their readings are not applied, but one over a limit still trips (opens both).
+    registry.firstStage = (reading, quarantined) => (quarantined ? this.evaluate(reading.device, reading) : this.onReading(reading));
     this.cleanups.push(
-      control.addGuard((device) =>
-        device.state.gatewayLatch
-          ? `${device.name} is interlocked by the gateway: ${device.state.gatewayLatch}; a person must reset it once the condition has cleared`
-          : undefined,
-      ),
+      () => (registry.firstStage = undefined),
+      control.addGuard((device) => this.closeRefusal(device)),
       events.subscribe({
-        reading: (r) => this.onReading(r),
-        // Two nodes on one id: their readings are not applied, but one over a limit still trips (opens both).
-        'reading.quarantined': (r) => this.evaluate(r.device, r),
         'relay.sent': (device, action) => this.onRelaySent(device, action),
         'device.availability': (device) => {
           if (device.available) this.pushPowerLimit(device);
         },
-        'device.removed': (device) => this.watches.delete(device),
+        'device.removed': (device) => {
+          this.watches.delete(device);
+          this.worker.forget(device.key);
+        },
         log: (e) => {
           if (e.type === 'trip' && e.origin === 'node') this.trips++;
         },
@@ -110,12 +98,45 @@ export class Safety {
     );
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
-    this.restoreLatches();
+    await this.worker.start();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    await this.worker.stop();
+  }
+
+  /** The close guard: this thread's latch, then the worker's (which also refuses when it cannot answer). */
+  private async closeRefusal(device: Device): Promise<string | undefined> {
+    if (device.state.gatewayLatch) {
+      return `${device.name} is interlocked by the gateway: ${device.state.gatewayLatch}; a person must reset it once the condition has cleared`;
+    }
+    return this.worker.ask({ type: 'may-close', key: device.key, name: device.name });
+  }
+
+  /** The worker tripped (and opened): latch here too, if this thread has not seen that reading yet. */
+  private onWorkerTrip(key: string, trip: Trip): void {
+    const device = this.deps.registry.byKey(key);
+    if (device) this.trip(device, trip);
+    else this.deps.log.warn({ key, reason: trip.reason }, 'the safety worker opened a node that has not announced itself yet');
+  }
+
+  private workerInit(): SafetyWorkerInit {
+    const { can, config, busName, registry } = this.deps;
+    const defaults: Limits = {
+      humidity_limit: config.humidity_limit,
+      humidity_hysteresis: config.humidity_hysteresis,
+      power_limit_w: config.power_limit_w,
+      current_limit_a: config.current_limit_a,
+      auto_rearm: config.auto_rearm,
+    };
+    const devices = registry.list().map((d) => {
+      const kind = this.watches.get(d)?.latch;
+      const latch: Latch | undefined = kind && d.state.gatewayLatch ? { kind, reason: d.state.gatewayLatch } : undefined;
+      return { key: d.key, limits: this.limits(d), latch };
+    });
+    return { can: { transport: can.transport, interface: can.interface, protocol: can.protocol }, busName, gatewayRule: config.gateway_rule, defaults, devices };
   }
 
   /** The limits in force for a device: its own overrides over the configured defaults. */
@@ -142,22 +163,30 @@ export class Safety {
     // Raising a limit and then resetting would end a latch whose condition never cleared: while a
     // device is interlocked its limits may only get stricter (docs/security.md).
     const looser = interlocked(device) ? loosened(this.limits(device), next) : [];
-    if (looser.length > 0) {
-      const reason = `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`;
-      this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'limits', ...patch } });
-      throw new RefusedError(reason);
+    const refusal =
+      looser.length > 0
+        ? `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`
+        : await this.worker.ask({ type: 'may-set-limits', key: device.key, name: device.name, limits: next });
+    if (refusal) {
+      this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: refusal, origin, detail: { request: 'limits', ...patch } });
+      throw new RefusedError(refusal);
     }
     const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
     this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'limit', cause: 'limits changed', origin, detail: { ...patch } });
     this.deps.registry.changed(device);
-    if (device.kind === 'can' && device.available) {
-      const pushes: Promise<unknown>[] = [];
-      if (patch.humidity_limit !== undefined || patch.humidity_hysteresis !== undefined) {
-        pushes.push(this.command(device, { op: 'setHumidityLimit', limit: next.humidity_limit, hysteresis: next.humidity_hysteresis }));
+    try {
+      if (device.kind === 'can' && device.available) {
+        const pushes: Promise<unknown>[] = [];
+        if (patch.humidity_limit !== undefined || patch.humidity_hysteresis !== undefined) {
+          pushes.push(this.command(device, { op: 'setHumidityLimit', limit: next.humidity_limit, hysteresis: next.humidity_hysteresis }));
+        }
+        if (patch.power_limit_w !== undefined) pushes.push(this.command(device, { op: 'setPowerLimit', watts: next.power_limit_w }));
+        await Promise.all(pushes);
       }
-      if (patch.power_limit_w !== undefined) pushes.push(this.command(device, { op: 'setPowerLimit', watts: next.power_limit_w }));
-      await Promise.all(pushes);
+    } finally {
+      // The node first: on a lower power limit it trips and latches itself before the worker would.
+      this.worker.limits(device.key, next);
     }
     // A lower limit may already be exceeded.
     this.evaluate(device, { device, ts: Date.now(), humidity: device.state.humidity, power: device.state.power, current: device.state.current });
@@ -179,23 +208,17 @@ export class Safety {
   private async tryReset(device: Device, origin: string): Promise<void> {
     const limits = this.limits(device);
     const w = this.watch(device);
-    const humidityLatched = w.latch === 'humidity' || device.state.nodeHumidityLatched;
-    if (humidityLatched) {
-      const rearm = limits.humidity_limit - limits.humidity_hysteresis;
-      const h = device.state.humidity;
-      if (h === undefined || w.alarms.has('humidity-stale')) {
-        throw new RefusedError(`${device.name}: no fresh humidity reading, so the humidity condition cannot be confirmed clear`);
-      }
-      if (h >= rearm) {
-        throw new RefusedError(
-          `${device.name}: humidity ${h} %RH is not yet below the re-arm level ${rearm} %RH (limit ${limits.humidity_limit} minus hysteresis ${limits.humidity_hysteresis})`,
-        );
-      }
+    if (w.latch === 'humidity' || device.state.nodeHumidityLatched) {
+      const stale = w.alarms.has('humidity-stale');
+      const refusal = humidityResetRefusal(device.name, limits, stale ? undefined : device.state.humidity);
+      if (refusal) throw new RefusedError(refusal);
     }
     if (device.kind === 'can' && (device.state.nodeHumidityLatched || device.state.nodePowerLatched)) {
       const reply = await this.deps.commands.send(device.node!, { op: 'resetLatch' });
       if (reply.result === 'interlocked') throw new RefusedError(`${device.name}: the node refused the reset: its own sensor still reads over the re-arm level`);
     }
+    const refusal = await this.worker.ask({ type: 'reset', key: device.key, name: device.name });
+    if (refusal) throw new RefusedError(refusal);
     const was = device.state.gatewayLatch;
     this.clearLatch(device);
     this.deps.events.emit('log', {
@@ -234,29 +257,19 @@ export class Safety {
   private evaluate(device: Device, r: Reading): void {
     if (!this.deps.config.gateway_rule) return;
     const limits = this.limits(device);
-    const w = this.watch(device);
-    if (r.humidity !== undefined) {
-      if (r.humidity >= limits.humidity_limit) {
-        this.trip(device, 'humidity', `humidity ${r.humidity} %RH is at or over the limit ${limits.humidity_limit} %RH`, r.humidity, limits.humidity_limit);
-      } else if (w.latch === 'humidity' && limits.auto_rearm && r.humidity < limits.humidity_limit - limits.humidity_hysteresis) {
-        this.autoRearm(device);
-      }
-    }
-    if (r.power !== undefined && limits.power_limit_w > 0 && r.power >= limits.power_limit_w) {
-      this.trip(device, 'over-power', `power ${r.power} W is at or over the limit ${limits.power_limit_w} W`, r.power, limits.power_limit_w);
-    }
-    if (r.current !== undefined && limits.current_limit_a > 0 && r.current >= limits.current_limit_a) {
-      this.trip(device, 'over-current', `current ${r.current} A is at or over the limit ${limits.current_limit_a} A`, r.current, limits.current_limit_a);
-    }
+    const trip = overLimit(limits, r);
+    if (trip) this.trip(device, trip);
+    else if (this.watch(device).latch === 'humidity' && limits.auto_rearm && r.humidity !== undefined && r.humidity < rearmLevel(limits)) this.autoRearm(device);
   }
 
-  private trip(device: Device, kind: LatchKind, reason: string, value: number, limit: number): void {
+  private trip(device: Device, { kind, reason, value, limit }: Trip): void {
     const w = this.watch(device);
     if (device.state.gatewayLatch) return; // already latched; onRelayReport keeps it open
-    // Open first: nothing below waits on I/O.
+    // Open first (the worker has opened it too, unless it is down): nothing below waits on I/O.
     this.open(device, w);
     w.latch = kind;
     device.state.gatewayLatch = reason;
+    this.worker.latch(device.key, { kind, reason });
     this.persistLatch(device, { kind, reason });
     this.trips++;
     this.deps.log.warn({ device: device.name, reason }, 'safety trip');
@@ -286,10 +299,11 @@ export class Safety {
   }
 
   /**
-   * The gateway's latch is kept with the device, so a restarted gateway refuses closes from the
-   * start instead of from the first humid report (the node's own latch survives in its flash).
+   * The gateway's latch is kept with the device (in its settings, which REST cannot write), so a
+   * restarted gateway refuses closes from the start instead of from the first humid report (the
+   * node's own latch survives in its flash).
    */
-  private persistLatch(device: Device, latch: StoredLatch | undefined): void {
+  private persistLatch(device: Device, latch: Latch | undefined): void {
     const { latch: _old, ...rest } = device.settings;
     try {
       this.deps.registry.saveSettings(device, latch ? { ...rest, latch } : rest);
@@ -301,7 +315,7 @@ export class Safety {
 
   private restoreLatches(): void {
     for (const device of this.deps.registry.list()) {
-      const latch = device.settings.latch as StoredLatch | undefined;
+      const latch = device.settings.latch as Latch | undefined;
       if (!latch?.kind || !latch.reason) continue;
       this.watch(device).latch = latch.kind;
       device.state.gatewayLatch = latch.reason;

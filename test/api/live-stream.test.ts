@@ -52,29 +52,47 @@ test('the live stream sends a snapshot, then device changes and event-log entrie
   assert.equal(event.type === 'event' && event.event.cause, 'off');
 });
 
-test('the live stream refuses a missing or wrong token with close code 4401 and the reason, and takes ?token=', async (t) => {
+test('without a token the live stream is read-only; a wrong token is refused with close code 4401 and the reason; ?token= works', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
   const none = await connect(tg, { protocols: ['canplug.v1'] });
-  const closed = await none.closed;
-  assert.equal(closed.code, 4401);
-  assert.equal(none.messages[0]?.type, 'error');
-  assert.match(none.messages[0]?.type === 'error' ? none.messages[0].error : '', /needs the API token/);
-  assert.ok(!none.messages.some((m) => m.type === 'snapshot'), 'no data before the token');
+  t.after(() => none.ws.close());
+  const readOnly = await waitFor(() => none.messages.find((m) => m.type === 'snapshot'), 2000, 'snapshot without a token');
+  assert.equal(readOnly.type === 'snapshot' && readOnly.access, 'read', 'no token: the snapshot says read-only');
 
   const wrong = await connect(tg, { protocols: ['canplug.v1', 'bearer.0123456789abcdef0123'] });
-  assert.equal((await wrong.closed).code, 4401);
+  const closed = await wrong.closed;
+  assert.equal(closed.code, 4401);
+  assert.equal(wrong.messages[0]?.type, 'error');
+  assert.match(wrong.messages[0]?.type === 'error' ? wrong.messages[0].error : '', /the API token is wrong/);
+  assert.ok(!wrong.messages.some((m) => m.type === 'snapshot'), 'no data for a wrong token');
 
   const query = await connect(tg, { query: `?token=${encodeURIComponent(tg.token)}` });
   t.after(() => query.ws.close());
-  await waitFor(() => query.messages.some((m) => m.type === 'snapshot'), 2000, 'snapshot with ?token=');
+  const withToken = await waitFor(() => query.messages.find((m) => m.type === 'snapshot'), 2000, 'snapshot with ?token=');
+  assert.equal(withToken.type === 'snapshot' && withToken.access, 'write');
   const header = await connect(tg, { headers: { authorization: `Bearer ${tg.token}` } });
   t.after(() => header.ws.close());
-  await waitFor(() => header.messages.some((m) => m.type === 'snapshot'), 2000, 'snapshot with the Authorization header');
+  await waitFor(() => header.messages.some((m) => m.type === 'snapshot' && m.access === 'write'), 2000, 'snapshot with the Authorization header');
 
   const plain = await tg.gateway.api.inject({ url: '/api/live' });
   assert.equal(plain.statusCode, 426);
   assert.match(plain.json().error, /this is a WebSocket/);
+});
+
+test('with read protection the live stream refuses a missing token; with auth off every client may write', async (t) => {
+  const tg = await startGateway({ http: { read_protection: true } });
+  t.after(() => tg.stop());
+  const none = await connect(tg, { protocols: ['canplug.v1'] });
+  assert.equal((await none.closed).code, 4401);
+  assert.match(none.messages[0]?.type === 'error' ? none.messages[0].error : '', /needs the API token/);
+  assert.ok(!none.messages.some((m) => m.type === 'snapshot'), 'no data before the token');
+
+  const open = await startGateway({ http: { auth: false } });
+  t.after(() => open.stop());
+  const c = await connect(open, { protocols: ['canplug.v1'] });
+  t.after(() => c.ws.close());
+  await waitFor(() => c.messages.some((m) => m.type === 'snapshot' && m.access === 'write'), 2000, 'write access with auth off');
 });
 
 test('a flood of changes reaches a client as at most about 5 updates a second per device, ending with the latest state', async (t) => {
@@ -109,7 +127,7 @@ test('a client that stops reading is disconnected instead of buffering without b
   const registry = new Registry({ events, store: new DeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 1000 });
   const live = new LiveStream({ events, registry, log: silentLogger, maxBufferedBytes: 256 * 1024 });
   live.start();
-  wss.on('connection', (socket) => live.add(socket));
+  wss.on('connection', (socket) => live.add(socket, 'write'));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => {

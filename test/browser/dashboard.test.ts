@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { Gateway } from '../../src/gateway/controller.js';
 import { silentLogger } from '../../src/log.js';
 import { buildDashboard, chromiumAvailable, launchChromium, screenshot } from '../helpers/browser.js';
+import { serious } from '../helpers/dashboard-page.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
+import { discoveredEntities, haView } from '../helpers/ha-rules.js';
 
-/** Problems the page must never have: uncaught exceptions and Content-Security-Policy violations. */
-const serious = (errors: string[]) => errors.filter((e) => /uncaught|Content Security Policy/i.test(e));
 
 test('the dashboard in headless Chromium against a gateway on the simulated bus', { timeout: 180_000 }, async (t) => {
   if (!chromiumAvailable(t)) return;
@@ -29,6 +29,21 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     assert.match(await card('socket-2').locator('.power').innerText(), /^\d+(\.\d)?\s*W$/);
     const box = await toggle('socket-1').boundingBox();
     assert.ok(box && box.height >= 48 && box.width >= 48, `touch target ${box?.width}x${box?.height}`);
+  });
+
+  await t.test("Home Assistant's link to a socket (its configuration_url) opens that socket's card and settings", async () => {
+    const ha = await haView(gateway.mqttUrl(), ['homeassistant/#']);
+    const socket3 = await waitFor(() => discoveredEntities(ha.topics).find((e) => e.component === 'switch' && (e.config.device as { name: string }).name === 'socket-3'), 3000, 'socket-3 discovered');
+    await ha.close();
+    const url = (socket3.config.device as { configuration_url: string }).configuration_url;
+    await page.goto(url);
+    const dialog = page.getByRole('dialog', { name: 'socket-3 settings' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /can:3/);
+    assert.equal(await card('socket-3').evaluate((el) => el.classList.contains('focused')), true, 'its card is marked');
+    assert.match(page.url(), /#\/devices$/, 'shown once: a re-draw of the view does not open it again');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
   });
 
   await t.test('a toggle click switches the socket and the card follows the live stream', async () => {
@@ -64,7 +79,12 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     await page.locator('#theme').click(); // dark -> light
     await page.locator('.tabs a[data-view="history"]').click();
     await page.locator('.chart .uplot').first().waitFor();
+    await page.getByRole('button', { name: '1 y' }).click();
+    await page.locator('.tier[data-tier="1h"]').waitFor();
+    assert.equal(await page.locator('.tier').textContent(), '1 d buckets from the hourly rollups', 'a year: days from the hourly tier');
     await page.getByRole('button', { name: '1 h' }).click();
+    await page.locator('.tier[data-tier="raw"]').waitFor();
+    assert.equal(await page.locator('.tier').textContent(), '10 s buckets from the raw readings', 'an hour: the raw readings');
     await page.locator('.chart .uplot').first().waitFor();
     await screenshot(page, 'history-800x480');
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -102,21 +122,62 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
   assert.deepEqual(serious(errors), []);
 });
 
-test('the dashboard asks for the token when it has none, and works once it is given', { timeout: 120_000 }, async (t) => {
+test('without the token the dashboard is read-only: live values, controls disabled, one way to unlock', { timeout: 120_000 }, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
   const tg = await startGateway({ http: { dashboard_dir: site } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  const { page, errors } = await launchChromium(t);
+  const toggle = page.locator('[data-device="socket-1"] .toggle');
+  await page.goto(gateway.httpUrl());
+  await toggle.waitFor();
+  assert.equal(await page.locator('dialog[open]').count(), 0, 'no token dialog in the way');
+  await page.waitForFunction(() => /^\d+(\.\d)?\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement)?.innerText ?? ''));
+  assert.ok(await toggle.isDisabled(), 'the switch is disabled');
+  assert.match((await toggle.getAttribute('title')) ?? '', /read-only: unlock with the API token/);
+  // Live: a change made elsewhere shows up.
+  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  assert.equal(off.statusCode, 200);
+  await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
+  // The settings dialog shows, but saves nothing.
+  await page.locator('[data-device="socket-1"]').getByRole('button', { name: 'device settings' }).click();
+  const settings = page.locator('dialog[open]');
+  assert.ok(await settings.getByRole('button', { name: 'Save' }).isDisabled());
+  await settings.getByRole('button', { name: 'Cancel' }).click();
+
+  const unlock = page.getByRole('button', { name: /unlock/i });
+  await unlock.click();
+  const dialog = page.locator('dialog[aria-label="API token"]');
+  assert.match(await dialog.innerText(), new RegExp(gateway.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.ok(await toggle.isDisabled(), 'still read-only after Cancel');
+  await unlock.click();
+  await dialog.locator('input').fill(tg.token);
+  await dialog.locator('button[type="submit"]').click();
+  await page.waitForFunction(() => !(document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement).disabled);
+  assert.ok(await unlock.isHidden(), 'Unlock goes once unlocked');
+  await toggle.click();
+  await waitFor(() => gateway.simSockets[0].relay === true, 5000, 'switched on from the unlocked page');
+  assert.deepEqual(serious(errors), []);
+});
+
+test('with read protection the dashboard asks for the token at once, and works once it is given', { timeout: 120_000 }, async (t) => {
+  if (!chromiumAvailable(t)) return;
+  const site = await buildDashboard(t);
+  const tg = await startGateway({ http: { dashboard_dir: site, read_protection: true } });
   t.after(() => tg.stop());
   const { page, errors } = await launchChromium(t);
   await page.goto(tg.gateway.httpUrl());
   const dialog = page.locator('dialog[aria-label="API token"]');
   await dialog.waitFor();
   assert.match(await dialog.innerText(), /This gateway needs its API token/);
-  assert.match(await dialog.innerText(), new RegExp(tg.gateway.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
+  assert.equal(await dialog.getByRole('button', { name: 'Cancel' }).count(), 0, 'nothing to go back to');
   await screenshot(page, 'dashboard-800x480-token');
   await dialog.locator('input').fill(tg.token);
   await dialog.locator('button[type="submit"]').click();
   await page.locator('[data-device="socket-1"]').waitFor();
   await page.waitForFunction(() => document.querySelector('#link')?.classList.contains('up'));
+  assert.ok(!(await page.locator('[data-device="socket-1"] .toggle').isDisabled()));
   assert.deepEqual(serious(errors), []);
 });

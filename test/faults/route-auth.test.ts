@@ -103,8 +103,8 @@ test('with read protection every GET under /api and /metrics needs the token too
   recordFigure({ kind: 'security', name: `read protection on ${reads.length} GET routes`, cases });
 });
 
-test('the live stream closes on a missing or wrong token, in the header, the subprotocol or the query', async (t) => {
-  const tg = await startGateway();
+test('the live stream closes on a wrong token (in the header, the subprotocol or the query) and, under read protection, a missing one', async (t) => {
+  const tg = await startGateway({ http: { read_protection: true } });
   t.after(() => tg.stop());
   const base = tg.gateway.httpUrl().replace('http', 'ws');
   const attempt = (path: string, protocols: string[] = [LIVE_PROTOCOL], headers: Record<string, string> = {}) =>
@@ -133,6 +133,21 @@ test('the live stream closes on a missing or wrong token, in the header, the sub
   for (const ok of [await attempt('/api/live', [LIVE_PROTOCOL, `bearer.${tg.token}`]), await attempt(`/api/live?token=${tg.token}`)]) {
     assert.equal(ok.first?.type, 'snapshot');
   }
+  // Without read protection a missing token reads (as GET /api/devices does), a wrong one is still refused.
+  const open = await startGateway();
+  t.after(() => open.stop());
+  const openBase = open.gateway.httpUrl().replace('http', 'ws');
+  const first = (path: string, protocols: string[]) =>
+    new Promise<{ type: string; access?: string }>((resolve, reject) => {
+      const ws = new WebSocket(`${openBase}${path}`, protocols);
+      ws.on('message', (data) => {
+        resolve(JSON.parse(data.toString()) as { type: string; access?: string });
+        ws.close(1000);
+      });
+      ws.on('error', reject);
+    });
+  assert.deepEqual(await first('/api/live', [LIVE_PROTOCOL]).then((m) => [m.type, m.access]), ['snapshot', 'read']);
+  assert.equal((await first('/api/live', [LIVE_PROTOCOL, `bearer.${wrong}`])).type, 'error');
   recordFigure({ kind: 'security', name: 'live stream auth (header, subprotocol, query)', cases: refusals.length + 2 });
 });
 

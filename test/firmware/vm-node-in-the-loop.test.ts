@@ -15,7 +15,7 @@ test('MicroPython VM node on the simulated bus: MQTT switches its relay, malform
   t.after(() => nodeSide.stop());
   t.after(() => injector.stop());
   await firmwareInTheLoop(t, {
-    startGateway: (can) => startGateway({ can, safety: { gateway_rule: false } }, new SimTransport(bus)),
+    startGateway: (can) => startGateway({ can, safety: { gateway_rule: false } }, bus),
     nodeTransport: nodeSide,
     injector,
     patienceMs: 15_000,

@@ -7,11 +7,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 
 export const CHROMIUM = process.env.CANPLUG_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
+/** Where docs/dashboard.md takes its screenshots from; written only with CANPLUG_SCREENSHOTS=1. */
+export const DOCS_IMAGES = join(import.meta.dirname, '..', '..', 'docs', 'images');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const DASHBOARD = join(import.meta.dirname, '..', '..', 'dashboard');
 
 /** Returns false (and marks the test skipped) when Chromium is missing and not required. */
@@ -45,7 +48,7 @@ export async function launchChromium(t: TestContext, viewport = { width: 800, he
     executablePath: CHROMIUM,
     headless: true,
     viewport,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: CHROMIUM_ARGS,
     timeout: 60_000,
   });
   t.after(async () => {
@@ -53,18 +56,49 @@ export async function launchChromium(t: TestContext, viewport = { width: 800, he
     rmSync(profile, { recursive: true, force: true });
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  return { context, page, errors: watchErrors(page) };
+}
+
+/** One Chromium for many fresh contexts: each context is a profile of its own (no storage, no service worker). */
+export async function launchBrowser(t: TestContext): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  t.after(() => browser.close().catch(() => {}));
+  return browser;
+}
+
+/** A page in a fresh context of `browser` (light colours, UTC, so screenshots do not depend on the machine). */
+export async function freshPage(browser: Browser, viewport: { width: number; height: number }): Promise<TestBrowser> {
+  const context = await browser.newContext({ viewport, colorScheme: 'light', timezoneId: 'UTC', locale: 'en-GB' });
+  const page = await context.newPage();
+  return { context, page, errors: watchErrors(page) };
+}
+
+function watchErrors(page: Page): string[] {
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
-  return { context, page, errors };
+  return errors;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path });
+  return path;
+}
+
+/**
+ * A screenshot for docs/dashboard.md: into docs/images/ when CANPLUG_SCREENSHOTS=1 (then commit them),
+ * otherwise into test-artifacts/ like the others, so an ordinary test run does not churn git.
+ */
+export async function docsScreenshot(page: Page, name: string): Promise<string> {
+  if (process.env.CANPLUG_SCREENSHOTS !== '1') return screenshot(page, name);
+  mkdirSync(DOCS_IMAGES, { recursive: true });
+  const path = join(DOCS_IMAGES, `${name}.png`);
+  // No blinking caret or running transition in the picture.
+  await page.screenshot({ path, animations: 'disabled', caret: 'hide' });
   return path;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { parseConfig, type Config } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/controller.js';
-import type { Transport } from '../../src/can/transport.js';
+import type { VirtualBus } from '../../src/can/sim-transport.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -46,10 +46,11 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export async function startGateway(overrides: DeepPartial<Config> = {}, transport?: Transport, log: Logger = silentLogger): Promise<TestGateway> {
+/** `bus`: a simulated bus the test has already put its own endpoints on (can.transport sim). */
+export async function startGateway(overrides: DeepPartial<Config> = {}, bus?: VirtualBus, log: Logger = silentLogger): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-test-'));
   const config = testConfig(overrides, dir);
-  const gateway = new Gateway({ config, log, transport });
+  const gateway = new Gateway({ config, log, bus });
   await gateway.start();
   const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
   return {

@@ -13,7 +13,7 @@ import { hostFiles, MicroPythonVm } from './micropython-vm.js';
 
 const FIRMWARE = fileURLToPath(new URL('../../firmware', import.meta.url));
 /** The host side of the VM runner: the boot script and the control lines, next to the device code. */
-const GLUE = ['__init__.py', 'control.py', 'vm_node.py'];
+const GLUE = ['__init__.py', 'control.py', 'sim_node.py', 'vm_node.py'];
 
 export interface VmNodeOptions {
   /** config.json keys (node_id and any other; firmware/config.example.json lists them). */

@@ -3,13 +3,16 @@ import type { DeviceView } from '../../../src/api/live-protocol.js';
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { store } from '../store.js';
-import { toast } from '../ui.js';
+import { canChange, toast, whyDisabled } from '../ui.js';
 
 export function openDeviceDialog(device: DeviceView): void {
   const name = h('input', { type: 'text', value: device.name, required: true, maxLength: 64, autocomplete: 'off' });
   const room = h('input', { type: 'text', value: typeof device.settings.room === 'string' ? device.settings.room : '', maxLength: 64, placeholder: 'e.g. bathroom' });
   const hidden = h('input', { type: 'checkbox', checked: device.settings.hidden === true });
-  const message = h('p', { class: 'message', role: 'alert' });
+  // Read-only (no token) or no gateway: the settings show, the History link works, nothing can be saved.
+  const locked = !canChange();
+  for (const input of [name, room, hidden]) input.disabled = locked;
+  const message = h('p', { class: locked ? 'note' : 'message', role: 'alert' }, locked && `Shown only: ${whyDisabled()}.`);
   const dialog = h('dialog', { 'aria-label': `${device.name} settings` });
   const close = () => {
     dialog.close();
@@ -46,10 +49,10 @@ export function openDeviceDialog(device: DeviceView): void {
       h(
         'div',
         { class: 'dialog-actions' },
-        device.kind === 'can' && h('button', { class: 'button', type: 'button', onclick: identify }, 'Identify'),
+        device.kind === 'can' && h('button', { class: 'button', type: 'button', onclick: identify, disabled: locked }, 'Identify'),
         h('a', { class: 'button as-link', href: `#/history/${encodeURIComponent(device.name)}`, onclick: close }, 'History'),
         h('button', { class: 'button', type: 'button', onclick: close }, 'Cancel'),
-        h('button', { class: 'button primary', type: 'submit' }, 'Save'),
+        h('button', { class: 'button primary', type: 'submit', disabled: locked }, 'Save'),
       ),
     ),
   );

@@ -1,15 +1,24 @@
-/** Device cards: live readings, relay toggle, interlock and fault badges with reset. */
+/**
+ * Device cards: live readings with a power sparkline, relay toggle, interlock and fault badges with
+ * reset. `#/devices/<key>` (Home Assistant's "Visit" link for a device) shows that device's card and
+ * opens its settings.
+ */
 import type { DeviceView } from '../../../src/api/live-protocol.js';
 import { api, type ApiError } from '../api.js';
 import { fmt, h, replace } from '../dom.js';
 import { store } from '../store.js';
-import { link, toast, type View } from '../ui.js';
+import { canChange, toast, whyDisabled, type View } from '../ui.js';
 import { openDeviceDialog } from './device-dialog.js';
+import { Sparkline } from './sparkline.js';
 
 const path = (d: DeviceView) => `api/devices/${encodeURIComponent(d.name)}`;
 
+/** The sparklines slide left with time even when a socket's power does not change. */
+const SLIDE_MS = 5000;
+
 class Card {
   readonly el: HTMLElement;
+  readonly spark = new Sparkline();
   private view: DeviceView;
   private readonly parts;
   private busy = false;
@@ -36,7 +45,7 @@ class Card {
       { class: 'card' },
       h('div', { class: 'card-head' }, p.dot, p.name, p.room, more),
       p.badges,
-      p.power,
+      h('div', { class: 'power-row' }, p.power, this.spark.el),
       p.readings,
       p.reasons,
       p.message,
@@ -79,9 +88,17 @@ class Card {
     p.toggle.setAttribute('aria-checked', String(on));
     p.toggle.setAttribute('aria-label', `${view.name} relay`);
     p.toggle.textContent = s.state === undefined ? '?' : on ? 'ON' : 'OFF';
-    p.toggle.disabled = !view.available || !link.up || this.busy;
+    p.toggle.disabled = !view.available || !canChange() || this.busy;
+    const why = view.available ? whyDisabled() : `${view.name} is offline`;
+    p.toggle.title = why ?? '';
     p.reset.hidden = !s.interlock;
-    p.reset.disabled = !view.available || !link.up;
+    p.reset.disabled = !view.available || !canChange();
+    p.reset.title = why ?? '';
+    this.drawSpark();
+  }
+
+  drawSpark(): void {
+    this.spark.draw(store.power.series(this.view.key));
   }
 
   private say(text: string): void {
@@ -130,33 +147,50 @@ export class DevicesView implements View {
   private readonly cards = new Map<string, Card>();
   private root: HTMLElement | undefined;
   private unlisten: (() => void) | undefined;
+  private slide: number | undefined;
+  private observer: ResizeObserver | undefined;
+  /** The device the address asks for (key or name), until it is shown. */
+  private wanted: string | undefined;
 
-  mount(root: HTMLElement): void {
+  mount(root: HTMLElement, args: string[] = []): void {
     this.root = root;
+    this.wanted = args[0] === undefined ? undefined : decodeURIComponent(args[0]);
     this.render();
-    this.unlisten = store.listen((device, key) => {
+    this.unlisten = store.listen(({ key, device, listChanged }) => {
       const card = this.cards.get(key);
-      if (device && card && !device.settings.hidden) card.update(device);
+      if (device && card && !listChanged) card.update(device);
       else this.render();
     });
+    this.slide = window.setInterval(() => this.cards.forEach((c) => c.drawSpark()), SLIDE_MS);
+    // A card has its width only once laid out (and it changes on rotation): the sparklines follow.
+    this.observer = new ResizeObserver(() => this.cards.forEach((c) => c.drawSpark()));
+    this.observer.observe(root);
   }
 
   unmount(): void {
     this.unlisten?.();
-    this.cards.clear();
+    window.clearInterval(this.slide);
+    this.observer?.disconnect();
+    this.clear();
   }
 
-  /** Called when the link goes up or down: controls follow. */
+  /** Called when the link goes up or down or the access changes: controls follow. */
   refresh(): void {
+    if (this.cards.size === 0) return this.render();
     for (const [key, card] of this.cards) {
       const device = store.devices.get(key);
       if (device) card.update(device);
     }
   }
 
+  private clear(): void {
+    for (const card of this.cards.values()) card.spark.destroy();
+    this.cards.clear();
+  }
+
   private render(): void {
     if (!this.root) return;
-    this.cards.clear();
+    this.clear();
     const devices = store.visible();
     if (devices.length === 0) {
       replace(this.root, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…'));
@@ -169,5 +203,20 @@ export class DevicesView implements View {
       grid.append(card.el);
     }
     replace(this.root, grid);
+    for (const card of this.cards.values()) card.drawSpark();
+    this.showWanted();
+  }
+
+  /** Once the device asked for is known: its card in view and marked, its settings open (hidden devices too). */
+  private showWanted(): void {
+    const device = this.wanted === undefined ? undefined : (store.devices.get(this.wanted) ?? store.byName(this.wanted));
+    if (!device) return;
+    this.wanted = undefined;
+    // Shown once: a later re-draw of the view (a theme change, a reload) must not open it again.
+    history.replaceState(null, '', '#/devices');
+    const card = this.cards.get(device.key);
+    card?.el.classList.add('focused');
+    card?.el.scrollIntoView({ block: 'center' });
+    openDeviceDialog(device);
   }
 }

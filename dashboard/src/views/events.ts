@@ -32,20 +32,25 @@ function row(e: EventView, fresh = false): HTMLElement {
 }
 
 export class EventsView implements View {
+  private unlisten: (() => void) | undefined;
+  private readonly devices = h('select', { 'aria-label': 'device filter', onchange: (e: Event) => this.setFilter({ device: (e.target as HTMLSelectElement).value }) });
   private list: HTMLElement | undefined;
   private more: HTMLButtonElement | undefined;
   private note: HTMLElement | undefined;
   private filter = { device: '', type: '' };
+  /** The key of the device filtered on, so a rename can be followed. */
+  private filterKey: string | undefined;
   private nextBefore: string | number | null = null;
   private available = true;
 
   mount(root: HTMLElement): void {
-    const devices = h(
-      'select',
-      { 'aria-label': 'device filter', onchange: (e: Event) => this.setFilter({ device: (e.target as HTMLSelectElement).value }) },
-      h('option', { value: '' }, 'All devices'),
-      store.visible().map((d) => h('option', { value: d.name }, d.name)),
-    );
+    this.fillDevices();
+    // The filter lists the devices the store has now, whenever that changes (a cold start fills it late).
+    this.unlisten = store.listen(({ listChanged, key, device }) => {
+      // The filtered device was renamed (the log names each event's device as it is called now) or removed.
+      if (key === this.filterKey && device?.name !== this.filter.device) this.setFilter({ device: device?.name ?? '' });
+      if (listChanged) this.fillDevices();
+    });
     const types = h(
       'select',
       { 'aria-label': 'type filter', onchange: (e: Event) => this.setFilter({ type: (e.target as HTMLSelectElement).value }) },
@@ -55,12 +60,20 @@ export class EventsView implements View {
     this.list = h('div', { class: 'list', id: 'event-list' });
     this.note = h('p', { class: 'empty' });
     this.more = h('button', { class: 'button', type: 'button', onclick: () => this.load(false) }, 'Older events');
-    replace(root, h('div', { class: 'toolbar' }, devices, types), this.note, this.list, h('div', { class: 'toolbar' }, this.more));
+    replace(root, h('div', { class: 'toolbar' }, this.devices, types), this.note, this.list, h('div', { class: 'toolbar' }, this.more));
     void this.load(true);
   }
 
   unmount(): void {
+    this.unlisten?.();
     this.list = undefined;
+  }
+
+  private fillDevices(): void {
+    const names = store.visible().map((d) => d.name);
+    // A hidden device filtered on (or one named in a link before the store has it) stays in the list.
+    if (this.filter.device && !names.includes(this.filter.device)) names.push(this.filter.device);
+    replace(this.devices, h('option', { value: '' }, 'All devices'), names.map((n) => h('option', { value: n, selected: n === this.filter.device }, n)));
   }
 
   /** A new event from the live stream. */
@@ -75,6 +88,7 @@ export class EventsView implements View {
 
   private setFilter(change: Partial<typeof this.filter>): void {
     Object.assign(this.filter, change);
+    this.filterKey = this.filter.device ? store.byName(this.filter.device)?.key : undefined;
     void this.load(true);
   }
 

@@ -1,9 +1,8 @@
 /** Charts of a device's history: min/avg/max per bucket from the gateway, energy per day. */
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { ApiError, get } from '../api.js';
 import { h, replace } from '../dom.js';
-import { store } from '../store.js';
+import { store, type StoreChange } from '../store.js';
 import type { View } from '../ui.js';
 
 interface Stat {
@@ -14,6 +13,7 @@ interface Stat {
 type Quantity = 'voltage' | 'current' | 'power' | 'humidity' | 'temperature';
 interface Readings {
   bucket_ms: number;
+  tier: 'raw' | '1m' | '1h';
   buckets: ({ t: number; count: number } & Partial<Record<Quantity, Stat>>)[];
 }
 interface Energy {
@@ -29,6 +29,14 @@ const RANGES: [string, number][] = [
   ['1 y', 365 * 86_400_000],
 ];
 const REFRESH_MS = 30_000;
+
+/** Where the gateway took the buckets from: it picks the tier by the range (and widens buckets where a tier aged out). */
+const TIER_NAMES = { raw: 'raw readings', '1m': 'per-minute rollups', '1h': 'hourly rollups' } as const;
+
+function duration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000]] as const) if (ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms / 1000} s`;
+}
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -98,64 +106,105 @@ function energyChart(energy: Energy, width: number): uPlot {
   );
 }
 
+/**
+ * The device is chosen by name (the URL says #/history/<name>) and then followed by its key: a rename
+ * while shown keeps the charts and updates the URL; a removal says so. The picker is filled from the
+ * store whenever the device list changes, so a cold deep link fills it once the snapshot is in.
+ */
 export class HistoryView implements View {
   private plots: uPlot[] = [];
   private observer: ResizeObserver | undefined;
   private timer: number | undefined;
+  private unlisten: (() => void) | undefined;
   private rangeMs = 86_400_000;
+  /** The device shown: its name (for the API and the URL) and, once the store knows it, its key. */
   private device = '';
+  private key: string | undefined;
   private root: HTMLElement | undefined;
+  private readonly picker = h('select', { 'aria-label': 'device', onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value) });
+  private readonly box = h('div', { class: 'charts', id: 'charts' });
+  private readonly ranges = h('div', { class: 'segmented', role: 'group', 'aria-label': 'time range' });
 
   mount(root: HTMLElement, args: string[]): void {
     this.root = root;
-    this.device = args[0] ? decodeURIComponent(args[0]) : (store.visible()[0]?.name ?? '');
+    this.device = args[0] ? decodeURIComponent(args[0]) : '';
     this.observer = new ResizeObserver(() => this.resize());
-    this.render();
+    this.drawRanges();
+    replace(root, h('div', { class: 'toolbar' }, this.picker, this.ranges), this.box);
+    this.follow({ key: '*', device: undefined, listChanged: true });
+    this.unlisten = store.listen((change) => this.follow(change));
     this.timer = window.setInterval(() => this.load(), REFRESH_MS);
   }
 
   unmount(): void {
+    this.root = undefined;
+    this.unlisten?.();
     window.clearInterval(this.timer);
     this.observer?.disconnect();
     for (const p of this.plots) p.destroy();
     this.plots = [];
   }
 
-  private render(): void {
-    if (!this.root) return;
-    const devices = store.visible();
-    if (!this.device && devices[0]) this.device = devices[0].name;
-    const picker = h(
-      'select',
-      { 'aria-label': 'device', onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value) },
-      devices.map((d) => h('option', { value: d.name, selected: d.name === this.device }, d.name)),
+  /** Keeps the picker and the shown device in step with the store. */
+  private follow(change: StoreChange): void {
+    if (!change.listChanged || !this.root) return;
+    const before = this.device;
+    const known = this.key === undefined ? undefined : store.devices.get(this.key);
+    if (known) this.device = known.name; // renamed while shown
+    else if (this.key !== undefined) return this.gone(`${this.device} is no longer on this gateway.`);
+    else if (!this.device && store.visible()[0]) this.device = store.visible()[0].name;
+    this.key = store.byName(this.device)?.key;
+    this.fillPicker();
+    if (this.device !== before) history.replaceState(null, '', `#/history/${encodeURIComponent(this.device)}`);
+    if (!this.device) replace(this.box, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: history shows here once a socket reports.' : 'Connecting to the gateway…'));
+    else if (store.loaded && !this.key) this.gone(`There is no device named "${this.device}" on this gateway.`);
+    // The first time a device is known (a cold start), or a new name: load its charts.
+    else if (this.device !== before || this.plots.length === 0) void this.load();
+  }
+
+  private gone(text: string): void {
+    this.key = undefined;
+    this.fillPicker();
+    for (const p of this.plots) p.destroy();
+    this.plots = [];
+    replace(this.box, h('p', { class: 'empty' }, text, ' Pick another device above.'));
+  }
+
+  /** The shown devices, plus the chosen one even when hidden; a blank entry while none is chosen. */
+  private fillPicker(): void {
+    const devices = store.visible().map((d) => d.name);
+    if (this.key && !devices.includes(this.device)) devices.push(this.device);
+    const choosing = !this.key;
+    replace(
+      this.picker,
+      choosing && h('option', { value: '', selected: true, disabled: true }, store.loaded ? 'Choose a device' : 'Loading devices…'),
+      devices.map((name) => h('option', { value: name, selected: !choosing && name === this.device }, name)),
     );
-    const ranges = h(
-      'div',
-      { class: 'segmented', role: 'group', 'aria-label': 'time range' },
-      RANGES.map(([label, ms]) => h('button', { type: 'button', 'aria-pressed': String(ms === this.rangeMs), onclick: () => this.setRange(ms) }, label)),
-    );
-    replace(this.root, h('div', { class: 'toolbar' }, picker, ranges), h('div', { class: 'charts', id: 'charts' }, h('p', { class: 'empty' }, 'Loading…')));
-    void this.load();
+  }
+
+  private drawRanges(): void {
+    replace(this.ranges, RANGES.map(([label, ms]) => h('button', { type: 'button', 'aria-pressed': String(ms === this.rangeMs), onclick: () => this.setRange(ms) }, label)));
   }
 
   private choose(name: string): void {
     this.device = name;
+    this.key = store.byName(name)?.key;
+    this.fillPicker();
     history.replaceState(null, '', `#/history/${encodeURIComponent(name)}`);
     void this.load();
   }
 
   private setRange(ms: number): void {
     this.rangeMs = ms;
-    this.render();
+    this.drawRanges();
+    void this.load();
   }
 
   private async load(): Promise<void> {
-    const box = this.root?.querySelector<HTMLElement>('#charts');
-    if (!box || !this.device) {
-      if (box) replace(box, h('p', { class: 'empty' }, 'No device to show yet.'));
-      return;
-    }
+    const box = this.box;
+    if (!this.root || !this.device || (store.loaded && !this.key)) return;
+    if (this.plots.length === 0) replace(box, h('p', { class: 'empty' }, 'Loading…'));
+    const asked = this.device;
     const to = Date.now();
     const id = encodeURIComponent(this.device);
     let readings: Readings;
@@ -164,13 +213,16 @@ export class HistoryView implements View {
       readings = await get<Readings>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`);
       energy = await get<Energy>(`api/devices/${id}/energy?period=day`).catch(() => undefined);
     } catch (error) {
-      replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
+      if (asked === this.device && this.root) replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
       return;
     }
+    // Another device was chosen (or the view left) while this one loaded: its answer is stale.
+    if (asked !== this.device || !this.root) return;
     for (const p of this.plots) p.destroy();
     this.plots = [];
     const panels = [h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' })];
-    replace(box, panels);
+    const source = h('p', { class: 'tier', 'data-tier': readings.tier }, `${duration(readings.bucket_ms)} buckets from the ${TIER_NAMES[readings.tier]}`);
+    replace(box, [source, ...panels]);
     const width = Math.max(200, panels[0].clientWidth - 20);
     const charts: [string, string, string, Quantity][] = [
       ['Power', 'W', css('--warn'), 'power'],

@@ -1,12 +1,14 @@
 /** Rules: the list in evaluation order, enable/disable, edit, delete, new. */
 import { api, get, type ApiError } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
-import { notAvailable, toast, type View } from '../ui.js';
+import { canChange, notAvailable, toast, whyDisabled, type View } from '../ui.js';
 import { openRuleEditor } from './rule-editor.js';
 import { describe, type Rule } from './rule-types.js';
 
 export class RulesView implements View {
   private root: HTMLElement | undefined;
+  /** The rules as last loaded, drawn again when the access or the link changes. */
+  private rules: Rule[] | undefined;
 
   mount(root: HTMLElement): void {
     this.root = root;
@@ -18,28 +20,39 @@ export class RulesView implements View {
     this.root = undefined;
   }
 
+  /** Unlocked, locked, or the gateway came and went: the controls follow. */
+  refresh(): void {
+    this.render();
+  }
+
   private async load(): Promise<void> {
-    let rules: Rule[];
     try {
-      rules = await get<Rule[]>('api/rules');
+      this.rules = await get<Rule[]>('api/rules');
     } catch (error) {
       const e = error as ApiError;
       if (this.root) replace(this.root, e.status === 404 ? notAvailable('Rules', 'GET /api/rules') : h('p', { class: 'empty' }, e.message));
       return;
     }
-    if (!this.root) return;
-    const add = h('button', { class: 'button primary', type: 'button', onclick: () => openRuleEditor(undefined, () => this.load()) }, 'New rule');
+    this.render();
+  }
+
+  private render(): void {
+    const rules = this.rules;
+    if (!this.root || !rules) return;
+    const locked = !canChange();
+    const add = h('button', { class: 'button primary', type: 'button', disabled: locked, title: whyDisabled(), onclick: () => openRuleEditor(undefined, () => this.load()) }, 'New rule');
     replace(
       this.root,
       h('div', { class: 'toolbar' }, add),
       rules.length === 0
         ? h('p', { class: 'empty' }, 'No rules yet. A rule switches a socket (or publishes to MQTT) when a reading crosses a value, or at a time of day.')
-        : h('div', { class: 'list' }, [...rules].sort((a, b) => a.position - b.position).map((r) => this.row(r))),
+        : h('div', { class: 'list' }, [...rules].sort((a, b) => a.position - b.position).map((r) => this.row(r, locked))),
     );
   }
 
-  private row(rule: Rule): HTMLElement {
+  private row(rule: Rule, locked: boolean): HTMLElement {
     const enabled = h('button', {
+      disabled: locked,
       class: 'toggle',
       type: 'button',
       role: 'switch',
@@ -48,14 +61,14 @@ export class RulesView implements View {
       onclick: () => this.save({ ...rule, enabled: !rule.enabled }),
     }, rule.enabled ? 'ON' : 'OFF');
     enabled.classList.add('small');
-    const remove = h('button', { class: 'button', type: 'button', onclick: () => this.remove(rule, remove) }, 'Delete');
+    const remove = h('button', { class: 'button', type: 'button', disabled: locked, onclick: () => this.remove(rule, remove) }, 'Delete');
     const fired = rule.fire_count > 0 ? `fired ${rule.fire_count}×, last ${rule.last_fired ? timeText(rule.last_fired) : '–'}` : 'not fired yet';
     return h(
       'div',
       { class: 'row rule', dataset: { rule: String(rule.id) } },
       enabled,
       h('div', { class: 'grow' }, h('div', {}, h('b', {}, rule.name)), h('div', { class: 'sub' }, describe(rule)), h('div', { class: 'sub' }, fired), rule.problem && h('div', { class: 'message' }, rule.problem)),
-      h('button', { class: 'button', type: 'button', onclick: () => openRuleEditor(rule, () => this.load()) }, 'Edit'),
+      h('button', { class: 'button', type: 'button', disabled: locked, onclick: () => openRuleEditor(rule, () => this.load()) }, 'Edit'),
       remove,
     );
   }

@@ -1,18 +1,25 @@
 # Host stand-ins for MicroPython's time module: ticks_ms/ticks_us/ticks_diff/sleep_ms/sleep_us.
 # On the ESP32 the board uses the time module itself. Ticks wrap like MicroPython's (2**30),
 # so code that forgets ticks_diff() breaks here too.
+#
+# On MicroPython these run on the simulated boards (the VM in the tests), so they allocate
+# nothing, like the board's time module: every intermediate stays a small int (below 2**30 on a
+# 32-bit port; 2**30 itself would be a heap-allocated long int).
 import time
 
 TICKS_PERIOD = 1 << 30
+_MAX = TICKS_PERIOD - 1  # also the mask
 _HALF = TICKS_PERIOD // 2
 
 
 def ticks_diff(a, b):
-    return ((a - b + _HALF) % TICKS_PERIOD) - _HALF
+    d = (a - b) & _MAX
+    return d - _MAX - 1 if d >= _HALF else d
 
 
 def ticks_add(a, delta):
-    return (a + delta) % TICKS_PERIOD
+    delta &= _MAX
+    return a - (_MAX - delta) - 1 if a > _MAX - delta else a + delta
 
 
 class HostClock:
@@ -25,10 +32,10 @@ class HostClock:
         return time.monotonic() - self._t0
 
     def ticks_ms(self):
-        return int(self.now_s() * 1000) % TICKS_PERIOD
+        return int(self.now_s() * 1000) & _MAX
 
     def ticks_us(self):
-        return int(self.now_s() * 1000000) % TICKS_PERIOD
+        return int(self.now_s() * 1000000) & _MAX
 
     ticks_diff = staticmethod(ticks_diff)
     ticks_add = staticmethod(ticks_add)
@@ -48,28 +55,40 @@ class HostClock:
 
 
 class VirtualClock:
-    """Time that moves only when slept on or advanced: deterministic tests of timing code."""
+    """Time that moves only when slept on or advanced: deterministic tests of timing code.
+
+    Kept as wrapped ticks (ms, us, and the microseconds within the current ms), never as one
+    growing count: ticks_us(), ticks_ms() and sleep_us() then allocate nothing on MicroPython."""
 
     def __init__(self, start_us=0):
-        self.us = start_us
+        self._us = start_us & _MAX
+        self._ms = (start_us // 1000) & _MAX
+        self._sub_ms = start_us % 1000
 
     def now_s(self):
-        return self.us / 1000000
+        """Seconds since tick 0, for the simulated waveforms (continuous until ticks_ms wraps, 12 days)."""
+        return self._ms / 1000 + self._sub_ms / 1000000
 
     def ticks_ms(self):
-        return (self.us // 1000) % TICKS_PERIOD
+        return self._ms
 
     def ticks_us(self):
-        return self.us % TICKS_PERIOD
+        return self._us
 
     ticks_diff = staticmethod(ticks_diff)
     ticks_add = staticmethod(ticks_add)
 
     def sleep_ms(self, ms):
-        self.us += int(ms * 1000)
+        self.sleep_us(int(ms * 1000))
 
     def sleep_us(self, us):
-        self.us += int(us)
+        us = int(us)
+        self._us = ticks_add(self._us, us)
+        sub = self._sub_ms + us
+        if sub >= 1000:
+            self._ms = ticks_add(self._ms, sub // 1000)
+            sub %= 1000
+        self._sub_ms = sub
 
     def advance_ms(self, ms):
-        self.us += int(ms * 1000)
+        self.sleep_us(int(ms * 1000))

@@ -3,7 +3,9 @@
 # counts, drives GPIO levels and calls dht.measure() exactly as on the ESP32.
 import math
 import os
+from array import array
 
+from canplug.hal.clocks import ticks_diff
 from canplug.rms import ADC_MAX
 
 
@@ -101,11 +103,68 @@ class SimAdc:
         self._rng = Noise(seed)
 
     def read(self):
-        volts = self.zero_v + self._signal(self._clock.now_s()) * self.gain
-        counts = int(round(volts * self._counts_per_volt + self._rng.gauss(0.0, self.noise_counts)))
+        counts = self.counts_at(self._clock.now_s())
         if self._conversion_us:
             self._clock.sleep_us(self._conversion_us)  # virtual time: a conversion takes time
+        return counts
+
+    def counts_at(self, t):
+        """What a conversion at `t` seconds reads, noise included (the next noise value)."""
+        volts = self.zero_v + self._signal(t) * self.gain
+        counts = int(round(volts * self._counts_per_volt + self._rng.gauss(0.0, self.noise_counts)))
         return 0 if counts < 0 else (ADC_MAX if counts > ADC_MAX else counts)
+
+
+class TableAdc:
+    """machine.ADC.read() that allocates nothing, as on the board: a SimAdc's signal computed ahead
+    at every sampling slot of PERIODS mains periods, with the relay open and closed. read() looks up
+    the slot at the clock's time with small ints only. For MicroPython, where SimAdc's float maths
+    would allocate on every read (the MicroPython VM's simulated board uses it).
+
+    Call refill() after the plant changes, then fill_step() until it returns False: in slices, so
+    that a host that collects garbage only between calls (the VM) can do so."""
+
+    PERIODS = 8  # the noise repeats after 8 mains periods
+
+    def __init__(self, sim_adc, plant, clock, slots, period_us):
+        self._sim, self._plant = sim_adc, plant
+        self._ticks_us = clock.ticks_us
+        self._slots, self._period_us = slots, period_us
+        self._span_us = period_us * self.PERIODS
+        size = slots * self.PERIODS
+        self._tables = (array("H", bytes(2 * size)), array("H", bytes(2 * size)))  # relay open, closed
+        self._pins = (SimPin(0 if plant.relay_active_high else 1), SimPin(1 if plant.relay_active_high else 0))
+        self._last = self._ticks_us()
+        self._phase_us = 0  # where in the tables' PERIODS periods the clock is now
+        self._filled = 0
+
+    def refill(self):
+        self._filled = 0
+
+    def fill_step(self, count=16):
+        """Computes `count` more entries; False once both tables are complete."""
+        size = len(self._tables[0])
+        plant = self._plant
+        wired = plant.relay_pin
+        end = min(2 * size, self._filled + count)
+        for j in range(self._filled, end):
+            closed, k = j // size, j % size
+            plant.relay_pin = self._pins[closed]  # the plant as it is with the relay that way
+            self._tables[closed][k] = self._sim.counts_at(k * self._period_us / self._slots / 1000000)
+        plant.relay_pin = wired
+        self._filled = end
+        return end < 2 * size
+
+    def fill(self):
+        while self.fill_step(256):
+            pass
+
+    def read(self):
+        now = self._ticks_us()
+        self._phase_us = (self._phase_us + ticks_diff(now, self._last)) % self._span_us
+        self._last = now
+        table = self._tables[1 if self._plant.relay_closed() else 0]
+        return table[self._phase_us * self._slots // self._period_us]
 
 
 class SimDht:
@@ -133,14 +192,15 @@ class SimDht:
         return self._t
 
 
-def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0):
-    """The two ADC channels wired as in the README: ZMPT101B centred at 1.65 V, ACS712 at its zero."""
+def make_adcs(plant, cfg, conversion_us=0, noise_counts=3.0, seed=1):
+    """The two ADC channels wired as in the README: ZMPT101B centred at 1.65 V, ACS712 at its zero.
+    `seed` picks the noise (each channel its own)."""
     full = cfg["adc_full_scale_v"]
     adc_v = SimAdc(plant.clock, plant.volts_at, 1.65, cfg["zmpt101b_sensitivity"], full, noise_counts,
-                   conversion_us, seed=2)
+                   conversion_us, seed=2 * seed)
     divider = cfg["acs712_divider"]
     adc_i = SimAdc(plant.clock, plant.amps_at, cfg["acs712_zero_v"] * divider, cfg["acs712_v_per_a"] * divider,
-                   full, noise_counts, conversion_us, seed=3)
+                   full, noise_counts, conversion_us, seed=2 * seed + 1)
     return adc_v, adc_i
 
 

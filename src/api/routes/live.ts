@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { authProblem, LIVE_PROTOCOL } from '../auth.js';
-import { CLOSE, LiveStream } from '../live.js';
+import { liveAccess, LIVE_PROTOCOL } from '../auth.js';
+import { CLOSE } from '../live.js';
 import { ErrorResponse } from '../schemas.js';
 
 const DESCRIPTION = `WebSocket. Connect with subprotocols ["${LIVE_PROTOCOL}", "bearer.<token>"] (browsers cannot set an
@@ -9,10 +9,12 @@ Authorization header on a WebSocket; tools may send the header or ?token=<token>
 Messages are JSON: {"type":"snapshot","devices":[device...]} first, then {"type":"device","device":{...}}
 (the object of GET /api/devices/:id, at most 5 per second per device), {"type":"device.removed","key","name"}
 and {"type":"event","event":{id,ts,device,type,cause,origin,detail}} (as GET /api/events).
-A wrong or missing token closes the connection with code ${CLOSE.unauthorized} and the reason.`;
+Without a token the stream is read-only (the snapshot says "access":"read"), unless http.read_protection
+is on; with the right token "access":"write". A wrong token (or a missing one under read protection)
+closes the connection with code ${CLOSE.unauthorized} and the reason.`;
 
 export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const live = new LiveStream({ events: ctx.events, registry: ctx.registry, log: app.log });
+  const live = ctx.live;
   live.start();
   app.addHook('onClose', async () => live.stop());
 
@@ -20,7 +22,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     method: 'GET',
     url: '/api/live',
     // The token is checked in wsHandler, after the upgrade, so a browser learns why it was refused.
-    config: { access: 'public' },
+    config: { access: 'stream' },
     schema: {
       tags: ['live'],
       summary: 'Live stream of device state and events (WebSocket)',
@@ -31,13 +33,14 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     handler: async (_request, reply) =>
       reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
     wsHandler: (socket, request) => {
-      const problem = ctx.tokens ? authProblem(ctx.tokens, request, true) : undefined;
-      if (problem) {
-        socket.send(JSON.stringify({ type: 'error', error: problem }));
+      const access = liveAccess(ctx.tokens, request, ctx.http.read_protection);
+      if (typeof access !== 'string') {
+        if (access.wrong) ctx.authFailures.record(request, 'live stream');
+        socket.send(JSON.stringify({ type: 'error', error: access.problem }));
         socket.close(CLOSE.unauthorized, 'unauthorized: the API token is missing or wrong');
         return;
       }
-      live.add(socket);
+      live.add(socket, access);
     },
   });
 };
