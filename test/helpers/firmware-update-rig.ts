@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
-import type { Transport } from '../../src/can/transport.js';
 import type { FirmwareStatus } from '../../src/gateway/firmware-session.js';
 import { LIVE_PROTOCOL, type LiveMessage } from '../../src/api/live-protocol.js';
 import { keyFiles, newKey } from './firmware-bundles.js';
@@ -38,8 +37,8 @@ export interface RigOptions {
   nodeKey?: KeyObject;
   node?: Partial<VmNodeOptions>;
   gateway?: DeepPartial<Config>;
-  /** The gateway's side of the bus (default: a plain SimTransport on the rig's bus). */
-  transport?: (bus: VirtualBus) => Transport;
+  /** The bus the gateway joins, given the node's (default: the same one); e.g. a relay that damages a frame. */
+  gatewayBus?: (nodeBus: VirtualBus) => Promise<VirtualBus>;
 }
 
 export async function updateRig(t: TestContext, options: RigOptions = {}): Promise<UpdateRig> {
@@ -61,7 +60,7 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
     safety: { gateway_rule: false },
     firmware: { bus_share: 1, confirm_timeout_s: 240 },
     ...options.gateway,
-  }, options.transport?.(bus) ?? new SimTransport(bus));
+  }, options.gatewayBus ? await options.gatewayBus(bus) : bus);
   t.after(() => tg.stop());
   writeFileSync(join(tg.dir, 'firmware-key.pem'), key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const statuses: FirmwareStatus[] = [];
