@@ -1,6 +1,6 @@
 // Firmware updates of the CPython host runner (firmware/host/run.py) over kernel SocketCAN (vcan0):
-// an update from REST that ends with the node reporting the new version, a power cut (SIGKILL) at each
-// step, and on a bus emulated at 125 kbit/s (vcan echoing through a token-bucket qdisc, transfer ids in
+// updates from REST, from Home Assistant's update entity and from the CLI, each ending with the node
+// reporting the new version, a power cut (SIGKILL) at each step, and on a bus emulated at 125 kbit/s (vcan echoing through a token-bucket qdisc, transfer ids in
 // a lower-priority band) the transfer's time, its bus share and the report latency of other sockets.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { frameBits } from '../../src/can/isotp.js';
-import { publicKeyHex, type Bundle } from '../../src/gateway/firmware-bundle.js';
+import { publicKeyHex, writeBundleFile, type Bundle } from '../../src/gateway/firmware-bundle.js';
 import type { FirmwareStage, FirmwareStatus } from '../../src/gateway/firmware-session.js';
 import { bundleOf, newKey } from '../helpers/firmware-bundles.js';
 import { recordFigure } from '../helpers/figures.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { runCli, writeDaemonConfig } from '../helpers/cli.js';
 import { emulateBus, percentile, restorePlainVcan, retimeBus } from './bus-emulation.js';
 import { FirmwareRunner } from './firmware-runner.js';
 import { assertInGuest, IFACE, openTransport, PATIENCE_MS, resetVcan, stopAll } from './vcan-helpers.js';
@@ -63,7 +64,7 @@ const ended = (statuses: FirmwareStatus[], to: string) =>
     return last && last.to === to && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
   }, 600_000, `the update to ${to} to end`);
 
-test('host runner on vcan0: an update from REST installs and the node reports it; a power cut at each step leaves a whole firmware', { timeout: 1_800_000 }, async (t) => {
+test('host runner on vcan0: updates from REST, from the HA update entity and from the CLI install and the node reports each; a power cut at each step leaves a whole firmware', { timeout: 1_800_000 }, async (t) => {
   const { runner, tg, statuses, firmware, flash } = await rig(t, { bitrate: 500000 }, ['--set', 'update_confirm_s=60']);
   assert.equal(firmware(), '1.0');
   await update(tg, bundleOf('1.1', key));
@@ -74,7 +75,32 @@ test('host runner on vcan0: an update from REST installs and the node reports it
   assert.equal(runner.boots, 2, 'the firmware reset itself once, into the new slot, in the same process');
   t.diagnostic(`REST on vcan0: 1.0 -> 1.1 in ${done.transferMs} ms (${done.copiedFiles} files copied on the node)`);
 
-  let version = '1.1';
+  // Home Assistant's update entity: its install button, with the daemon's bundle.
+  writeBundleFile(join(tg.dir, 'firmware-bundle.json'), bundleOf('1.2', key));
+  const mqtt = await recordingClient(tg.gateway.mqttUrl(), ['homeassistant/update/#']);
+  t.after(() => mqtt.client.endAsync());
+  const configTopic = await waitFor(() => [...mqtt.messages.keys()].find((k) => k.endsWith('/firmware/config')), PATIENCE_MS, 'the update entity config');
+  const entity = JSON.parse(mqtt.messages.get(configTopic)!) as { command_topic: string; payload_install: string };
+  await mqtt.client.publishAsync(entity.command_topic, entity.payload_install);
+  const viaHa = await ended(statuses, '1.2');
+  assert.equal(viaHa.stage, 'installed', viaHa.error);
+  assert.equal(viaHa.origin, 'mqtt');
+  assert.equal((await runner.control('status')).firmware, '1.2');
+
+  // The command line, through the running daemon, with a bundle file.
+  const cliDir = mkdtempSync(join(tmpdir(), 'canplug-cli-'));
+  dirs.push(cliDir);
+  const bundleFile = join(cliDir, 'bundle-1.3.json');
+  writeBundleFile(bundleFile, bundleOf('1.3', key));
+  const configFile = await writeDaemonConfig(cliDir, { database: { path: tg.config.database.path } });
+  const cli = await runCli(['--config', configFile, 'firmware', 'update', '5', '--bundle', bundleFile, '--url', tg.gateway.httpUrl()], { timeoutMs: 600_000 });
+  assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}`);
+  assert.match(cli.stdout, /socket-5: firmware 1\.3 installed \(was 1\.2\)/);
+  assert.equal((await runner.control('status')).firmware, '1.3');
+  await waitFor(() => firmware() === '1.3', PATIENCE_MS, 'heartbeats with 1.3');
+  assert.equal(runner.boots, 4, 'one reset into the new slot per update');
+
+  let version = '1.3';
   const steps: [FirmwareStage, (s: FirmwareStatus) => boolean, string][] = [
     ['transferring', (s) => s.progress >= 30, 'while the files are staged'],
     ['installing', () => true, 'as the commit goes out'],
@@ -82,7 +108,7 @@ test('host runner on vcan0: an update from REST installs and the node reports it
     ['installed', () => true, 'after it confirmed itself'],
   ];
   for (const [n, [stage, when, what]] of steps.entries()) {
-    const to = `1.${2 + n}`;
+    const to = `1.${4 + n}`;
     let cut: Promise<void> | undefined;
     const check = () => {
       const last = statuses.at(-1);
