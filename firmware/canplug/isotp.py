@@ -11,7 +11,7 @@ FS_CONTINUE = 0
 FS_WAIT = 1
 FS_OVERFLOW = 2
 _FLOW_NAMES = ("continue", "wait", "overflow")
-N_CR_MS = 1000  # ISO 15765-2's N_Cr: a consecutive frame later than this ends the reception
+N_CR_MS = 1000  # ISO 15765-2's N_Cr: a consecutive frame later than this ends the reception (the default)
 
 # what went wrong with a reception (the node tells the gateway why: see update.py)
 ERR_SEQUENCE = "sequence"
@@ -67,8 +67,9 @@ class Receiver:
     "overflow"). `on_single(payload)` gets single-frame messages, `on_error(kind)` a broken
     reception. `send(data)` queues a frame on the node's transfer id."""
 
-    def __init__(self, clock, send, block_size, on_start, on_single, on_error, st_min=0):
+    def __init__(self, clock, send, block_size, on_start, on_single, on_error, st_min=0, n_cr_ms=N_CR_MS):
         self._clock = clock
+        self.n_cr_ms = n_cr_ms
         self._send = send
         self.block_size = block_size
         self.st_min = st_min
@@ -106,7 +107,7 @@ class Receiver:
 
     def poll(self, now):
         """Ends a reception whose next consecutive frame is overdue."""
-        if self._sink is not None and self._clock.ticks_diff(now, self._last) > N_CR_MS:
+        if self._sink is not None and self._clock.ticks_diff(now, self._last) > self.n_cr_ms:
             self._abort(ERR_TIMEOUT)
 
     def _first(self, d):

@@ -51,7 +51,8 @@ class UpdateService:
         # The block size leaves a receive buffer free for a command (docs/protocol.md): one consecutive
         # frame at a time on an MCP2515.
         self.receiver = isotp.Receiver(node.clock, self._send, max(1, node.rx_depth - 1),
-                                       self._start, self._single, self._broken)
+                                       self._start, self._single, self._broken,
+                                       n_cr_ms=node.cfg["update_frame_timeout_ms"])
         self._idle_since = node.clock.ticks_ms()
 
     # --- frames in, answers out ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ class Sink:
 
 
 class Rig:
-    def __init__(self, block_size=2, accept=True):
+    def __init__(self, block_size=2, accept=True, n_cr_ms=isotp.N_CR_MS):
         self.clock = VirtualClock()
         self.sent, self.singles, self.errors, self.sinks = [], [], [], []
         self.accept = accept
@@ -53,7 +53,7 @@ class Rig:
             return sink
 
         self.rx = isotp.Receiver(self.clock, self.sent.append, block_size, on_start, self.singles.append,
-                                 self.errors.append)
+                                 self.errors.append, n_cr_ms=n_cr_ms)
 
     def flow_controls(self):
         return [isotp.decode_pdu(f) for f in self.sent]
@@ -90,16 +90,17 @@ class ReceiverTest(unittest.TestCase):
         self.assertFalse(rig.rx.busy)
 
     def test_a_silent_sender_times_out_after_n_cr(self):
-        rig = Rig()
-        frames = frames_of(bytes(50))
-        rig.rx.frame(frames[0])
-        rig.clock.advance_ms(isotp.N_CR_MS)
-        rig.rx.poll(rig.clock.ticks_ms())
-        self.assertEqual(rig.errors, [])
-        rig.clock.advance_ms(1)
-        rig.rx.poll(rig.clock.ticks_ms())
-        self.assertEqual(rig.errors, [isotp.ERR_TIMEOUT])
-        self.assertEqual(rig.sinks[0].state, "aborted")
+        for n_cr in (isotp.N_CR_MS, 5000):  # the default, and update_frame_timeout_ms as configured
+            rig = Rig(n_cr_ms=n_cr)
+            frames = frames_of(bytes(50))
+            rig.rx.frame(frames[0])
+            rig.clock.advance_ms(n_cr)
+            rig.rx.poll(rig.clock.ticks_ms())
+            self.assertEqual(rig.errors, [])
+            rig.clock.advance_ms(1)
+            rig.rx.poll(rig.clock.ticks_ms())
+            self.assertEqual(rig.errors, [isotp.ERR_TIMEOUT])
+            self.assertEqual(rig.sinks[0].state, "aborted")
 
     def test_a_refused_message_gets_overflow_and_its_frames_are_ignored(self):
         rig = Rig(accept=False)

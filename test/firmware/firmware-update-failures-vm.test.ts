@@ -10,7 +10,7 @@ import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { buildBundle, type Bundle } from '../../src/gateway/firmware-bundle.js';
 import type { FirmwareStage } from '../../src/gateway/firmware-session.js';
 import { bundleOf, firmwareWithVersion, newKey } from '../helpers/firmware-bundles.js';
-import { updateRig, type RigOptions, type UpdateRig } from '../helpers/firmware-update-rig.js';
+import { GENEROUS_MS, updateRig, type RigOptions, type UpdateRig } from '../helpers/firmware-update-rig.js';
 import { waitFor } from '../helpers/gateway.js';
 
 /** Starts an update from REST and waits for its end; the node must then run `expected` and be online. */
@@ -99,7 +99,7 @@ function brokenBundle(t: TestContext, rig: UpdateRig, file: string, edit: (text:
 }
 
 test('a new firmware that never answers a command cannot confirm itself: the next boot rolls it back to 1.0', { timeout: 600_000 }, async (t) => {
-  const rig = await updateRig(t, { node: { config: { node_id: 5, report_period_ms: 500, update_confirm_s: 15 } } });
+  const rig = await updateRig(t, { node: { config: { node_id: 5, report_period_ms: 500, update_confirm_s: 15, update_frame_timeout_ms: GENEROUS_MS } } });
   const mute = brokenBundle(t, rig, 'commands.py', (text) => text.replace('        n.outbox.push(p.encode_reply(', '        0 and n.outbox.push(p.encode_reply('));
   await updateAndExpect(rig, mute, '1.0', /did not confirm itself in time and was rolled back; the node runs 1\.0 again/);
   assert.ok(rig.socket.restarts.filter((r) => r === 'reset').length >= 2, `reset into the trial, then reset to roll back: ${rig.socket.restarts.join(', ')}`);

@@ -17,6 +17,8 @@ import { VmSocket } from './vm-socket.js';
 import type { VmNodeOptions } from './vm-node.js';
 
 export const NODE = 5;
+/** The ISO-TP timeouts of both ends (N_Cr on the node, N_Bs on the gateway) in these tests: a loaded machine stalls the VM and the gateway for more than ISO's 1 s. */
+export const GENEROUS_MS = 10_000;
 
 export interface UpdateRig {
   tg: TestGateway;
@@ -48,7 +50,7 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
   await nodeSide.start();
   t.after(() => nodeSide.stop());
   const socket = await VmSocket.start(nodeSide, {
-    config: { node_id: NODE, report_period_ms: 500, update_confirm_s: 60 },
+    config: { node_id: NODE, report_period_ms: 500, update_confirm_s: 60, update_frame_timeout_ms: GENEROUS_MS },
     plant: { humidity: 45, load_w: 100 },
     files: keyFiles(options.nodeKey ?? key),
     ...options.node,
@@ -58,7 +60,7 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
   const tg = await startGateway({
     can: { bitrate: 1000000, command_timeout_ms: 3000, heartbeat_timeout_ms: 4000, sim: { nodes: [] } },
     safety: { gateway_rule: false },
-    firmware: { bus_share: 1, confirm_timeout_s: 240 },
+    firmware: { bus_share: 1, confirm_timeout_s: 240, flow_timeout_ms: GENEROUS_MS },
     ...options.gateway,
   }, options.gatewayBus ? await options.gatewayBus(bus) : bus);
   t.after(() => tg.stop());

@@ -36,7 +36,7 @@ after(async () => {
 async function rig(t: TestContext, can: Record<string, unknown>, runnerArgs: string[] = [], updates: Record<string, unknown> = {}) {
   const flash = mkdtempSync(join(tmpdir(), 'canplug-flash-'));
   dirs.push(flash);
-  const runner = new FirmwareRunner(['--node', '5', '--channel', IFACE, '--state-dir', flash, '--update-key', publicKeyHex(key), '--set', 'report_period_ms=500', ...runnerArgs]);
+  const runner = new FirmwareRunner(['--node', '5', '--channel', IFACE, '--state-dir', flash, '--update-key', publicKeyHex(key), '--set', 'report_period_ms=500', '--set', 'update_frame_timeout_ms=10000', ...runnerArgs]);
   await runner.start();
   t.after(() => runner.stop());
   const tg = await startGateway({
