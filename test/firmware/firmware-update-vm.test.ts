@@ -39,7 +39,7 @@ test('an update from REST, then from the Home Assistant update entity, then from
   const progress = live.filter((s) => s.stage === 'transferring').map((s) => s.progress);
   assert.ok(progress.length >= 3, `progress messages on the live stream: ${progress.join(',')}`);
   assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only goes up');
-  assert.equal(live.at(-1)?.stage, 'installed');
+  await waitFor(() => live.at(-1)?.stage === 'installed', 10_000, 'the installed status on the live stream (a WebSocket message, after the in-process event)');
   const state = await slots(rig);
   assert.deepEqual([state.active, (state.last as { result: string }).result], ['a', 'installed']);
   assert.deepEqual(rig.socket.node.reboots, [], 'no last-resort reboot');
