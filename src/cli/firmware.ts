@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { LIVE_PROTOCOL, type LiveMessage } from '../api/live-protocol.js';
+import { LIVE_PROTOCOL, type LiveMessage } from '../contracts/live.js';
 import { tokenPath } from '../api/token.js';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import { BundleError, buildBundle, loadOrCreateSigningKey, publicKeyHex, readBundleFile, writeBundleFile, type Bundle } from '../gateway/firmware-bundle.js';
-import type { FirmwareStatus } from '../gateway/firmware-session.js';
+import type { FirmwareStatus } from '../contracts/firmware.js';
 import { firmwarePaths } from '../gateway/firmware-updater.js';
 import { CliError, configOption, EXIT, EXIT_CODES_HELP, parseInteger, readConfig, requireDataOwner } from './common.js';
 

@@ -8,10 +8,9 @@ import type { CanBus } from '../can/can-bus.js';
 import type { Message } from '../can/codec.js';
 import { FirmwareChannel, TransferTimeoutError } from '../can/firmware-channel.js';
 import { describeResult, encodeBegin, encodeCopy, encodeFile, encodeRequest, Request, type Info, type NodeAnswer } from '../can/firmware-protocol.js';
+import type { FirmwareStage } from '../contracts/firmware.js';
 import type { Commands } from './commands.js';
 import type { VerifiedBundle } from './firmware-bundle.js';
-
-export type FirmwareStage = 'queued' | 'checking' | 'transferring' | 'installing' | 'confirming' | 'installed' | 'failed';
 
 export class UpdateFailedError extends Error {}
 
@@ -35,33 +34,6 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** A file the node copied from the firmware it runs instead of receiving it. */
   onCopied?: (path: string) => void;
-}
-
-/** The state of one socket's update, as REST, the live stream and Home Assistant show it. */
-export interface FirmwareStatus {
-  device: string;
-  key: string;
-  node: number;
-  stage: FirmwareStage;
-  /** The version the node ran when the update started; undefined before its first heartbeat. */
-  from?: string;
-  to: string;
-  /** 0..100: the transfer up to 95, the commit and confirmation after it. */
-  progress: number;
-  sentBytes: number;
-  totalBytes: number;
-  /** Free flash the node announced before the transfer. */
-  nodeFreeBytes?: number;
-  /** Consecutive frames the node takes per flow control. */
-  nodeBlockSize?: number;
-  error?: string;
-  origin: string;
-  startedAt: string;
-  finishedAt?: string;
-  /** From the first transfer frame to the commit's answer. */
-  transferMs?: number;
-  /** Files the node already had (the same bytes in the firmware it runs): copied there, not sent. */
-  copiedFiles: number;
 }
 
 const OK = 0;

@@ -12,23 +12,15 @@ import type { CanBus } from '../can/can-bus.js';
 import { pacingGapMs } from '../can/isotp.js';
 import type { Logger } from '../log.js';
 import type { Commands } from './commands.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
+import { InvalidRequestError, NotConfiguredError, RefusedError, UnavailableError } from './errors.js';
 import type { DeviceControl } from './control.js';
 import type { Device } from './device.js';
 import type { EventBus } from './events.js';
 import { BundleError, loadSigningKey, readBundleFile, verifyBundle, type Bundle, type VerifiedBundle } from './firmware-bundle.js';
-import { runSession, type FirmwareStage, type FirmwareStatus } from './firmware-session.js';
+import type { FirmwareStage, FirmwareStatus } from '../contracts/firmware.js';
+import { runSession } from './firmware-session.js';
 import type { Registry } from './registry.js';
-
-/** Why an update cannot start (REST: 400 bad bundle, 409 device, 503 nothing to install). */
-export class UpdateRefusedError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 409 | 503,
-  ) {
-    super(message);
-  }
-}
 
 /** Where the bundle and the signing key live: configured, else beside the database. */
 export function firmwarePaths(config: Config): { bundle: string; key: string } {
@@ -104,16 +96,16 @@ export class FirmwareUpdater {
   }
 
   /** Queues an update of `device` with `bundle` (default: the configured one); the status it starts with. */
-  update(device: Device, origin: string, bundle?: Bundle): FirmwareStatus {
-    if (device.kind !== 'can' || device.node === undefined) throw new UpdateRefusedError(`${device.name} is not a CAN socket: only they take firmware over the bus`, 409);
-    if (this.deps.bus.protocol !== 'v1') throw new UpdateRefusedError('firmware updates need protocol v1 (the legacy seed socket has no transfer ids)', 409);
-    if (this.updating(device)) throw new UpdateRefusedError(`${device.name} is already being updated`, 409);
-    if (!device.available) throw new UpdateRefusedError(`${device.name} is offline`, 409);
+  update(device: Device, origin: FirmwareStatus['origin'], bundle?: Bundle): FirmwareStatus {
+    if (device.kind !== 'can' || device.node === undefined) throw new RefusedError(`${device.name} is not a CAN socket: only they take firmware over the bus`);
+    if (this.deps.bus.protocol !== 'v1') throw new RefusedError('firmware updates need protocol v1 (the legacy seed socket has no transfer ids)');
+    if (this.updating(device)) throw new UnavailableError(`${device.name} is already being updated`);
+    if (!device.available) throw new UnavailableError(`${device.name} is offline`);
     let verified: VerifiedBundle;
     try {
       verified = bundle ? verifyBundle(bundle, this.key()) : this.configuredBundle();
     } catch (error) {
-      if (error instanceof BundleError) throw new UpdateRefusedError(error.message, bundle ? 400 : 503);
+      if (error instanceof BundleError) throw bundle ? new InvalidRequestError(error.message) : new NotConfiguredError(error.message);
       throw error;
     }
     const status: FirmwareStatus = {

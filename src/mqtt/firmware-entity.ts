@@ -7,7 +7,7 @@
  */
 import type { Device } from '../gateway/device.js';
 import type { EventBus } from '../gateway/events.js';
-import type { FirmwareStatus } from '../gateway/firmware-session.js';
+import type { FirmwareStatus } from '../contracts/firmware.js';
 import type { FirmwareUpdater } from '../gateway/firmware-updater.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
@@ -48,7 +48,7 @@ export class FirmwareEntity {
       connection.subscribe(`${prefix}/status`, (_topic, payload, retained) => {
         if (!retained && payload.toString().trim() === 'online') this.publishAll(true);
       }),
-      events.subscribe({
+      events.subscribe('mqtt-firmware-entity', {
         'device.added': (d) => this.publish(d),
         'device.changed': (d) => {
           if (this.shapes.get(d.key) !== `${d.name}\0${d.info.firmware}`) this.publish(d);

@@ -12,9 +12,9 @@ import { startGateway, waitFor } from '../helpers/gateway.js';
 test('firmware route: refusals with their status codes, and a socket that does not answer fails the update', { timeout: 60_000 }, async (t) => {
   const tg = await startGateway({ can: { sim: { nodes: [1] } }, firmware: { answer_timeout_ms: 500 } });
   t.after(() => tg.stop());
-  const api = tg.gateway.api;
+  const api = tg.gateway.parts.api;
   const post = (id: string, payload: unknown = {}) => api.inject({ method: 'POST', url: `/api/devices/${id}/firmware`, headers: tg.auth, payload: payload as object });
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 5000, 'socket-1 online');
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 5000, 'socket-1 online');
 
   assert.equal((await api.inject({ method: 'POST', url: '/api/devices/socket-1/firmware', payload: {} })).statusCode, 401, 'the token is needed');
   const unknown = await post('socket-9');

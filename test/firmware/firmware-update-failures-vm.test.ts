@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { buildBundle, type Bundle } from '../../src/gateway/firmware-bundle.js';
-import type { FirmwareStage } from '../../src/gateway/firmware-session.js';
+import type { FirmwareStage } from '../../src/contracts/firmware.js';
 import { bundleOf, firmwareWithVersion, newKey } from '../helpers/firmware-bundles.js';
 import { GENEROUS_MS, updateRig, type RigOptions, type UpdateRig } from '../helpers/firmware-update-rig.js';
 import { waitFor } from '../helpers/gateway.js';
@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/gateway.js';
 /** Starts an update from REST and waits for its end; the node must then run `expected` and be online. */
 async function updateAndExpect(rig: UpdateRig, bundle: Bundle, expected: string, error?: RegExp): Promise<void> {
   const { tg } = rig;
-  const started = await tg.gateway.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
+  const started = await tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
   assert.equal(started.statusCode, 202, started.body);
   const end = await rig.outcome();
   if (error) {
@@ -29,7 +29,7 @@ async function updateAndExpect(rig: UpdateRig, bundle: Bundle, expected: string,
 /** The node is online and its heartbeats carry `version`; closing the relay works (no update holds it). */
 async function runs(rig: UpdateRig, version: string): Promise<void> {
   await waitFor(() => rig.device().available && rig.device().firmware === version, 120_000, `the node online running ${version}`);
-  const close = await rig.tg.gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-5/relay', headers: rig.tg.auth, payload: { on: true } });
+  const close = await rig.tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-5/relay', headers: rig.tg.auth, payload: { on: true } });
   assert.equal(close.statusCode, 200, close.body);
   assert.deepEqual(rig.socket.node.reboots, [], 'no last resort');
 }
@@ -123,10 +123,10 @@ async function cutAt(t: TestContext, stage: FirmwareStage, when: (rig: UpdateRig
       void rig.socket.powerCut();
     }
   };
-  rig.tg.gateway.events.on('firmware.status', onStatus);
+  t.after(rig.tg.gateway.parts.events.subscribe('test', { 'firmware.status': onStatus }));
   const timer = setInterval(onStatus, 50);
   t.after(() => clearInterval(timer));
-  const started = await rig.tg.gateway.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: rig.tg.auth, payload: { bundle } });
+  const started = await rig.tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: rig.tg.auth, payload: { bundle } });
   assert.equal(started.statusCode, 202);
   const end = await rig.outcome();
   assert.ok(cut, `the power was cut at ${stage}`);

@@ -21,7 +21,7 @@ test('heap of a firmware update on the MicroPython VM booted with 96 KB', { time
       await new Promise((r) => setTimeout(r, 300));
     }
   })();
-  const started = await rig.tg.gateway.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: rig.tg.auth, payload: { bundle: bundleOf('1.1', rig.key) } });
+  const started = await rig.tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: rig.tg.auth, payload: { bundle: bundleOf('1.1', rig.key) } });
   assert.equal(started.statusCode, 202);
   const end = await rig.outcome();
   sampling = false;

@@ -18,7 +18,7 @@ const slots = async (rig: Awaited<ReturnType<typeof updateRig>>) =>
 test('an update from REST, then from the Home Assistant update entity, then from the CLI: each installs and the node reports the new version', { timeout: 1_200_000 }, async (t) => {
   const rig = await updateRig(t);
   const { tg } = rig;
-  const api = tg.gateway.api;
+  const api = tg.gateway.parts.api;
   assert.equal(rig.device().firmware, '1.0');
 
   // --- REST, with the progress on the live stream ---------------------------------------------------

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
-import type { FirmwareStatus } from '../../src/gateway/firmware-session.js';
-import { LIVE_PROTOCOL, type LiveMessage } from '../../src/api/live-protocol.js';
+import type { FirmwareStatus } from '../../src/contracts/firmware.js';
+import { LIVE_PROTOCOL, type LiveMessage } from '../../src/contracts/live.js';
 import { keyFiles, newKey } from './firmware-bundles.js';
 import { startGateway, waitFor, type DeepPartial, type TestGateway } from './gateway.js';
-import type { Config } from '../../src/gateway/config.js';
+import type { Config } from '../../src/config/config.js';
 import { VmSocket } from './vm-socket.js';
 import type { VmNodeOptions } from './vm-node.js';
 
@@ -66,9 +66,9 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
   t.after(() => tg.stop());
   writeFileSync(join(tg.dir, 'firmware-key.pem'), key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const statuses: FirmwareStatus[] = [];
-  tg.gateway.events.on('firmware.status', (s) => statuses.push(s));
+  tg.gateway.parts.events.subscribe('test', { 'firmware.status': (s) => void statuses.push(s) });
   const device = () => {
-    const d = tg.gateway.registry.find(`socket-${NODE}`);
+    const d = tg.gateway.parts.registry.find(`socket-${NODE}`);
     return { available: d?.available ?? false, firmware: d?.info.firmware, relay: d?.state.relay };
   };
   await waitFor(() => device().available && device().firmware !== undefined, 60_000, 'the VM socket online');

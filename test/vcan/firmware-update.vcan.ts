@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { frameBits } from '../../src/can/isotp.js';
 import { publicKeyHex, writeBundleFile, type Bundle } from '../../src/gateway/firmware-bundle.js';
-import type { FirmwareStage, FirmwareStatus } from '../../src/gateway/firmware-session.js';
+import type { FirmwareStage, FirmwareStatus } from '../../src/contracts/firmware.js';
 import { bundleOf, newKey } from '../helpers/firmware-bundles.js';
 import { recordFigure } from '../helpers/figures.js';
 import { recordingClient, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
@@ -47,14 +47,14 @@ async function rig(t: TestContext, can: Record<string, unknown>, runnerArgs: str
   t.after(() => tg.stop());
   writeFileSync(join(tg.dir, 'firmware-key.pem'), key.export({ format: 'pem', type: 'pkcs8' }));
   const statuses: FirmwareStatus[] = [];
-  tg.gateway.events.on('firmware.status', (s) => statuses.push(s));
-  const firmware = () => tg.gateway.registry.find('socket-5')?.info.firmware;
-  await waitFor(() => tg.gateway.registry.find('socket-5')?.available && firmware(), 4 * PATIENCE_MS, 'socket-5 online');
+  tg.gateway.parts.events.subscribe('test', { 'firmware.status': (s) => void statuses.push(s) });
+  const firmware = () => tg.gateway.parts.registry.find('socket-5')?.info.firmware;
+  await waitFor(() => tg.gateway.parts.registry.find('socket-5')?.available && firmware(), 4 * PATIENCE_MS, 'socket-5 online');
   return { runner, tg, statuses, firmware, flash };
 }
 
 async function update(tg: TestGateway, bundle: Bundle): Promise<void> {
-  const started = await tg.gateway.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
+  const started = await tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
   assert.equal(started.statusCode, 202, started.body);
 }
 
@@ -114,15 +114,15 @@ test('host runner on vcan0: updates from REST, from the HA update entity and fro
       const last = statuses.at(-1);
       if (!cut && last?.to === to && last.stage === stage && when(last)) cut = runner.powerCut();
     };
-    tg.gateway.events.on('firmware.status', check); // at once: the installed status is the last one
+    const unsubscribe = tg.gateway.parts.events.subscribe('test', { 'firmware.status': check }); // at once: the installed status is the last one
     const watch = setInterval(check, 20); // and while nothing is announced (the trial)
     await update(tg, bundleOf(to, key, stage === 'transferring')); // the whole firmware, so that the cut finds files half sent
     const end = await ended(statuses, to);
     clearInterval(watch);
-    tg.gateway.events.off('firmware.status', check);
+    unsubscribe();
     assert.ok(cut, `no power cut ${what}: the update ended ${end.stage} (${end.error ?? ''}); stages seen: ${statuses.filter((s) => s.to === to).map((s) => `${s.stage} ${s.progress}%`).join(', ')}`);
     await cut;
-    await waitFor(() => tg.gateway.registry.find('socket-5')?.available, 4 * PATIENCE_MS, 'socket-5 back online');
+    await waitFor(() => tg.gateway.parts.registry.find('socket-5')?.available, 4 * PATIENCE_MS, 'socket-5 back online');
     const running = String((await runner.control('status')).firmware);
     assert.ok([version, to].includes(running), `${what}: the node runs ${running}, expected ${version} or ${to}`);
     assert.equal(end.stage === 'installed', running === to, `${what}: the gateway says ${end.stage} (${end.error ?? ''}), the node runs ${running}`);
@@ -205,6 +205,6 @@ test('on a bus emulated at 125 and at 500 kbit/s: a whole-firmware transfer keep
   // Same bus at 500 kbit/s: the token bucket's rate changes in place (sockets stay open), and the
   // gateway paces the next transfer to the new rate.
   await retimeBus(500_000);
-  tg.gateway.config.can.bitrate = 500_000;
+  tg.gateway.parts.config.can.bitrate = 500_000;
   await measure(500_000, '1.2');
 });

@@ -1,38 +1,13 @@
 /** Firmware updates over the bus (docs/firmware-updates.md): start one, see how it goes. */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { HttpError, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { DeviceParams, ErrorResponse } from '../schemas.js';
 import { BundleSchema } from '../../gateway/firmware-bundle.js';
-import type { FirmwareStatus } from '../../gateway/firmware-session.js';
-import { UpdateRefusedError } from '../../gateway/firmware-updater.js';
+import { FirmwareStatus } from '../../contracts/firmware.js';
 
 /** A bundle of the current firmware is about 200 KiB as JSON; this leaves room for .py sources with comments. */
 export const FIRMWARE_BODY_LIMIT = 4 * 1024 * 1024;
-
-const Stage = Type.Union(['queued', 'checking', 'transferring', 'installing', 'confirming', 'installed', 'failed'].map((s) => Type.Literal(s)));
-const FirmwareStatusView = Type.Object(
-  {
-    device: Type.String(),
-    key: Type.String(),
-    node: Type.Integer(),
-    stage: Stage,
-    from: Type.Optional(Type.String({ description: 'the version the socket ran when the update started' })),
-    to: Type.String(),
-    progress: Type.Integer({ minimum: 0, maximum: 100 }),
-    sentBytes: Type.Integer(),
-    totalBytes: Type.Integer(),
-    nodeFreeBytes: Type.Optional(Type.Integer({ description: 'free flash the socket announced' })),
-    nodeBlockSize: Type.Optional(Type.Integer({ description: 'consecutive frames the socket takes per flow control' })),
-    error: Type.Optional(Type.String()),
-    origin: Type.String(),
-    startedAt: Type.String({ format: 'date-time' }),
-    finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
-    transferMs: Type.Optional(Type.Integer()),
-    copiedFiles: Type.Integer({ description: 'files the socket already had and copied from its running firmware instead of receiving them' }),
-  },
-  { $id: 'FirmwareStatus' },
-);
 
 const view = (status: FirmwareStatus) => status;
 
@@ -51,18 +26,13 @@ export const firmwareRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = as
           { bundle: Type.Optional(Type.Ref(BundleSchema, { description: 'a bundle from canplug firmware build; default: the gateway\'s (firmware.bundle)' })) },
           { additionalProperties: false },
         ),
-        response: { 202: FirmwareStatusView, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse },
+        response: { 202: FirmwareStatus, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse },
       },
     },
     async (request, reply) => {
       const device = ctx.registry.find(request.params.id);
       if (!device) throw notFound(`no device "${request.params.id}" (use a name, a node id or a key from GET /api/devices)`);
-      try {
-        return reply.status(202).send(view(ctx.firmware.update(device, 'rest', request.body.bundle)));
-      } catch (error) {
-        if (error instanceof UpdateRefusedError) throw new HttpError(error.status, error.message);
-        throw error;
-      }
+      return reply.status(202).send(view(ctx.firmware.update(device, 'rest', request.body.bundle)));
     },
   );
 
@@ -77,7 +47,7 @@ export const firmwareRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = as
           200: Type.Object({
             installed: Type.Union([Type.String(), Type.Null()]),
             latest: Type.Union([Type.String(), Type.Null()], { description: 'version of the gateway\'s bundle; null: none built yet' }),
-            update: Type.Union([FirmwareStatusView, Type.Null()]),
+            update: Type.Union([FirmwareStatus, Type.Null()]),
           }),
           404: ErrorResponse,
         },

@@ -2,21 +2,9 @@
  * The messages of the live stream (/api/live), shared with the dashboard: this file imports types
  * only, so the dashboard's bundle can include it without pulling in the server.
  */
-import type { DeviceView } from './schemas.js';
-import type { FirmwareStatus } from '../gateway/firmware-session.js';
-
-export type { DeviceView, FirmwareStatus };
-
-/** An event-log entry, as GET /api/events returns it (`id` is null on the live stream: not stored yet). */
-export interface EventView {
-  id: number | null;
-  ts: string;
-  device: string | null;
-  type: string;
-  cause: string | null;
-  origin: string | null;
-  detail: Record<string, unknown> | null;
-}
+import type { DeviceView } from './device.js';
+import type { EventEntry } from './event-entry.js';
+import type { FirmwareStatus } from './firmware.js';
 
 /**
  * What a connection's credentials allow: `read` without a token (when `http.read_protection` is
@@ -29,7 +17,7 @@ export type LiveMessage =
   | { type: 'snapshot'; devices: DeviceView[]; access: LiveAccess }
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
-  | { type: 'event'; event: EventView }
+  | { type: 'event'; event: EventEntry }
   /** A firmware update moved on (at most 4 per second while it transfers), as GET /api/devices/:id/firmware's `update`. */
   | { type: 'firmware'; status: FirmwareStatus }
   | { type: 'error'; error: string };
