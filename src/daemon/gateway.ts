@@ -387,7 +387,7 @@ export class Gateway {
       });
       await this.startFeature('mqtt-discovery', this.discovery);
       const { discovery } = this;
-      const entity = { connection, events, registry, updater: this.firmware, baseTopic, prefix: c.mqtt.discovery_prefix, version: VERSION };
+      const entity = { connection, events, registry, updater: this.firmware, baseTopic, prefix: c.mqtt.discovery_prefix, ...(previousPrefix !== '' ? { previousPrefix } : {}), version: VERSION };
       await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d.key), log: this.child('discovery') }));
     }
     const namespace = new Namespace({ store, connection, registry, baseTopic, discoveryPrefix: c.mqtt.discovery_prefix, log: this.child('mqtt') });

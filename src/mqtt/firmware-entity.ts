@@ -22,6 +22,8 @@ export interface FirmwareEntityDeps {
   updater: FirmwareUpdater;
   baseTopic: string;
   prefix: string;
+  /** The discovery prefix of the last run when it was another: the update configs there are cleared once published here. */
+  previousPrefix?: string;
   /** The HA device identifier discovery.ts gives this device, so the entity joins that device. */
   deviceIdentifier: (device: Device) => string;
   version: string;
@@ -38,8 +40,11 @@ export class FirmwareEntity {
   /** Name and version each device's entity was last built from: state changes come with every report. */
   private readonly shapes = new Map<string, string>();
   private readonly cleanups: (() => void)[] = [];
+  private previousPrefix: string | undefined;
 
-  constructor(private readonly deps: FirmwareEntityDeps) {}
+  constructor(private readonly deps: FirmwareEntityDeps) {
+    this.previousPrefix = deps.previousPrefix;
+  }
 
   start(): void {
     const { connection, events, baseTopic, prefix } = this.deps;
@@ -74,6 +79,16 @@ export class FirmwareEntity {
   private publishAll(force: boolean): void {
     if (force) this.published.clear();
     for (const device of this.deps.registry.list()) this.publish(device);
+    this.clearPreviousPrefix();
+  }
+
+  /** As discovery.ts does for its configs: the old prefix's update configs are the ones just published under the new one. */
+  private clearPreviousPrefix(): void {
+    const previous = this.previousPrefix;
+    const { prefix, connection } = this.deps;
+    if (previous === undefined || previous === prefix || !connection.connected) return;
+    this.previousPrefix = undefined;
+    for (const { config } of this.topics.values()) connection.publish(`${previous}${config.slice(prefix.length)}`, '', { retain: true, qos: 1 });
   }
 
   private install(name: string, payload: string): void {
