@@ -3,9 +3,10 @@
 // Usage: node scripts/test.mjs [--faults] [path filter ...]   (no filter: everything)
 //   --faults: the slow fault suite (test/faults-slow/), which the default run leaves out.
 // Tests that measure robustness (cases tried, faults survived, readings lost) append one JSON line
-// each to test-artifacts/figures.jsonl (test/helpers/figures.ts); the table is printed at the end.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// each to test-artifacts/figures.jsonl (test/helpers/figures.ts); the table is printed at the end,
+// then every skipped test with its reason, and the slowest files (scripts/summary-reporter.mjs).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FIGURES_FILE, figuresTable } from './figures.mjs';
 
@@ -33,11 +34,43 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ') || '(no filter)'}${faults ? ' in test/faults-slow' : ''}`);
   process.exit(1);
 }
+const SUMMARY_FILE = join(dirname(FIGURES_FILE), 'test-summary.jsonl');
 rmSync(FIGURES_FILE, { force: true });
+rmSync(SUMMARY_FILE, { force: true });
+mkdirSync(dirname(SUMMARY_FILE), { recursive: true });
+const startedAt = Date.now();
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-force-exit',
+    '--test-concurrency=2',
+    // node's default reporter (spec on a terminal, TAP otherwise), and the summary beside it.
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/summary-reporter.mjs',
+    `--test-reporter-destination=${SUMMARY_FILE}`,
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
+const wallS = (Date.now() - startedAt) / 1000;
 if (existsSync(FIGURES_FILE)) process.stdout.write(figuresTable(readFileSync(FIGURES_FILE, 'utf8')));
+if (existsSync(SUMMARY_FILE)) process.stdout.write(summary(readFileSync(SUMMARY_FILE, 'utf8')));
 process.exit(result.status ?? 1);
+
+/** Every skip with its reason (a machine without a tool must say what it left out), then the slowest files. */
+function summary(jsonl) {
+  const rows = jsonl.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  const name = (file) => relative(process.cwd(), file);
+  const out = ['', `== ${files.length} test files in ${wallS.toFixed(0)} s wall time ==`];
+  const skips = rows.filter((r) => r.kind === 'skip');
+  out.push('', `Skipped: ${skips.length}`);
+  for (const s of skips) out.push(`  ${name(s.file)}: ${s.name}`, `    because ${s.reason}`);
+  const slowest = rows.filter((r) => r.kind === 'file').sort((a, b) => b.ms - a.ms).slice(0, 10);
+  out.push('', 'Slowest files:');
+  for (const f of slowest) out.push(`  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${name(f.file)}`);
+  return `${out.join('\n')}\n`;
+}

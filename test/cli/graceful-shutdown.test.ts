@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../helpers/cli.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 
 const NODES = Array.from({ length: 20 }, (_, i) => i + 1);
 
 interface Flood {
   daemon: Daemon;
-  broker: Mosquitto;
+  broker: TestBroker;
   messages: Map<string, string>;
   dbPath: string;
   /** Readings accepted by the writer before SIGTERM (written + pending; pending also counts a few events). */
@@ -23,7 +23,7 @@ interface Flood {
 async function startFlood(t: { after: (fn: () => unknown) => void }): Promise<Flood> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-shutdown-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const broker = await startMosquitto();
+  const broker = await startBroker();
   t.after(() => broker.close());
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: 100 } },

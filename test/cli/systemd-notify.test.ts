@@ -7,12 +7,13 @@ import { ServiceNotifier } from '../../src/cli/service-notifier.js';
 import { silentLogger } from '../../src/log.js';
 import { startDaemon, writeDaemonConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/gateway.js';
-import { freePort, startMosquitto } from '../helpers/mosquitto.js';
-import { startNotifySocket } from '../helpers/notify-socket.js';
+import { startBroker } from '../helpers/broker.js';
+import { freePort } from '../helpers/mosquitto.js';
+import { notifyTest, startNotifySocket } from '../helpers/notify-socket.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('READY=1 only once CAN, database and MQTT are up; the watchdog is pinged until the process stalls; STOPPING=1 on SIGTERM', async (t) => {
+test('READY=1 only once CAN, database and MQTT are up; the watchdog is pinged until the process stalls; STOPPING=1 on SIGTERM', notifyTest(), async (t) => {
   const notify = await startNotifySocket();
   t.after(() => notify.stop());
   const dir = mkdtempSync(join(tmpdir(), 'canplug-notify-test-'));
@@ -30,7 +31,7 @@ test('READY=1 only once CAN, database and MQTT are up; the watchdog is pinged un
   assert.ok(notify.with('WATCHDOG', '1').length > 0, 'the watchdog is pinged during start-up too');
   assert.equal(notify.with('READY').length, 0, 'no READY=1 while the broker is unreachable');
 
-  const broker = await startMosquitto({ port });
+  const broker = await startBroker({ port });
   t.after(() => broker.close());
   const [ready] = await waitFor(() => notify.with('READY', '1').length > 0 && notify.with('READY', '1'), 30_000, 'READY=1');
   const connected = await daemon.waitForLog((l) => l.msg === 'MQTT connected');
@@ -59,7 +60,7 @@ test('READY=1 only once CAN, database and MQTT are up; the watchdog is pinged un
   assert.ok(notify.with('STOPPING', '1').length === 1, 'STOPPING=1 sent once');
 });
 
-test('a blocked event loop stops the watchdog pings; they resume when it unblocks', async (t) => {
+test('a blocked event loop stops the watchdog pings; they resume when it unblocks', notifyTest(), async (t) => {
   const notify = await startNotifySocket();
   t.after(() => notify.stop());
   // WatchdogSec=400ms: a ping every 200 ms.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../helpers/cli.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { mosquittoTest, startMosquitto } from '../helpers/mosquitto.js';
+import { startBroker } from '../helpers/broker.js';
 import { recordFigure } from '../helpers/figures.js';
 import { sleep } from '../helpers/faults.js';
 
@@ -46,10 +46,10 @@ function inspect(path: string, since = 0): { integrity: string; readings: number
   }
 }
 
-test('daemon SIGKILLed twice during a flood: database intact, at most the last batch window lost, restart resumes', mosquittoTest(), async (t) => {
+test('daemon SIGKILLed twice during a flood: database intact, at most the last batch window lost, restart resumes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-sigkill-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const broker = await startMosquitto();
+  const broker = await startBroker();
   t.after(() => broker.close());
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: REPORT_MS } },
