@@ -44,7 +44,12 @@ export async function askForToken(reason: string, done: () => void, unlocking = 
       h(
         'div',
         { class: 'dialog-actions' },
-        getToken() && h('button', { class: 'button', type: 'button', onclick: () => (setToken(''), close(), done()) }, 'Forget the token'),
+        getToken() && h('button', { class: 'button', type: 'button', onclick: () => {
+            setToken('');
+            close();
+            done();
+          },
+        }, 'Forget the token'),
         unlocking && h('button', { class: 'button', type: 'button', onclick: close }, 'Cancel'),
         h('button', { class: 'button primary', type: 'submit' }, 'Save'),
       ),

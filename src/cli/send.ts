@@ -5,7 +5,7 @@
  * through REST or MQTT).
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CanBus } from '../can/can-bus.js';
 import { PowerOnState, validateCommand, type Command as NodeCommand } from '../can/codec.js';
 import type { Transport } from '../can/transport.js';

@@ -4,7 +4,7 @@
  * without sockets: run the daemon on can0/vcan0 and this beside it.
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { SimSocket } from '../can/sim-socket.js';
 import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import type { Transport } from '../can/transport.js';

@@ -3,7 +3,7 @@
  * Frames that are not protocol frames are shown raw with the reason, never dropped silently.
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { decode } from '../can/codec.js';
 import { formatFrame, type CanFrame } from '../can/frame.js';
 import { decodeSeed } from '../can/seed-codec.js';

@@ -77,7 +77,9 @@ export class DeviceTopics {
         'device.removed': (d) => this.clear(d.name),
       }),
     );
-    const republish = () => this.deps.registry.list().forEach((d) => this.publishDevice(d));
+    const republish = () => {
+      for (const d of this.deps.registry.list()) this.publishDevice(d);
+    };
     connection.on('connect', republish);
     connection.on('resync', republish);
     this.cleanups.push(() => connection.off('connect', republish), () => connection.off('resync', republish));

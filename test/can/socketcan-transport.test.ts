@@ -156,6 +156,8 @@ test('reconnect attempts back off from 200 ms, doubling, and never wait longer t
   // 200, 400, then the 600 cap: timers fire no earlier than asked, and a little later on a busy machine.
   const expected = [200, 400, 600, 600, 600, 600];
   assert.equal(gaps.length, expected.length);
-  gaps.forEach((gap, i) => assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`));
+  gaps.forEach((gap, i) => {
+    assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`);
+  });
   assert.equal(transport.stats().up, true);
 });

@@ -30,7 +30,7 @@ test('sim + sniff: simulated sockets on one bus, decoded in protocol terms by a 
   assert.equal(lines.length, 12);
   assert.ok(lines.every((l) => l.startsWith('12:00:00.123  node ')), lines[0]);
   const power = lines.find((l) => l.includes(' power '));
-  assert.match(power ?? '', /^12:00:00\.123  node (3|7) +power +230\.0 V {2}\d+\.\d{3} A {2}\d+\.\d W {2}relay on {2}seq \d+$/);
+  assert.match(power ?? '', /^12:00:00\.123 {2}node (3|7) +power +230\.0 V {2}\d+\.\d{3} A {2}\d+\.\d W {2}relay on {2}seq \d+$/);
   assert.ok(lines.some((l) => / environment +\d+\.\d %RH {2}21\.0 °C {2}limit 80 %RH \(hysteresis 10\)/.test(l)), 'environment line');
   assert.ok(lines.some((l) => / heartbeat +(boot|running) {2}protocol 1 {2}firmware 1\.0/.test(l)), 'heartbeat line');
 });

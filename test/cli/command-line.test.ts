@@ -8,7 +8,10 @@ import { runCli } from '../helpers/cli.js';
 async function help(args: string[]): Promise<{ code: number; text: string }> {
   const write = process.stdout.write.bind(process.stdout);
   let text = '';
-  process.stdout.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    text += chunk;
+    return true;
+  }) as typeof process.stdout.write;
   try {
     await buildProgram().parseAsync(['node', 'canplug', ...args, '--help']);
     return { code: -1, text };

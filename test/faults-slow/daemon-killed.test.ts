@@ -58,7 +58,9 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
   });
   const dbPath = join(dir, 'canplug.db');
   const daemons: Daemon[] = [];
-  t.after(() => daemons.forEach((d) => d.kill()));
+  t.after(() => {
+    for (const d of daemons) d.kill();
+  });
   const start = async () => {
     const daemon = startDaemon(['run', '--config', config]);
     daemons.push(daemon);

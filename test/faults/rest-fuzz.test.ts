@@ -45,7 +45,9 @@ function requestArbitrary(op: Operation, names: () => string[], auth: Record<str
       : fc.oneof(fc.constantFrom(...names(), 'can:1', '1', '2', 'socket-1'), fc.string({ minLength: 1, maxLength: valid ? 100 : 300 }));
   const path = fc.tuple(...pathParams.map(pathValue)).map((values) => {
     let url = op.path;
-    pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, encodeURIComponent(values[i] === '' ? ' ' : values[i]))));
+    pathParams.forEach((p, i) => {
+      url = url.replace(`{${p.name}}`, encodeURIComponent(values[i] === '' ? ' ' : values[i]));
+    });
     return url;
   });
   const query = fc
@@ -53,7 +55,9 @@ function requestArbitrary(op: Operation, names: () => string[], auth: Record<str
     .map(([...values]) => {
       const extra = values.pop() as Record<string, string> | undefined;
       const params = new URLSearchParams();
-      queryParams.forEach((p, i) => values[i] !== undefined && params.set(p.name, values[i] as string));
+      queryParams.forEach((p, i) => {
+        if (values[i] !== undefined) params.set(p.name, values[i] as string);
+      });
       if (!valid && extra) for (const [k, v] of Object.entries(extra)) params.append(k, v);
       const text = params.toString();
       return text ? `?${text}` : '';

@@ -83,7 +83,11 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)), timeoutMs);
-        waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        waiters.push({ match, resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
         void exited.then(() => setTimeout(() => reject(new Error(`daemon exited before the log line; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)), 100));
       });
     },

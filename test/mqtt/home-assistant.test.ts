@@ -121,7 +121,9 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
 
     await t.test('the state HA reads through each entity equals what GET /api/devices says', async () => {
       for (const sim of gateway.simSockets) sim.silent = true; // hold the readings still for an exact comparison
-      t.after(() => gateway.simSockets.forEach((sim) => (sim.silent = false)));
+      t.after(() => {
+        for (const sim of gateway.simSockets) sim.silent = false;
+      });
       await new Promise((r) => setTimeout(r, 300));
       const rest = (await gateway.api.inject({ url: '/api/devices' })).json() as { name: string; state: Record<string, unknown> }[];
       for (const device of rest) {

@@ -61,7 +61,7 @@ test('relay commands from REST and MQTT appear in candump byte-exact and complet
   // opcode 01, token, action 00 (open), five zero bytes
   assert.match(command, /^207#01[0-9A-F]{2}000000000000$/);
   const token = command.slice(6, 8);
-  await cansend(`587#01${token}` + '00' + '00' + '00000000'); // reply: opcode 1, token, ok, status relay open, detail 0
+  await cansend(`587#01${token}${'00'}${'00'}${'00000000'}`); // reply: opcode 1, token, ok, status relay open, detail 0
   const res = await put;
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(res.json().state.state, 'OFF');

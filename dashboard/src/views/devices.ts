@@ -154,9 +154,9 @@ export class DevicesView implements View {
       if (device && card && !listChanged) card.update(device);
       else this.render();
     });
-    this.slide = window.setInterval(() => this.cards.forEach((c) => c.drawSpark()), SLIDE_MS);
+    this.slide = window.setInterval(() => this.drawSparks(), SLIDE_MS);
     // A card has its width only once laid out (and it changes on rotation): the sparklines follow.
-    this.observer = new ResizeObserver(() => this.cards.forEach((c) => c.drawSpark()));
+    this.observer = new ResizeObserver(() => this.drawSparks());
     this.observer.observe(root);
   }
 
@@ -196,6 +196,10 @@ export class DevicesView implements View {
       grid.append(card.el);
     }
     replace(this.root, grid);
+    this.drawSparks();
+  }
+
+  private drawSparks(): void {
     for (const card of this.cards.values()) card.drawSpark();
   }
 }

@@ -1,6 +1,6 @@
 /** The event log: trips, refusals, resets, switching, availability; newest first, live, paged. */
 import type { EventView } from '../../../src/api/live-protocol.js';
-import { ApiError, get } from '../api.js';
+import { type ApiError, get } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
 import { store } from '../store.js';
 import type { View } from '../ui.js';

@@ -1,6 +1,6 @@
 /** Charts of a device's history: min/avg/max per bucket from the gateway, energy per day. */
 import uPlot from 'uplot';
-import { ApiError, get } from '../api.js';
+import { type ApiError, get } from '../api.js';
 import { h, replace } from '../dom.js';
 import { store, type StoreChange } from '../store.js';
 import type { View } from '../ui.js';
@@ -43,7 +43,7 @@ function series(data: Readings, q: Quantity): uPlot.AlignedData {
   for (const b of data.buckets) {
     if (previous !== undefined && b.t - previous > data.bucket_ms * 1.5) {
       xs.push((previous + data.bucket_ms) / 1000);
-      cols.forEach((c) => c.push(null));
+      for (const c of cols) c.push(null);
     }
     previous = b.t;
     xs.push(b.t / 1000);
