@@ -1,0 +1,86 @@
+/**
+ * Parts of the gateway on their own, for unit tests: a fake clock (timers, Date and the monotonic
+ * clock move only when the test says so), a real registry on a temporary SQLite file, and a CAN bus
+ * on a simulated bus with a peer that plays the nodes. Whole-daemon behaviour stays in the other tests.
+ */
+import type { TestContext } from 'node:test';
+import { CanBus } from '../../src/can/can-bus.js';
+import { decode, encode, type Message } from '../../src/can/codec.js';
+import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
+import { DeviceStore } from '../../src/db/devices.js';
+import type { Device } from '../../src/gateway/device.js';
+import { EventBus, type LogEvent } from '../../src/gateway/events.js';
+import { Registry } from '../../src/gateway/registry.js';
+import { silentLogger } from '../../src/log.js';
+import { tempDatabase } from './database.js';
+
+export interface FakeClock {
+  /** Moves every clock forward and runs the timers that fall due, in order. */
+  advance(ms: number): void;
+}
+
+/**
+ * setTimeout, setInterval and Date under the test's control (node:test's mock timers), and
+ * performance.now() (the monotonic clock of src/gateway/clock.ts) following them. setImmediate stays
+ * real, so frames on the simulated bus and promises still flow. Undone when the test ends.
+ */
+export function fakeClock(t: TestContext, startMs = Date.UTC(2025, 0, 6, 12)): FakeClock {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: startMs });
+  t.mock.method(performance, 'now', () => Date.now() - startMs);
+  return { advance: (ms) => t.mock.timers.tick(ms) };
+}
+
+/** Lets setImmediate callbacks and promise continuations run (frames cross the simulated bus). */
+export async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+export interface UnitRegistry {
+  registry: Registry;
+  events: EventBus;
+  /** Every log event emitted, in order. */
+  log: LogEvent[];
+  store: DeviceStore;
+}
+
+/** A registry on a real, temporary SQLite database; nothing started (no sweep timer). */
+export function unitRegistry(t: TestContext, heartbeatTimeoutMs = 1500): UnitRegistry {
+  const { db } = tempDatabase(t);
+  const events = new EventBus();
+  const store = new DeviceStore(db);
+  const registry = new Registry({ events, store, log: silentLogger, heartbeatTimeoutMs });
+  const log: LogEvent[] = [];
+  events.on('log', (e) => log.push(e));
+  return { registry, events, log, store };
+}
+
+/** A CAN device as its first heartbeat leaves it: known, online, relay state unknown. */
+export function canDevice(registry: Registry, node: number): Device {
+  registry.handleMessage({ type: 'heartbeat', node, state: 'running', protocol: 1, firmware: '1.0', uptime: 10 });
+  return registry.canNode(node)!;
+}
+
+export interface UnitBus {
+  can: CanBus;
+  /** What the peer (the nodes) received, decoded. */
+  received: Message[];
+  /** Puts a frame on the bus as a node would. */
+  send(message: Message): void;
+}
+
+/** The gateway's CanBus on a simulated bus, with a peer endpoint standing in for the nodes. */
+export async function unitBus(t: TestContext): Promise<UnitBus> {
+  const bus = new VirtualBus();
+  const can = new CanBus(new SimTransport(bus), 'v1', silentLogger);
+  await can.start();
+  const received: Message[] = [];
+  const peer = bus.attach((frame) => {
+    const result = decode(frame);
+    if (result.ok) received.push(result.message);
+  });
+  t.after(async () => {
+    peer.detach();
+    await can.stop();
+  });
+  return { can, received, send: (message) => peer.send(encode(message)) };
+}
