@@ -6,12 +6,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RelayActionName } from '../../src/can/codec.js';
 import { Commands } from '../../src/gateway/commands.js';
-import { parseConfig } from '../../src/gateway/config.js';
 import { DeviceControl, RefusedError } from '../../src/gateway/control.js';
 import type { Device } from '../../src/gateway/device.js';
-import { Safety } from '../../src/gateway/safety.js';
-import { silentLogger } from '../../src/log.js';
-import { canDevice, fakeClock, unitBus, unitRegistry } from '../helpers/unit.js';
+import { canDevice, fakeClock, unitBus, unitRegistry, unitSafety } from '../helpers/unit.js';
 
 const status = (relay: boolean) => ({ relay, humidityLatched: false, powerLatched: false, sensorFault: false });
 
@@ -33,14 +30,7 @@ async function setup(t: TestContext, safetyConfig: Record<string, unknown> = {})
       return action === 'close';
     },
   });
-  const config = parseConfig({ safety: safetyConfig });
-  const safety = new Safety({ events, registry, control, commands, config: config.safety, can: config.can, log: silentLogger });
-  // The worker thread agrees with every request and holds nothing: this thread's rule alone decides.
-  t.mock.method(safety.worker, 'start', async () => {});
-  t.mock.method(safety.worker, 'stop', async () => {});
-  t.mock.method(safety.worker, 'ask', async () => undefined);
-  await safety.start();
-  t.after(() => safety.stop());
+  const safety = await unitSafety(t, { registry, events, control, commands }, safetyConfig);
   const device = canDevice(registry, 1);
   // Each frame kind counts its own seq, as a node does (a repeated seq looks like a second node).
   const seq = { environment: 0, power: 0 };

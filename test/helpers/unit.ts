@@ -5,12 +5,16 @@
  */
 import type { TestContext } from 'node:test';
 import { CanBus } from '../../src/can/can-bus.js';
-import { decode, encode, type Message } from '../../src/can/codec.js';
+import { decode, encode, opcodeOf, type Message, type ReplyResultName } from '../../src/can/codec.js';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { DeviceStore } from '../../src/db/devices.js';
+import type { Commands } from '../../src/gateway/commands.js';
+import { parseConfig } from '../../src/gateway/config.js';
+import type { DeviceControl } from '../../src/gateway/control.js';
 import type { Device } from '../../src/gateway/device.js';
 import { EventBus, type LogEvent } from '../../src/gateway/events.js';
 import { Registry } from '../../src/gateway/registry.js';
+import { Safety } from '../../src/gateway/safety.js';
 import { silentLogger } from '../../src/log.js';
 import { tempDatabase } from './database.js';
 
@@ -66,6 +70,8 @@ export interface UnitBus {
   received: Message[];
   /** Puts a frame on the bus as a node would. */
   send(message: Message): void;
+  /** From now on the nodes answer every command with this result (undefined: they stay silent). */
+  answer(result: ReplyResultName | undefined): void;
 }
 
 /** The gateway's CanBus on a simulated bus, with a peer endpoint standing in for the nodes. */
@@ -74,13 +80,46 @@ export async function unitBus(t: TestContext): Promise<UnitBus> {
   const can = new CanBus(new SimTransport(bus), 'v1', silentLogger);
   await can.start();
   const received: Message[] = [];
+  let answer: ReplyResultName | undefined;
+  const status = { relay: true, humidityLatched: false, powerLatched: false, sensorFault: false };
   const peer = bus.attach((frame) => {
-    const result = decode(frame);
-    if (result.ok) received.push(result.message);
+    const decoded = decode(frame);
+    if (!decoded.ok) return;
+    const message = decoded.message;
+    received.push(message);
+    if (message.type === 'command' && answer !== undefined) {
+      const { node, token, command } = message;
+      peer.send(encode({ type: 'reply', node, token, opcode: opcodeOf(command), result: answer, status, detail: 0 }));
+    }
   });
   t.after(async () => {
     peer.detach();
     await can.stop();
   });
-  return { can, received, send: (message) => peer.send(encode(message)) };
+  return {
+    can,
+    received,
+    send: (message) => peer.send(encode(message)),
+    answer: (result) => (answer = result),
+  };
+}
+
+/**
+ * The main thread's safety rule, started, with the safety worker thread stood in for by one that
+ * agrees to every request and holds nothing: only this thread's rule decides (the worker has tests
+ * of its own, with whole gateways).
+ */
+export async function unitSafety(
+  t: TestContext,
+  parts: { registry: Registry; events: EventBus; control: DeviceControl; commands: Commands },
+  safetyConfig: Record<string, unknown> = {},
+): Promise<Safety> {
+  const config = parseConfig({ safety: safetyConfig });
+  const safety = new Safety({ ...parts, config: config.safety, can: config.can, log: silentLogger });
+  t.mock.method(safety.worker, 'start', async () => {});
+  t.mock.method(safety.worker, 'stop', async () => {});
+  t.mock.method(safety.worker, 'ask', async () => undefined);
+  await safety.start();
+  t.after(() => safety.stop());
+  return safety;
 }
