@@ -1,19 +1,34 @@
 #!/usr/bin/env node
 // The README's test command: every suite, one exit status.
-// Usage: node scripts/test.mjs [--faults] [path filter ...]   (no filter: everything)
+// Usage: node scripts/test.mjs [--faults | --install] [--exclude <filter>]... [path filter ...]   (no filter: everything)
 //   --faults: the slow fault suite (test/faults-slow/), which the default run leaves out.
+//   --install: the install suite (test/install/): the release artifact installed by deploy/install.sh
+//     as root in a throwaway root, started as the unit starts it, upgraded; minutes (npm ci builds addons).
+//   --exclude <filter>: leaves out the files whose path contains it (CI's second Node leaves out the
+//     guest suite this way and runs a part of it on its own).
 // Tests that measure robustness (cases tried, faults survived, readings lost) append one JSON line
 // each to test-artifacts/figures.jsonl (test/helpers/figures.ts); the table is printed at the end,
 // then every skipped test with its reason, and the slowest files (scripts/summary-reporter.mjs).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FIGURES_FILE, figuresTable } from './figures.mjs';
 
+// Suites the default run leaves out, by the option that runs them.
+const SEPARATE = { '--faults': join('test', 'faults-slow'), '--install': join('test', 'install') };
+
 const args = process.argv.slice(2);
-const faults = args.includes('--faults');
-const filters = args.filter((a) => a !== '--faults');
-const SLOW_DIR = join('test', 'faults-slow');
+const excludes = [];
+const filters = [];
+let suite;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] in SEPARATE) suite = SEPARATE[args[i]];
+  else if (args[i] === '--exclude' && i + 1 < args.length) excludes.push(args[++i]);
+  else if (args[i].startsWith('--')) {
+    console.error(`unknown option ${args[i]} (--faults, --install, --exclude <filter>)`);
+    process.exit(2);
+  } else filters.push(args[i]);
+}
 
 function findTests(dir) {
   const found = [];
@@ -25,11 +40,12 @@ function findTests(dir) {
   return found;
 }
 
-const slow = (f) => f.startsWith(`${SLOW_DIR}/`);
+const separateSuite = (f) => Object.values(SEPARATE).find((dir) => f.startsWith(`${dir}/`));
 const files = findTests('test')
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  // The slow suite runs only when asked for, or when a filter names it.
-  .filter((f) => faults === slow(f) || (slow(f) && filters.some((x) => x.includes('faults-slow'))));
+  .filter((f) => !excludes.some((x) => f.includes(x)))
+  // A separate suite runs only when asked for, or when a filter names its directory.
+  .filter((f) => separateSuite(f) === suite || (separateSuite(f) && filters.some((x) => x.includes(basename(separateSuite(f))))));
 // Longest first, so the two slots finish together instead of one long file running alone at the end:
 // by the last known duration of each file (test-artifacts/test-durations.json, kept across runs),
 // and where none is known yet (a fresh clone, CI) the suites known to be long start first.
@@ -40,7 +56,7 @@ const hinted = (f) => LONG_FIRST.findIndex((p) => f.startsWith(p));
 const rank = (f) => known[f] ?? (hinted(f) >= 0 ? Number.MAX_SAFE_INTEGER - hinted(f) : 0);
 files.sort((a, b) => rank(b) - rank(a));
 if (files.length === 0) {
-  console.error(`no test files match ${filters.join(' ') || '(no filter)'}${faults ? ' in test/faults-slow' : ''}`);
+  console.error(`no test files match ${filters.join(' ') || '(no filter)'}${suite ? ` in ${suite}` : ''}`);
   process.exit(1);
 }
 const SUMMARY_FILE = join(dirname(FIGURES_FILE), 'test-summary.jsonl');
@@ -75,7 +91,7 @@ if (existsSync(SUMMARY_FILE)) {
 }
 process.exit(result.status ?? 1);
 
-/** Every skip with its reason (a machine without a tool must say what it left out), then the slowest files. */
+/** The summary reporter's JSON lines. */
 function rows(jsonl) {
   return jsonl.split('\n').filter(Boolean).map((line) => JSON.parse(line));
 }

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { assertInGuest, resetVcan } from '../../test/vcan/vcan-helpers.js';
-import { withMosquitto, withTempDir, type BenchOptions } from '../lib/bench-case.js';
+import { EVERY_READING, withMosquitto, withTempDir, type BenchOptions } from '../lib/bench-case.js';
 import { prepareCompiled } from '../lib/compiled.js';
 import { BenchProcess } from '../lib/gateway-process.js';
 import { Subscriber } from '../lib/subscriber.js';
@@ -35,7 +35,7 @@ test('CAN -> MQTT on vcan0', { timeout: 30 * 60_000 }, async (t) => {
             role: 'gateway',
             config: {
               can: { transport: 'socketcan', interface: 'vcan0' },
-              mqtt: { url: broker.url },
+              mqtt: { url: broker.url, publish: EVERY_READING },
               http: { port: 0 },
               database: { path: `${dir}/canplug-${run}.db` },
               udp: { port: 0 },

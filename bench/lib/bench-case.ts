@@ -79,11 +79,18 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
+/**
+ * Every reading published on MQTT: the counter in each power frame moves the voltage, and with no
+ * voltage deadband each frame is a state message (the heaviest MQTT load; the default publish policy
+ * sends far fewer, docs/home-assistant.md).
+ */
+export const EVERY_READING = { voltage: { absolute: 0 } };
+
 /** A gateway config for a benchmark: an external broker, free ports, a database in `dir`, no log. */
 export function benchConfig(dir: string, mqttUrl: string, overrides: { nodes?: number[]; auth?: boolean } = {}): Record<string, unknown> {
   return {
     can: { transport: 'sim', sim: { nodes: overrides.nodes ?? [], wander: false } },
-    mqtt: { url: mqttUrl },
+    mqtt: { url: mqttUrl, publish: EVERY_READING },
     http: { port: 0, auth: overrides.auth ?? true, rate_limit: 0 },
     database: { path: join(dir, 'canplug.db') },
     udp: { port: 0 },

@@ -74,17 +74,41 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
     return EXIT.failure;
   }
   if (stopping) return EXIT.ok;
+  logBanner(gateway);
   await waitForMqtt(gateway, notifier, () => stopping);
   if (stopping) return EXIT.ok;
 
   const summary = () =>
-    gateway.mqtt.connected
+    gateway.mqtt.refused
+      ? `running without MQTT: ${gateway.mqtt.error}`
+      : gateway.mqtt.connected
       ? `running: ${gateway.registry.list().length} devices, MQTT ${redactUrl(gateway.mqttUrl())}, REST ${gateway.httpUrl()}`
       : `running; MQTT broker ${redactUrl(gateway.mqttUrl())} lost (${gateway.mqtt.error ?? 'disconnected'}), reconnecting`;
   await notifier.ready(summary());
   gateway.mqtt.on('connect', () => void notifier.status(summary()));
   gateway.mqtt.on('close', () => void notifier.status(summary()));
   return EXIT.ok;
+}
+
+/** Where everything is: the dashboard, REST, MQTT topics, the database and the API token's file. */
+function logBanner(gateway: Gateway): void {
+  const { config, tokens } = gateway;
+  const http = gateway.httpUrl();
+  const mqtt = redactUrl(gateway.mqttUrl());
+  const base = config.mqtt.base_topic;
+  gateway.log.info(
+    {
+      dashboard: `${http}/`,
+      ...(tokens ? { token_file: tokens.path } : {}),
+      rest: `${http}/api/devices`,
+      docs: `${http}/docs`,
+      mqtt,
+      topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${config.mqtt.discovery_prefix}/#`],
+      database: config.database.path,
+      can: config.can.transport === 'sim' ? `simulated bus, nodes ${config.can.sim.nodes.join(', ')}` : config.can.interface,
+    },
+    `dashboard ${http}/ · REST ${http}/api/devices · docs ${http}/docs · MQTT ${mqtt} topics ${base}/# · database ${config.database.path}${tokens ? ` · API token in ${tokens.path}` : ''}`,
+  );
 }
 
 /**
@@ -104,7 +128,8 @@ async function waitForMqtt(gateway: Gateway, notifier: ServiceNotifier, stopping
   const timer = setInterval(waiting, EXTEND_EVERY_MS);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
-      if (gateway.mqtt.connected || stopping()) {
+      // Refused (another gateway owns the base topic): ready without MQTT, the reason in the status.
+      if (gateway.mqtt.connected || gateway.mqtt.refused || stopping()) {
         clearInterval(check);
         resolve();
       }

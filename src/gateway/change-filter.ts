@@ -38,9 +38,17 @@ export class ChangeFilter<K> {
   admit(key: K, sample: Sample, now: number): boolean {
     const last = this.passed.get(key);
     if (last && !this.due(last, now) && !this.moved(last.values, sample)) return false;
-    const values = last ? { ...last.values, ...sample } : { ...sample };
-    this.passed.set(key, { ts: now, values });
+    this.record(key, sample, now);
     return true;
+  }
+
+  /**
+   * The sample was passed on for another reason (a relay change is published at once, whatever the
+   * readings did): it becomes the reference, and the interval starts again from now.
+   */
+  record(key: K, sample: Sample, now: number): void {
+    const last = this.passed.get(key);
+    this.passed.set(key, { ts: now, values: last ? { ...last.values, ...sample } : { ...sample } });
   }
 
   /** The sink no longer reports this key (a device removed); its next sample passes. */

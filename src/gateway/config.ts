@@ -13,6 +13,15 @@ const Enum = <T extends string>(values: readonly T[], def: T) =>
     values.map((v) => Type.Literal(v)),
     { default: def },
   );
+/** A reading's deadband for MQTT publishing (ChangeFilter): it is published when it moves by more than max(absolute, relative x last). */
+const Deadband = (absolute: number, relative: number, unit: string) =>
+  Type.Object(
+    {
+      absolute: Type.Number({ minimum: 0, maximum: 100000, default: absolute, description: unit }),
+      relative: Type.Number({ minimum: 0, maximum: 1, default: relative, description: 'fraction of the last published value' }),
+    },
+    { default: {}, additionalProperties: false },
+  );
 
 export const ConfigSchema = Type.Object(
   {
@@ -52,6 +61,23 @@ export const ConfigSchema = Type.Object(
         key: Type.String({ default: '', description: 'client key file' }),
         embedded_host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'beyond loopback, set a password (a warning says so)' }),
         embedded_port: Port(1883),
+        publish: Type.Object(
+          {
+            max_interval_s: Type.Integer({
+              minimum: 0,
+              maximum: 86400,
+              default: 300,
+              description: "a device's state is published at least this often while it reports; 0: only on a change",
+            }),
+            voltage: Deadband(2, 0, 'V'),
+            current: Deadband(0.05, 0.1, 'A'),
+            power: Deadband(5, 0.1, 'W'),
+            energy: Deadband(0.05, 0, 'kWh'),
+            humidity: Deadband(1, 0, '%RH'),
+            temperature: Deadband(0.5, 0, '°C'),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -65,6 +91,11 @@ export const ConfigSchema = Type.Object(
         cors_origins: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'origins allowed cross-origin; empty: CORS off' }),
         rate_limit: Type.Integer({ minimum: 0, maximum: 100000, default: 120, description: 'mutating requests per minute per client address; 0: no limit' }),
         dashboard_dir: Type.String({ default: '', description: 'empty: the bundled dashboard (dashboard/dist)' }),
+        public_url: Type.String({
+          default: '',
+          pattern: '^(https?://[^\\s/?#]+[^\\s]*)?$',
+          description: 'how browsers reach the dashboard (Home Assistant links each device to its page); empty: derived from host and port',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

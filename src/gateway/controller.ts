@@ -3,6 +3,7 @@
  * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
  * feature is reported in health and does not take the daemon down.
  */
+import { randomBytes } from 'node:crypto';
 import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';
@@ -13,17 +14,21 @@ import { VirtualBus } from '../can/sim-transport.js';
 import { createTransport } from '../can/create-transport.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { DeviceStore } from '../db/devices.js';
+import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
 import { Retention } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
-import { MqttConnection, redactUrl } from '../mqtt/connection.js';
+import { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
+import { loadNamespace, Namespace } from '../mqtt/namespace.js';
+import { StatePolicy } from '../mqtt/state-policy.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { buildApp } from '../api/app.js';
+import { publicUrl } from '../api/public-url.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import { TokenStore } from '../api/auth.js';
@@ -122,6 +127,9 @@ export class Gateway {
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
     this.registry.load();
+    const namespaces = new MqttNamespaceStore(this.db);
+    const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = c.mqtt;
+    const { gatewayId, discoveryPrefix: previousPrefix } = loadNamespace(namespaces, this.registry.list().length > 0, baseTopic, discoveryPrefix);
     const recorder = new Recorder(this.events, this.writer);
     recorder.start();
     this.cleanups.push(() => recorder.stop());
@@ -163,7 +171,8 @@ export class Gateway {
       events: this.events,
       registry: this.registry,
       control: this.control,
-      baseTopic: c.mqtt.base_topic,
+      policy: new StatePolicy(c.mqtt.publish, monotonicMs),
+      baseTopic,
       log: this.child('mqtt'),
     });
     await this.startFeature('mqtt-devices', this.deviceTopics);
@@ -178,31 +187,20 @@ export class Gateway {
       control: this.control,
       events: this.events,
       mqtt: this.mqtt,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       log: this.child('rules'),
     });
     this.metrics.sources.canplug_rules_fired_total = () => this.rules.fired;
     await this.startFeature('rules', this.rules);
-    if (c.mqtt.discovery) {
-      this.discovery = new Discovery({
-        connection: this.mqtt,
-        events: this.events,
-        registry: this.registry,
-        baseTopic: c.mqtt.base_topic,
-        prefix: c.mqtt.discovery_prefix,
-        version: VERSION,
-        log: this.child('discovery'),
-      });
-      await this.startFeature('mqtt-discovery', this.discovery);
-    }
     this.bridgeApi = new BridgeApi({
       connection: this.mqtt,
       events: this.events,
       registry: this.registry,
       safety: this.safety,
       commands: this.commands,
-      baseTopic: c.mqtt.base_topic,
+      baseTopic,
       discoveryPrefix: c.mqtt.discovery_prefix,
+      gatewayId,
       version: VERSION,
       configSummary: () => this.configSummary(),
       health: () => this.health(),
@@ -234,12 +232,29 @@ export class Gateway {
       },
     });
     await this.api.listen({ host: c.http.host, port: c.http.port });
+    // After the API listens: each device's config links to its dashboard page, on the port bound.
+    if (c.mqtt.discovery) {
+      this.discovery = new Discovery({
+        connection: this.mqtt,
+        events: this.events,
+        registry: this.registry,
+        baseTopic,
+        prefix: c.mqtt.discovery_prefix,
+        ...(previousPrefix !== '' ? { previousPrefix } : {}),
+        gatewayId,
+        dashboardUrl: publicUrl(c.http, this.api.server.address()),
+        version: VERSION,
+        log: this.child('discovery'),
+      });
+      await this.startFeature('mqtt-discovery', this.discovery);
+    }
+    const namespace = new Namespace({ store: namespaces, connection: this.mqtt, registry: this.registry, baseTopic, discoveryPrefix, log: this.child('mqtt') });
+    await this.startFeature('mqtt-namespace', namespace);
 
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
     this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
-    this.printBanner();
   }
 
   async stop(): Promise<void> {
@@ -378,6 +393,9 @@ export class Gateway {
       caFile: c.ca,
       certFile: c.cert,
       keyFile: c.key,
+      instance: randomBytes(4).toString('hex'),
+      // The embedded broker is this gateway's own: nobody else publishes on it.
+      guard: this.broker === undefined,
       log: this.child('mqtt'),
     });
     this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
@@ -385,22 +403,5 @@ export class Gateway {
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
     this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;
-  }
-
-  private printBanner(): void {
-    const base = this.config.mqtt.base_topic;
-    this.log.info(
-      {
-        dashboard: `${this.httpUrl()}/`,
-        ...(this.tokens ? { token_file: this.tokens.path } : {}),
-        rest: `${this.httpUrl()}/api/devices`,
-        docs: `${this.httpUrl()}/docs`,
-        mqtt: redactUrl(this.mqttUrl()),
-        topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${this.config.mqtt.discovery_prefix}/#`],
-        database: this.config.database.path,
-        can: this.config.can.transport === 'sim' ? `simulated bus, nodes ${this.config.can.sim.nodes.join(', ')}` : this.config.can.interface,
-      },
-      `dashboard ${this.httpUrl()}/ · REST ${this.httpUrl()}/api/devices · docs ${this.httpUrl()}/docs · MQTT ${redactUrl(this.mqttUrl())} topics ${base}/# · database ${this.config.database.path}${this.tokens ? ` · API token in ${this.tokens.path}` : ''}`,
-    );
   }
 }

@@ -14,7 +14,7 @@ export function healthReport(
   const can = g.can.transport.stats();
   const db = g.writer.health();
   const worker = g.safety.worker;
-  const up = can.up && g.mqtt.connected && db.ok && worker.state === 'running';
+  const up = can.up && g.mqtt.connected && !g.mqtt.conflict && db.ok && worker.state === 'running';
   const devices = g.registry.list();
   return {
     status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,

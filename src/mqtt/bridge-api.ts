@@ -9,6 +9,7 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { interlocked, type Device } from '../gateway/device.js';
+import { hostname } from 'node:os';
 import type { Commands } from '../gateway/commands.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
@@ -49,6 +50,8 @@ export interface BridgeApiDeps {
   commands: Commands;
   baseTopic: string;
   discoveryPrefix: string;
+  /** In the HA unique_ids (namespace.ts). */
+  gatewayId: string;
   version: string;
   configSummary: () => unknown;
   health: () => HealthReport;
@@ -219,12 +222,17 @@ export class BridgeApi {
   }
 
   private publishRetained(force: boolean): void {
-    const { connection, baseTopic, discoveryPrefix, version } = this.deps;
-    connection.publish(
-      `${baseTopic}/bridge/info`,
-      JSON.stringify({ version, base_topic: baseTopic, discovery_prefix: discoveryPrefix, config: this.deps.configSummary() }),
-      { retain: true, qos: 1 },
-    );
+    const { connection, baseTopic, discoveryPrefix, gatewayId, version } = this.deps;
+    const info = {
+      version,
+      base_topic: baseTopic,
+      discovery_prefix: discoveryPrefix,
+      gateway_id: gatewayId,
+      instance: connection.instance,
+      host: hostname(),
+      config: this.deps.configSummary(),
+    };
+    connection.publish(`${baseTopic}/bridge/info`, JSON.stringify(info), { retain: true, qos: 1 });
     if (force) this.devicesJson = undefined;
     this.publishDevices();
   }

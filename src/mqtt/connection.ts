@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
+import { findLiveGateway } from './namespace.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -19,6 +20,10 @@ export interface ConnectionOptions {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** This process's random id (in bridge/info): tells its own retained topics from another gateway's. */
+  instance: string;
+  /** Ask whether another gateway is online on the base topic before going online (a shared broker). */
+  guard: boolean;
   log: Logger;
 }
 
@@ -65,6 +70,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** QoS 0 publishes dropped because the broker was not reading (metric). */
   dropped = 0;
   private resyncPending = false;
+  /** Set once the base topic was found free (the first connect) and the gateway went online. */
+  private claimed = false;
+  private claiming = false;
+  /** Another gateway owns the base topic: this one stays off the broker. */
+  private refusal: string | undefined;
+  /** Another gateway publishes on the base topic while this one is online (both started at once). */
+  conflict: string | undefined;
+  private stopping = false;
 
   constructor(private readonly options: ConnectionOptions) {
     super();
@@ -79,12 +92,22 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     return this.client?.stream?.writableLength ?? 0;
   }
 
+  /** Connected and online: the base topic was claimed (nothing is published before). */
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.claimed && (this.client?.connected ?? false);
   }
 
   get error(): string | undefined {
-    return this.connected ? undefined : this.lastError;
+    return this.refusal ?? this.conflict ?? (this.connected ? undefined : this.lastError);
+  }
+
+  /** True once another gateway was found on the base topic: this one stays off the broker. */
+  get refused(): boolean {
+    return this.refusal !== undefined;
+  }
+
+  get instance(): string {
+    return this.options.instance;
   }
 
   /** Connects; resolves on the first connection, or after `waitMs` while reconnecting goes on. */
@@ -121,10 +144,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       client.options.reconnectPeriod = BACKOFF_START_MS;
       this.lastError = undefined;
       o.log.info({ url: redactUrl(o.url) }, 'MQTT connected');
-      this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
-      const filters = [...this.handlers.keys()];
-      if (filters.length > 0) client.subscribe(filters, { qos: 1 });
-      this.emit('connect');
+      if (this.claimed) this.goOnline(client);
+      else if (!this.claiming) void this.claim(client);
     });
     client.on('close', () => {
       if (this.lastError === undefined) this.lastError = 'connection closed';
@@ -140,22 +161,79 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     });
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
 
+    this.subscribe(this.bridgeStateTopic, (_topic, payload, retained) => this.onBridgeState(payload, retained));
+    this.subscribe(`${o.baseTopic}/bridge/info`, (_topic, payload, retained) => this.onBridgeInfo(payload, retained));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
+        if (!this.refusal) o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
         resolve();
       }, waitMs);
-      client.once('connect', () => {
+      const refused = () => this.refusal !== undefined && settled();
+      const settled = () => {
         clearTimeout(timer);
+        this.off('connect', settled);
+        this.off('close', refused);
         resolve();
-      });
+      };
+      this.on('connect', settled);
+      this.on('close', refused);
     });
+  }
+
+  /** The first connect: online only when no other gateway answers on the base topic. */
+  private async claim(client: MqttClient): Promise<void> {
+    this.claiming = true;
+    const other = this.options.guard ? await findLiveGateway(client, this.options.baseTopic, this.instance).catch(() => undefined) : undefined;
+    this.claiming = false;
+    if (client !== this.client || !client.connected) return; // stopped, or the connection dropped meanwhile: the next connect claims
+    if (other) return this.refuse(client, other);
+    this.claimed = true;
+    this.goOnline(client);
+  }
+
+  private goOnline(client: MqttClient): void {
+    this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
+    const filters = [...this.handlers.keys()];
+    if (filters.length > 0) client.subscribe(filters, { qos: 1 });
+    this.emit('connect');
+  }
+
+  /** Off the broker for good (a clean disconnect: the last will is not sent), with the reason in health. */
+  private refuse(client: MqttClient, other: string): void {
+    const base = this.options.baseTopic;
+    this.refusal = `another canplug gateway is online on base topic "${base}" (${other}); this one stays off MQTT: give each gateway its own mqtt.base_topic`;
+    this.options.log.error({ base_topic: base }, this.refusal);
+    client.end(false);
+  }
+
+  /** Our bridge state went offline while we are online: a dead session's last will (ours after a power cut). Say online again. */
+  private onBridgeState(payload: Buffer, retained: boolean): void {
+    if (retained || this.stopping || !this.claimed || payload.toString() !== 'offline') return;
+    this.options.log.info('the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+    this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
+  }
+
+  /** Another gateway's bridge info on our base topic, published live: both started at once and passed the claim. */
+  private onBridgeInfo(payload: Buffer, retained: boolean): void {
+    if (retained) return;
+    let info: unknown;
+    try {
+      info = JSON.parse(payload.toString());
+    } catch {
+      return;
+    }
+    if (typeof info !== 'object' || info === null || !('instance' in info) || typeof info.instance !== 'string' || info.instance === this.instance) return;
+    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${info.host}` : '';
+    const conflict = `another canplug gateway${host} publishes on base topic "${this.options.baseTopic}" too: their topics overwrite each other; give each gateway its own mqtt.base_topic`;
+    if (this.conflict !== conflict) this.options.log.error(conflict);
+    this.conflict = conflict;
   }
 
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    if (client.connected) {
+    this.stopping = true;
+    if (this.connected) {
       await new Promise<void>((resolve) => {
         client.publish(this.bridgeStateTopic, 'offline', { qos: 1, retain: true }, () => resolve());
         setTimeout(resolve, 1000).unref();
@@ -190,7 +268,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
 
   publish(topic: string, payload: string | Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): void {
     const client = this.client;
-    if (!client?.connected) return; // republished on reconnect
+    if (!client || !this.connected) return; // republished on reconnect
     const qos = options.qos ?? 0;
     if (qos === 0 && this.unsentBytes > MAX_UNSENT_BYTES) {
       this.dropped++;

@@ -1,17 +1,26 @@
 /**
- * Device topics in zigbee2mqtt's style: retained state JSON at `<base>/<device>`, retained
- * availability at `<base>/<device>/availability`, and commands on `<base>/<device>/set`.
+ * Device topics in zigbee2mqtt's style: retained state JSON at `<base>/<device>` (published by the
+ * StatePolicy), retained availability at `<base>/<device>/availability`, safety events (trips,
+ * refusals, resets, re-arms) on `<base>/<device>/event`, and commands on `<base>/<device>/set`.
  * Bad commands are refused with a reason on `<base>/bridge/response/device/set`; they never reach the bus.
+ * A renamed or removed device's old topics are retired (cleared after discovery has moved away).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RelayActionName } from '../can/codec.js';
 import { statePayload, type Device } from '../gateway/device.js';
 import type { DeviceControl } from '../gateway/control.js';
-import type { EventBus } from '../gateway/events.js';
+import type { EventBus, LogEvent } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import type { MqttConnection } from './connection.js';
+import { Retirement } from './retirement.js';
+import type { StatePolicy } from './state-policy.js';
+
+/** Event-log types published on `<base>/<device>/event` (Home Assistant's event entity). */
+export const DEVICE_EVENT_TYPES = ['trip', 'refusal', 'reset', 'rearm'] as const;
+/** Event-log details that become attributes of the HA event. */
+const EVENT_ATTRIBUTES = ['quantity', 'value', 'limit', 'unit', 'request'];
 
 export const SetPayload = Type.Object(
   { state: Type.String({ description: 'ON, OFF or TOGGLE (any case)' }) },
@@ -52,6 +61,7 @@ export interface DeviceTopicsDeps {
   events: EventBus;
   registry: Registry;
   control: DeviceControl;
+  policy: StatePolicy;
   baseTopic: string;
   log: Logger;
 }
@@ -59,22 +69,29 @@ export interface DeviceTopicsDeps {
 export class DeviceTopics {
   private readonly cleanups: (() => void)[] = [];
   private readonly warned = new Set<string>();
+  private retirement: Retirement | undefined;
 
   constructor(private readonly deps: DeviceTopicsDeps) {}
 
   start(): void {
     const { connection, events, baseTopic } = this.deps;
+    const retirement = new Retirement(connection);
+    this.retirement = retirement;
     this.cleanups.push(
       connection.subscribe(`${baseTopic}/+/set`, (topic, payload) => this.onSet(topic, payload)),
       events.subscribe({
         'device.added': (d) => this.publishDevice(d),
-        'device.changed': (d) => this.publishState(d),
+        'device.changed': (d) => this.publishState(d, false),
         'device.availability': (d) => this.publishAvailability(d),
         'device.renamed': (d, old) => {
-          this.clear(old);
           this.publishDevice(d);
+          this.retire(old);
         },
-        'device.removed': (d) => this.clear(d.name),
+        'device.removed': (d) => {
+          this.deps.policy.forget(d.key);
+          this.retire(d.name);
+        },
+        log: (e) => this.publishEvent(e),
       }),
     );
     const republish = () => {
@@ -82,7 +99,8 @@ export class DeviceTopics {
     };
     connection.on('connect', republish);
     connection.on('resync', republish);
-    this.cleanups.push(() => connection.off('connect', republish), () => connection.off('resync', republish));
+    // Stopping: the configs moved long ago, and the old topics must not stay retained for good.
+    this.cleanups.push(() => connection.off('connect', republish), () => connection.off('resync', republish), () => retirement.flush());
     republish();
   }
 
@@ -97,13 +115,18 @@ export class DeviceTopics {
     }
   }
 
+  /** Availability and the whole state, whatever the policy says (a new device, a rename, a reconnect). */
   private publishDevice(device: Device): void {
+    for (const topic of this.retained(device.name)) this.retirement?.keep(topic);
     this.publishAvailability(device);
-    this.publishState(device);
+    this.publishState(device, true);
   }
 
-  private publishState(device: Device): void {
-    this.deps.connection.publish(`${this.deps.baseTopic}/${device.name}`, JSON.stringify(statePayload(device)), { retain: true });
+  private publishState(device: Device, always: boolean): void {
+    const payload = statePayload(device);
+    if (always) this.deps.policy.published(device.key, payload);
+    else if (!this.deps.policy.admit(device.key, payload)) return;
+    this.deps.connection.publish(`${this.deps.baseTopic}/${device.name}`, JSON.stringify(payload), { retain: true });
   }
 
   private publishAvailability(device: Device): void {
@@ -113,10 +136,22 @@ export class DeviceTopics {
     });
   }
 
-  private clear(name: string): void {
-    const { connection, baseTopic } = this.deps;
-    connection.publish(`${baseTopic}/${name}`, '', { retain: true, qos: 1 });
-    connection.publish(`${baseTopic}/${name}/availability`, '', { retain: true, qos: 1 });
+  /** Not retained: an event is news once (HA ignores retained events), and a reconnect must not repeat it. */
+  private publishEvent(e: LogEvent): void {
+    if (!e.device || !(DEVICE_EVENT_TYPES as readonly string[]).includes(e.type)) return;
+    const payload: Record<string, unknown> = { event_type: e.type, reason: e.cause ?? e.type, origin: e.origin ?? 'gateway' };
+    for (const key of EVENT_ATTRIBUTES) if (e.detail?.[key] !== undefined) payload[key] = e.detail[key];
+    this.deps.connection.publish(`${this.deps.baseTopic}/${e.device.name}/event`, JSON.stringify(payload), { qos: 1 });
+  }
+
+  /** The retained topics of a device name. */
+  private retained(name: string): string[] {
+    return [`${this.deps.baseTopic}/${name}`, `${this.deps.baseTopic}/${name}/availability`];
+  }
+
+  /** A name no longer used: its retained topics go once discovery has moved away from them (Retirement). */
+  private retire(name: string): void {
+    this.retirement?.clearLater(this.retained(name));
   }
 
   private onSet(topic: string, payload: Buffer): void {

@@ -1,94 +1,21 @@
 /**
- * Home Assistant MQTT discovery (docs/home-assistant.md): every device becomes one HA device with a
- * switch, sensors and binary sensors; the gateway itself is an HA device too, so `via_device` points
- * at something real. Topics and unique_ids use the device's stable key, never its renamable name, so a
- * rename keeps the entities and only moves their state topics. Configs are re-sent when HA announces
+ * Home Assistant MQTT discovery (docs/home-assistant.md): every device becomes one HA device with the
+ * entities of ha-entities.ts (switch, sensors, binary sensors, the safety event), linked to its
+ * dashboard page; the gateway itself is an HA device too, so `via_device` points at something real.
+ * Topics and unique_ids use the gateway id and the device's stable key, never its renamable name or
+ * the base topic, so a rename keeps the entities and only moves their state topics. Configs are re-sent when HA announces
  * itself on `<prefix>/status`, on every broker (re)connect, and cleared with empty retained payloads
  * when a device is removed or an entity no longer exists.
  */
-import { QUANTITIES, statePayload, type Device, type DeviceKind } from '../gateway/device.js';
+import { QUANTITIES, type Device } from '../gateway/device.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import type { MqttConnection } from './connection.js';
+import { deviceBlock, entitiesFor, KIND_ENTITIES, type Component } from './ha-entities.js';
+import { topicId } from './namespace.js';
 
-export type Component = 'switch' | 'sensor' | 'binary_sensor';
-
-/** One HA entity: the key in the device's state JSON that feeds it, and its discovery fields. */
-export interface EntitySpec {
-  key: string;
-  component: Component;
-  /** Object id in the discovery topic and the unique_id suffix; never change it (HA keys entities on it). */
-  object: string;
-  config: Record<string, unknown>;
-}
-
-const sensor = (key: string, name: string, fields: Record<string, unknown>): EntitySpec => ({
-  key,
-  component: 'sensor',
-  object: key,
-  config: { name, value_template: `{{ value_json.${key} | default(None) }}`, ...fields },
-});
-const flag = (key: string, name: string, fields: Record<string, unknown>): EntitySpec => ({
-  key,
-  component: 'binary_sensor',
-  object: key,
-  config: { name, value_template: `{{ 'ON' if value_json.${key} else 'OFF' }}`, payload_on: 'ON', payload_off: 'OFF', ...fields },
-});
 const diagnostic = { entity_category: 'diagnostic' };
-
-/** Every entity a device can have, in the order HA lists them. */
-export const ENTITIES: readonly EntitySpec[] = [
-  {
-    key: 'state',
-    component: 'switch',
-    object: 'switch',
-    // name null: the switch is the device's main feature and takes the device's name.
-    config: {
-      name: null,
-      device_class: 'outlet',
-      value_template: '{{ value_json.state | default(None) }}',
-      payload_on: 'ON',
-      payload_off: 'OFF',
-      state_on: 'ON',
-      state_off: 'OFF',
-    },
-  },
-  sensor('voltage', 'Voltage', { device_class: 'voltage', unit_of_measurement: 'V', state_class: 'measurement', suggested_display_precision: 1 }),
-  sensor('current', 'Current', { device_class: 'current', unit_of_measurement: 'A', state_class: 'measurement', suggested_display_precision: 2 }),
-  sensor('power', 'Power', { device_class: 'power', unit_of_measurement: 'W', state_class: 'measurement', suggested_display_precision: 1 }),
-  // total_increasing in kWh: what HA's Energy dashboard accepts; the gateway keeps it monotonic.
-  sensor('energy', 'Energy', { device_class: 'energy', unit_of_measurement: 'kWh', state_class: 'total_increasing', suggested_display_precision: 3 }),
-  sensor('humidity', 'Humidity', { device_class: 'humidity', unit_of_measurement: '%', state_class: 'measurement', suggested_display_precision: 1 }),
-  sensor('temperature', 'Temperature', { device_class: 'temperature', unit_of_measurement: '°C', state_class: 'measurement', suggested_display_precision: 1 }),
-  flag('interlock', 'Interlock', { device_class: 'safety' }),
-  flag('fault', 'Fault', { device_class: 'problem' }),
-  flag('problem', 'Safety alarm', { device_class: 'problem' }),
-  sensor('uptime', 'Uptime', { device_class: 'duration', unit_of_measurement: 's', ...diagnostic }),
-  sensor('firmware', 'Firmware', { icon: 'mdi:chip', ...diagnostic }),
-  sensor('frames_lost', 'Frames lost', { state_class: 'total_increasing', icon: 'mdi:counter', ...diagnostic }),
-];
-
-/** The entities each kind of device always has; kinds not listed get one per key in their state JSON. */
-const KIND_ENTITIES: Partial<Record<DeviceKind, readonly string[]>> = {
-  can: ENTITIES.map((e) => e.key),
-  // The 2021 socket reports no temperature, energy, latch or fault; the gateway's own rule still latches it.
-  seed: ['state', 'voltage', 'current', 'power', 'humidity', 'interlock', 'problem'],
-  wifi: ['state', 'power'],
-};
-
-const MANUFACTURER: Record<DeviceKind, string> = { can: 'canplug', seed: 'canplug', wifi: 'AsyncSmartPlug' };
-
-/** The entities a device gets: its kind's list, plus a sensor for any quantity it actually reports. */
-export function entitiesFor(device: Device): EntitySpec[] {
-  const fixed = KIND_ENTITIES[device.kind] ?? Object.keys(statePayload(device));
-  const reported = new Set<string>(QUANTITIES.filter((q) => device.state[q] !== undefined));
-  if (device.state.relay !== undefined) reported.add('state');
-  return ENTITIES.filter((e) => fixed.includes(e.key) || reported.has(e.key));
-}
-
-/** HA allows only these characters in a discovery topic's node and object ids. */
-const topicId = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '_');
 
 export interface DiscoveryDeps {
   connection: MqttConnection;
@@ -96,6 +23,12 @@ export interface DiscoveryDeps {
   registry: Registry;
   baseTopic: string;
   prefix: string;
+  /** The prefix the gateway published under last time, when it was another one: its configs are cleared. */
+  previousPrefix?: string;
+  /** In every unique_id and node id (namespace.ts). */
+  gatewayId: string;
+  /** Where browsers reach the dashboard; each device links to its page there. */
+  dashboardUrl: string;
   version: string;
   log: Logger;
 }
@@ -109,16 +42,20 @@ export class Discovery {
   /** What each device's entities were last built from (see `unchanged`). */
   private readonly shapes = new Map<string, { name: string; firmware?: string; reported: number }>();
   private readonly cleanups: (() => void)[] = [];
+  private previousPrefix: string | undefined;
 
-  constructor(private readonly deps: DiscoveryDeps) {}
+  constructor(private readonly deps: DiscoveryDeps) {
+    this.previousPrefix = deps.previousPrefix;
+  }
 
   /** The id HA knows the gateway by; device blocks point at it with via_device. */
   get bridgeId(): string {
-    return `canplug_${topicId(this.deps.baseTopic)}_bridge`;
+    return `canplug_${this.deps.gatewayId}_bridge`;
   }
 
-  nodeId(device: Device): string {
-    return `canplug_${topicId(this.deps.baseTopic)}_${topicId(device.key)}`;
+  /** The node id of a device's discovery topics, from its stable key. */
+  nodeId(key: string): string {
+    return `canplug_${this.deps.gatewayId}_${topicId(key)}`;
   }
 
   start(): void {
@@ -157,16 +94,28 @@ export class Discovery {
     }
     this.publishBridge(force);
     for (const device of this.deps.registry.list()) this.publishDevice(device, force);
+    this.clearPreviousPrefix();
+  }
+
+  /** The configs published under the old prefix are the ones just published under the new one. */
+  private clearPreviousPrefix(): void {
+    const previous = this.previousPrefix;
+    if (previous === undefined || previous === this.deps.prefix || !this.deps.connection.connected) return;
+    this.previousPrefix = undefined;
+    const { prefix, connection, log } = this.deps;
+    for (const topic of this.published.keys()) connection.publish(`${previous}${topic.slice(prefix.length)}`, '', { retain: true, qos: 1 });
+    log.info({ previous, prefix }, 'discovery prefix changed: the configs under the old one were cleared');
   }
 
   private publishBridge(force: boolean): void {
-    const { baseTopic, version } = this.deps;
+    const { baseTopic, version, dashboardUrl } = this.deps;
     const device = {
       identifiers: [this.bridgeId],
       name: baseTopic === 'canplug' ? 'canplug bridge' : `canplug bridge (${baseTopic})`,
       manufacturer: 'canplug',
       model: 'canplug gateway',
       sw_version: version,
+      configuration_url: `${dashboardUrl}/`,
     };
     const common = { device, origin: this.origin() };
     this.publishConfig(
@@ -225,28 +174,21 @@ export class Discovery {
     if (!force && this.signatures.get(device.key) === signature) return;
     this.signatures.set(device.key, signature);
 
-    const { baseTopic } = this.deps;
-    const nodeId = this.nodeId(device);
+    const { baseTopic, dashboardUrl } = this.deps;
+    const nodeId = this.nodeId(device.key);
     const stateTopic = `${baseTopic}/${device.name}`;
+    const topics = { state: stateTopic, command: `${stateTopic}/set`, event: `${stateTopic}/event` };
     const common = {
       state_topic: stateTopic,
       availability: [{ topic: `${baseTopic}/bridge/state` }, { topic: `${stateTopic}/availability` }],
       availability_mode: 'all',
-      device: {
-        identifiers: [nodeId],
-        name: device.name,
-        manufacturer: MANUFACTURER[device.kind],
-        model: device.info.model,
-        ...(device.info.firmware !== undefined ? { sw_version: device.info.firmware } : {}),
-        via_device: this.bridgeId,
-      },
+      device: deviceBlock(device, { nodeId, bridgeId: this.bridgeId }, dashboardUrl),
       origin: this.origin(),
     };
     const previous = this.topicsByDevice.get(device.key) ?? new Set<string>();
     const current = new Set<string>();
     for (const entity of entities) {
-      const config: Record<string, unknown> = { ...entity.config, unique_id: `${nodeId}_${entity.object}`, ...common };
-      if (entity.component === 'switch') config.command_topic = `${stateTopic}/set`;
+      const config = { unique_id: `${nodeId}_${entity.object}`, ...common, ...entity.config(topics) };
       current.add(this.publishConfig(entity.component, nodeId, entity.object, config, force));
     }
     for (const topic of previous) if (!current.has(topic)) this.clear(topic);
@@ -283,7 +225,7 @@ export class Discovery {
    */
   private clearIfStale(topic: string, payload: Buffer): void {
     if (payload.length === 0 || this.published.has(topic)) return;
-    if (!topic.split('/').at(-3)?.startsWith(`canplug_${topicId(this.deps.baseTopic)}_`)) return;
+    if (!topic.split('/').at(-3)?.startsWith(`canplug_${this.deps.gatewayId}_`)) return;
     let device: { identifiers?: unknown; via_device?: unknown } | undefined;
     try {
       device = (JSON.parse(payload.toString()) as { device?: typeof device }).device;

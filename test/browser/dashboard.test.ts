@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/log.js';
 import { buildDashboard, chromiumAvailable, launchChromium, screenshot } from '../helpers/browser.js';
 import { serious } from '../helpers/dashboard-page.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
+import { discoveredEntities, haView } from '../helpers/ha-rules.js';
 
 
 test('the dashboard in headless Chromium against a gateway on the simulated bus', { timeout: 180_000 }, async (t) => {
@@ -28,6 +29,21 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     assert.match(await card('socket-2').locator('.power').innerText(), /^\d+(\.\d)?\s*W$/);
     const box = await toggle('socket-1').boundingBox();
     assert.ok(box && box.height >= 48 && box.width >= 48, `touch target ${box?.width}x${box?.height}`);
+  });
+
+  await t.test("Home Assistant's link to a socket (its configuration_url) opens that socket's card and settings", async () => {
+    const ha = await haView(gateway.mqttUrl(), ['homeassistant/#']);
+    const socket3 = await waitFor(() => discoveredEntities(ha.topics).find((e) => e.component === 'switch' && (e.config.device as { name: string }).name === 'socket-3'), 3000, 'socket-3 discovered');
+    await ha.close();
+    const url = (socket3.config.device as { configuration_url: string }).configuration_url;
+    await page.goto(url);
+    const dialog = page.getByRole('dialog', { name: 'socket-3 settings' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /can:3/);
+    assert.equal(await card('socket-3').evaluate((el) => el.classList.contains('focused')), true, 'its card is marked');
+    assert.match(page.url(), /#\/devices$/, 'shown once: a re-draw of the view does not open it again');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
   });
 
   await t.test('a toggle click switches the socket and the card follows the live stream', async () => {

@@ -1,7 +1,8 @@
-// The touchscreen kiosk (deploy/kiosk/): install.sh --kiosk stages a unit that systemd verifies; the
-// launcher hands the token to the dashboard in real (headless) Chromium without putting it on any
-// command line; the page's blank screen swallows the waking tap; the backlight helper darkens and
-// wakes the panel. Only cage (no display here) is stood in for, by a script that runs its client.
+// The touchscreen kiosk (deploy/kiosk/): install.sh --kiosk stages a unit that systemd verifies
+// (staged with --no-deps: installing dependencies is test/install's part); the launcher hands the
+// token to the dashboard in real (headless) Chromium without putting it on any command line; the
+// page's blank screen swallows the waking tap; the backlight helper darkens and wakes the panel.
+// Only cage (no display here) is stood in for, by a script that runs its client.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,7 +52,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 
 test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps its settings; --uninstall removes it', (t) => {
   const root = tempDir(t, 'kiosk-destdir');
-  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /kiosk unit {4}\/usr\/local\/lib\/systemd\/system\/canplug-kiosk\.service/);
   const unitPath = join(root, 'usr/local/lib/systemd/system/canplug-kiosk.service');
@@ -77,7 +78,7 @@ test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps i
   assert.match(readFileSync(env, 'utf8'), /^CANPLUG_KIOSK_URL=http:\/\/127\.0\.0\.1:8080\/#\/devices$/m);
 
   writeFileSync(env, 'CANPLUG_KIOSK_BLANK_S=60\n');
-  const again = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const again = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
   assert.match(again.stdout, /kiosk config {2}\/etc\/canplug\/kiosk\.env \(kept as it was\)/);
   const removed = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--uninstall'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
   assert.equal(removed.status, 0, removed.stderr);
@@ -89,7 +90,7 @@ test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps i
 
 test('the kiosk unit passes systemd-analyze verify and its user file passes systemd-sysusers', (t) => {
   const root = tempDir(t, 'kiosk-verify');
-  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   if (!has('systemd-analyze')) return t.skip('systemd-analyze is not installed (Debian package systemd)');
   const verify = spawnSync('systemd-analyze', ['verify', join(root, 'usr/local/lib/systemd/system/canplug-kiosk.service')], { encoding: 'utf8' });

@@ -37,7 +37,7 @@ test('the broker SIGKILLed twice during a 20-socket flood: no reading lost, reta
       () =>
         view.messages.get('canplug/bridge/state') === 'online' &&
         NODES.every((n) => view.messages.get(`canplug/socket-${n}/availability`) === 'online' && view.messages.has(`canplug/socket-${n}`)) &&
-        [...view.messages.keys()].filter((k) => k.startsWith('homeassistant/') && k.endsWith('/config')).length >= NODES.length * 13,
+        [...view.messages.keys()].filter((k) => k.startsWith('homeassistant/') && k.endsWith('/config')).length >= NODES.length * 14,
       8000,
       `retained state back after kill ${kill}`,
     );

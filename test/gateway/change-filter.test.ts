@@ -51,3 +51,12 @@ test('property: whatever the input, every passed value is within its deadband of
     }),
   );
 });
+
+test('a sample recorded for another reason becomes the reference and restarts the interval', () => {
+  const f = new ChangeFilter<string>(policy);
+  f.admit('a', { power: 100 }, 0);
+  f.record('a', { power: 104 }, 30_000);
+  assert.equal(f.admit('a', { power: 109 }, 31_000), false, '5 W from the recorded 104 W is within 5 %');
+  assert.equal(f.admit('a', { power: 104 }, 89_999), false, 'the interval counts from the recording');
+  assert.equal(f.admit('a', { power: 104 }, 90_000), true);
+});

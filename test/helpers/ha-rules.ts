@@ -15,7 +15,8 @@ export interface HaView {
   close(): Promise<void>;
 }
 
-export async function haView(url: string, filters = ['homeassistant/#', 'canplug/#'], options: IClientOptions = {}): Promise<HaView> {
+/** `qos`: Home Assistant subscribes at QoS 0; a QoS 1 subscriber gets at most Mosquitto's max_queued_messages (1000) retained at once. */
+export async function haView(url: string, filters = ['homeassistant/#', 'canplug/#'], options: IClientOptions = {}, qos: 0 | 1 = 1): Promise<HaView> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
   const topics = new Map<string, string>();
   const log: HaView['log'] = [];
@@ -25,7 +26,7 @@ export async function haView(url: string, filters = ['homeassistant/#', 'canplug
     else topics.set(topic, text);
     log.push({ topic, payload: text, retain: packet.retain, at: performance.now() });
   });
-  await client.subscribeAsync(filters, { qos: 1 });
+  await client.subscribeAsync(filters, { qos });
   return { client, topics, log, close: () => client.endAsync(true) };
 }
 
@@ -43,6 +44,7 @@ const COMMON_KEYS = [
   'json_attributes_topic', 'json_attributes_template', 'enabled_by_default', 'qos', 'encoding', 'default_entity_id', 'entity_picture',
 ];
 const PLATFORM_KEYS: Record<string, string[]> = {
+  event: ['event_types'],
   sensor: ['unit_of_measurement', 'state_class', 'suggested_display_precision', 'expire_after', 'force_update', 'last_reset_value_template', 'options'],
   binary_sensor: ['payload_on', 'payload_off', 'expire_after', 'force_update', 'off_delay'],
   switch: ['command_topic', 'command_template', 'payload_on', 'payload_off', 'state_on', 'state_off', 'optimistic', 'retain'],
@@ -59,7 +61,20 @@ const SENSOR_UNITS: Record<string, string[]> = {
 };
 const BINARY_CLASSES = ['battery', 'connectivity', 'door', 'heat', 'lock', 'moisture', 'plug', 'power', 'problem', 'running', 'safety', 'smoke', 'tamper'];
 const SWITCH_CLASSES = ['outlet', 'switch'];
+const EVENT_CLASSES = ['button', 'doorbell', 'motion'];
 const STATE_CLASSES = ['measurement', 'total', 'total_increasing'];
+/** The device block's keys (MQTT_ENTITY_DEVICE_INFO_SCHEMA: a strict schema, an unknown key rejects the whole config) and their types. */
+const DEVICE_STRINGS = ['manufacturer', 'model', 'model_id', 'name', 'hw_version', 'serial_number', 'sw_version', 'via_device', 'suggested_area', 'configuration_url'];
+const DEVICE_KEYS = ['identifiers', 'connections', ...DEVICE_STRINGS];
+/** cv.configuration_url: an http(s) URL with a host (vol.Url), or homeassistant://. */
+const validConfigurationUrl = (text: string) => {
+  try {
+    const url = new URL(text);
+    return ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '') || url.protocol === 'homeassistant:';
+  } catch {
+    return false;
+  }
+};
 
 export function discoveredEntities(topics: Map<string, string>, prefix = 'homeassistant'): DiscoveredEntity[] {
   const entities: DiscoveredEntity[] = [];
@@ -79,7 +94,7 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
   const deviceIds = new Set(entities.flatMap((e) => ((e.config.device as { identifiers?: string[] })?.identifiers ?? [])));
   for (const { topic, component, config: c } of entities) {
     const say = (what: string) => problems.push(`${topic}: ${what}`);
-    if (!/^[^/]+\/(sensor|binary_sensor|switch)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\/config$/.test(topic)) say('topic is not <prefix>/<component>/<node_id>/<object_id>/config');
+    if (!/^[^/]+\/(sensor|binary_sensor|switch|event)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\/config$/.test(topic)) say('topic is not <prefix>/<component>/<node_id>/<object_id>/config');
     const allowed = [...COMMON_KEYS, ...(PLATFORM_KEYS[component] ?? [])];
     for (const key of Object.keys(c)) if (!allowed.includes(key)) say(`key "${key}" is not accepted by the ${component} platform`);
     if (!('name' in c)) say('no name (null for the main feature)');
@@ -93,9 +108,13 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
     else {
       if (typeof device.name !== 'string') say('device without a name');
       if (device.via_device !== undefined && !deviceIds.has(device.via_device as string)) say(`via_device ${String(device.via_device)} is no discovered device`);
+      for (const key of Object.keys(device)) if (!DEVICE_KEYS.includes(key)) say(`device key "${key}" is not accepted`);
+      for (const key of DEVICE_STRINGS) if (device[key] !== undefined && typeof device[key] !== 'string') say(`device ${key} is not a string`);
+      if (typeof device.configuration_url === 'string' && !validConfigurationUrl(device.configuration_url)) say(`configuration_url ${device.configuration_url} is not an http(s) URL`);
     }
     if (typeof c.state_topic !== 'string') say('no state_topic');
-    else if (!topics.has(c.state_topic)) say(`state_topic ${c.state_topic} has nothing published`);
+    // An event topic carries only fresh, unretained events; every other state topic must hold something.
+    else if (component !== 'event' && !topics.has(c.state_topic)) say(`state_topic ${c.state_topic} has nothing published`);
     if (c.entity_category !== undefined && !['config', 'diagnostic'].includes(c.entity_category as string)) say(`entity_category ${String(c.entity_category)}`);
     if (c.availability !== undefined) {
       if (!Array.isArray(c.availability) || c.availability.length === 0) say('availability is not a list of topics');
@@ -118,6 +137,12 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
       if (dc === 'energy' && !['total', 'total_increasing'].includes(c.state_class as string)) say('energy sensor is not total/total_increasing (HA Energy dashboard)');
     }
     if (component === 'binary_sensor' && dc !== undefined && !BINARY_CLASSES.includes(dc)) say(`binary_sensor device_class ${dc}`);
+    if (component === 'event') {
+      const types = c.event_types;
+      if (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string')) say('event without a list of event_types');
+      if (dc !== undefined && !EVENT_CLASSES.includes(dc)) say(`event device_class ${dc}`);
+    }
+    if (c.enabled_by_default !== undefined && typeof c.enabled_by_default !== 'boolean') say('enabled_by_default is not a boolean');
     if (component === 'switch') {
       if (dc !== undefined && !SWITCH_CLASSES.includes(dc)) say(`switch device_class ${dc}`);
       if (typeof c.command_topic !== 'string') say('switch without command_topic');
@@ -129,4 +154,41 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
 /** The state JSON key a value template reads (`{{ value_json.power ... }}`). */
 export function templateKey(template: unknown): string | undefined {
   return typeof template === 'string' ? /value_json\.(\w+)/.exec(template)?.[1] : undefined;
+}
+
+/**
+ * What Home Assistant would render wrongly, replaying a message log in order: a message on a topic that
+ * a config live at that moment reads, which is not what that config expects there (a value template
+ * fed "" or anything but a JSON object; an availability topic fed anything but online/offline). HA
+ * logs a template error for each. Returns one line per such message; empty when all is well.
+ */
+export function misreadMessages(log: HaView['log'], prefix = 'homeassistant'): string[] {
+  const live = new Map<string, Record<string, unknown>>();
+  const problems: string[] = [];
+  for (const { topic, payload } of log) {
+    if (topic.startsWith(`${prefix}/`) && topic.endsWith('/config')) {
+      if (payload === '') live.delete(topic);
+      else live.set(topic, JSON.parse(payload));
+      continue;
+    }
+    for (const [configTopic, c] of live) {
+      const availability = ((c.availability as { topic: string }[] | undefined) ?? []).map((a) => a.topic);
+      if (availability.includes(topic) && payload !== 'online' && payload !== 'offline') {
+        problems.push(`${topic} got ${JSON.stringify(payload)} while ${configTopic} reads it as availability`);
+      }
+      if (c.state_topic === topic && (c.value_template !== undefined || configTopic.split('/')[1] === 'event') && !isJsonObject(payload)) {
+        problems.push(`${topic} got ${JSON.stringify(payload)} while ${configTopic} renders it`);
+      }
+    }
+  }
+  return problems;
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }

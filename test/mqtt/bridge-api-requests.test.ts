@@ -24,7 +24,7 @@ async function setup(t: TestContext) {
   const safety = await unitSafety(t, { registry, events, control, commands });
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   t.after(() => broker.close());
-  const connection = new MqttConnection({ url: broker.url, baseTopic: 'canplug', log: silentLogger });
+  const connection = new MqttConnection({ url: broker.url, baseTopic: 'canplug', instance: 'test', guard: false, log: silentLogger });
   await connection.start();
   t.after(() => connection.stop());
   const api = new BridgeApi({
@@ -35,6 +35,7 @@ async function setup(t: TestContext) {
     commands,
     baseTopic: 'canplug',
     discoveryPrefix: 'homeassistant',
+    gatewayId: 'gw1',
     version: '0.0.0-test',
     configSummary: () => ({ mqtt: { password: '***' } }),
     health: () => ({ status: 'ok', mqtt: { connected: true } }),

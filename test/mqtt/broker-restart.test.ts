@@ -35,7 +35,7 @@ test('the broker restarted mid-run: no SQLite reading lost while it is away, eve
   );
 
   const ha = await haView(mosquitto.url);
-  const expectedConfigs = NODES.length * 13 + 2;
+  const expectedConfigs = NODES.length * 14 + 2;
   await waitFor(
     () =>
       discoveredEntities(ha.topics).length === expectedConfigs &&

@@ -10,7 +10,8 @@ const status = { relay: true, humidityLatched: false, powerLatched: false, senso
 test('a broker that stops reading: unsent state stays bounded, and every state is right once it reads again', async (t) => {
   const broker = await startBroker();
   t.after(() => broker.close());
-  const tg = await startGateway({ mqtt: { url: broker.url }, can: { sim: { nodes: [] } } });
+  // Every voltage change published (no deadband): enough states to fill the socket while the broker stalls.
+  const tg = await startGateway({ mqtt: { url: broker.url, publish: { voltage: { absolute: 0 } } }, can: { sim: { nodes: [] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
   const peer = gateway.virtualBus!.attach(() => {});

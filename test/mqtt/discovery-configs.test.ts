@@ -5,7 +5,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
-import { Discovery, ENTITIES } from '../../src/mqtt/discovery.js';
+import { Discovery } from '../../src/mqtt/discovery.js';
+import { ENTITIES } from '../../src/mqtt/ha-entities.js';
 import { startEmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
 import { canDevice, unitRegistry } from '../helpers/unit.js';
@@ -16,10 +17,20 @@ async function setup(t: TestContext) {
   const unit = unitRegistry(t);
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   t.after(() => broker.close());
-  const connection = new MqttConnection({ url: broker.url, baseTopic: 'canplug', log: silentLogger });
+  const connection = new MqttConnection({ url: broker.url, baseTopic: 'canplug', instance: 'test', guard: false, log: silentLogger });
   await connection.start();
   t.after(() => connection.stop());
-  const discovery = new Discovery({ connection, events: unit.events, registry: unit.registry, baseTopic: 'canplug', prefix: PREFIX, version: '0.0.0-test', log: silentLogger });
+  const discovery = new Discovery({
+    connection,
+    events: unit.events,
+    registry: unit.registry,
+    baseTopic: 'canplug',
+    prefix: PREFIX,
+    gatewayId: 'gw1',
+    dashboardUrl: 'http://127.0.0.1:8080',
+    version: '0.0.0-test',
+    log: silentLogger,
+  });
   const ha = await recordingClient(broker.url, [`${PREFIX}/#`]);
   t.after(() => ha.client.endAsync());
   /** The configs on the broker now (an empty payload clears one). */
@@ -34,17 +45,17 @@ test('a CAN socket becomes one HA device with every entity, keyed on its node id
   discovery.start();
   t.after(() => discovery.stop());
   const device = canDevice(registry, 5);
-  const topics = () => [...configs().keys()].filter((topic) => topic.includes('canplug_canplug_can_5'));
+  const topics = () => [...configs().keys()].filter((topic) => topic.includes('canplug_gw1_can_5'));
   await waitFor(() => topics().length === ENTITIES.length, 3000, 'every entity of socket-5');
   const before = configs();
-  const sw = JSON.parse(before.get(`${PREFIX}/switch/canplug_canplug_can_5/switch/config`)!) as Config;
-  assert.equal(sw.unique_id, 'canplug_canplug_can_5_switch');
+  const sw = JSON.parse(before.get(`${PREFIX}/switch/canplug_gw1_can_5/switch/config`)!) as Config;
+  assert.equal(sw.unique_id, 'canplug_gw1_can_5_switch');
   assert.equal(sw.command_topic, 'canplug/socket-5/set');
-  assert.equal(sw.device.via_device, 'canplug_canplug_bridge');
-  assert.ok(before.has(`${PREFIX}/binary_sensor/canplug_canplug_bridge/connection_state/config`), 'the bridge is a device too');
+  assert.equal(sw.device.via_device, 'canplug_gw1_bridge');
+  assert.ok(before.has(`${PREFIX}/binary_sensor/canplug_gw1_bridge/connection_state/config`), 'the bridge is a device too');
 
   registry.rename(device, 'Dryer');
-  await waitFor(() => (JSON.parse(configs().get(`${PREFIX}/switch/canplug_canplug_can_5/switch/config`)!) as Config).state_topic === 'canplug/Dryer', 3000, 'state topic moved');
+  await waitFor(() => (JSON.parse(configs().get(`${PREFIX}/switch/canplug_gw1_can_5/switch/config`)!) as Config).state_topic === 'canplug/Dryer', 3000, 'state topic moved');
   const after = configs();
   for (const topic of topics()) {
     const old = JSON.parse(before.get(topic)!) as Config;
@@ -59,7 +70,7 @@ test('a removed device\'s configs are cleared with empty retained payloads', asy
   discovery.start();
   t.after(() => discovery.stop());
   const device = canDevice(registry, 6);
-  await waitFor(() => configs().has(`${PREFIX}/switch/canplug_canplug_can_6/switch/config`), 3000, 'socket-6 discovered');
+  await waitFor(() => configs().has(`${PREFIX}/switch/canplug_gw1_can_6/switch/config`), 3000, 'socket-6 discovered');
   registry.remove(device);
   await waitFor(() => ![...configs().keys()].some((topic) => topic.includes('can_6')), 3000, 'every config cleared');
   // Each entity's topic got its empty retained payload (one may come twice: our own subscription can
@@ -68,14 +79,14 @@ test('a removed device\'s configs are cleared with empty retained payloads', asy
   assert.equal(cleared.size, ENTITIES.length);
 });
 
-test('a Wi-Fi plug gets a switch and a power sensor; a quantity it starts to report adds its sensor', async (t) => {
+test('a Wi-Fi plug gets a switch, a power sensor and the safety event; a quantity it starts to report adds its sensor', async (t) => {
   const { discovery, registry, configs } = await setup(t);
   discovery.start();
   t.after(() => discovery.stop());
   const plug = registry.ensure('wifi:42', 'wifi', 'Heater');
   const objects = () => [...configs().keys()].filter((topic) => topic.includes('wifi_42')).map((topic) => topic.split('/')[3]).sort();
-  await waitFor(() => objects().length === 2, 3000, 'the plug discovered');
-  assert.deepEqual(objects(), ['power', 'switch']);
+  await waitFor(() => objects().length === 3, 3000, 'the plug discovered');
+  assert.deepEqual(objects(), ['power', 'safety_event', 'switch']);
   plug.state.voltage = 231;
   registry.changed(plug);
   await waitFor(() => objects().includes('voltage'), 3000, 'a voltage sensor once it reports voltage');
@@ -99,13 +110,13 @@ test('HA\'s birth message re-sends every config; a retained "online" (the broker
 
 test('at start, a retained config of ours that no entity owns is cleared; another gateway\'s is left alone', async (t) => {
   const { discovery, ha, url } = await setup(t);
-  const ours = `${PREFIX}/sensor/canplug_canplug_can_9/power/config`;
-  const theirs = `${PREFIX}/sensor/canplug_garage_can_9/power/config`;
+  const ours = `${PREFIX}/sensor/canplug_gw1_can_9/power/config`;
+  const theirs = `${PREFIX}/sensor/canplug_gw2_can_9/power/config`;
   const stale = (via: string) => JSON.stringify({ unique_id: 'x', device: { identifiers: ['x'], via_device: via } });
   const other = await recordingClient(url, ['unused/+']);
   t.after(() => other.client.endAsync());
-  await other.client.publishAsync(ours, stale('canplug_canplug_bridge'), { retain: true, qos: 1 });
-  await other.client.publishAsync(theirs, stale('canplug_garage_bridge'), { retain: true, qos: 1 });
+  await other.client.publishAsync(ours, stale('canplug_gw1_bridge'), { retain: true, qos: 1 });
+  await other.client.publishAsync(theirs, stale('canplug_gw2_bridge'), { retain: true, qos: 1 });
   await waitFor(() => ha.messages.has(ours) && ha.messages.has(theirs), 3000, 'both stale configs retained');
 
   discovery.start();

@@ -1,4 +1,8 @@
-/** Device cards: live readings with a power sparkline, relay toggle, interlock and fault badges with reset. */
+/**
+ * Device cards: live readings with a power sparkline, relay toggle, interlock and fault badges with
+ * reset. `#/devices/<key>` (Home Assistant's "Visit" link for a device) shows that device's card and
+ * opens its settings.
+ */
 import type { DeviceView } from '../../../src/api/live-protocol.js';
 import { api, type ApiError } from '../api.js';
 import { fmt, h, replace } from '../dom.js';
@@ -145,9 +149,12 @@ export class DevicesView implements View {
   private unlisten: (() => void) | undefined;
   private slide: number | undefined;
   private observer: ResizeObserver | undefined;
+  /** The device the address asks for (key or name), until it is shown. */
+  private wanted: string | undefined;
 
-  mount(root: HTMLElement): void {
+  mount(root: HTMLElement, args: string[] = []): void {
     this.root = root;
+    this.wanted = args[0] === undefined ? undefined : decodeURIComponent(args[0]);
     this.render();
     this.unlisten = store.listen(({ key, device, listChanged }) => {
       const card = this.cards.get(key);
@@ -201,5 +208,19 @@ export class DevicesView implements View {
 
   private drawSparks(): void {
     for (const card of this.cards.values()) card.drawSpark();
+    this.showWanted();
+  }
+
+  /** Once the device asked for is known: its card in view and marked, its settings open (hidden devices too). */
+  private showWanted(): void {
+    const device = this.wanted === undefined ? undefined : (store.devices.get(this.wanted) ?? store.byName(this.wanted));
+    if (!device) return;
+    this.wanted = undefined;
+    // Shown once: a later re-draw of the view (a theme change, a reload) must not open it again.
+    history.replaceState(null, '', '#/devices');
+    const card = this.cards.get(device.key);
+    card?.el.classList.add('focused');
+    card?.el.scrollIntoView({ block: 'center' });
+    openDeviceDialog(device);
   }
 }
