@@ -1,8 +1,9 @@
 /**
  * An MQTT broker in a process of its own, for tests in which the broker is not what is tested (the
- * daemon's shutdown, systemd readiness, a broker that stalls or restarts, base topic moves): Mosquitto where it is
- * installed (and always with CANPLUG_REQUIRE_MOSQUITTO=1, as in CI), otherwise the gateway's own
- * broker, aedes, run as a separate process so it can be stopped, paused and restarted the same way.
+ * daemon's shutdown, systemd readiness, a broker that stalls or restarts, a base topic that moves):
+ * Mosquitto where it is installed (and always with CANPLUG_REQUIRE_MOSQUITTO=1, as in CI), otherwise
+ * the gateway's own broker, aedes, run as a separate process so it can be stopped, paused and
+ * restarted the same way.
  */
 import { fileURLToPath } from 'node:url';
 import { freePort, MOSQUITTO, mosquittoRequired, startMosquitto, superviseBroker, type Mosquitto } from './mosquitto.js';
