@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { loadSocketcanAddon, SocketCanTransport, type RawChannel, type SocketCanAddon } from '../../src/can/socketcan-transport.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
 import type { CanFrame } from '../../src/can/frame.js';
+import { waitFor } from '../helpers/gateway.js';
 
 type Msg = { id: number; data: Buffer; ext?: boolean; rtr?: boolean; err?: boolean };
 
@@ -105,7 +106,8 @@ test('a full device queue keeps frames in a bounded queue, in order, and drops b
   assert.deepEqual(results, [true, true, true, false, false]);
   assert.equal(transport.stats().queued, 3);
   assert.equal(transport.stats().dropped, 2);
-  await new Promise((r) => setTimeout(r, 100));
+  // The queue drains on the next write attempts (a loaded machine may take longer than usual).
+  await waitFor(() => ch.written.length === 3, 5000, 'the three queued frames written');
   assert.deepEqual(ch.written.map((m) => m.id), [0x201, 0x202, 0x203]);
   assert.equal(transport.stats().sent, 3);
   assert.equal(transport.stats().queued, 0);
