@@ -25,8 +25,9 @@ import { sqlite } from './cases/sqlite.js';
 import { rest } from './cases/rest.js';
 import { soak } from './cases/soak.js';
 import { startup } from './cases/startup.js';
+import { storage } from './cases/storage.js';
 
-export const CASES: BenchCase[] = [startup, canMqtt, canMqttVcan, commands, safety, sqlite, rest, soak];
+export const CASES: BenchCase[] = [startup, canMqtt, canMqttVcan, commands, safety, sqlite, rest, soak, storage];
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions; list: boolean } {
   const options: BenchOptions = { quick: false, runs: 3, minutes: 10, log: (line) => console.log(line) };

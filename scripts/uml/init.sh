@@ -44,6 +44,13 @@ done
 # Optional: a token-bucket qdisc lets a test make the device queue fill up (ENOBUFS), as a slow bus does.
 insmod "$MODS/net/sched/sch_tbf.ko" 2>/dev/null || say "sch_tbf not loaded: the throttled-send test will fail"
 ip link add dev vcan0 type vcan && ip link set up vcan0 || { say "cannot create vcan0"; finish 91; }
+# A block device when the host gave one (GUEST_DISK=ubda): an ext4 image, mounted for the tests.
+if [ -n "$GUEST_DISK" ]; then
+  [ -b "/dev/$GUEST_DISK" ] || mknod "/run/$GUEST_DISK" b 98 0 || { say "no /dev/$GUEST_DISK"; finish 93; }
+  dev="/dev/$GUEST_DISK"; [ -b "$dev" ] || dev="/run/$GUEST_DISK"
+  mkdir -p /run/disk && mount -t ext4 "$dev" /run/disk || { say "cannot mount $dev"; finish 94; }
+  export CANPLUG_GUEST_DISK=/run/disk
+fi
 say "ready kernel=$(uname -r)"
 
 cd "$CANPLUG_CWD" || finish 92

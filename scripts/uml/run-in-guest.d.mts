@@ -19,6 +19,8 @@ export interface GuestResult {
   /** Exit status of the guest's `node --test`; null when the suite never finished (see console). */
   status: number | null;
   timedOut: boolean;
+  /** The guest was killed through `signal` (a power cut), not by a timeout. */
+  cut: boolean;
   exit: { code: number | null; signal?: string | null; error?: Error };
   bootMs: number | null;
   suiteMs: number | null;
@@ -42,4 +44,10 @@ export function runInGuest(options?: {
   timeoutMs?: number;
   mem?: string;
   onConsole?: (line: string) => void;
+  /** An ext4 image file: the guest's /dev/ubda, mounted at /run/disk (CANPLUG_GUEST_DISK). */
+  disk?: string;
+  /** More environment for the guest's tests. */
+  env?: Record<string, string>;
+  /** Aborting it kills the guest at once, as a power cut would. */
+  signal?: AbortSignal;
 }): Promise<GuestResult>;

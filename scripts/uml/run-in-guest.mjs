@@ -3,11 +3,14 @@
 // kernel may lack. The guest boots with the host's / as its root (hostfs), so it uses this checkout,
 // this node and the host's can-utils; scripts/uml/init.sh is its PID 1.
 //
-//   node scripts/uml/run-in-guest.mjs [--timeout-s 900] [--mem 1G] [test/vcan/x.vcan.ts ...]
+//   node scripts/uml/run-in-guest.mjs [--timeout-s 900] [--mem 1G] [--disk image] [test/vcan/x.vcan.ts ...]
 //
 // With no files it runs every test/vcan/*.vcan.ts. Exit status: the guest suite's, 1 on a timeout
 // or a guest that never ran the suite, 2 when no guest can start here (the reason is printed).
 // Library use (test/can/socketcan-in-guest.test.ts): guestAvailability(), runInGuest(), vcanTestFiles().
+// A block device for the guest (test/db/power-cut-in-guest.test.ts): `disk` is an ext4 image file the
+// guest sees as /dev/ubda and mounts at /run/disk (CANPLUG_GUEST_DISK); aborting `signal` kills the
+// guest at once, as pulling the plug would: what its page cache held never reaches the image.
 import { spawn } from 'node:child_process';
 import {
   accessSync, constants, copyFileSync, createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync,
@@ -91,7 +94,7 @@ function groupMembers(pgid) {
  * { status, timedOut, bootMs, suiteMs, totalMs, tests, metrics, tap, console, runDir, leftover }.
  * Never rejects for a failing suite; rejects only when the guest cannot be spawned at all.
  */
-export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_000, mem = '1G', onConsole } = {}) {
+export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_000, mem = '1G', onConsole, disk, env: guestEnv = {}, signal } = {}) {
   const availability = guestAvailability();
   if (!availability.ok) throw new Error(`cannot start the UML guest: ${availability.reason}`);
   const runDir = mkdtempSync(join(tmpdir(), 'canplug-uml-'));
@@ -102,6 +105,7 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
   writeFileSync(
     join(runDir, 'guest-env.sh'),
     [`NODE=${shq(process.execPath)}`, `CANPLUG_CWD=${shq(REPO_ROOT)}`, `GUEST_TIMEOUT_S=${guestTimeoutS}`,
+      `GUEST_DISK=${disk ? 'ubda' : ''}`, ...Object.entries(guestEnv).map(([k, v]) => `export ${k}=${shq(v)}`),
       `set -- ${rel.map(shq).join(' ')}`, ''].join('\n'),
   );
   const env = { ...process.env };
@@ -116,6 +120,7 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
   const args = [
     `mem=${mem}`, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${runDir}/init.sh`,
     'con=null', 'con0=fd:0,fd:1', 'quiet', `CANPLUG_RUN=${runDir}`,
+    ...(disk ? [`ubd0=${resolve(disk)}`] : []),
   ];
   const t0 = performance.now();
   // Own process group: UML forks a host process per guest address space, and a timeout must take all.
@@ -162,11 +167,19 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
     timedOut = true;
     killGroup();
   }, timeoutMs);
+  let cut = false;
+  const pullThePlug = () => {
+    cut = true;
+    killGroup();
+  };
+  if (signal?.aborted) pullThePlug();
+  signal?.addEventListener('abort', pullThePlug);
   const exit = await new Promise((resolveExit) => {
     child.on('error', (err) => resolveExit({ code: null, error: err }));
     child.on('exit', (code, signal) => resolveExit({ code, signal }));
   });
   clearTimeout(timer);
+  signal?.removeEventListener('abort', pullThePlug);
   // UML's helper processes normally die with it; make sure, then check nothing of the group is left.
   killGroup();
   for (let i = 0; i < 50 && groupMembers(child.pid).length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -183,6 +196,7 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
   const result = {
     status: statusText === '' ? null : Number(statusText),
     timedOut,
+    cut,
     exit,
     bootMs: marks.ready !== undefined ? marks.ready - t0 : null,
     suiteMs: marks['suite-start'] !== undefined && marks['suite-end'] !== undefined ? marks['suite-end'] - marks['suite-start'] : null,
@@ -194,8 +208,8 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
     leftover,
     runDir,
   };
-  // Keep the evidence of a failed run; a passing one leaves nothing behind.
-  if (result.status === 0 && !timedOut && leftover.length === 0 && !process.env.CANPLUG_KEEP_GUEST_RUN) {
+  // Keep the evidence of a failed run; a passing one (or one cut on purpose) leaves nothing behind.
+  if ((result.status === 0 || cut) && !timedOut && leftover.length === 0 && !process.env.CANPLUG_KEEP_GUEST_RUN) {
     rmSync(runDir, { recursive: true, force: true });
     result.runDir = undefined;
   }
@@ -209,6 +223,7 @@ async function main() {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--timeout-s') opts.timeoutMs = Number(argv[++i]) * 1000;
     else if (argv[i] === '--mem') opts.mem = argv[++i];
+    else if (argv[i] === '--disk') opts.disk = argv[++i];
     else files.push(argv[i]);
   }
   const availability = guestAvailability();

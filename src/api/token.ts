@@ -3,7 +3,7 @@
  * database (or where configured), rotatable from the CLI (`canplug token rotate`).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** Where the token lives: `http.token_file`, else `token` beside the database. */
@@ -11,12 +11,29 @@ export function tokenPath(databasePath: string, configured = ''): string {
   return configured || join(dirname(databasePath), 'token');
 }
 
+/**
+ * Written to a temporary file, flushed to the disk, renamed over the old one and the directory
+ * flushed: a power cut leaves the old token or the new one, never an empty file (ext4 keeps a renamed
+ * file's name before its data; the power-cut test met exactly that, and the daemon refused to start).
+ */
 function writeToken(path: string, token: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${token}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 export function generateToken(): string {

@@ -55,7 +55,13 @@ export function addConfigCommands(program: Command): void {
           `  can: ${c.can.transport === 'sim' ? `simulated sockets ${c.can.sim.nodes.join(', ')}` : `${c.can.interface} at ${c.can.bitrate} bit/s`}, protocol ${c.can.protocol}\n` +
           `  mqtt: ${c.mqtt.url ? redactUrl(c.mqtt.url) : `embedded broker on ${c.mqtt.embedded_host}:${c.mqtt.embedded_port}`}, base topic ${c.mqtt.base_topic}\n` +
           `  http: ${c.http.host}:${c.http.port}\n` +
-          `  database: ${c.database.path}, readings kept ${c.database.retention_days > 0 ? `${c.database.retention_days} days` : 'forever'}\n`,
+          `  database: ${c.database.path}, committed every ${c.database.flush_interval_ms / 1000} s; kept: ${describeRetention(c.database)}\n`,
       );
     });
+}
+
+/** `raw readings 7 days, minutes 365 days, hours for ever, events 365 days`. */
+function describeRetention(database: Config['database']): string {
+  const days = (n: number) => (n > 0 ? `${n} days` : 'for ever');
+  return `raw readings ${days(database.retention_days)}, minutes ${days(database.minute_retention_days)}, hours ${days(database.hour_retention_days)}, events ${days(database.event_retention_days)}`;
 }

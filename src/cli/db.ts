@@ -3,8 +3,8 @@ import Database from 'better-sqlite3';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { backupDatabase } from '../db/backup.js';
-import { parseAge, pruneDatabase } from '../db/prune.js';
-import { DAY_MS } from '../db/retention.js';
+import { parseAge, PRUNE_TIERS, pruneDatabase, type PruneCutoffs } from '../db/prune.js';
+import { retentionCutoffs, retentionDays } from '../db/retention.js';
 import { CliError, configOption, EXIT, EXIT_CODES_HELP, readConfig, requireDataOwner } from './common.js';
 
 /** Below this many pages (40 MiB with 4 KiB pages) a backup takes about a second: no bar. */
@@ -49,27 +49,32 @@ export function addDbCommands(program: Command): void {
     });
 
   db.command('prune')
-    .description('delete readings and events older than an age, in small batches (safe while the daemon runs)')
-    .option('--older-than <age>', 'e.g. 90d, 12w, 36h (default: database.retention_days from the config)')
+    .description('delete what has aged out of each tier (raw readings, rollups, events), in small batches (safe while the daemon runs)')
+    .option('--older-than <age>', 'e.g. 90d, 12w, 36h: raw readings and events older than this (the rollups keep their history); default: each tier\'s retention from the config')
     .option('--dry-run', 'count what would be deleted; delete nothing')
     .addHelpText(
       'after',
-      `\nThe daemon also does this daily with database.retention_days (default 90; 0 keeps everything).\n` +
+      `\nThe daemon also does this daily with database.retention_days (raw readings, default 7),\n` +
+        `minute_retention_days (default 365), hour_retention_days and event_retention_days (0 keeps a tier).\n` +
         `Freed space is reused by new rows; the file does not shrink.\n${EXIT_CODES_HELP}`,
     )
     .action(async (opts: { olderThan?: string; dryRun?: boolean }, command: Command) => {
       const { config } = readConfig(configOption(command));
-      let ageMs: number;
+      const now = Date.now();
+      let cutoffs: PruneCutoffs;
       if (opts.olderThan !== undefined) {
+        let ageMs: number;
         try {
           ageMs = parseAge(opts.olderThan);
         } catch (error) {
           throw new CliError(`--older-than: ${(error as Error).message}`, EXIT.usage);
         }
-      } else if (config.database.retention_days > 0) {
-        ageMs = config.database.retention_days * DAY_MS;
+        cutoffs = { readings: now - ageMs, events: now - ageMs };
       } else {
-        throw new CliError('nothing to prune by: pass --older-than (e.g. 90d) or set database.retention_days', EXIT.usage);
+        cutoffs = retentionCutoffs(retentionDays(config.database), now);
+        if (Object.keys(cutoffs).length === 0) {
+          throw new CliError('nothing to prune by: pass --older-than (e.g. 90d) or set database.retention_days', EXIT.usage);
+        }
       }
       const path = config.database.path;
       requireDataOwner(path, 'db prune');
@@ -81,12 +86,14 @@ export function addDbCommands(program: Command): void {
       }
       try {
         handle.pragma('busy_timeout = 5000');
-        const before = Date.now() - ageMs;
         const started = performance.now();
-        const result = await pruneDatabase(handle, { before, dryRun: opts.dryRun });
+        const result = await pruneDatabase(handle, { cutoffs, dryRun: opts.dryRun });
         const verb = opts.dryRun ? 'would delete' : 'deleted';
+        const parts = PRUNE_TIERS.filter(({ tier }) => cutoffs[tier] !== undefined).map(
+          ({ tier, what }) => `${plural(result[tier], what)} older than ${new Date(cutoffs[tier]!).toISOString()}`,
+        );
         process.stdout.write(
-          `${verb} ${plural(result.readings, 'reading')} and ${plural(result.events, 'event')} older than ${new Date(before).toISOString()}` +
+          `${verb} ${parts.join(', ')}` +
             `${opts.dryRun ? '' : ` in ${plural(result.batches, 'batch', 'batches')}, ${((performance.now() - started) / 1000).toFixed(1)} s`}\n`,
         );
       } finally {

@@ -36,6 +36,12 @@ export interface OpenOptions {
   migrationsDir?: string;
   /** Back the database up beside itself before migrating an existing one (default true). */
   backupBeforeMigrate?: boolean;
+  /**
+   * SQLite's `synchronous` in WAL mode (docs/service.md, "Storage on an SD card"): `full` (default)
+   * syncs the WAL at every commit, so a commit that returned survives a power cut; `normal` leaves
+   * it to the kernel's writeback (about 30 s on Linux) and syncs only at checkpoints.
+   */
+  synchronous?: 'normal' | 'full';
 }
 
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
@@ -44,7 +50,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'full'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     // better-sqlite3 builds SQLite with a 16 MB page cache, which fills as the readings grow and

@@ -1,5 +1,6 @@
 /** Persistence of what the gateway knows about devices between runs: names, settings, energy offsets. */
 import type { Db } from './database.js';
+import type { EnergyRow } from './writer.js';
 
 export interface StoredDevice {
   id: number;
@@ -31,10 +32,22 @@ const fromRow = (r: Row): StoredDevice => ({
   lastEnergyWh: r.last_energy_wh,
 });
 
+export interface DeviceStoreOptions {
+  /**
+   * Where energy offsets go instead of an immediate UPDATE: the daemon's batch writer, which saves
+   * them in the same commit as the readings (the energy total changes every few seconds: a commit of
+   * its own each time would undo the commit interval), so stored totals never go backwards.
+   */
+  energyWriter?: { addEnergy(row: EnergyRow): void };
+}
+
 export class DeviceStore {
   private readonly statements;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly options: DeviceStoreOptions = {},
+  ) {
     this.statements = {
       all: db.prepare<[], Row>('SELECT * FROM devices ORDER BY id'),
       insert: db.prepare<[string, string, string, number], Row>(
@@ -64,7 +77,8 @@ export class DeviceStore {
   }
 
   saveEnergy(id: number, offsetWh: number, lastWh: number): void {
-    this.statements.energy.run(offsetWh, lastWh, id);
+    if (this.options.energyWriter) this.options.energyWriter.addEnergy({ deviceId: id, offsetWh, lastWh });
+    else this.statements.energy.run(offsetWh, lastWh, id);
   }
 
   remove(id: number): void {

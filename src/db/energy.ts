@@ -41,21 +41,20 @@ export class EnergyHistory {
   private readonly lastMinuteWithin: Lookup;
 
   constructor(db: Db) {
-    this.first = db.prepare(
-      `SELECT t, energy_min AS v FROM readings_1m WHERE device_id = ? AND energy_n > 0 AND t >= coalesce(
-         (SELECT t FROM readings_1h WHERE device_id = ? AND energy_n > 0 ORDER BY t LIMIT 1), 0)
-       ORDER BY t LIMIT 1`,
+    // Counter values are stored in Wh (migration 005): kWh here.
+    this.first = db.prepare('SELECT t, energy_min / 1000.0 AS v FROM readings_1h WHERE device_id = ? AND energy_n > 0 ORDER BY t LIMIT 1');
+    this.lastHourBefore = db.prepare(
+      'SELECT t, energy_max / 1000.0 AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
     );
-    this.lastHourBefore = db.prepare('SELECT t, energy_max AS v FROM readings_1h WHERE device_id = ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1');
     this.lastMinuteWithin = db.prepare(
-      'SELECT t, energy_max AS v FROM readings_1m WHERE device_id = ? AND t >= ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
+      'SELECT t, energy_max / 1000.0 AS v FROM readings_1m WHERE device_id = ? AND t >= ? AND t < ? AND energy_n > 0 ORDER BY t DESC LIMIT 1',
     );
   }
 
   /** The whole periods that overlap [from, to), oldest first; null where no reading falls in a period. */
   perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): EnergyRow[] {
     const rows: EnergyRow[] = [];
-    const first = this.first.get(deviceId, deviceId);
+    const first = this.first.get(deviceId);
     let start = periodStart(from, period);
     // Without any counter reading (a legacy socket) there is nothing to search for, period by period.
     let before = first ? this.counterBefore(deviceId, start) : undefined;
@@ -74,12 +73,16 @@ export class EnergyHistory {
     return rows;
   }
 
-  /** The counter's last reading before `t` (to the minute): the hourly rollup finds the hour, the per-minute one the rest. */
+  /**
+   * The counter's last reading before `t` (to the minute): the hourly rollup finds the hour, the
+   * per-minute one the minute. Where the minutes have aged out (database.minute_retention_days) the
+   * hour's own last value stands, to the hour (a monotonic counter's max is its last value).
+   */
   private counterBefore(deviceId: number, t: number): { t: number; v: number } | undefined {
     const hour = t - (t % HOUR_MS);
     const sameHour = this.lastMinuteWithin.get(deviceId, hour, t);
     if (sameHour) return sameHour;
     const earlier = this.lastHourBefore.get(deviceId, hour);
-    return earlier && this.lastMinuteWithin.get(deviceId, earlier.t, earlier.t + HOUR_MS);
+    return earlier && (this.lastMinuteWithin.get(deviceId, earlier.t, earlier.t + HOUR_MS) ?? earlier);
   }
 }

@@ -1,13 +1,24 @@
 /**
- * Deletes readings and event-log entries older than a cutoff, in small batches with a pause between
- * them, so a daemon sharing the database (or the daemon itself, see retention.ts) is never blocked
- * for more than one batch. Used by `canplug db prune` and the daily retention run.
+ * Deletes rows older than a cutoff per tier (raw readings, per-minute and hourly rollups, event
+ * log), in small batches with a pause between them, so a daemon sharing the database (or the daemon
+ * itself, see retention.ts) is never blocked for more than one batch. Each table is ordered (or
+ * indexed) by time, so a batch is one range at the table's old end. Used by `canplug db prune` and
+ * the daily retention run.
  */
 import type { Db } from './database.js';
 
+/** Rows older than these (ms since the epoch) are deleted; a tier left out is kept. */
+export interface PruneCutoffs {
+  readings?: number;
+  minutes?: number;
+  hours?: number;
+  events?: number;
+}
+
+export type PruneTier = keyof PruneCutoffs;
+
 export interface PruneOptions {
-  /** Rows older than this (ms since the epoch) are deleted. */
-  before: number;
+  cutoffs: PruneCutoffs;
   /** Rows per delete transaction. */
   batchSize?: number;
   /** Pause between batches, ms: lets the daemon's writer and other readers in. */
@@ -19,42 +30,42 @@ export interface PruneOptions {
   onBatch?: (deletedSoFar: number) => void;
 }
 
-export interface PruneResult {
-  readings: number;
-  events: number;
-  batches: number;
-}
+export type PruneResult = Record<PruneTier, number> & { batches: number };
+
+/** Each tier's table and time column, in the order they are pruned. */
+export const PRUNE_TIERS: { tier: PruneTier; table: string; column: string; what: string }[] = [
+  { tier: 'readings', table: 'readings', column: 'ts', what: 'raw reading' },
+  { tier: 'minutes', table: 'readings_1m', column: 't', what: 'per-minute rollup' },
+  { tier: 'hours', table: 'readings_1h', column: 't', what: 'hourly rollup' },
+  { tier: 'events', table: 'events', column: 'ts', what: 'event' },
+];
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function pruneDatabase(db: Db, options: PruneOptions): Promise<PruneResult> {
-  const { before, batchSize = 5000, pauseMs = 20 } = options;
-  const result: PruneResult = { readings: 0, events: 0, batches: 0 };
-  // Per device, so each batch is an index range scan on readings (device_id, ts) rather than a table scan.
-  const devices = (db.prepare('SELECT DISTINCT device_id AS id FROM readings').all() as { id: number }[]).map((d) => d.id);
-  if (options.dryRun) {
-    const countReadings = db.prepare('SELECT count(*) AS n FROM readings WHERE device_id = ? AND ts < ?');
-    for (const id of devices) result.readings += (countReadings.get(id, before) as { n: number }).n;
-    result.events = (db.prepare('SELECT count(*) AS n FROM events WHERE ts < ?').get(before) as { n: number }).n;
-    return result;
-  }
-  const deleteReadings = db.prepare(
-    'DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)',
-  );
-  const deleteEvents = db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT ?)');
-  const batches: { run: () => number; count: (n: number) => void }[] = [
-    ...devices.map((id) => ({ run: () => deleteReadings.run(id, before, batchSize).changes, count: (n: number) => (result.readings += n) })),
-    { run: () => deleteEvents.run(before, batchSize).changes, count: (n: number) => (result.events += n) },
-  ];
-  for (const batch of batches) {
+  const { cutoffs, batchSize = 5000, pauseMs = 20 } = options;
+  const result: PruneResult = { readings: 0, minutes: 0, hours: 0, events: 0, batches: 0 };
+  for (const { tier, table, column } of PRUNE_TIERS) {
+    const before = cutoffs[tier];
+    if (before === undefined) continue;
+    if (options.dryRun) {
+      result[tier] = (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} < ?`).get(before) as { n: number }).n;
+      continue;
+    }
+    // A batch is one range at the old end: up to the time of its batch-size-th oldest row (rows
+    // sharing that time go with it), or, for the last one, up to the cutoff.
+    const batchEnd = db.prepare(`SELECT ${column} FROM ${table} WHERE ${column} < ? ORDER BY ${column} LIMIT 1 OFFSET ?`).pluck();
+    const removeUpTo = db.prepare(`DELETE FROM ${table} WHERE ${column} <= ?`);
+    const removeBefore = db.prepare(`DELETE FROM ${table} WHERE ${column} < ?`);
     for (;;) {
       if (options.aborted?.()) return result;
-      const deleted = batch.run();
+      const end = batchEnd.get(before, batchSize - 1) as number | undefined;
+      const deleted = end === undefined ? removeBefore.run(before).changes : removeUpTo.run(end).changes;
       if (deleted === 0) break;
-      batch.count(deleted);
+      result[tier] += deleted;
       result.batches++;
-      options.onBatch?.(result.readings + result.events);
-      if (deleted < batchSize) break;
+      options.onBatch?.(result.readings + result.minutes + result.hours + result.events);
+      if (end === undefined) break;
       await pause(pauseMs);
     }
   }

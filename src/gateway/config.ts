@@ -6,19 +6,20 @@ import { readFileSync, existsSync } from 'node:fs';
 import { Type, type Static, type TSchema, Kind } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { ChangePolicy } from './change-filter.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
-const Enum = <T extends string>(values: readonly T[], def: T) =>
+const Enum = <T extends string>(values: readonly T[], def: T, description?: string) =>
   Type.Union(
     values.map((v) => Type.Literal(v)),
-    { default: def },
+    { default: def, ...(description ? { description } : {}) },
   );
-/** A reading's deadband for MQTT publishing (ChangeFilter): it is published when it moves by more than max(absolute, relative x last). */
+/** A reading's deadband for MQTT publishing and storage (ChangeFilter): it is passed on when it moves by more than max(absolute, relative x last). */
 const Deadband = (absolute: number, relative: number, unit: string) =>
   Type.Object(
     {
       absolute: Type.Number({ minimum: 0, maximum: 100000, default: absolute, description: unit }),
-      relative: Type.Number({ minimum: 0, maximum: 1, default: relative, description: 'fraction of the last published value' }),
+      relative: Type.Number({ minimum: 0, maximum: 1, default: relative, description: 'fraction of the last value passed on' }),
     },
     { default: {}, additionalProperties: false },
   );
@@ -102,8 +103,35 @@ export const ConfigSchema = Type.Object(
     database: Type.Object(
       {
         path: Type.String({ minLength: 1, default: './data/canplug.db' }),
-        flush_interval_ms: Type.Integer({ minimum: 10, maximum: 10000, default: 250 }),
-        retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 90, description: 'readings and events older than this are deleted daily; 0 keeps everything' }),
+        flush_interval_ms: Type.Integer({
+          minimum: 10,
+          maximum: 600000,
+          default: 30000,
+          description: 'commit interval: a power cut loses at most the readings of this interval; a clean stop writes everything, events are written at once',
+        }),
+        synchronous: Enum(['full', 'normal'] as const, 'full', 'full: a commit that returned survives a power cut; normal: the kernel writes it out within about 30 s more'),
+        store: Type.Object(
+          {
+            every_reading: Type.Boolean({ default: false, description: 'store every reading as a raw row (about 10x the rows); the rollups always take every reading' }),
+            max_interval_s: Type.Integer({
+              minimum: 1,
+              maximum: 3600,
+              default: 60,
+              description: 'a reading is stored at least this often per device and frame even when unchanged; otherwise when a quantity moved beyond its deadband',
+            }),
+            voltage: Deadband(2, 0, 'V'),
+            current: Deadband(0.05, 0.05, 'A'),
+            power: Deadband(2, 0.05, 'W'),
+            energy: Deadband(0.01, 0, 'kWh (the rollups keep every counter value to the minute)'),
+            humidity: Deadband(1, 0, '%RH'),
+            temperature: Deadband(0.2, 0, '°C'),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 7, description: 'raw readings older than this are deleted daily (the rollups keep their history); 0 keeps them' }),
+        minute_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 365, description: 'per-minute rollups older than this are deleted daily; 0 keeps them' }),
+        hour_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 0, description: 'hourly rollups older than this are deleted daily; 0 keeps them for ever' }),
+        event_retention_days: Type.Integer({ minimum: 0, maximum: 36500, default: 365, description: 'event-log entries older than this are deleted daily; 0 keeps them' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -279,6 +307,12 @@ export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   const problems = configProblems(withDefaults);
   if (problems.length > 0) throw new ConfigError(problems);
   return withDefaults as Config;
+}
+
+/** Which readings are stored as raw rows (`database.store`); undefined: every one. */
+export function storedReadingsPolicy(database: Config['database']): ChangePolicy | undefined {
+  const { every_reading, max_interval_s, ...deadbands } = database.store;
+  return every_reading ? undefined : { deadbands, maxIntervalMs: max_interval_s * 1000 };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

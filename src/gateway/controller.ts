@@ -18,7 +18,7 @@ import { MqttNamespaceStore } from '../db/mqtt-namespace.js';
 import { History } from '../db/history.js';
 import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
-import { Retention } from '../db/retention.js';
+import { Retention, retentionDays } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
@@ -38,7 +38,7 @@ import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
 import { CanRelayDriver, SeedRelayDriver } from './can-relay.js';
 import { Commands } from './commands.js';
-import { exposureWarnings, redactConfig, type Config } from './config.js';
+import { exposureWarnings, redactConfig, storedReadingsPolicy, type Config } from './config.js';
 import { DeviceControl } from './control.js';
 import { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
@@ -116,13 +116,14 @@ export class Gateway {
     const started = performance.now();
     for (const warning of exposureWarnings(c)) this.log.warn(warning);
 
-    this.db = openDatabase(c.database.path, { log: this.child('db') });
-    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, log: this.child('db') });
+    this.db = openDatabase(c.database.path, { log: this.child('db'), synchronous: c.database.synchronous });
+    const storePolicy = storedReadingsPolicy(c.database);
+    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.database.flush_interval_ms, storePolicy, log: this.child('db') });
     this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
     this.writer.start();
     this.registry = new Registry({
       events: this.events,
-      store: new DeviceStore(this.db),
+      store: new DeviceStore(this.db, { energyWriter: this.writer }),
       log: this.child('registry'),
       heartbeatTimeoutMs: c.can.heartbeat_timeout_ms,
     });
@@ -207,7 +208,7 @@ export class Gateway {
       log: this.child('bridge-api'),
     });
     await this.startFeature('mqtt-bridge-api', this.bridgeApi);
-    await this.startFeature('retention', new Retention({ db: this.db, retentionDays: c.database.retention_days, log: this.child('db') }));
+    await this.startFeature('retention', new Retention({ db: this.db, retention: retentionDays(c.database), log: this.child('db') }));
 
     this.tokens = this.loadToken();
     this.api = await buildApp({
@@ -216,7 +217,7 @@ export class Gateway {
         registry: this.registry,
         control: this.control,
         commands: this.commands,
-        history: new History(this.db),
+        history: new History(this.db, { storeIntervalMs: storePolicy?.maxIntervalMs }),
         eventLog: new EventLog(this.db),
         safety: this.safety,
         flushPending: () => this.writer.flush(),

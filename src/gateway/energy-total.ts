@@ -2,7 +2,7 @@
  * A node's Wh counter as a monotonic total. When the counter goes back (a flash reset to 0, or a
  * reboot that restored an older persisted value) the total carries on from where it was: never
  * down (Home Assistant reads a decrease of a total_increasing sensor as a new meter), never counted
- * twice. The registry persists `offsetWh` and `lastWh` on every change.
+ * twice. The registry persists `offsetWh` and `lastWh` on every change (with the readings' next commit).
  */
 export class EnergyTotal {
   /** What the node's counter lost at its resets, added back. */

@@ -48,6 +48,7 @@ export function healthReport(
       pending: db.pending,
       readings_written: db.readingsWritten,
       readings_dropped: db.readingsDropped,
+      raw_rows_dropped: db.rawRowsDropped,
       events_dropped: db.eventsDropped,
     },
     safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },

@@ -313,8 +313,9 @@ export class Registry {
   }
 
   /**
-   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted at once,
-   * so a restarted gateway never starts lower than what it last published.
+   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted (in the
+   * daemon, with the next commit of the readings), so a restarted gateway never starts lower than
+   * what it last stored.
    */
   private energy(device: Device, t: Tracking, counterWh: number): number {
     const was = t.energy.lastWh;

@@ -79,7 +79,12 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     await page.locator('#theme').click(); // dark -> light
     await page.locator('.tabs a[data-view="history"]').click();
     await page.locator('.chart .uplot').first().waitFor();
+    await page.getByRole('button', { name: '1 y' }).click();
+    await page.locator('.tier[data-tier="1h"]').waitFor();
+    assert.equal(await page.locator('.tier').textContent(), '1 d buckets from the hourly rollups', 'a year: days from the hourly tier');
     await page.getByRole('button', { name: '1 h' }).click();
+    await page.locator('.tier[data-tier="raw"]').waitFor();
+    assert.equal(await page.locator('.tier').textContent(), '10 s buckets from the raw readings', 'an hour: the raw readings');
     await page.locator('.chart .uplot').first().waitFor();
     await screenshot(page, 'history-800x480');
     await page.setViewportSize({ width: 1280, height: 800 });

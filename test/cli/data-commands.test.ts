@@ -42,17 +42,17 @@ test('db prune deletes old readings and events (dry run first), and refuses an a
 
   const dry = await runCli(['--config', config, 'db', 'prune', '--older-than', '30d', '--dry-run']);
   assert.equal(dry.code, EXIT.ok, dry.stderr);
-  assert.match(dry.stdout, /^would delete 4 readings and 2 events older than \d{4}-\d\d-\d\dT/);
+  assert.match(dry.stdout, /^would delete 4 raw readings older than \d{4}-\d\d-\d\dT[^,]*, 2 events older than \d{4}-\d\d-\d\dT/);
 
   const bad = await runCli(['--config', config, 'db', 'prune', '--older-than', 'a while']);
   assert.equal(bad.code, EXIT.usage);
   assert.match(bad.stderr, /--older-than: "a while" is not an age/);
 
-  // No --older-than: database.retention_days (150 here) decides.
-  writeFileSync(config, `database:\n  path: ${path}\n  retention_days: 150\n`);
+  // No --older-than: each tier's retention decides (raw readings and events 150 days here, minutes 365, hours for ever).
+  writeFileSync(config, `database:\n  path: ${path}\n  retention_days: 150\n  event_retention_days: 150\n`);
   const byConfig = await runCli(['--config', config, 'db', 'prune']);
   assert.equal(byConfig.code, EXIT.ok, byConfig.stderr);
-  assert.match(byConfig.stdout, /^deleted 2 readings and 1 event older than .* in 3 batches/);
+  assert.match(byConfig.stdout, /^deleted 2 raw readings older than [^,]*, 0 per-minute rollups older than [^,]*, 1 event older than .* in 2 batches/);
 
   const check = new Database(path, { readonly: true });
   t.after(() => check.close());

@@ -11,11 +11,12 @@ test('an online backup completes while another connection keeps writing, and is 
   const now = Date.now();
   seed(db, 4, Array.from({ length: 20_000 }, (_, i) => now - i * 1000)); // ~80k readings, several backup steps
   // The daemon's writer: a commit every few ms, also between the backup's steps.
-  const insert = db.prepare('INSERT INTO readings (device_id, ts, power) VALUES (1, ?, 1)');
+  const insert = db.prepare('INSERT INTO readings (device_id, ts, kind, power) VALUES (1, ?, 4, 1)');
   let writes = 0;
+  let ts = now;
   const writer = setInterval(() => {
     db.transaction(() => {
-      for (let i = 0; i < 20; i++) insert.run(Date.now());
+      for (let i = 0; i < 20; i++) insert.run(++ts); // one device: a reading per millisecond at most
     })();
     writes++;
   }, 1);

@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { MIGRATIONS_DIR, openDatabase, type Db } from '../../src/db/database.js';
 import { History, type Bucket } from '../../src/db/history.js';
 import { BatchWriter, type ReadingRow } from '../../src/db/writer.js';
+import { roundToStored } from '../../src/db/rollups.js';
 import { QUANTITIES } from '../../src/gateway/device.js';
 import { silentLogger } from '../../src/log.js';
 
 const T0 = Date.UTC(2026, 0, 5, 22, 13, 7, 345);
 
-/** The history as a user expects it: computed from the raw rows, one bucket per non-empty slot. */
+/** The history as a user expects it: computed from the raw rows (at the stored resolution), one bucket per non-empty slot. */
 function reference(rows: ReadingRow[], deviceId: number, from: number, to: number, bucketMs: number): Bucket[] {
   const buckets = new Map<number, { count: number; v: Record<string, number[]> }>();
   for (const r of rows) {
@@ -20,7 +21,7 @@ function reference(rows: ReadingRow[], deviceId: number, from: number, to: numbe
     const t = r.ts - (r.ts % bucketMs);
     const b = buckets.get(t) ?? { count: 0, v: {} };
     b.count++;
-    for (const q of QUANTITIES) if (r[q] !== undefined) (b.v[q] ??= []).push(r[q]!);
+    for (const q of QUANTITIES) if (r[q] !== undefined) (b.v[q] ??= []).push(roundToStored(q, r[q]!));
     buckets.set(t, b);
   }
   return [...buckets.entries()]
@@ -34,16 +35,17 @@ function reference(rows: ReadingRow[], deviceId: number, from: number, to: numbe
     }));
 }
 
-function assertSameBuckets(actual: Bucket[], expected: Bucket[], what: string): void {
+/** `avgTolerance`: readings stored before migration 005 were not rounded, so their averages may differ by half the resolution. */
+function assertSameBuckets(actual: Bucket[], expected: Bucket[], what: string, avgTolerance = 0): void {
   assert.deepEqual(actual.map((b) => [b.t, b.count]), expected.map((b) => [b.t, b.count]), `${what}: bucket starts and counts`);
   actual.forEach((b, i) => {
     const e = expected[i];
     assert.deepEqual(Object.keys(b.values).sort(), Object.keys(e.values).sort(), `${what}: quantities at ${b.t}`);
     for (const [q, s] of Object.entries(b.values)) {
       const es = e.values[q as keyof Bucket['values']]!;
-      assert.equal(s.min, es.min, `${what}: ${q} min at ${b.t}`);
-      assert.equal(s.max, es.max, `${what}: ${q} max at ${b.t}`);
-      assert.ok(Math.abs(s.avg - es.avg) < 1e-9 * Math.max(1, Math.abs(es.avg)), `${what}: ${q} avg at ${b.t}: ${s.avg} vs ${es.avg}`);
+      assert.ok(Math.abs(s.min - es.min) < 1e-9, `${what}: ${q} min at ${b.t}: ${s.min} vs ${es.min}`);
+      assert.ok(Math.abs(s.max - es.max) < 1e-9, `${what}: ${q} max at ${b.t}: ${s.max} vs ${es.max}`);
+      assert.ok(Math.abs(s.avg - es.avg) <= avgTolerance + 1e-9 * Math.max(1, Math.abs(es.avg)), `${what}: ${q} avg at ${b.t}: ${s.avg} vs ${es.avg}`);
     }
   });
 }
@@ -137,10 +139,53 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   t.after(() => db.close());
   const history = new History(db);
   const to = rows.at(-1)!.ts + 1;
-  assertSameBuckets(history.buckets({ deviceId: 2, from: T0, to, bucketMs: 3_600_000 }), reference(rows, 2, T0, to, 3_600_000), 'hourly after migrating');
+  assertSameBuckets(history.buckets({ deviceId: 2, from: T0, to, bucketMs: 3_600_000 }), reference(rows, 2, T0, to, 3_600_000), 'hourly after migrating', 0.05);
   // New readings after the migration land in the same rollups.
   const more: ReadingRow[] = [{ deviceId: 2, ts: to + 10, power: 12345 }];
   writeAll(db, more);
   const last = history.buckets({ deviceId: 2, from: T0, to: to + 3_600_000, bucketMs: 3_600_000 }).at(-1)!;
   assert.equal(last.values.power?.max, 12345);
+});
+
+test('migration 005 keeps the last 7 days of raw readings, a row per frame, and the rollups to the stored resolution', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'canplug-migrate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upTo004 = join(dir, 'migrations');
+  mkdirSync(upTo004);
+  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql', '004-mqtt-namespace.sql']) copyFileSync(join(MIGRATIONS_DIR, name), join(upTo004, name));
+  const path = join(dir, 'old.db');
+  const old = openDatabase(path, { migrationsDir: upTo004 });
+  const newest = T0 + 20 * 86_400_000;
+  // What the old writer stored: a row per frame, unrounded values, and its rollups.
+  const rows: ReadingRow[] = [
+    { deviceId: 1, ts: T0, power: 12.34, voltage: 230.06 }, // 20 days before the newest: only in the rollups afterwards
+    { deviceId: 1, ts: newest - 7 * 86_400_000, power: 50 },
+    { deviceId: 1, ts: newest - 60_000, power: 100.04, voltage: 229.96 },
+    { deviceId: 1, ts: newest - 60_000, humidity: 41.26, temperature: 20.04 }, // the same millisecond
+    { deviceId: 2, ts: newest, energy: 1.2344 },
+  ];
+  const insert = old.prepare('INSERT INTO readings (device_id, ts, voltage, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  for (const r of rows) insert.run(r.deviceId, r.ts, r.voltage ?? null, r.power ?? null, r.energy ?? null, r.humidity ?? null, r.temperature ?? null);
+  const rollup = old.prepare('INSERT INTO readings_1m (device_id, t, n, power_min, power_max, power_sum, power_n) VALUES (1, ?, 2, 12.34, 20.06, 32.4, 2)');
+  rollup.run(T0);
+  old.close();
+
+  const db = openDatabase(path, { backupBeforeMigrate: false });
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, device_id, kind, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id, kind').all(newest), [
+    { dt: -7 * 86_400_000, device_id: 1, kind: 4, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
+    { dt: -60_000, device_id: 1, kind: 5, voltage: 230, power: 100, energy: null, humidity: null, temperature: null },
+    { dt: -60_000, device_id: 1, kind: 48, voltage: null, power: null, energy: null, humidity: 41.3, temperature: 20 },
+    { dt: 0, device_id: 2, kind: 8, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
+  ]);
+  assert.deepEqual(db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m WHERE t = ?').get(T0), {
+    n: 2,
+    power_min: 123,
+    power_max: 201,
+    power_sum: 324,
+    power_n: 2,
+  }, 'in 0.1 W');
+  const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM readings_1h WHERE device_id = 1 AND t >= 0 AND t < 1").all() as { detail: string }[];
+  assert.match(plan.map((p) => p.detail).join(' '), /readings_1h_device_t/, 'hours of one device come from their index');
+  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
 });

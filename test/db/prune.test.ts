@@ -5,24 +5,27 @@ import { Retention } from '../../src/db/retention.js';
 import { silentLogger } from '../../src/log.js';
 import { count, DAY, seed, tempDatabase } from '../helpers/database.js';
 
-test('prune deletes readings and events older than the cutoff, in batches, and keeps the rest', async (t) => {
+test('prune deletes raw readings and events older than their cutoffs, in batches at the old end, and keeps the rest', async (t) => {
   const { db } = tempDatabase(t);
   const now = Date.now();
   // Per device: 300 readings 100..399 days old, 50 from the last 50 days.
   seed(db, 3, [...Array.from({ length: 300 }, (_, i) => now - (100 + i) * DAY), ...Array.from({ length: 50 }, (_, i) => now - i * DAY)]);
   const cutoff = now - 90 * DAY;
+  const cutoffs = { readings: cutoff, events: cutoff };
 
-  const dry = await pruneDatabase(db, { before: cutoff, dryRun: true });
-  assert.deepEqual(dry, { readings: 900, events: 300, batches: 0 });
+  const dry = await pruneDatabase(db, { cutoffs, dryRun: true });
+  assert.deepEqual(dry, { readings: 900, minutes: 0, hours: 0, events: 300, batches: 0 });
   assert.equal(count(db, 'readings'), 1050, 'a dry run deletes nothing');
 
-  const batchesSeen: number[] = [];
-  const result = await pruneDatabase(db, { before: cutoff, batchSize: 128, pauseMs: 0, onBatch: (n) => batchesSeen.push(n) });
+  const totals: number[] = [];
+  const result = await pruneDatabase(db, { cutoffs, batchSize: 128, pauseMs: 0, onBatch: (n) => totals.push(n) });
   assert.equal(result.readings, 900);
   assert.equal(result.events, 300);
-  // 300 rows per device in batches of 128 = 3 batches per device, 3 for the events.
-  assert.equal(result.batches, 12);
-  assert.equal(batchesSeen.at(-1), 1200);
+  const sizes = totals.map((n, i) => n - (totals[i - 1] ?? 0));
+  // A batch ends at a time: the three devices' rows of its last time go together (128 rounded up to 129).
+  assert.ok(sizes.every((n) => n <= 130), `batch sizes ${sizes.join(', ')}`);
+  assert.equal(result.batches, sizes.length);
+  assert.equal(totals.at(-1), 1200);
   assert.equal(count(db, 'readings', `ts < ${cutoff}`), 0);
   assert.equal(count(db, 'readings'), 150, 'recent readings kept');
   assert.equal(count(db, 'events'), 50, 'recent events kept');
@@ -32,27 +35,37 @@ test('prune stops between batches when aborted (daemon shutdown)', async (t) => 
   const { db } = tempDatabase(t);
   seed(db, 1, Array.from({ length: 1000 }, (_, i) => i));
   let batches = 0;
-  const result = await pruneDatabase(db, { before: 10_000, batchSize: 100, pauseMs: 0, aborted: () => batches >= 2, onBatch: () => batches++ });
+  const result = await pruneDatabase(db, { cutoffs: { readings: 10_000 }, batchSize: 100, pauseMs: 0, aborted: () => batches >= 2, onBatch: () => batches++ });
   assert.equal(result.readings, 200);
   assert.equal(count(db, 'readings'), 800);
 });
 
-test('the daily retention run deletes what is older than database.retention_days; 0 keeps everything', async (t) => {
+test('the daily retention run deletes what has aged out of each tier, each by its own days; 0 keeps a tier', async (t) => {
   const { db } = tempDatabase(t);
   const now = Date.now();
-  seed(db, 2, [now - 40 * DAY, now - 31 * DAY, now - 29 * DAY, now]);
-  const keepAll = new Retention({ db, retentionDays: 0, log: silentLogger, firstRunMs: 0 });
+  const times = [now - 400 * DAY, now - 40 * DAY, now - 31 * DAY, now - 29 * DAY, now];
+  seed(db, 2, times);
+  const rollup = (table: string) => db.prepare(`INSERT INTO ${table} (t, device_id, n) VALUES (?, 1, 1)`);
+  for (const ts of times) {
+    rollup('readings_1m').run(ts - (ts % 60_000));
+    rollup('readings_1h').run(ts - (ts % 3_600_000));
+  }
+  const tiers = () => ({ readings: count(db, 'readings'), minutes: count(db, 'readings_1m'), hours: count(db, 'readings_1h'), events: count(db, 'events') });
+  const keepAll = new Retention({ db, retention: { readings: 0, minutes: 0, hours: 0, events: 0 }, log: silentLogger, firstRunMs: 0 });
   keepAll.start();
   await new Promise((r) => setTimeout(r, 50));
   await keepAll.stop();
-  assert.equal(count(db, 'readings'), 8);
+  assert.deepEqual(tiers(), { readings: 10, minutes: 5, hours: 5, events: 5 });
 
-  const retention = new Retention({ db, retentionDays: 30, log: silentLogger, firstRunMs: 10 });
+  const retention = new Retention({ db, retention: { readings: 30, minutes: 35, hours: 0, events: 365 }, log: silentLogger, firstRunMs: 10 });
   retention.start();
   t.after(() => retention.stop());
   await new Promise((r) => setTimeout(r, 200));
-  assert.equal(count(db, 'readings'), 4, 'the first run, shortly after start, deleted the two old readings per device');
-  assert.equal(count(db, 'events'), 2);
+  assert.deepEqual(
+    tiers(),
+    { readings: 4, minutes: 3, hours: 5, events: 4 },
+    'the first run, shortly after start: raw readings past 30 days, minutes past 35, events past a year; hours kept',
+  );
 });
 
 test('ages are a number and a unit, and anything else is refused with the accepted forms', () => {

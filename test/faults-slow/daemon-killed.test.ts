@@ -54,7 +54,8 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: REPORT_MS } },
     mqtt: { url: broker.url },
-    database: { flush_interval_ms: FLUSH_MS },
+    // Every reading stored as a raw row, so holes in the stored history show (the default stores changes).
+    database: { flush_interval_ms: FLUSH_MS, store: { every_reading: true } },
   });
   const dbPath = join(dir, 'canplug.db');
   const daemons: Daemon[] = [];

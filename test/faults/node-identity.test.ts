@@ -21,7 +21,8 @@ function addNode(t: { after: (fn: () => void) => void }, gateway: Gateway, optio
 }
 
 test('two nodes with node id 1: detected within seconds, reported, offline with the reason, closes refused, nothing merged', async (t) => {
-  const tg = await startGateway({ can: { sim: { nodes: [1, 2] } } });
+  // Every reading stored as a raw row: the test counts them per device around the conflict.
+  const tg = await startGateway({ can: { sim: { nodes: [1, 2] } }, database: { store: { every_reading: true } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
   const original = gateway.simSockets[0];

@@ -23,7 +23,7 @@ export function tempDatabase(t: { after: (fn: () => void) => void }): { db: Db; 
 /** Adds devices 1..n and `perDevice` readings each at the given times, plus one event per time. */
 export function seed(db: Db, devices: number, times: number[]): void {
   const addDevice = db.prepare("INSERT INTO devices (id, key, kind, name, created_at) VALUES (?, ?, 'can', ?, 0)");
-  const addReading = db.prepare('INSERT INTO readings (device_id, ts, power, relay) VALUES (?, ?, ?, 1)');
+  const addReading = db.prepare('INSERT INTO readings (device_id, ts, kind, power, relay) VALUES (?, ?, 4, ?, 1)'); // kind 4: a power frame
   const addEvent = db.prepare("INSERT INTO events (ts, device_id, type) VALUES (?, ?, 'test')");
   db.transaction(() => {
     for (let d = 1; d <= devices; d++) {
@@ -34,7 +34,7 @@ export function seed(db: Db, devices: number, times: number[]): void {
   })();
 }
 
-export function count(db: Db, table: 'readings' | 'events', where = '1'): number {
+export function count(db: Db, table: 'readings' | 'readings_1m' | 'readings_1h' | 'events', where = '1'): number {
   return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
 }
 

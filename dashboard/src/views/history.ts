@@ -13,6 +13,7 @@ interface Stat {
 type Quantity = 'voltage' | 'current' | 'power' | 'humidity' | 'temperature';
 interface Readings {
   bucket_ms: number;
+  tier: 'raw' | '1m' | '1h';
   buckets: ({ t: number; count: number } & Partial<Record<Quantity, Stat>>)[];
 }
 interface Energy {
@@ -28,6 +29,14 @@ const RANGES: [string, number][] = [
   ['1 y', 365 * 86_400_000],
 ];
 const REFRESH_MS = 30_000;
+
+/** Where the gateway took the buckets from: it picks the tier by the range (and widens buckets where a tier aged out). */
+const TIER_NAMES = { raw: 'raw readings', '1m': 'per-minute rollups', '1h': 'hourly rollups' } as const;
+
+function duration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000]] as const) if (ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms / 1000} s`;
+}
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -212,7 +221,8 @@ export class HistoryView implements View {
     for (const p of this.plots) p.destroy();
     this.plots = [];
     const panels = [h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' })];
-    replace(box, panels);
+    const source = h('p', { class: 'tier', 'data-tier': readings.tier }, `${duration(readings.bucket_ms)} buckets from the ${TIER_NAMES[readings.tier]}`);
+    replace(box, [source, ...panels]);
     const width = Math.max(200, panels[0].clientWidth - 20);
     const charts: [string, string, string, Quantity][] = [
       ['Power', 'W', css('--warn'), 'power'],

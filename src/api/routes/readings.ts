@@ -25,9 +25,16 @@ export function parseDuration(text: string, name: string): number {
 /** Bucket widths a default is rounded up to: whole minutes and hours let the rollups answer. */
 const NICE_BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
 
-/** The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS. */
+/** Beyond this range a default bucket is whole hours: the hourly tier, indexed by device. */
+const HOURLY_FROM_MS = 2 * 86_400_000;
+
+/**
+ * The narrowest nice bucket that cuts the range into at most DEFAULT_BUCKETS; whole hours beyond two
+ * days. The per-minute tier is ordered by time for cheap writes (migration 005), so reading a week of
+ * it for one device scans every device's minutes; the hourly tier answers a week in a few ms.
+ */
 export function defaultBucket(rangeMs: number): number {
-  const wanted = rangeMs / DEFAULT_BUCKETS;
+  const wanted = Math.max(rangeMs / DEFAULT_BUCKETS, rangeMs > HOURLY_FROM_MS ? 3_600_000 : 0);
   return NICE_BUCKETS.find((b) => b >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
 }
 
@@ -40,6 +47,12 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
       schema: {
         tags: ['history'],
         summary: 'Reading history, downsampled to min/avg/max per bucket',
+        description:
+          'From the raw readings (stored on change, kept `database.retention_days`), the per-minute rollups (every reading, kept ' +
+          '`minute_retention_days`) or the hourly ones (kept `hour_retention_days`, default for ever), chosen by the bucket. A range ' +
+          'that reaches back past where a tier has aged out, or a range over 6 h in buckets under a minute, is answered from the next ' +
+          'coarser one, with a wider bucket. In the raw ' +
+          'tier a quiet bucket holds the last stored value (it had not moved beyond its deadband).',
         params: DeviceParams,
         querystring: Type.Object({
           from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: one hour before `to`' })),
@@ -51,7 +64,10 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
             device: Type.String(),
             from: Type.Integer(),
             to: Type.Integer(),
-            bucket_ms: Type.Integer(),
+            bucket_ms: Type.Integer({ description: 'the bucket used: the one asked for, widened to whole minutes or hours where the finer rows have aged out' }),
+            tier: Type.Union([Type.Literal('raw'), Type.Literal('1m'), Type.Literal('1h')], {
+              description: 'where the buckets come from: raw readings (kept days), per-minute rollups (about a year) or hourly ones (for ever)',
+            }),
             buckets: Type.Array(
               Type.Object({
                 t: Type.Integer(),
@@ -81,13 +97,14 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
       if ((to - from) / bucketMs > MAX_BUCKETS) {
         throw new HttpError(400, `the range holds more than ${MAX_BUCKETS} buckets of ${q.bucket}; choose a wider bucket or a shorter range`);
       }
-      const buckets = ctx.history.buckets({ deviceId: device.id, from, to, bucketMs });
+      const answer = ctx.history.query({ deviceId: device.id, from, to, bucketMs });
       return {
         device: device.name,
         from,
         to,
-        bucket_ms: bucketMs,
-        buckets: buckets.map((b) => ({ t: b.t, count: b.count, ...b.values })),
+        bucket_ms: answer.bucketMs,
+        tier: answer.tier,
+        buckets: answer.buckets.map((b) => ({ t: b.t, count: b.count, ...b.values })),
       };
     },
   );
