@@ -130,7 +130,12 @@ test('a commit rewrites a few pages however many sockets report: the tables are 
   const minute = db.prepare('INSERT INTO readings_1m (t, device_id, n, power_min, power_max, power_sum, power_n) VALUES (?, ?, 60, 1000, 1010, 60300, 60)');
   const raw = db.prepare('INSERT INTO readings (ts, device_id, kind, power) VALUES (?, ?, 4, 100)');
   db.transaction(() => {
-    for (let t = T0 - 86_400_000; t < T0; t += 60_000) for (let d = 1; d <= sockets; d++) minute.run(t, d), raw.run(t, d);
+    for (let t = T0 - 86_400_000; t < T0; t += 60_000) {
+      for (let d = 1; d <= sockets; d++) {
+        minute.run(t, d);
+        raw.run(t, d);
+      }
+    }
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.pragma('wal_autocheckpoint = 0'); // the WAL only grows: its size counts the pages each commit wrote
