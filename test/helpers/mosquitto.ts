@@ -85,7 +85,7 @@ function accepts(port: number): Promise<boolean> {
 
 /** Starts a broker; the caller registers `t.after(() => broker.close())`. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  if (!MOSQUITTO) throw new Error('mosquitto is not installed but CANPLUG_REQUIRE_MOSQUITTO=1: apt-get install mosquitto mosquitto-clients');
+  if (!MOSQUITTO) throw new Error(`mosquitto is not installed${mosquittoRequired ? ' but CANPLUG_REQUIRE_MOSQUITTO=1' : ''}: apt-get install mosquitto mosquitto-clients`);
   const workDir = mkdtempSync(join(tmpdir(), 'canplug-mosquitto-'));
   const port = options.port ?? (await freePort());
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
