@@ -11,8 +11,9 @@ import type { Logger } from '../log.js';
 import type { ApiContext } from './context.js';
 import { ErrorResponse } from './schemas.js';
 import { HttpError, registerErrorHandler } from './errors.js';
-import { registerAuth, selectProtocol } from './auth.js';
-import { validatorCompiler } from './validation.js';
+import { failsAuthentication, registerAuth, selectProtocol } from './auth.js';
+import { LogLimiter } from '../log-limiter.js';
+import { MAX_BODY_DEPTH, nestedDeeperThan, validatorCompiler } from './validation.js';
 import { configRoutes } from './routes/config.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -31,6 +32,14 @@ export interface AppOptions {
 }
 
 export const BODY_LIMIT = 64 * 1024;
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests refused by the rate limit so far (health, metrics). */
+    rateLimited(): number;
+  }
+}
 
 export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -40,8 +49,12 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
     // Node's default request timeout would hold a slot for minutes on a stalled client.
     requestTimeout: 30_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const rateLimited = { count: 0, log: new LogLimiter(60_000, 1000) };
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandler(app);
+  app.addHook('preValidation', async (request) => {
+    if (nestedDeeperThan(request.body, MAX_BODY_DEPTH)) throw new HttpError(400, `the body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  });
   app.addSchema(ErrorResponse);
 
   await app.register(helmet, {
@@ -72,12 +85,19 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
     global: perMinute > 0,
     max: perMinute,
     timeWindow: 60_000,
-    // Only changes are limited: the dashboard and scrapers read as often as they like.
-    allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS',
+    // Changes and failed logins are limited: the dashboard and scrapers read as often as they like,
+    // but a wrong token on a read (or on the live stream) is a guess like any other.
+    allowList: (request) => READS.has(request.method) && !failsAuthentication(ctx.tokens, request),
+    onExceeded: (request) => {
+      rateLimited.count++;
+      const suppressed = rateLimited.log.take(request.ip);
+      if (suppressed !== undefined) log.warn({ remote: request.ip, limit: perMinute }, `rate limit reached by ${request.ip}`);
+    },
     errorResponseBuilder: (_request, context) =>
-      new HttpError(429, `too many changes from this address: at most ${context.max} per minute; try again in ${context.after}`),
+      new HttpError(429, `too many changes or failed logins from this address: at most ${context.max} per minute; try again in ${context.after}`),
   });
-  registerAuth(app, { tokens: ctx.tokens, readProtection: ctx.http.read_protection });
+  app.decorate('rateLimited', () => rateLimited.count);
+  registerAuth(app, { tokens: ctx.tokens, readProtection: ctx.http.read_protection, failures: ctx.authFailures });
   await app.register(websocket, {
     options: { maxPayload: 4096, handleProtocols: (offered) => selectProtocol(offered) },
   });

@@ -6,17 +6,24 @@
 import { statSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import { HttpError } from './errors.js';
 import { loadOrCreateToken, tokensEqual } from './token.js';
 import { LIVE_PROTOCOL, type LiveAccess } from './live-protocol.js';
 
-/** What a route needs: nothing, the token when reads are protected, or always the token. */
-export type Access = 'public' | 'read' | 'write';
+/**
+ * What a route needs: nothing, the token when reads are protected, always the token, or always the
+ * token checked by the route itself (`stream`: the live stream, after the WebSocket upgrade, so a
+ * browser learns why it was refused).
+ */
+export type Access = 'public' | 'read' | 'write' | 'stream';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Overrides the access derived from the method and path (see accessOf). */
     access?: Access;
+    /** Set by registerAuth on every route that checks the token. */
+    checksToken?: boolean;
   }
 }
 
@@ -108,17 +115,64 @@ export function presentedToken(request: FastifyRequest, liveStream = false): str
   return typeof query?.token === 'string' ? query.token : undefined;
 }
 
-/** Why the request may not pass, in one sentence, or undefined when it may. */
-export function authProblem(tokens: TokenStore, request: FastifyRequest, liveStream = false): string | undefined {
-  let token: string | undefined;
+/** The outcome of checking a request's credentials. */
+export interface Verdict {
+  /** Why the request may not pass, in one sentence; undefined when it may. */
+  problem?: string;
+  /** A credential was presented and is wrong (a guess, or a stale token), as opposed to none at all. */
+  wrong: boolean;
+}
+
+/** Checked once per request: the rate limiter asks first, then the route's own check. */
+const verdicts = new WeakMap<FastifyRequest, Verdict>();
+
+/** The request's credentials against the token in force (the live stream's forms with `liveStream`). */
+export function checkCredentials(tokens: TokenStore, request: FastifyRequest, liveStream = false): Verdict {
+  const known = verdicts.get(request);
+  if (known) return known;
+  let verdict: Verdict;
   try {
-    token = presentedToken(request, liveStream);
+    const token = presentedToken(request, liveStream);
+    if (token === undefined) {
+      verdict = { wrong: false, problem: 'this request needs the API token: send "Authorization: Bearer <token>" (the token file is named in the gateway log at start-up)' };
+    } else if (!tokens.matches(token)) {
+      verdict = { wrong: true, problem: 'the API token is wrong; it may have been rotated (see the token file named in the gateway log at start-up)' };
+    } else {
+      verdict = { wrong: false };
+    }
   } catch (error) {
-    return (error as Error).message;
+    verdict = { wrong: true, problem: (error as Error).message };
   }
-  if (token === undefined) return 'this request needs the API token: send "Authorization: Bearer <token>" (the token file is named in the gateway log at start-up)';
-  if (!tokens.matches(token)) return 'the API token is wrong; it may have been rotated (see the token file named in the gateway log at start-up)';
-  return undefined;
+  verdicts.set(request, verdict);
+  return verdict;
+}
+
+/**
+ * Wrong credentials on a route that checks them: counted for health and /metrics, and logged with
+ * the client's address (never the token) as `authentication failed from <address>`, the line
+ * fail2ban matches (docs/security.md). At most one line per address a minute, with the number of
+ * failures since; they are rate-limited per address like changes (app.ts).
+ */
+export class AuthFailures {
+  total = 0;
+  private readonly logLimiter = new LogLimiter(60_000, 1000);
+
+  constructor(private readonly log: Logger) {}
+
+  record(request: FastifyRequest, where: 'rest' | 'live stream'): void {
+    this.total++;
+    const earlier = this.logLimiter.take(request.ip);
+    if (earlier === undefined) return;
+    const path = request.url.split('?')[0].slice(0, 100);
+    this.log.warn({ remote: request.ip, where, method: request.method, path, failures: earlier + 1 }, `authentication failed from ${request.ip}`);
+  }
+}
+
+/** Whether the request presents wrong credentials to a route that checks them (counted by the rate limiter). */
+export function failsAuthentication(tokens: TokenStore | undefined, request: FastifyRequest): boolean {
+  const config = request.routeOptions.config;
+  if (!tokens || !config?.checksToken) return false;
+  return checkCredentials(tokens, request, config.access === 'stream').wrong;
 }
 
 /**
@@ -127,41 +181,41 @@ export function authProblem(tokens: TokenStore, request: FastifyRequest, liveStr
  * (or auth off) writes. A token that is presented but wrong is refused, so a client learns at once
  * that its token went stale (rotated) instead of silently losing its controls.
  */
-export function liveAccess(tokens: TokenStore | undefined, request: FastifyRequest, readProtection: boolean): LiveAccess | { problem: string } {
+export function liveAccess(tokens: TokenStore | undefined, request: FastifyRequest, readProtection: boolean): LiveAccess | Required<Verdict> {
   if (!tokens) return 'write';
-  let presented: string | undefined;
-  try {
-    presented = presentedToken(request, true);
-  } catch (error) {
-    return { problem: (error as Error).message };
-  }
-  if (presented === undefined && !readProtection) return 'read';
-  const problem = authProblem(tokens, request, true);
-  return problem === undefined ? 'write' : { problem };
+  const verdict = checkCredentials(tokens, request, true);
+  if (verdict.problem === undefined) return 'write';
+  // No token at all: reading, unless reads are protected.
+  if (!verdict.wrong && !readProtection) return 'read';
+  return { problem: verdict.problem, wrong: verdict.wrong };
 }
 
 export interface AuthOptions {
   /** Undefined: auth is off. */
   tokens: TokenStore | undefined;
   readProtection: boolean;
+  failures: AuthFailures;
 }
 
 /**
  * Adds the check to every route as a route-level hook, so it runs after the rate limiter's
  * (register this after @fastify/rate-limit): failed attempts count towards the limit.
  */
-export function registerAuth(app: FastifyInstance, { tokens, readProtection }: AuthOptions): void {
+export function registerAuth(app: FastifyInstance, { tokens, readProtection, failures }: AuthOptions): void {
   if (!tokens) return;
   const check: onRequestAsyncHookHandler = async (request, reply) => {
-    const problem = authProblem(tokens, request);
-    if (problem === undefined) return;
+    const verdict = checkCredentials(tokens, request);
+    if (verdict.problem === undefined) return;
+    if (verdict.wrong) failures.record(request, 'rest');
     reply.header('www-authenticate', 'Bearer realm="canplug"');
-    throw new HttpError(401, problem);
+    throw new HttpError(401, verdict.problem);
   };
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const access = route.config?.access ?? (methods.some((m) => MUTATING.has(m)) ? 'write' : accessOf(methods[0], route.url));
     if (access === 'public' || (access === 'read' && !readProtection)) return;
+    route.config = { ...route.config, checksToken: true };
+    if (access === 'stream') return;
     // Shown in /docs: the lock on the route, and "Authorize" takes the token.
     if (route.schema) route.schema = { ...route.schema, security: [{ bearer: [] }] };
     const existing = route.onRequest;

@@ -9,7 +9,8 @@ import type { History } from '../db/history.js';
 import type { EventLog } from '../db/event-log.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
-import type { TokenStore } from './auth.js';
+import type { AuthFailures, TokenStore } from './auth.js';
+import type { LiveStream } from './live.js';
 
 export interface HealthReport {
   status: 'ok' | 'starting' | 'degraded' | 'stopping';
@@ -37,5 +38,9 @@ export interface ApiContext {
   http: Config['http'];
   /** Undefined when `http.auth` is off. */
   tokens: TokenStore | undefined;
+  /** Wrong credentials: counted and logged for fail2ban. */
+  authFailures: AuthFailures;
+  /** The live stream's clients (started and stopped with the app). */
+  live: LiveStream;
   version: string;
 }

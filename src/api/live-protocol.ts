@@ -32,7 +32,7 @@ export type LiveMessage =
   | { type: 'error'; error: string };
 
 /** Close codes the dashboard understands (4000-4999 are the application's). */
-export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001 } as const;
+export const CLOSE = { unauthorized: 4401, tooSlow: 4408, goingAway: 1001, tryAgainLater: 1013 } as const;
 
 /** The WebSocket subprotocol of the stream; the token rides along as `bearer.<token>`. */
 export const LIVE_PROTOCOL = 'canplug.v1';

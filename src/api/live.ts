@@ -37,6 +37,8 @@ export interface LiveOptions {
   maxBufferedBytes?: number;
   /** Idle connections are pinged this often and dropped when the previous ping went unanswered. */
   pingIntervalMs?: number;
+  /** Clients at once; more are refused (each costs a snapshot and a copy of every update). */
+  maxClients?: number;
 }
 
 class Client {
@@ -90,6 +92,9 @@ class Client {
 export class LiveStream {
   readonly minIntervalMs: number;
   readonly maxBufferedBytes: number;
+  readonly maxClients: number;
+  /** Connections refused because maxClients were connected (health, metrics). */
+  refused = 0;
   private readonly clients = new Set<Client>();
   private unsubscribe: (() => void) | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -97,6 +102,7 @@ export class LiveStream {
   constructor(private readonly options: LiveOptions) {
     this.minIntervalMs = options.minIntervalMs ?? 200;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+    this.maxClients = options.maxClients ?? 50;
   }
 
   get size(): number {
@@ -136,6 +142,11 @@ export class LiveStream {
 
   /** Takes a connected socket whose credentials allow `access`: snapshot first, then updates. */
   add(socket: WebSocket, access: LiveAccess): void {
+    if (this.clients.size >= this.maxClients) {
+      this.refused++;
+      socket.close(CLOSE.tryAgainLater, `at most ${this.maxClients} live stream clients at once; try again later`);
+      return;
+    }
     const client = new Client(socket, this);
     this.clients.add(client);
     socket.on('pong', () => (client.alive = true));

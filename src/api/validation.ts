@@ -23,13 +23,52 @@ function describe(error: ValueError): string {
   }
 }
 
+/** How numbers must be written in a path or query string: plain decimals ("1e1", "0x10", "2.5" for an integer are refused). */
+const TEXT_GRAMMAR: Record<string, RegExp> = { integer: /^-?\d{1,15}$/, number: /^-?(\d+\.?\d*|\.\d+)$/ };
+
+/**
+ * Query strings and params arrive as text: "10" becomes 10 where the schema wants a number. TypeBox's
+ * conversion is lenient ("1e1" -> 1, "2.5e3" -> 2): a value not written as a plain decimal is left as
+ * text, so the check refuses it with what was sent.
+ */
+function convertText(schema: TSchema, value: unknown): unknown {
+  // Read the texts first: Convert changes the object it is given.
+  const texts = typeof value === 'object' && value !== null ? Object.entries(value) : [];
+  const converted = Value.Convert(schema, value);
+  if (typeof converted !== 'object' || converted === null) return converted;
+  const properties = (schema.properties ?? {}) as Record<string, TSchema>;
+  const out = { ...converted } as Record<string, unknown>;
+  for (const [key, text] of texts) {
+    const grammar = TEXT_GRAMMAR[properties[key]?.type as string];
+    if (grammar && typeof text === 'string' && !grammar.test(text)) out[key] = text;
+  }
+  return out;
+}
+
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = TypeCompiler.Compile(schema);
   return (value) => {
-    // Query strings and params arrive as text: convert "10" to 10 where the schema wants a number.
-    const converted = httpPart === 'body' ? value : Value.Convert(schema, value);
+    const converted = httpPart === 'body' ? value : convertText(schema, value);
     if (check.Check(converted)) return { value: converted };
     const first = check.Errors(converted).First()!;
     return { error: [{ message: describe(first), instancePath: first.path, keyword: '', schemaPath: '', params: {} }] };
   };
 };
+
+/** Deepest nesting a JSON body may have: the API's deepest body has 3 levels. */
+export const MAX_BODY_DEPTH = 32;
+
+/**
+ * Whether a parsed JSON value nests deeper than `limit`. Iterative: a body of 64 KiB can nest
+ * 32,000 levels, which would overflow the stack of any recursive walker (TypeBox's error messages).
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -139,6 +139,12 @@ export const ConfigSchema = Type.Object(
       {
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 2390, description: '0 disables' }),
         host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+        report_period_ms: Type.Integer({
+          minimum: 100,
+          maximum: 600000,
+          default: 5000,
+          description: 'the plugs broadcast this often; one datagram per plug and period is applied (published, offered to storage), the excess is counted',
+        }),
         offline_timeout_ms: Type.Integer({ minimum: 100, maximum: 600000, default: 15000, description: 'a plug with no broadcast for this long is offline (3 periods)' }),
         max_datagram_bytes: Type.Integer({ minimum: 64, maximum: 65507, default: 1024 }),
         max_plugs: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'new chip ids beyond this are ignored' }),

@@ -6,6 +6,7 @@ import type { RelayActionName } from '../can/codec.js';
 import type { Device, DeviceKind } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
+import { LogLimiter } from '../log-limiter.js';
 
 /** A request refused by an interlock (REST 409). */
 export class RefusedError extends Error {}
@@ -31,6 +32,7 @@ export interface RelayResult {
 export class DeviceControl {
   private readonly drivers = new Map<DeviceKind, RelayDriver>();
   private readonly guards = new Set<CloseGuard>();
+  private readonly refusals = new LogLimiter(60_000, 1000);
 
   constructor(
     private readonly registry: Registry,
@@ -95,7 +97,14 @@ export class DeviceControl {
     this.registry.changed(device);
   }
 
+  /**
+   * Recorded in the event log: the same refusal (device, origin, reason) at most once a minute, with
+   * how many were left out since, so a publisher flooding "ON" at a latched socket does not fill
+   * the database.
+   */
   private refused(device: Device, reason: string, origin: string): void {
-    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay' } });
+    const repeated = this.refusals.take(`${device.key}\0${origin}\0${reason}`);
+    if (repeated === undefined) return;
+    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay', ...(repeated ? { repeated } : {}) } });
   }
 }

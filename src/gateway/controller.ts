@@ -20,15 +20,17 @@ import { Recorder } from '../db/recorder.js';
 import { RulesStore } from '../db/rules-store.js';
 import { Retention, retentionDays } from '../db/retention.js';
 import { BatchWriter } from '../db/writer.js';
-import { MqttConnection } from '../mqtt/connection.js';
+import type { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
 import { BridgeApi } from '../mqtt/bridge-api.js';
 import { loadNamespace, Namespace } from '../mqtt/namespace.js';
 import { StatePolicy } from '../mqtt/state-policy.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/embedded-broker.js';
-import { buildApp } from '../api/app.js';
+import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { startGatewayMqtt } from '../mqtt/gateway-mqtt.js';
+import { HttpServer } from '../api/server.js';
 import { publicUrl } from '../api/public-url.js';
+import type { Retry } from '../retry.js';
 import { WifiRelayDriver } from '../wifi/plug-driver.js';
 import { WifiPlugs } from '../wifi/wifi-plugs.js';
 import { TokenStore } from '../api/auth.js';
@@ -44,6 +46,7 @@ import { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
 import { Metrics } from './metrics.js';
 import { healthReport } from './health.js';
+import { addRefusalMetrics } from './refusal-metrics.js';
 import { Registry } from './registry.js';
 import { Safety } from './safety.js';
 import { EventLog } from '../db/event-log.js';
@@ -92,6 +95,9 @@ export class Gateway {
   bridgeApi!: BridgeApi;
   safety!: Safety;
   broker: EmbeddedBroker | undefined;
+  /** Listening of the embedded broker (retried while its port is taken). */
+  brokerBinding: Retry | undefined;
+  http!: HttpServer;
   api!: FastifyInstance;
   wifi!: WifiPlugs;
   rules!: RulesEngine;
@@ -211,7 +217,7 @@ export class Gateway {
     await this.startFeature('retention', new Retention({ db: this.db, retention: retentionDays(c.database), log: this.child('db') }));
 
     this.tokens = this.loadToken();
-    this.api = await buildApp({
+    this.http = new HttpServer({
       log: this.child('http'),
       ctx: {
         registry: this.registry,
@@ -232,8 +238,11 @@ export class Gateway {
         version: VERSION,
       },
     });
-    await this.api.listen({ host: c.http.host, port: c.http.port });
-    // After the API listens: each device's config links to its dashboard page, on the port bound.
+    // A port that is taken is retried in the background: the bus, safety and storage run meanwhile.
+    await this.http.start();
+    this.api = this.http.app;
+    addRefusalMetrics(this);
+    // Each device's config links to its dashboard page, on the port bound (or configured, while it is taken).
     if (c.mqtt.discovery) {
       this.discovery = new Discovery({
         connection: this.mqtt,
@@ -255,6 +264,7 @@ export class Gateway {
     // Nodes that were already running announce themselves now instead of at their next heartbeat.
     this.can.discover();
     this.state = 'ok';
+    this.bridgeApi.publishHealth();
     this.log.info({ ms: Math.round(performance.now() - started) }, 'canplug ready');
   }
 
@@ -268,12 +278,13 @@ export class Gateway {
         this.log.error({ feature: name, err: (error as Error).message }, 'feature failed to stop');
       }
     }
-    await this.api?.close();
+    await this.http?.stop();
     // Readings accepted so far are written now, before the network part of the shutdown (which can
     // hang on a dead broker until the 5 s forced exit); what arrives later is written at the end.
     this.writer?.flush();
     this.deviceTopics?.publishAllOffline();
     await this.mqtt?.stop();
+    this.brokerBinding?.stop();
     await this.broker?.close();
     for (const socket of this.simSockets) socket.stop();
     this.simSeedSocket?.stop();
@@ -301,10 +312,7 @@ export class Gateway {
   }
 
   httpUrl(): string {
-    const address = this.api.server.address();
-    const port = typeof address === 'object' && address ? address.port : this.config.http.port;
-    const host = this.config.http.host === '0.0.0.0' ? '127.0.0.1' : this.config.http.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return this.http.url();
   }
 
   mqttUrl(): string {
@@ -377,30 +385,8 @@ export class Gateway {
   }
 
   private async startMqtt(): Promise<void> {
-    const c = this.config.mqtt;
-    let url = c.url;
-    if (!url) {
-      // With a password configured the embedded broker asks every client for it (the gateway's own included).
-      const credentials = c.password ? { username: c.username, password: c.password } : undefined;
-      this.broker = await startEmbeddedBroker(c.embedded_host, c.embedded_port, credentials);
-      url = this.broker.url;
-    }
-    this.mqtt = new MqttConnection({
-      url,
-      baseTopic: c.base_topic,
-      username: c.username,
-      password: c.password,
-      clientId: c.client_id,
-      caFile: c.ca,
-      certFile: c.cert,
-      keyFile: c.key,
-      instance: randomBytes(4).toString('hex'),
-      // The embedded broker is this gateway's own: nobody else publishes on it.
-      guard: this.broker === undefined,
-      log: this.child('mqtt'),
-    });
-    this.mqtt.onAcknowledged = (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000);
-    await this.mqtt.start();
+    const started = await startGatewayMqtt(this.config.mqtt, this.child('mqtt'), (ms) => this.metrics.mqttRoundTripSeconds.observe(ms / 1000));
+    ({ connection: this.mqtt, broker: this.broker, brokerBinding: this.brokerBinding } = started);
     this.metrics.sources.canplug_mqtt_messages_published_total = () => this.mqtt.published;
     this.metrics.sources.canplug_mqtt_messages_rejected_total = () => this.mqtt.rejected;
     this.metrics.sources.canplug_mqtt_messages_dropped_total = () => this.mqtt.dropped;

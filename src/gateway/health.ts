@@ -1,6 +1,7 @@
 /** The health report (`GET /api/health`, MQTT bridge health_check): ok once CAN, MQTT and the database are up. */
 import type { HealthReport } from '../api/context.js';
 import { redactUrl } from '../mqtt/connection.js';
+import { LogLimiter } from '../log-limiter.js';
 import { monotonicMs } from './clock.js';
 import { VERSION } from '../version.js';
 import type { Gateway } from './controller.js';
@@ -14,10 +15,25 @@ export function healthReport(
   const can = g.can.transport.stats();
   const db = g.writer.health();
   const worker = g.safety.worker;
-  const up = can.up && g.mqtt.connected && !g.mqtt.conflict && db.ok && worker.state === 'running';
+  // Asked for during start-up too (the MQTT bridge publishes it), before HTTP is built.
+  const http = g.http ? g.http.state() : { ok: false, failures: 0, error: 'not started yet' };
+  const broker = g.brokerBinding?.state();
+  const udp = g.wifi.stats();
+  const problems = [
+    ...(can.up ? [] : ['the CAN interface is down']),
+    ...(worker.state === 'running' ? [] : [`the safety worker is ${worker.state}`]),
+    ...(g.mqtt.connected ? [] : [`MQTT is not connected${g.mqtt.error ? `: ${g.mqtt.error}` : ''}`]),
+    ...(g.mqtt.connected && g.mqtt.conflict ? [g.mqtt.conflict] : []),
+    ...(broker && !broker.ok ? [`the embedded MQTT broker is not listening (${broker.error ?? 'starting'}); retrying`] : []),
+    ...(http.ok ? [] : [`HTTP is not listening (${http.error ?? 'starting'}); retrying`]),
+    ...(udp.error ? [`the Wi-Fi plug listener is not listening (${udp.error}); retrying`] : []),
+    ...(db.ok ? [] : [`the database refuses writes: ${db.error ?? 'unknown error'}`]),
+    ...failed.map((f) => `${f.feature} failed to start: ${f.error}`),
+  ];
   const devices = g.registry.list();
   return {
-    status: state === 'ok' ? (up && failed.length === 0 ? 'ok' : 'degraded') : state,
+    status: state === 'ok' ? (problems.length === 0 ? 'ok' : 'degraded') : state,
+    ...(problems.length > 0 ? { problems } : {}),
     version: VERSION,
     uptime_s: Math.round((monotonicMs() - startedMono) / 1000),
     can: {
@@ -40,7 +56,21 @@ export function healthReport(
       url: redactUrl(g.mqttUrl()),
       embedded: g.broker !== undefined,
       dropped_while_stalled: g.mqtt.dropped,
+      rejected: g.mqtt.rejected,
+      ...(g.discovery ? { discovery_resends_coalesced: g.discovery.resendsCoalesced } : {}),
       ...(g.mqtt.error ? { error: g.mqtt.error } : {}),
+      ...(g.broker && broker
+        ? { embedded_broker: { listening: broker.ok, ...(broker.error ? { error: broker.error } : {}), clients: g.broker.clients, refused: g.broker.refused } }
+        : {}),
+    },
+    http: {
+      listening: http.ok,
+      ...(http.error ? { error: http.error, failed_tries: http.failures } : {}),
+      auth_failures: g.http?.authFailures.total ?? 0,
+      rate_limited: g.api?.rateLimited() ?? 0,
+      connections_dropped: g.http?.connectionsDropped ?? 0,
+      live_clients: g.http?.live.size ?? 0,
+      live_refused: g.http?.live.refused ?? 0,
     },
     database: {
       ok: db.ok,
@@ -53,7 +83,8 @@ export function healthReport(
     },
     safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...g.registry.problems() },
-    udp: g.wifi.stats(),
+    udp,
+    log_lines_suppressed: LogLimiter.suppressedTotal,
     ...(failed.length > 0 ? { failed_features: failed } : {}),
   };
 }

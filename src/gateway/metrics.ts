@@ -10,11 +10,14 @@ export class Metrics {
   readonly registry = new PromRegistry();
   /** Filled by the features that own the numbers; read at scrape time. */
   readonly sources: Record<string, Source> = {};
+  /** Counters with a `kind` label, read the same way. */
+  readonly labeledSources: Record<string, () => Record<string, number>> = {};
   readonly dbFlushSeconds: Histogram;
   readonly mqttRoundTripSeconds: Histogram;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const labeled = this.labeledSources;
     const counter = (name: string, help: string) => {
       const sources = this.sources;
       new Counter({
@@ -40,10 +43,28 @@ export class Metrics {
     counter('canplug_db_readings_written_total', 'readings written to SQLite');
     counter('canplug_udp_datagrams_received_total', 'Wi-Fi plug UDP datagrams received');
     counter('canplug_udp_datagrams_malformed_total', 'Wi-Fi plug UDP datagrams refused');
+    counter('canplug_udp_datagrams_excess_total', 'Wi-Fi plug UDP datagrams past one per plug and report period (counted, not stored)');
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
     counter('canplug_rules_fired_total', 'rule actions fired');
+    // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").
+    counter('canplug_udp_datagrams_ignored_total', 'Wi-Fi plug UDP datagrams from new chip ids past udp.max_plugs');
+    counter('canplug_http_auth_failures_total', 'REST requests and live-stream connections with a wrong token');
+    counter('canplug_http_rate_limited_total', 'requests refused by the per-address limit on changes and failed logins');
+    counter('canplug_log_lines_suppressed_total', 'log lines left out by the per-reason limit');
+    counter('canplug_http_connections_dropped_total', 'HTTP connections closed at once because 256 were open');
+    counter('canplug_live_clients_refused_total', 'live-stream connections refused because 50 clients were connected');
+    new Counter({
+      name: 'canplug_mqtt_broker_refused_total',
+      help: 'what the embedded broker refused, by kind (packets too large, clients or connections over the limit, the gateway id taken, retained or subscriptions over the limit)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [kind, value] of Object.entries(labeled.canplug_mqtt_broker_refused_total?.() ?? {})) this.inc({ kind }, value);
+      },
+    });
     const sources = this.sources;
     new Gauge({
       name: 'canplug_devices_online',

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { DEVICE_MODEL, type Device, type DeviceKind, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
+import { freeName, nameFormatProblem } from './device-names.js';
 import { EnergyTotal } from './energy-total.js';
 import { describeNodeEvent } from './node-events.js';
 import { FLAP_WINDOW_MS, FlapDamper, IdentityCheck, IDENTITY_WINDOW_MS } from './node-checks.js';
@@ -123,11 +124,8 @@ export class Registry {
 
   /** Why a name cannot be used, or undefined when it can. */
   nameProblem(name: string, device?: Device): string | undefined {
-    if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(name)) {
-      return 'a device name is 1 to 64 letters, digits, spaces, "_", "." or "-", starting with a letter or digit';
-    }
-    if (/^\d+$/.test(name)) return 'a device name cannot be only digits (those address node ids)';
-    if (name === 'bridge') return '"bridge" is reserved for the gateway\'s own topics';
+    const problem = nameFormatProblem(name);
+    if (problem) return problem;
     const other = [...this.devices.values()].find((d) => d.name === name && d !== device);
     if (other) return `the name "${name}" is already used by ${other.key}`;
     return undefined;
@@ -242,8 +240,9 @@ export class Registry {
   }
 
   private freeName(name: string): string {
-    if (!this.nameProblem(name)) return name;
-    for (let i = 2; ; i++) if (!this.nameProblem(`${name}-${i}`)) return `${name}-${i}`;
+    const free = freeName(name, new Set([...this.devices.values()].map((d) => d.name)));
+    if (free === undefined) throw new DeviceNameError(`no device name can be made from "${name.slice(0, 80)}": ${nameFormatProblem(name)}`);
+    return free;
   }
 
   private heartbeat(message: Extract<Message, { type: 'heartbeat' }>, now: number): void {

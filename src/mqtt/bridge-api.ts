@@ -16,7 +16,11 @@ import type { Registry } from '../gateway/registry.js';
 import { LimitsPatch, type Safety } from '../gateway/safety.js';
 import type { HealthReport } from '../api/context.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
+
+/** How often the health summary is looked at for `bridge/health`. */
+const HEALTH_CHECK_MS = 2000;
 
 /** Requests are small; anything bigger is refused before parsing. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -61,8 +65,9 @@ export interface BridgeApiDeps {
 export class BridgeApi {
   private readonly routes: Record<string, Route>;
   private readonly cleanups: (() => void)[] = [];
-  private readonly warned = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
   private devicesJson: string | undefined;
+  private healthJson: string | undefined;
   private devicesTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: BridgeApiDeps) {
@@ -95,7 +100,9 @@ export class BridgeApi {
     );
     const republish = () => this.publishRetained(true);
     connection.on('connect', republish);
-    this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer));
+    const healthTimer = setInterval(() => this.publishHealth(), HEALTH_CHECK_MS);
+    healthTimer.unref();
+    this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer), () => clearInterval(healthTimer));
     this.publishRetained(false);
   }
 
@@ -212,12 +219,9 @@ export class BridgeApi {
   }
 
   private respondError(path: string, error: string, transaction: unknown): void {
-    const key = `${path}\0${error}`;
-    if (!this.warned.has(key)) {
-      if (this.warned.size > 1000) this.warned.clear();
-      this.warned.add(key);
-      this.deps.log.warn({ request: clip(path), error }, 'MQTT bridge request refused');
-    }
+    // Limited per request kind: the error names values from the payload, and a path can be anything.
+    const suppressed = this.logLimiter.take(Object.hasOwn(this.routes, path) ? path : 'unknown request');
+    if (suppressed !== undefined) this.deps.log.warn({ request: clip(path), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT bridge request refused');
     this.respond(path, { data: {}, status: 'error', error, ...(transaction !== undefined ? { transaction } : {}) });
   }
 
@@ -235,6 +239,21 @@ export class BridgeApi {
     connection.publish(`${baseTopic}/bridge/info`, JSON.stringify(info), { retain: true, qos: 1 });
     if (force) this.devicesJson = undefined;
     this.publishDevices();
+    this.publishHealth(force);
+  }
+
+  /**
+   * `<base>/bridge/health`, retained: the status and what is missing (an HTTP port that is taken, a
+   * CAN interface that is down...), published when it changes. `bridge/state` stays online/offline
+   * (Home Assistant's availability reads it).
+   */
+  publishHealth(force = false): void {
+    const { status, problems } = this.deps.health();
+    if (status === 'starting') return; // the gateway publishes it once it is up
+    const json = JSON.stringify({ status, problems: problems ?? [] });
+    if (!force && json === this.healthJson) return;
+    this.healthJson = json;
+    this.deps.connection.publish(`${this.deps.baseTopic}/bridge/health`, json, { retain: true, qos: 1 });
   }
 
   /** Device events come in bursts (every reading): publish the list at most every 100 ms, and only when it changed. */

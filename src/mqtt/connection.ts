@@ -4,11 +4,13 @@
  * (re)connect they are asked to republish what they own, so retained topics come back after a
  * broker restart.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import { findLiveGateway } from './namespace.js';
 
 export interface ConnectionOptions {
@@ -35,6 +37,14 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 2000;
+
+/**
+ * A client id nobody can guess (64 random bits): on a broker that lets a newcomer with the same id
+ * kick the connected client off (MQTT's rule), a guessable id is a way to silence the gateway.
+ */
+export function randomClientId(): string {
+  return `canplug-${randomBytes(8).toString('hex')}`;
+}
 
 /** MQTT topic filter matching (+ one level, # the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -66,7 +76,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** Messages refused before reaching a handler (too big) or whose handler threw. */
   rejected = 0;
   private lastError: string | undefined;
-  private readonly oversizedTopics = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
   /** QoS 0 publishes dropped because the broker was not reading (metric). */
   dropped = 0;
   private resyncPending = false;
@@ -79,8 +89,12 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   conflict: string | undefined;
   private stopping = false;
 
+  /** The id the gateway connects with: the configured one, else random (never guessable). */
+  readonly clientId: string;
+
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.clientId = options.clientId || randomClientId();
   }
 
   get bridgeStateTopic(): string {
@@ -114,7 +128,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   async start(waitMs = 5000): Promise<void> {
     const o = this.options;
     const clientOptions: IClientOptions = {
-      clientId: o.clientId || `canplug-${o.baseTopic}-${Math.random().toString(16).slice(2, 8)}`,
+      clientId: this.clientId,
       username: o.username || undefined,
       password: o.password || undefined,
       ca: o.caFile ? readFileSync(o.caFile) : undefined,
@@ -163,6 +177,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
 
     this.subscribe(this.bridgeStateTopic, (_topic, payload, retained) => this.onBridgeState(payload, retained));
     this.subscribe(`${o.baseTopic}/bridge/info`, (_topic, payload, retained) => this.onBridgeInfo(payload, retained));
+    if (waitMs <= 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         if (!this.refusal) o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
@@ -209,7 +224,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** Our bridge state went offline while we are online: a dead session's last will (ours after a power cut). Say online again. */
   private onBridgeState(payload: Buffer, retained: boolean): void {
     if (retained || this.stopping || !this.claimed || payload.toString() !== 'offline') return;
-    this.options.log.info('the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+    // Anyone who may publish can send this at any rate: the log is limited, the answer is one message.
+    const suppressed = this.logLimiter.take('bridge state offline');
+    if (suppressed !== undefined) {
+      this.options.log.info({ ...(suppressed ? { suppressed } : {}) }, 'the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+    }
     this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
   }
 
@@ -223,9 +242,10 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       return;
     }
     if (typeof info !== 'object' || info === null || !('instance' in info) || typeof info.instance !== 'string' || info.instance === this.instance) return;
-    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${info.host}` : '';
+    // The host is the other side's word: clipped, and the log limited, whatever it sends.
+    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${clipTopic(info.host.replace(/[^\x20-\x7e]/g, '?')).slice(0, 64)}` : '';
     const conflict = `another canplug gateway${host} publishes on base topic "${this.options.baseTopic}" too: their topics overwrite each other; give each gateway its own mqtt.base_topic`;
-    if (this.conflict !== conflict) this.options.log.error(conflict);
+    if (this.conflict !== conflict && this.logLimiter.take('conflict') !== undefined) this.options.log.error(conflict);
     this.conflict = conflict;
   }
 
@@ -288,12 +308,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   private dispatch(topic: string, payload: Buffer, retained: boolean): void {
     if (payload.length > MAX_PAYLOAD_BYTES) {
       this.rejected++;
-      // Logged once per topic: a client flooding big payloads must not flood the log too.
-      if (!this.oversizedTopics.has(topic)) {
-        if (this.oversizedTopics.size > 1000) this.oversizedTopics.clear();
-        this.oversizedTopics.add(topic);
-        this.options.log.warn({ topic, bytes: payload.length }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
-      }
+      // A client flooding big payloads must not flood the log too.
+      const suppressed = this.logLimiter.take('oversized');
+      if (suppressed !== undefined) this.options.log.warn({ topic: clipTopic(topic), bytes: payload.length, ...(suppressed ? { suppressed } : {}) }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
       return;
     }
     for (const [filter, handlers] of this.handlers) {
@@ -303,11 +320,17 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
           handler(topic, payload, retained);
         } catch (error) {
           this.rejected++;
-          this.options.log.error({ topic, err: (error as Error).message }, 'MQTT handler failed');
+          const suppressed = this.logLimiter.take(`failed ${filter}`);
+          if (suppressed !== undefined) this.options.log.error({ topic: clipTopic(topic), err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'MQTT handler failed');
         }
       }
     }
   }
+}
+
+/** A topic as a log field: topics can be 64 KiB of anything. */
+function clipTopic(topic: string): string {
+  return topic.length > 200 ? `${topic.slice(0, 200)}...` : topic;
 }
 
 export function redactUrl(url: string): string {

@@ -13,6 +13,7 @@ import type { DeviceControl } from '../gateway/control.js';
 import type { EventBus, LogEvent } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
 import { Retirement } from './retirement.js';
 import type { StatePolicy } from './state-policy.js';
@@ -52,9 +53,15 @@ export function parseSetPayload(payload: Buffer): { action: RelayActionName } | 
 }
 
 function preview(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return JSON.stringify(clean.length > 40 ? `${clean.slice(0, 40)}...` : clean);
+  return JSON.stringify(clip(text));
 }
+
+function clip(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+}
+
+export const RETAINED_SET = 'retained set messages are ignored (they would switch the socket again at every reconnect); publish without the retain flag, and clear the retained one with an empty retained message';
 
 export interface DeviceTopicsDeps {
   connection: MqttConnection;
@@ -68,7 +75,7 @@ export interface DeviceTopicsDeps {
 
 export class DeviceTopics {
   private readonly cleanups: (() => void)[] = [];
-  private readonly warned = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
   private retirement: Retirement | undefined;
 
   constructor(private readonly deps: DeviceTopicsDeps) {}
@@ -78,7 +85,7 @@ export class DeviceTopics {
     const retirement = new Retirement(connection);
     this.retirement = retirement;
     this.cleanups.push(
-      connection.subscribe(`${baseTopic}/+/set`, (topic, payload) => this.onSet(topic, payload)),
+      connection.subscribe(`${baseTopic}/+/set`, (topic, payload, retained) => this.onSet(topic, payload, retained)),
       events.subscribe({
         'device.added': (d) => this.publishDevice(d),
         'device.changed': (d) => this.publishState(d, false),
@@ -154,22 +161,22 @@ export class DeviceTopics {
     this.retirement?.clearLater(this.retained(name));
   }
 
-  private onSet(topic: string, payload: Buffer): void {
+  private onSet(topic: string, payload: Buffer, retained: boolean): void {
     const name = topic.slice(this.deps.baseTopic.length + 1, -'/set'.length);
     const device = this.deps.registry.find(name);
-    if (!device || name === 'bridge') return this.respondError(name, `no device named "${name}"`);
+    if (!device || name === 'bridge') return this.respondError(name, `no device named "${clip(name)}"`, 'unknown device');
+    // A retained command is the broker remembering, not someone asking: applied, it would switch the
+    // socket again at every (re)connect, after every restart.
+    if (retained) return this.respondError(name, RETAINED_SET, 'retained');
     const parsed = parseSetPayload(payload);
-    if ('error' in parsed) return this.respondError(name, parsed.error);
-    this.deps.control.setRelay(device, parsed.action, 'mqtt').catch((error: Error) => this.respondError(name, error.message));
+    if ('error' in parsed) return this.respondError(name, parsed.error, 'bad payload');
+    this.deps.control.setRelay(device, parsed.action, 'mqtt').catch((error: Error) => this.respondError(name, error.message, `refused ${device.key}`));
   }
 
-  private respondError(device: string, error: string): void {
-    const key = `${device}\0${error}`;
-    if (!this.warned.has(key)) {
-      if (this.warned.size > 1000) this.warned.clear();
-      this.warned.add(key);
-      this.deps.log.warn({ device, error }, 'MQTT set refused');
-    }
+  /** `reason` is what the log is limited by: a category, never the payload or a name from the topic. */
+  private respondError(device: string, error: string, reason: string): void {
+    const suppressed = this.logLimiter.take(reason);
+    if (suppressed !== undefined) this.deps.log.warn({ device: clip(device), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT set refused');
     this.deps.connection.publish(
       `${this.deps.baseTopic}/bridge/response/device/set`,
       JSON.stringify({ status: 'error', error, data: { device } }),

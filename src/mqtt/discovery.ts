@@ -11,11 +11,15 @@ import { QUANTITIES, type Device } from '../gateway/device.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
+import { monotonicMs } from '../gateway/clock.js';
 import type { MqttConnection } from './connection.js';
 import { deviceBlock, entitiesFor, KIND_ENTITIES, type Component } from './ha-entities.js';
 import { topicId } from './namespace.js';
 
 const diagnostic = { entity_category: 'diagnostic' };
+/** Least time between two re-sends of every config for Home Assistant's birth message. */
+const RESEND_MIN_MS = 10_000;
 
 export interface DiscoveryDeps {
   connection: MqttConnection;
@@ -42,7 +46,12 @@ export class Discovery {
   /** What each device's entities were last built from (see `unchanged`). */
   private readonly shapes = new Map<string, { name: string; firmware?: string; reported: number }>();
   private readonly cleanups: (() => void)[] = [];
+  private readonly logLimiter = new LogLimiter();
   private previousPrefix: string | undefined;
+  /** Home Assistant births answered by a re-send already under way (health). */
+  resendsCoalesced = 0;
+  private lastResend = -Infinity;
+  private resendTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.previousPrefix = deps.previousPrefix;
@@ -65,8 +74,7 @@ export class Discovery {
       // only the broker remembering, and everything is published on connect anyway.
       connection.subscribe(`${prefix}/status`, (_topic, payload, retained) => {
         if (retained || payload.toString().trim() !== 'online') return;
-        this.deps.log.info('Home Assistant is online; re-sending discovery');
-        this.publishAll(true);
+        this.homeAssistantOnline();
       }),
       connection.subscribe(`${prefix}/+/+/+/config`, (topic, payload) => this.clearIfStale(topic, payload)),
       events.subscribe({
@@ -85,6 +93,27 @@ export class Discovery {
 
   stop(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    clearTimeout(this.resendTimer);
+  }
+
+  /**
+   * Re-sends every config, at most once per RESEND_MIN_MS: anyone who may publish can send "online"
+   * at any rate, and each would otherwise cost a full re-send (hundreds of QoS 1 messages). Births
+   * inside the interval are answered by one re-send at its end, and counted.
+   */
+  private homeAssistantOnline(): void {
+    const wait = this.lastResend + RESEND_MIN_MS - monotonicMs();
+    if (wait > 0) {
+      this.resendsCoalesced++;
+      this.resendTimer ??= setTimeout(() => {
+        this.resendTimer = undefined;
+        this.homeAssistantOnline();
+      }, wait);
+      return;
+    }
+    this.lastResend = monotonicMs();
+    this.deps.log.info('Home Assistant is online; re-sending discovery');
+    this.publishAll(true);
   }
 
   private publishAll(force: boolean): void {
@@ -234,7 +263,9 @@ export class Discovery {
     }
     const ids = Array.isArray(device?.identifiers) ? device.identifiers : [device?.identifiers];
     if (device?.via_device !== this.bridgeId && !ids.includes(this.bridgeId)) return;
-    this.deps.log.info({ topic }, 'clearing a stale Home Assistant discovery config');
+    // Anyone who may publish can make such configs at any rate: the log is limited, the clearing not.
+    const suppressed = this.logLimiter.take('stale config');
+    if (suppressed !== undefined) this.deps.log.info({ topic, ...(suppressed ? { suppressed } : {}) }, 'clearing a stale Home Assistant discovery config');
     this.clear(topic);
   }
 

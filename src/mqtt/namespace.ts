@@ -134,6 +134,7 @@ export function leftoverTopics(oldBase: string, names: string[]): string[] {
   return [
     ...names.flatMap((name) => [`${oldBase}/${name}`, `${oldBase}/${name}/availability`]),
     `${oldBase}/bridge/devices`,
+    `${oldBase}/bridge/health`,
     `${oldBase}/bridge/info`,
     `${oldBase}/bridge/state`,
   ];

@@ -12,6 +12,11 @@ import { Thing } from './datagram.js';
 
 /** The firmware's thing type for a switch (SWITCH in spiffs_functions.h). */
 const SWITCH_TYPE = 1;
+/**
+ * The largest message taken from a plug: its answers are a few hundred bytes. Whatever answers at a
+ * plug's address is on the LAN, and ws would otherwise buffer up to 100 MiB per message.
+ */
+export const MAX_PLUG_MESSAGE_BYTES = 64 * 1024;
 
 export interface PlugSwitchHandlers {
   /** save_thing went out; the plug applies it as it reads it. */
@@ -41,7 +46,7 @@ export class PlugSwitch {
     private readonly handlers: PlugSwitchHandlers,
     timeoutMs: number,
   ) {
-    this.ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    this.ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: MAX_PLUG_MESSAGE_BYTES });
     this.ws.on('open', () => {
       this.stage = 'identifying';
       this.ws.send(JSON.stringify({ command: 'request_things' }));
@@ -80,9 +85,9 @@ export class PlugSwitch {
 
   private identified(message: { nodeId?: unknown; nodeName?: unknown; things?: unknown }): void {
     if (!this.fromChip(message.nodeId)) {
-      const name = typeof message.nodeName === 'string' ? ` ("${message.nodeName}")` : '';
+      const name = typeof message.nodeName === 'string' ? ` ("${clip(message.nodeName)}")` : '';
       this.fail(
-        `the plug at ${this.url} is chip ${String(message.nodeId)}${name}, not chip ${this.chipId}; nothing was sent ` +
+        `the plug at ${this.url} is chip ${clip(String(message.nodeId))}${name}, not chip ${this.chipId}; nothing was sent ` +
           '(its address may have passed to another plug, or two plugs share it: see the ws_port setting)',
       );
       return;
@@ -116,4 +121,10 @@ export class PlugSwitch {
     this.handlers.failed(new UnavailableError(reason));
     this.close();
   }
+}
+
+/** What the other side says, as it may appear in an answer or the log: printable and short. */
+function clip(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
 }

@@ -13,6 +13,9 @@ import type { Feature } from '../gateway/controller.js';
 import type { Device, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../log-limiter.js';
+import { Retry } from '../retry.js';
+import { monotonicMs } from '../gateway/clock.js';
 import { deviceNameFor, parseDatagram, relayFromPlugValue, Thing, type PlugDatagram } from './datagram.js';
 
 export interface WifiPlugsDeps {
@@ -35,14 +38,23 @@ export interface RelayExpectation {
   cancel(error: Error): void;
 }
 
+/** A broadcast this much early still counts as the next period's (Wi-Fi delivery jitter). */
+const EARLY_FRACTION = 0.1;
+
 export class WifiPlugs implements Feature {
-  /** Datagrams received, and those refused as malformed (metrics, health). */
-  readonly counters = { received: 0, malformed: 0, ignored: 0 };
+  /**
+   * Datagrams received; refused as malformed; from chip ids past udp.max_plugs; and excess, from a
+   * plug that already reported this period (metrics, health).
+   */
+  readonly counters = { received: 0, malformed: 0, ignored: 0, excess: 0 };
   private socket: Socket | undefined;
-  /** Where each plug's last broadcast came from: its WebSocket lives there. */
-  private readonly addresses = new Map<string, string>();
+  /** Where each plug's last broadcast came from: its WebSocket lives there. Weak: a removed plug's entry goes with it. */
+  private readonly addresses = new WeakMap<Device, string>();
+  /** monotonicMs() of each plug's last applied datagram. */
+  private readonly lastApplied = new WeakMap<Device, number>();
   private readonly waiters = new Map<string, Waiter>();
-  private readonly refusedChips = new Set<string>();
+  private readonly logLimiter = new LogLimiter();
+  private binding: Retry | undefined;
 
   constructor(private readonly deps: WifiPlugsDeps) {}
 
@@ -52,13 +64,21 @@ export class WifiPlugs implements Feature {
       this.deps.log.info('Wi-Fi plug listener disabled (udp.port is 0)');
       return;
     }
+    // A port that is taken is retried in the background, like HTTP's and the embedded broker's.
+    this.binding = new Retry(`listen for Wi-Fi plugs on UDP ${host}:${port}`, () => this.bind(), this.deps.log);
+    await this.binding.start();
+  }
+
+  private async bind(): Promise<void> {
+    const { port, host } = this.deps.config;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     socket.on('message', (message, remote) => {
       try {
         this.receive(message, remote);
       } catch (error) {
         // A failure past parsing (the database refusing a new device) must not take the listener down.
-        this.deps.log.error({ from: remote.address, err: (error as Error).message }, 'Wi-Fi plug datagram not applied');
+        const suppressed = this.logLimiter.take('not applied');
+        if (suppressed !== undefined) this.deps.log.error({ from: remote.address, err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'Wi-Fi plug datagram not applied');
       }
     });
     try {
@@ -71,7 +91,7 @@ export class WifiPlugs implements Feature {
       });
     } catch (error) {
       socket.close();
-      throw new Error(`cannot listen for Wi-Fi plugs on UDP ${host}:${port}: ${(error as Error).message}`);
+      throw error;
     }
     socket.on('error', (error) => this.deps.log.error({ err: error.message }, 'Wi-Fi plug UDP socket error'));
     this.socket = socket;
@@ -79,6 +99,7 @@ export class WifiPlugs implements Feature {
   }
 
   stop(): void {
+    this.binding?.stop();
     for (const [key, waiter] of this.waiters) {
       clearTimeout(waiter.timer);
       waiter.reject(new UnavailableError('the gateway is shutting down'));
@@ -93,13 +114,15 @@ export class WifiPlugs implements Feature {
     return this.socket?.address().port;
   }
 
-  stats(): { listening: boolean; port?: number; datagrams: number; malformed: number; ignored: number } {
-    return { listening: this.socket !== undefined, ...(this.port ? { port: this.port } : {}), datagrams: this.counters.received, malformed: this.counters.malformed, ignored: this.counters.ignored };
+  stats(): { listening: boolean; error?: string; port?: number; datagrams: number; malformed: number; ignored: number; excess: number } {
+    const { received, malformed, ignored, excess } = this.counters;
+    const error = this.binding?.state().error;
+    return { listening: this.socket !== undefined, ...(error ? { error } : {}), ...(this.port ? { port: this.port } : {}), datagrams: received, malformed, ignored, excess };
   }
 
   /** The address the plug's last broadcast came from, if it has sent one since the gateway started. */
   address(device: Device): string | undefined {
-    return this.addresses.get(device.key);
+    return this.addresses.get(device);
   }
 
   /** Waits for a broadcast showing the relay `on`; a newer expectation for the same plug supersedes this one. */
@@ -138,12 +161,25 @@ export class WifiPlugs implements Feature {
     const result = parseDatagram(bytes, this.deps.config.max_datagram_bytes);
     if (!result.ok) {
       this.counters.malformed++;
-      this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error }, 'malformed Wi-Fi plug datagram');
+      const suppressed = this.logLimiter.take('malformed');
+      if (suppressed !== undefined) this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error, ...(suppressed ? { suppressed } : {}) }, 'malformed Wi-Fi plug datagram');
       return;
     }
     const device = this.device(result.datagram);
     if (!device) return;
-    this.addresses.set(device.key, remote.address);
+    // One datagram per plug and period is applied and stored; a sender flooding the port (or
+    // spoofing a plug) gets its excess counted, not written. The exception is the broadcast the
+    // firmware sends right after a switch, showing the state a command waits for: as many as the
+    // gateway sent commands.
+    const mono = monotonicMs();
+    const last = this.lastApplied.get(device);
+    const early = last !== undefined && mono - last < this.deps.config.report_period_ms * (1 - EARLY_FRACTION);
+    if (early && !this.confirms(device, result.datagram)) {
+      this.counters.excess++;
+      return;
+    }
+    if (!early) this.lastApplied.set(device, mono);
+    this.addresses.set(device, remote.address);
     this.apply(device, result.datagram, now);
   }
 
@@ -154,13 +190,24 @@ export class WifiPlugs implements Feature {
     if (known) return known;
     if (registry.list().filter((x) => x.kind === 'wifi').length >= config.max_plugs) {
       this.counters.ignored++;
-      if (!this.refusedChips.has(d.chipId) && this.refusedChips.size < 1000) {
-        this.refusedChips.add(d.chipId);
-        log.warn({ chipId: d.chipId, max: config.max_plugs }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
-      }
+      const suppressed = this.logLimiter.take('max_plugs');
+      if (suppressed !== undefined) log.warn({ chipId: d.chipId, max: config.max_plugs, ...(suppressed ? { suppressed } : {}) }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
       return undefined;
     }
     return registry.ensure(key, 'wifi', deviceNameFor(d.nodeName) ?? `plug-${d.chipId}`);
+  }
+
+  /** Whether the datagram shows the relay state a switch command is waiting for. */
+  private confirms(device: Device, d: PlugDatagram): boolean {
+    const plug = d.values.get(Thing.plug);
+    const waiter = this.waiters.get(device.key);
+    return waiter !== undefined && plug !== undefined && relayFromPlugValue(plug) === waiter.on;
+  }
+
+  private resolveWaiter(device: Device, waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    this.waiters.delete(device.key);
+    waiter.resolve(waiter.on);
   }
 
   private apply(device: Device, d: PlugDatagram, now: number): void {
@@ -186,10 +233,6 @@ export class WifiPlugs implements Feature {
     }
 
     const waiter = this.waiters.get(device.key);
-    if (waiter && relay === waiter.on) {
-      clearTimeout(waiter.timer);
-      this.waiters.delete(device.key);
-      waiter.resolve(relay);
-    }
+    if (waiter && relay === waiter.on) this.resolveWaiter(device, waiter);
   }
 }

@@ -92,7 +92,7 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
   }
   const limited = await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
   assert.equal(limited.statusCode, 429);
-  assert.match(limited.json().error, /^too many changes from this address: at most 5 per minute; try again in \d+ (seconds?|minute)$/);
+  assert.match(limited.json().error, /^too many changes or failed logins from this address: at most 5 per minute; try again in \d+ (seconds?|minute)$/);
   // Reads are not limited.
   for (let i = 0; i < 10; i++) assert.equal((await api.inject({ url: '/api/devices' })).statusCode, 200);
   // Without the token: still counted, so guessing tokens is limited as well.

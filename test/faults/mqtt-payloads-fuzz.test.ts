@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import mqtt from 'mqtt';
 import { MAX_PAYLOAD_BYTES } from '../../src/mqtt/connection.js';
+import { MAX_PACKET_BYTES } from '../../src/mqtt/embedded-broker.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { recordFigure } from '../helpers/figures.js';
 
@@ -38,8 +40,8 @@ const payload: fc.Arbitrary<Buffer> = fc.oneof(
   // Deeply nested: arrays and objects thousands of levels deep, under the size limit.
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 30_000 }).map((n) => Buffer.from(`${'['.repeat(n)}${']'.repeat(n)}`)) },
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 5_000 }).map((n) => Buffer.from(`${'{"id":'.repeat(n)}"socket-1"${'}'.repeat(n)}`)) },
-  // Over the 64 KiB a handler accepts, and far over.
-  { weight: 1, arbitrary: fc.constantFrom(64 * 1024 + 1, 300_000, 2_000_000).map((n) => Buffer.alloc(n, 0x7b)) },
+  // Over the 64 KiB a handler accepts, and over the embedded broker's packet limit.
+  { weight: 1, arbitrary: fc.constantFrom(64 * 1024 + 1, 200_000, 300_000, 2_000_000).map((n) => Buffer.alloc(n, 0x7b)) },
 );
 
 test('random payloads on every subscribed topic: no crash, bridge requests always answered, health ok, a latched socket stays open', async (t) => {
@@ -69,7 +71,17 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   let sent = 0;
   let bytes = 0;
   let oversized = 0;
+  let cutOff = 0;
   let requests = 0;
+  /** Over the broker's packet limit: the broker closes the sender at the packet's header. */
+  const publishCutOff = async (topic: string, body: Buffer) => {
+    const sender = await mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 });
+    sender.on('error', () => {});
+    const gone = new Promise<void>((resolve) => sender.once('close', () => resolve()));
+    sender.publish(topic, body);
+    await gone;
+    cutOff++;
+  };
   const count = (topic: string, body: Buffer) => {
     if (body.length > MAX_PAYLOAD_BYTES) oversized++;
     else if (topic.startsWith('canplug/bridge/request/')) requests++; // each one gets a response, whatever it holds
@@ -79,6 +91,7 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
       perFilter.set(filter, (perFilter.get(filter) ?? 0) + 1);
       sent++;
       bytes += body.length;
+      if (body.length + topic.length + 16 > MAX_PACKET_BYTES) return publishCutOff(topic, body);
       await client.client.publishAsync(topic, body, { qos: 1, retain });
       count(topic, body);
       if (retain) {
@@ -98,11 +111,12 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   await waitFor(() => responses() >= requests, 5000, `${requests} bridge responses (have ${responses()})`);
   assert.equal(responses(), requests, 'one response per bridge request, malformed or not');
   assert.equal(gateway.mqtt.rejected, oversized, 'only the oversized were refused before a handler; no handler threw');
+  assert.equal(gateway.broker!.refused.packets_too_large, cutOff, 'the broker cut off every sender over its packet limit');
   assert.equal(gateway.health().status, 'ok', JSON.stringify(gateway.health()));
   assert.equal(gateway.mqtt.connected, true);
   assert.equal(closed, false, 'the latched socket never closed');
   assert.equal((await gateway.api.inject({ url: '/api/devices' })).statusCode, 200);
   for (const filter of filters) assert.ok((perFilter.get(filter) ?? 0) > 0, `nothing sent on ${filter}`);
-  t.diagnostic(`${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.mqtt.rejected} refused before a handler`);
+  t.diagnostic(`${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.mqtt.rejected} refused before a handler, ${cutOff} senders cut off by the broker`);
   recordFigure({ kind: 'fuzz', name: `MQTT payloads on ${filters.length} subscribed filters`, cases: RUNS, crashes: 0, note: `${(bytes / 1e6).toFixed(1)} MB` });
 });

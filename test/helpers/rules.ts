@@ -13,7 +13,7 @@ export async function gatewayWithPlug(t: After): Promise<{ tg: TestGateway; gate
   const plug = new FakeWifiPlug({ chipId: 1234567, name: 'Kitchen', gatewayPort: port, relay: true, loadWatts: 118.5 });
   await plug.start();
   t.after(() => plug.stop());
-  const tg = await startGateway({ udp: { port, host: '127.0.0.1', ws_port: plug.wsPort, switch_timeout_ms: 2000 } });
+  const tg = await startGateway({ udp: { port, host: '127.0.0.1', ws_port: plug.wsPort, switch_timeout_ms: 2000, report_period_ms: 300 } });
   t.after(() => tg.stop());
   plug.startBroadcasting(300);
   const { gateway } = tg;

@@ -26,7 +26,8 @@ export async function wifiRig(t: After, plugOptions: Partial<FakePlugOptions>[],
     await plug.start();
     t.after(() => plug.stop());
   }
-  const tg = await startGateway({ ...config, udp: { port, host: '127.0.0.1', ws_port: plugs[0]?.wsPort, ...config.udp } }, undefined, log);
+  // The fakes broadcast when a test says so (every 200 ms at most), not every 5 s: their report period is short.
+  const tg = await startGateway({ ...config, udp: { port, host: '127.0.0.1', ws_port: plugs[0]?.wsPort, report_period_ms: 100, ...config.udp } }, undefined, log);
   t.after(() => tg.stop());
   const { gateway } = tg;
   return {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
 import { liveAccess, LIVE_PROTOCOL } from '../auth.js';
-import { CLOSE, LiveStream } from '../live.js';
+import { CLOSE } from '../live.js';
 import { ErrorResponse } from '../schemas.js';
 
 const DESCRIPTION = `WebSocket. Connect with subprotocols ["${LIVE_PROTOCOL}", "bearer.<token>"] (browsers cannot set an
@@ -14,7 +14,7 @@ is on; with the right token "access":"write". A wrong token (or a missing one un
 closes the connection with code ${CLOSE.unauthorized} and the reason.`;
 
 export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const live = new LiveStream({ events: ctx.events, registry: ctx.registry, log: app.log });
+  const live = ctx.live;
   live.start();
   app.addHook('onClose', async () => live.stop());
 
@@ -22,7 +22,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     method: 'GET',
     url: '/api/live',
     // The token is checked in wsHandler, after the upgrade, so a browser learns why it was refused.
-    config: { access: 'public' },
+    config: { access: 'stream' },
     schema: {
       tags: ['live'],
       summary: 'Live stream of device state and events (WebSocket)',
@@ -35,6 +35,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     wsHandler: (socket, request) => {
       const access = liveAccess(ctx.tokens, request, ctx.http.read_protection);
       if (typeof access !== 'string') {
+        if (access.wrong) ctx.authFailures.record(request, 'live stream');
         socket.send(JSON.stringify({ type: 'error', error: access.problem }));
         socket.close(CLOSE.unauthorized, 'unauthorized: the API token is missing or wrong');
         return;
