@@ -3,7 +3,6 @@
  * reverse (features, API, MQTT, CAN, database). Each feature is started guarded, so one failing
  * feature is reported in health and does not take the daemon down.
  */
-import { randomBytes } from 'node:crypto';
 import { VERSION } from '../version.js';
 import type { FastifyInstance } from 'fastify';
 import { CanBus } from '../can/can-bus.js';

@@ -7,7 +7,7 @@ import { startGateway, waitFor } from '../helpers/gateway.js';
 import { registeredRoutes } from '../helpers/routes.js';
 
 const arrays = (n: number) => '['.repeat(n) + ']'.repeat(n);
-const objects = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const objects = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 const THEN = '"then":{"action":"event","message":"x"}';
 
 test('a body nested thousands of levels deep is a 400 on every route that takes a body, never a 500', async (t) => {

@@ -6,7 +6,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RelayActionName } from '../../src/can/codec.js';
 import { buildApp } from '../../src/api/app.js';
+import { AuthFailures } from '../../src/api/auth.js';
 import type { ApiContext, HealthReport } from '../../src/api/context.js';
+import { LiveStream } from '../../src/api/live.js';
 import { BusUnavailableError, CommandTimeoutError } from '../../src/gateway/commands.js';
 import { parseConfig } from '../../src/gateway/config.js';
 import { DeviceControl, RefusedError } from '../../src/gateway/control.js';
@@ -41,6 +43,8 @@ async function stubApi(t: TestContext, health: () => HealthReport = () => ({ sta
     health,
     http: parseConfig({}).http,
     tokens: undefined,
+    authFailures: new AuthFailures(silentLogger),
+    live: new LiveStream({ events, registry, log: silentLogger }),
     version: '0.0.0-test',
     commands: absent('commands'),
     history: absent('history'),

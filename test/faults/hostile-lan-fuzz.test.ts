@@ -35,7 +35,7 @@ const name = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9 _.-]{1,70}$/),
   fc.string({ maxLength: 80 }),
 );
-const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('datagram' as const), chip: fc.integer({ min: 1, max: 45 }), name, watts: fc.double({ min: 0, max: 4000, noNaN: true }), repeat: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 300 })) }) },
