@@ -25,6 +25,7 @@ function listener(t: TestContext, udp: Record<string, unknown> = {}) {
 }
 
 test('a broadcast registers the plug under its node name, with its relay and power as a reading', (t) => {
+  const clock = fakeClock(t);
   const { registry, plugs, readings, receive } = listener(t);
   receive('1234567:Kitchen&1:1.00&2:118.50&3:0.90&4:10:00:00 - 22.11.2026');
   const device = registry.byKey('wifi:1234567')!;
@@ -39,6 +40,7 @@ test('a broadcast registers the plug under its node name, with its relay and pow
   );
   assert.equal(plugs.address(device), FROM.address, 'its switch commands go to where it broadcast from');
 
+  clock.advance(5000); // the plug's next broadcast (one per report period is applied)
   receive('1234567:Kitchen&1:0.00&2:0.00');
   assert.equal(registry.list().length, 1, 'one device per chip id');
   assert.equal(device.state.relay, false);
