@@ -26,8 +26,9 @@ import { rest } from './cases/rest.js';
 import { soak } from './cases/soak.js';
 import { startup } from './cases/startup.js';
 import { storage } from './cases/storage.js';
+import { piBudget } from './cases/pi-budget.js';
 
-export const CASES: BenchCase[] = [startup, canMqtt, canMqttVcan, commands, safety, sqlite, rest, soak, storage];
+export const CASES: BenchCase[] = [startup, canMqtt, canMqttVcan, commands, safety, sqlite, rest, soak, storage, piBudget];
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions; list: boolean } {
   const options: BenchOptions = { quick: false, runs: 3, minutes: 10, log: (line) => console.log(line) };

@@ -62,6 +62,7 @@ APP=$PREFIX/lib/canplug
 UNIT_DIR=$PREFIX/lib/systemd/system
 SYSUSERS_DIR=$PREFIX/lib/sysusers.d
 NETWORK_FILE=/etc/systemd/network/80-canplug-can0.network
+SYSCTL_FILE=/etc/sysctl.d/60-canplug-can.conf
 # Only a real install (no DESTDIR) touches users and ownership; only one on a running systemd
 # (sd_booted: /run/systemd/system) enables and starts anything.
 LIVE=no
@@ -79,7 +80,7 @@ uninstall() {
     systemctl disable --now canplug.service 2>/dev/null || true
   fi
   kiosk uninstall
-  rm -rf "$R$APP" "$R$APP.new" "$R$APP.old" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf"
+  rm -rf "$R$APP" "$R$APP.new" "$R$APP.old" "$R$PREFIX/bin/canplug" "$R$UNIT_DIR/canplug.service" "$R$SYSUSERS_DIR/canplug.conf" "$R$SYSCTL_FILE"
   [ "$SYSTEMD" = yes ] && systemctl daemon-reload
   echo "Kept: /etc/canplug (config), /var/lib/canplug (database, token, backups), $NETWORK_FILE, the canplug user."
   echo "Remove them by hand if you want them gone."
@@ -155,6 +156,9 @@ install_dependencies() {
     die "the SQLite addon does not load (above); the installed program, if any, is unchanged"
   (cd "$STAGE" && "$NODE" -e 'require("socketcan")' 2>/dev/null) ||
     die "the SocketCAN addon was not built (no compiler? sudo apt-get install build-essential python3, then run this again); the installed program, if any, is unchanged"
+  # Built with canplug's patch (receive queue size, kernel drop count), or the gateway refuses to start.
+  (cd "$STAGE" && "$NODE" -e 'process.exit(typeof require("socketcan/build/Release/can.node").RawChannel.prototype.getDropCount === "function" ? 0 : 1)') ||
+    die "the SocketCAN addon was built without patches/socketcan+4.0.7.patch (npm ci's postinstall, above); the installed program, if any, is unchanged"
 }
 
 install_files() {
@@ -180,6 +184,12 @@ WRAPPER
   cp "$TEMPLATES/canplug.sysusers" "$R$SYSUSERS_DIR/canplug.conf"
   chmod 644 "$R$SYSUSERS_DIR/canplug.conf"
   say "service user  canplug ($SYSUSERS_DIR/canplug.conf)"
+
+  # The CAN socket's receive queue: one second of a full bus without CAP_NET_ADMIN (the file explains).
+  mkdir -p "$R/etc/sysctl.d"
+  cp "$TEMPLATES/60-canplug-can.conf" "$R$SYSCTL_FILE"
+  chmod 644 "$R$SYSCTL_FILE"
+  say "sysctl        $SYSCTL_FILE (net.core.rmem_max for the CAN receive queue)"
 
   # Config: written once, never overwritten (an upgrade keeps your settings).
   mkdir -p "$R/etc/canplug"
@@ -214,6 +224,8 @@ create_user() {
     useradd --system --home-dir /var/lib/canplug --shell /usr/sbin/nologin canplug
   fi
   chown canplug:canplug /var/lib/canplug
+  # The receive queue's ceiling now, not only from the next boot on (systemd-sysctl reads the file then).
+  sysctl -q -p "$SYSCTL_FILE" >/dev/null 2>&1 || say "sysctl        not applied now (a container?); from the next boot on"
   chgrp canplug /etc/canplug/canplug.yaml
 }
 

@@ -6,9 +6,9 @@
  */
 import type { Mosquitto } from '../../test/helpers/mosquitto.js';
 import { benchConfig, withMosquitto, withTempDir, type BenchCase, type BenchOptions, type Row } from '../lib/bench-case.js';
-import { BenchProcess } from '../lib/gateway-process.js';
+import { BenchProcess, type Measurement } from '../lib/gateway-process.js';
 import { Subscriber } from '../lib/subscriber.js';
-import { MB, median, percentiles, processCpuMs, round, sleep, type Percentiles } from '../lib/stats.js';
+import { MB, median, percentiles, processCpuMs, quantile, round, sleep, type Percentiles } from '../lib/stats.js';
 
 /** Emulated nodes the frames come from, in turn. */
 export const SOURCE_NODES = Array.from({ length: 16 }, (_, i) => i + 1);
@@ -28,12 +28,17 @@ export interface FlowResult {
   rssPeakMb: number;
   readingsStored: number;
   framesLostOnBus: number;
+  /** Frames the kernel dropped on the gateway's full socket queue. */
+  kernelDrops: number;
   /** Gateway CPU time per counted frame, µs: its capacity is about 1e6 / this frames/s on one core. */
   cpuUsPerFrame: number;
   /** CPU of the measuring subscriber and of the broker over the run, % of one core. */
   subscriberCpuPct: number;
   brokerCpuPct: number;
   latency: Percentiles;
+  /** Median latency of the first and the last 5 % of the frames sent, ms: apart when a backlog grew through the run. */
+  headLatencyMs: number;
+  tailLatencyMs: number;
   /** The gateway's event-loop delay and GC pauses over the run. */
   loopDelayMaxMs: number;
   gcMaxMs: number;
@@ -42,8 +47,14 @@ export interface FlowResult {
   involuntarySwitches: number;
 }
 
+/** What a flow measures the gateway with: a BenchProcess, or a foreign process watched from outside (the peer). */
+export interface MeasuredProcess {
+  measure(kind?: 'measure' | 'flush'): Promise<Measurement>;
+  mark(): Promise<void>;
+}
+
 export interface FlowSetup {
-  gateway: BenchProcess;
+  gateway: MeasuredProcess;
   /** The process with the frame source: the gateway itself on the sim transport. */
   source: BenchProcess;
   subscriber: Subscriber;
@@ -65,7 +76,10 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
   const subscriberCpu = process.cpuUsage(cpu0.subscriber);
   const brokerCpuMs = processCpuMs(brokerPid) - cpu0.broker;
   const after = await gateway.measure('flush');
-  const latencies = subscriber.latencies(ran.sendTimes).filter((x) => !Number.isNaN(x));
+  const all = subscriber.latencies(ran.sendTimes);
+  const latencies = all.filter((x) => !Number.isNaN(x));
+  const tail = all.subarray(Math.floor(all.length * 0.95)).filter((x) => !Number.isNaN(x));
+  const head = all.subarray(0, Math.ceil(all.length * 0.05)).filter((x) => !Number.isNaN(x));
   const spanS = (Math.max(subscriber.lastArrival, ran.endedAt) - ran.startedAt) / 1000;
   return {
     rate,
@@ -77,6 +91,7 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
     rssPeakMb: round(Math.max(m.rssPeak, after.rssPeak) / MB, 1),
     readingsStored: after.readingsWritten - before.readingsWritten,
     framesLostOnBus: after.framesLost - before.framesLost,
+    kernelDrops: after.kernelDrops - before.kernelDrops,
     cpuUsPerFrame: round((m.cpuMs * 1000) / ran.sent, 1),
     subscriberCpuPct: round(((subscriberCpu.user + subscriberCpu.system) / 1000 / wall) * 100, 1),
     brokerCpuPct: round((brokerCpuMs / wall) * 100, 1),
@@ -86,6 +101,8 @@ export async function measureFlow({ gateway, source, subscriber, brokerPid }: Fl
     flushMaxMs: round(m.flushMaxMs, 1),
     involuntarySwitches: m.involuntarySwitches,
     latency: percentiles(latencies),
+    headLatencyMs: round(quantile(head, 0.5), 2),
+    tailLatencyMs: round(quantile(tail, 0.5), 2),
   };
 }
 
@@ -124,6 +141,7 @@ export function flowRows(caseName: string, variant: string, plan: FlowPlan, runs
     rssPeakMb: pick((x) => x.rssPeakMb),
     readingsStored: pick((x) => x.readingsStored),
     framesLostOnBus: pick((x) => x.framesLostOnBus),
+    kernelDrops: pick((x) => x.kernelDrops),
     cpuUsPerFrame: pick((x) => x.cpuUsPerFrame),
     subscriberCpuPct: pick((x) => x.subscriberCpuPct),
     brokerCpuPct: pick((x) => x.brokerCpuPct),
@@ -133,6 +151,8 @@ export function flowRows(caseName: string, variant: string, plan: FlowPlan, runs
     flushMaxMs: pick((x) => x.flushMaxMs),
     involuntarySwitches: pick((x) => x.involuntarySwitches),
     latency: { p50: pick((x) => x.latency.p50), p99: pick((x) => x.latency.p99), max: pick((x) => x.latency.max), n: pick((x) => x.latency.n) },
+    headLatencyMs: pick((x) => x.headLatencyMs),
+    tailLatencyMs: pick((x) => x.tailLatencyMs),
     runs,
   };
   const scenario = `${variant} ${plan.label}`;

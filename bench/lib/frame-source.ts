@@ -67,6 +67,11 @@ export class FrameSource {
     clearInterval(this.timer);
   }
 
+  /** Puts one frame on the bus now. */
+  send(frame: CanFrame): void {
+    this.options.send(frame);
+  }
+
   /** A power frame for `counter`, from the node whose turn it is. */
   powerFrame(counter: number): CanFrame {
     const nodes = this.options.nodes;
@@ -118,6 +123,11 @@ export class FrameSource {
     this.options.send(frame);
   }
 
+  /** An environment frame of `node` in its own sequence (humidity over 80 %RH trips the safety rule). */
+  environmentFrame(node: number, humidity: number): CanFrame {
+    return encode({ type: 'environment', node, humidity, temperature: 21, humidityLimit: 80, hysteresis: 10, status: RUNNING, seq: this.nextSeq(0x280 + node) });
+  }
+
   private nextSeq(id: number): number {
     const seq = this.seq.get(id) ?? 0;
     this.seq.set(id, (seq + 1) & 0xff);
@@ -128,9 +138,7 @@ export class FrameSource {
     const uptime = Math.floor((Date.now() - this.startedAt) / 1000);
     for (const node of this.options.nodes) {
       this.options.send(encode({ type: 'heartbeat', node, state: 'running', protocol: 1, firmware: '1.0', uptime }));
-      this.options.send(
-        encode({ type: 'environment', node, humidity: 45, temperature: 21, humidityLimit: 80, hysteresis: 10, status: RUNNING, seq: this.nextSeq(0x280 + node) }),
-      );
+      this.options.send(this.environmentFrame(node, 45));
     }
   }
 }

@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { parseConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/controller.js';
 import { SocketCanTransport } from '../../src/can/socketcan-transport.js';
+import { decode } from '../../src/can/codec.js';
+import type { CanFrame } from '../../src/can/frame.js';
+import { DatagramBridge, datagramBusLink } from './datagram-bus.js';
+import { VirtualBus } from '../../src/can/sim-transport.js';
 import { silentLogger } from '../../src/log.js';
 import { startNodeThread } from '../../test/helpers/node-thread.js';
 import { stallEventLoop } from '../../test/helpers/stall.js';
@@ -23,6 +27,9 @@ import type { ChildReply, ChildRequest, Envelope, Measurement } from './gateway-
 let gateway: Gateway | undefined;
 let transport: SocketCanTransport | undefined;
 let source: FrameSource | undefined;
+let bridge: DatagramBridge | undefined;
+/** Source role: what the gateway put on the bus, for the trips. */
+let onBusFrame: (frame: CanFrame) => void = () => {};
 const commands: Extract<ChildReply, { type: 'commands' }>['commands'] = [];
 
 let mark = { cpu: process.cpuUsage(), at: performance.now(), rssStart: process.memoryUsage().rss };
@@ -95,6 +102,7 @@ function measure(): Measurement {
     readingsWritten: gateway?.writer.health().readingsWritten ?? 0,
     framesReceived: gateway?.can.counters.received ?? 0,
     framesLost: gateway?.registry.framesLost ?? 0,
+    kernelDrops: bridge?.drops() ?? gateway?.can.transport.stats().kernelDrops ?? 0,
     published: gateway?.mqtt.published ?? 0,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6,
@@ -117,8 +125,15 @@ function resetMark(): void {
 
 async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise<ChildReply> {
   const t0 = performance.now();
+  if (request.role === 'source' && request.busPort !== undefined) {
+    const link = await datagramBusLink(request.busPort, (frame) => onBusFrame(frame));
+    source = new FrameSource({ nodes: request.sourceNodes, send: link.send });
+    source.start();
+    return { type: 'ready', startMs: performance.now() - t0 };
+  }
   if (request.role === 'source') {
     transport = new SocketCanTransport({ interface: request.iface ?? 'vcan0', maxQueue: 4096 });
+    transport.on('frame', (frame) => onBusFrame(frame));
     await transport.start();
     const t = transport;
     source = new FrameSource({
@@ -135,8 +150,13 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
     return { type: 'ready', startMs: performance.now() - t0 };
   }
   const config = parseConfig(request.config, {});
-  gateway = new Gateway({ config, log: silentLogger });
+  const bus = request.udpBus ? new VirtualBus() : undefined;
+  gateway = new Gateway({ config, log: silentLogger, bus });
   await gateway.start();
+  if (bus) {
+    bridge = new DatagramBridge(bus, request.udpBus!.bitrate);
+    await bridge.start();
+  }
   const startMs = performance.now() - t0;
   const onFlush = gateway.writer.onFlush;
   gateway.writer.onFlush = (readings, ms) => {
@@ -147,14 +167,44 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
     socket.onCommand = (command, at) =>
       commands.push({ node: socket.node, op: command.op, action: 'action' in command ? command.action : undefined, at: performance.timeOrigin + at });
   }
-  const bus = gateway.virtualBus;
-  if (bus && request.sourceNodes.length > 0) {
-    const link = bus.attach(() => {});
+  const virtualBus = gateway.virtualBus;
+  if (virtualBus && request.sourceNodes.length > 0) {
+    const link = virtualBus.attach(() => {});
     source = new FrameSource({ nodes: request.sourceNodes, send: link.send });
     source.start();
   }
   const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
-  return { type: 'ready', startMs, httpUrl: gateway.httpUrl(), mqttUrl: gateway.mqttUrl(), token };
+  return { type: 'ready', startMs, httpUrl: gateway.httpUrl(), mqttUrl: gateway.mqttUrl(), token, busPort: bridge?.port };
+}
+
+/** How long after the flood a trip's open command is still waited for. */
+const TRIP_GRACE_MS = 5000;
+
+/** Source role: see the `flood-trips` request. Each node trips once (its latch stays: no reset needed). */
+async function floodTrips(request: Extract<ChildRequest, { type: 'flood-trips' }>): Promise<number[]> {
+  const src = source!;
+  const sentAt = new Map<number, number>();
+  const ms: number[] = [];
+  onBusFrame = (frame) => {
+    const result = decode(frame);
+    if (!result.ok || result.message.type !== 'command') return;
+    const { node, command } = result.message;
+    const t0 = sentAt.get(node);
+    if (t0 === undefined || command.op !== 'setRelay' || command.action !== 'open') return;
+    ms.push(now() - t0);
+    sentAt.delete(node);
+  };
+  const flood = src.run({ rate: request.rate, frames: Math.round(request.rate * request.seconds) });
+  for (const node of request.nodes) {
+    await sleep(request.everyMs);
+    sentAt.set(node, now());
+    src.send(src.environmentFrame(node, 85));
+  }
+  await flood;
+  for (let waited = 0; sentAt.size > 0 && waited < TRIP_GRACE_MS; waited += 50) await sleep(50);
+  onBusFrame = () => {};
+  // A trip with no open command at all is reported as -1 (the measuring side counts them as missed).
+  return [...ms, ...[...sentAt.keys()].map(() => -1)];
 }
 
 /**
@@ -240,10 +290,13 @@ async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
       return { type: 'commands', commands: commands.splice(0) };
     case 'trips':
       return { type: 'trips', ms: await trips(request.count) };
+    case 'flood-trips':
+      return { type: 'trips', ms: await floodTrips(request) };
     case 'stalledTrips':
       return { type: 'trips', ms: await stalledTrips(request.nodes, request.stallMs, request.nodeThreadModule) };
     case 'stop':
       source?.stop();
+      bridge?.stop();
       await gateway?.stop();
       await transport?.stop();
       return { type: 'stopped' };

@@ -20,6 +20,8 @@ export interface Measurement {
   readingsWritten: number;
   framesReceived: number;
   framesLost: number;
+  /** Frames the kernel dropped on the gateway's full socket queue (CAN or the UDP bus), since the process started. */
+  kernelDrops: number;
   published: number;
   /** How late ready callbacks ran (the event loop blocked), since the mark. */
   loopDelayP99Ms: number;
@@ -33,8 +35,10 @@ export interface Measurement {
 }
 
 export type ChildRequest =
-  | { type: 'start'; role: 'gateway'; config: Record<string, unknown>; sourceNodes: number[] }
-  | { type: 'start'; role: 'source'; iface?: string; sourceNodes: number[] }
+  /** `udpBus`: the frames come from a source process over the datagram bus (datagram-bus.ts), queue sized for this bitrate. */
+  | { type: 'start'; role: 'gateway'; config: Record<string, unknown>; sourceNodes: number[]; udpBus?: { bitrate: number } }
+  /** The frame source on a CAN interface, or on the datagram bus to a gateway's port. */
+  | { type: 'start'; role: 'source'; iface?: string; busPort?: number; sourceNodes: number[] }
   | { type: 'run'; rate: number; frames: number; window?: number }
   /** Flow control of a flat-out run: counted frames the subscriber has seen (no reply). */
   | { type: 'ack'; received: number }
@@ -46,6 +50,11 @@ export type ChildRequest =
   /** `count` humidity trips of simulated socket 1 with its own interlock off: frame -> open command, ms. */
   | { type: 'trips'; count: number }
   /**
+   * Source role: counted frames at `rate` for `seconds`, and meanwhile an over-limit humidity frame
+   * from each of `nodes` in turn every `everyMs`: ms from each to the gateway's open command for it.
+   */
+  | { type: 'flood-trips'; rate: number; seconds: number; nodes: number[]; everyMs: number }
+  /**
    * Humidity trips of simulated sockets in a thread of their own (`nodes`), while the gateway's main
    * thread is stalled in a busy loop for `stallMs`: only the safety worker can answer in time.
    */
@@ -53,7 +62,7 @@ export type ChildRequest =
   | { type: 'stop' };
 
 export type ChildReply =
-  | { type: 'ready'; startMs: number; httpUrl?: string; mqttUrl?: string; token?: string }
+  | { type: 'ready'; startMs: number; httpUrl?: string; mqttUrl?: string; token?: string; busPort?: number }
   | { type: 'ran'; sent: number; startedAt: number; endedAt: number; sendTimesFile: string }
   | { type: 'marked'; at: number }
   | { type: 'measured'; measurement: Measurement }
@@ -163,6 +172,13 @@ export class BenchProcess {
 
   async trips(count: number): Promise<number[]> {
     const reply = await this.request({ type: 'trips', count });
+    if (reply.type !== 'trips') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.ms;
+  }
+
+  /** Source role: a flood at `rate` with a humidity trip of each node in turn; ms to each open command. */
+  async floodTrips(rate: number, seconds: number, nodes: number[], everyMs: number): Promise<number[]> {
+    const reply = await this.request({ type: 'flood-trips', rate, seconds, nodes, everyMs });
     if (reply.type !== 'trips') throw new Error(`unexpected reply ${reply.type}`);
     return reply.ms;
   }

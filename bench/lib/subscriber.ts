@@ -14,15 +14,21 @@ export class Subscriber {
   messages = 0;
   lastArrival = 0;
 
-  private constructor(readonly client: MqttClient) {}
+  private constructor(
+    readonly client: MqttClient,
+    private readonly counterOf: (payload: Buffer) => number | undefined,
+  ) {}
 
-  static async connect(url: string, baseTopic = 'canplug'): Promise<Subscriber> {
+  /**
+   * `topics`: canplug's state topics by default (`<base>/<device>`, not availability, set or bridge
+   * topics); `counter` reads a payload's frame counter (default: a canplug state message).
+   */
+  static async connect(url: string, baseTopic = 'canplug', counter: (payload: Buffer) => number | undefined = stateCounter): Promise<Subscriber> {
     const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, clientId: `canplug-bench-${process.pid}` });
-    const subscriber = new Subscriber(client);
+    const subscriber = new Subscriber(client, counter);
     client.on('message', (_topic, payload, packet) => {
       if (!packet.retain) subscriber.onState(payload);
     });
-    // State topics only (`<base>/<device>`), not availability, set or bridge topics.
     await client.subscribeAsync(`${baseTopic}/+`, { qos: 0 });
     return subscriber;
   }
@@ -60,7 +66,7 @@ export class Subscriber {
   private onState(payload: Buffer): void {
     this.messages++;
     const at = now();
-    const counter = counterOf({ voltage: numberAfter(payload, VOLTAGE), current: numberAfter(payload, CURRENT) });
+    const counter = this.counterOf(payload);
     if (counter === undefined || counter >= this.arrivals.length || this.arrivals[counter] > 0) return;
     this.arrivals[counter] = at;
     this.received++;
@@ -68,6 +74,26 @@ export class Subscriber {
   }
 }
 
+/** The counter of a canplug state message (frame-source.ts). */
+function stateCounter(payload: Buffer): number | undefined {
+  return counterOf({ voltage: numberAfter(payload, VOLTAGE), current: numberAfter(payload, CURRENT) });
+}
+
+/**
+ * The counter of a raw frame as a Node-RED flow publishes it (`{"canid":385,...,"data":[lo,hi,lo,hi,...]}`):
+ * bytes 0-1 the low 16 bits, 2-3 the high 16, as frame-source.ts writes them. Power frames only (id 0x181-0x1ff).
+ */
+export function rawFrameCounter(payload: Buffer): number | undefined {
+  const id = numberAfter(payload, CANID);
+  if (id === undefined || id < 0x181 || id > 0x1ff) return undefined;
+  const at = payload.indexOf(DATA);
+  if (at < 0) return undefined;
+  const bytes = payload.toString('latin1', at + DATA.length, payload.indexOf(0x5d, at)).split(',').map(Number); // up to ]
+  return bytes.length >= 4 ? bytes[0] + bytes[1] * 256 + (bytes[2] + bytes[3] * 256) * 65536 : undefined;
+}
+
+const CANID = Buffer.from('"canid":');
+const DATA = Buffer.from('"data":[');
 const VOLTAGE = Buffer.from('"voltage":');
 const CURRENT = Buffer.from('"current":');
 

@@ -13,6 +13,9 @@ import type { Logger } from '../log.js';
 
 export type Protocol = 'v1' | 'seed';
 
+/** How often kernel drops are checked for the log (they are counted by the kernel, read here). */
+const DROP_CHECK_MS = 10_000;
+
 export interface CanBusEvents {
   message: [Message];
   seed: [SeedReading];
@@ -35,7 +38,13 @@ export class CanBus extends EventEmitter<CanBusEvents> {
   readonly counters: CanCounters = { received: 0, sent: 0, unknown: 0, malformed: 0, busErrors: 0, sendFailed: 0, handlerFailed: 0 };
   private lastHandlerError: string | undefined;
   private readonly onFrame = (frame: CanFrame) => this.handle(frame);
-  private readonly onUp = () => this.emit('up');
+  private readonly onUp = () => {
+    const problem = this.transport.stats().receiveQueue?.problem;
+    if (problem) this.log.warn(problem);
+    this.emit('up');
+  };
+  private dropsLogged = 0;
+  private dropCheck?: NodeJS.Timeout;
   private readonly onDown = (reason: string) => this.emit('down', reason);
   private readonly onBusError = (kind: string) => {
     this.counters.busErrors++;
@@ -56,9 +65,20 @@ export class CanBus extends EventEmitter<CanBusEvents> {
     this.transport.on('down', this.onDown);
     this.transport.on('busError', this.onBusError);
     await this.transport.start();
+    this.dropCheck = setInterval(() => this.logKernelDrops(), DROP_CHECK_MS).unref();
+  }
+
+  /** Frames the kernel dropped on a full receive queue are in health and /metrics; the journal says when it happens. */
+  private logKernelDrops(): void {
+    const drops = this.transport.stats().kernelDrops ?? 0;
+    if (drops > this.dropsLogged) {
+      this.log.warn({ dropped: drops - this.dropsLogged, total: drops }, 'CAN frames dropped in the kernel: the gateway fell behind the bus');
+      this.dropsLogged = drops;
+    }
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.dropCheck);
     this.transport.off('frame', this.onFrame);
     this.transport.off('up', this.onUp);
     this.transport.off('down', this.onDown);

@@ -10,6 +10,8 @@ export interface TransportConfig {
   transport: 'sim' | 'socketcan';
   interface: string;
   protocol: 'v1' | 'seed';
+  /** Sizes the socket's receive queue (one second of a full bus). */
+  bitrate: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export async function createTransport(
   log.debug({ interface: config.interface, protocol: config.protocol, role }, 'SocketCAN transport');
   return new SocketCanTransport({
     interface: config.interface,
+    bitrate: config.bitrate,
     filters: role === 'monitor' ? undefined : filtersForProtocol(config.protocol, role),
     ...(role === 'safety' ? { loadAddon: () => loadFfiRawChannels(config.interface) } : {}),
   });

@@ -6,6 +6,7 @@
  * while the main loop is stalled; its N-API releases, which can, need Node 22 (docs/safety.md).
  * Here a poll(2) waits on libuv's thread pool and its callback runs on the calling thread's own loop.
  */
+import type { ReceiveBufferResult } from './receive-queue.js';
 import type { RawChannel, SocketCanAddon } from './socketcan-transport.js';
 
 // linux/socket.h, linux/can.h, linux/can/raw.h, poll.h (the same on every Linux architecture)
@@ -16,6 +17,10 @@ const SOL_CAN_RAW = 101;
 const CAN_RAW_FILTER = 1;
 const CAN_RAW_ERR_FILTER = 2;
 const MSG_DONTWAIT = 0x40;
+// asm-generic/socket.h (x86, ARM, arm64; not alpha, mips, parisc, sparc)
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
 const POLLIN = 0x1;
 const POLL_STOPPED = 0x8 | 0x10 | 0x20; // POLLERR | POLLHUP | POLLNVAL
 const CAN_EFF_FLAG = 0x80000000;
@@ -36,6 +41,7 @@ interface Libc {
   if_nametoindex(name: string): number;
   bind(fd: number, addr: Buffer, len: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   close(fd: number): number;
@@ -112,6 +118,30 @@ class FfiRawChannel implements RawChannel {
     this.option(CAN_RAW_ERR_FILTER, value);
   }
 
+  /**
+   * Raises the receive queue to at least `bytes` (never lowers it), as canplug's patch of the
+   * socketcan addon does: SO_RCVBUFFORCE, else SO_RCVBUF within net.core.rmem_max. Called once,
+   * before the first poll. (No getDropCount: see docs/socketcan.md.)
+   */
+  setReceiveBuffer(bytes: number): ReceiveBufferResult {
+    let forced = false;
+    if (this.socketInt(SO_RCVBUF) / 2 < bytes) {
+      const value = Buffer.alloc(4);
+      value.writeInt32LE(bytes, 0);
+      forced = this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, value, 4) === 0;
+      if (!forced && this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, value, 4) !== 0) throw new Error('setsockopt SO_RCVBUF failed on the CAN socket');
+    }
+    return { bytes: this.socketInt(SO_RCVBUF), forced };
+  }
+
+  private socketInt(name: number): number {
+    const value = Buffer.alloc(4);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(4, 0);
+    if (this.closed || this.libc.getsockopt(this.fd, SOL_SOCKET, name, value, len) !== 0) throw new Error('getsockopt failed on the CAN socket');
+    return value.readInt32LE(0);
+  }
+
   private option(name: number, value: Buffer): void {
     if (this.closed || this.libc.setsockopt(this.fd, SOL_CAN_RAW, name, value, value.length) !== 0) {
       throw new Error('setsockopt failed on the CAN socket');
@@ -161,6 +191,7 @@ export async function loadFfiRawChannels(iface: string): Promise<SocketCanAddon>
       if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
       bind: lib.func('int bind(int fd, const void *addr, unsigned int len)'),
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
+      getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
       recv: lib.func('long recv(int fd, void *buf, unsigned long len, int flags)'),
       send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)'),
       close: lib.func('int close(int fd)'),

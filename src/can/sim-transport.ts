@@ -12,13 +12,40 @@ import { Transport, type TransportStats } from './transport.js';
 
 type Receiver = (frame: CanFrame) => void;
 
-/** A frame as it crosses to another thread (structured clone turns a Buffer into a Uint8Array). */
-interface WireFrame {
-  id: number;
-  data: Uint8Array;
-  ext?: boolean;
-  rtr?: boolean;
-  err?: boolean;
+/**
+ * Frames cross to the other threads packed, 16 bytes each (id u32, flags, length, 2 spare, 8 data
+ * bytes), all those sent in one synchronous turn in one message: a message per frame (an object and
+ * a Uint8Array cloned each time) was a fifth of the gateway's CPU at 8,000 frames/s (bench/README.md).
+ */
+const WIRE_BYTES = 16;
+const EXT = 1;
+const RTR = 2;
+const ERR = 4;
+
+function pack(frames: CanFrame[]): Uint8Array {
+  const out = Buffer.alloc(frames.length * WIRE_BYTES);
+  frames.forEach((f, i) => {
+    const at = i * WIRE_BYTES;
+    out.writeUInt32LE(f.id >>> 0, at);
+    out[at + 4] = (f.ext ? EXT : 0) | (f.rtr ? RTR : 0) | (f.err ? ERR : 0);
+    out[at + 5] = f.data.length;
+    out.set(f.data.subarray(0, 8), at + 8);
+  });
+  return out;
+}
+
+function unpack(wire: Uint8Array): CanFrame[] {
+  const buf = Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength);
+  const frames: CanFrame[] = [];
+  for (let at = 0; at + WIRE_BYTES <= buf.length; at += WIRE_BYTES) {
+    const flags = buf[at + 4];
+    const frame: CanFrame = { id: buf.readUInt32LE(at), data: Buffer.from(buf.subarray(at + 8, at + 8 + buf[at + 5])) };
+    if (flags & EXT) frame.ext = true;
+    if (flags & RTR) frame.rtr = true;
+    if (flags & ERR) frame.err = true;
+    frames.push(frame);
+  }
+  return frames;
 }
 
 export class VirtualBus {
@@ -28,6 +55,8 @@ export class VirtualBus {
   private scheduled = false;
   /** Joined while this thread has an endpoint, so an unused bus keeps no thread alive. */
   private channel: BroadcastChannel | undefined;
+  /** Frames for the other threads, sent together once the current synchronous turn ends. */
+  private outgoing: CanFrame[] = [];
 
   /** `name` joins the bus of that name in every thread of the process; by default a new bus. */
   constructor(readonly name: string = `canplug-bus-${randomUUID()}`) {}
@@ -49,9 +78,7 @@ export class VirtualBus {
     if (this.channel) return;
     const channel = new BroadcastChannel(this.name);
     channel.onmessage = (event) => {
-      const wire: WireFrame = event.data;
-      const frame: CanFrame = { ...wire, data: Buffer.from(wire.data.buffer, wire.data.byteOffset, wire.data.byteLength) };
-      this.queue.push({ from: undefined, frame });
+      for (const frame of unpack(event.data as Uint8Array)) this.queue.push({ from: undefined, frame });
       this.schedule();
     };
     // A daemon's bus must not keep the process alive after everything else has stopped.
@@ -65,11 +92,21 @@ export class VirtualBus {
   }
 
   private transmit(from: Receiver, frame: CanFrame): void {
-    // Its own small buffer: a pooled Buffer's view would clone the whole 8 KiB pool to the other thread.
-    const wire: WireFrame = { ...frame, data: new Uint8Array(frame.data) };
-    this.channel?.postMessage(wire);
-    this.queue.push({ from, frame: { ...frame, data: Buffer.from(frame.data) } });
+    const copy = { ...frame, data: Buffer.from(frame.data) };
+    if (this.channel) {
+      // A microtask, not setImmediate: the other threads get the frames as soon as this turn's code
+      // returns, before any other callback could stall this thread (the safety worker relies on it).
+      if (this.outgoing.length === 0) queueMicrotask(() => this.postOutgoing());
+      this.outgoing.push(copy);
+    }
+    this.queue.push({ from, frame: copy });
     this.schedule();
+  }
+
+  private postOutgoing(): void {
+    const frames = this.outgoing;
+    this.outgoing = [];
+    this.channel?.postMessage(pack(frames));
   }
 
   private schedule(): void {

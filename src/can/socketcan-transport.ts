@@ -4,10 +4,12 @@
  * and runs without it. The transport survives its interface going down, being deleted and being
  * re-created: it reports `down`, retries with a capped back-off and reports `up` again.
  */
+import { createRequire } from 'node:module';
 import type { CanFrame } from './frame.js';
 import { interfaceState } from './can-interfaces.js';
 import { describeErrorFrame } from './error-frame.js';
 import type { CanFilter } from './filters.js';
+import { KernelDropCounter, receiveQueueBytes, reviewReceiveQueue, type ReceiveBufferResult, type ReceiveQueueReport } from './receive-queue.js';
 import { Transport, type TransportStats } from './transport.js';
 
 // linux/can.h
@@ -34,6 +36,10 @@ export interface RawChannel {
   send(msg: { id: number; data: Buffer; ext: boolean; rtr: boolean }): number;
   setRxFilters(filters: { id: number; mask: number; invert?: boolean }[]): void;
   setErrorFilters(mask: number): void;
+  /** Sizes the kernel's receive queue (canplug's patch of the addon, patches/socketcan+4.0.7.patch). */
+  setReceiveBuffer?(bytes: number): ReceiveBufferResult;
+  /** The kernel's count of frames dropped on a full receive queue (SO_MEMINFO, else as of the last frame read: SO_RXQ_OVFL; the patch). */
+  getDropCount?(): number;
 }
 export interface SocketCanAddon {
   createRawChannelWithOptions(name: string, options: { timestamps?: boolean; non_block_send?: boolean }): RawChannel;
@@ -50,6 +56,8 @@ export interface SocketCanOptions {
   maxBackoffMs?: number;
   /** How often the interface's sysfs state is checked while up (default 1000 ms). */
   pollMs?: number;
+  /** Bus bitrate: the receive queue is sized for one second of a full bus at this rate (default 125000). */
+  bitrate?: number;
   /** For tests: replaces `import('socketcan')`. */
   loadAddon?: () => Promise<SocketCanAddon>;
 }
@@ -69,11 +77,11 @@ export interface SocketCanStats extends TransportStats {
 /** Loads the optional addon; the error names the package and the interface it was needed for. */
 export async function loadSocketcanAddon(iface: string, name = 'socketcan'): Promise<SocketCanAddon> {
   // A variable specifier keeps tsc and bundlers from requiring the optional package.
+  let addon: SocketCanAddon;
   try {
     const mod = (await import(name)) as { default?: SocketCanAddon } & Partial<SocketCanAddon>;
-    const addon = mod.default ?? (mod as SocketCanAddon);
+    addon = mod.default ?? (mod as SocketCanAddon);
     if (typeof addon.createRawChannelWithOptions !== 'function') throw new Error('createRawChannelWithOptions is missing');
-    return addon;
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`'${name}'`);
     const why = missing
@@ -81,11 +89,25 @@ export async function loadSocketcanAddon(iface: string, name = 'socketcan'): Pro
       : `the optional npm package "${name}" failed to load (npm rebuild ${name}): ${(err as Error).message}`;
     throw new Error(`SocketCAN transport cannot open CAN interface "${iface}": ${why}`, { cause: err });
   }
+  // Without the patch frames dropped on a full receive queue would go unseen: refuse, and say how to fix it.
+  const require = createRequire(import.meta.url);
+  const native = require(`${name}/build/Release/can.node`) as { RawChannel?: { prototype: Partial<RawChannel> } };
+  if (typeof native.RawChannel?.prototype.getDropCount !== 'function') {
+    throw new Error(
+      `SocketCAN transport cannot open CAN interface "${iface}": the "${name}" addon was built without canplug's patch ` +
+        `(patches/socketcan+4.0.7.patch: receive queue size, kernel drop count); run npm install, or node scripts/patch-socketcan.mjs`,
+    );
+  }
+  return addon;
 }
 
 export class SocketCanTransport extends Transport {
   readonly name: string;
   private readonly opts: Required<Omit<SocketCanOptions, 'filters' | 'loadAddon'>> & Pick<SocketCanOptions, 'filters' | 'loadAddon'>;
+  private readonly drops = new KernelDropCounter();
+  /** Whether the channels can count kernel drops (the patched addon; not the safety worker's libc channel). */
+  private countsDrops = false;
+  private receiveQueue: ReceiveQueueReport;
   private addon?: SocketCanAddon;
   private channel?: RawChannel;
   /** Kept until the next retirement so its libuv handles finish closing before GC can free them. */
@@ -111,8 +133,9 @@ export class SocketCanTransport extends Transport {
       throw new Error(`"${options.interface}" is not a network interface name`);
     }
     if (options.filters && options.filters.length === 0) throw new Error('an empty filter list would receive nothing');
-    this.opts = { maxQueue: 256, maxBackoffMs: 2000, pollMs: 1000, ...options };
+    this.opts = { maxQueue: 256, maxBackoffMs: 2000, pollMs: 1000, bitrate: 125_000, ...options };
     this.name = `socketcan:${options.interface}`;
+    this.receiveQueue = { wanted: receiveQueueBytes(this.opts.bitrate) };
   }
 
   async start(): Promise<void> {
@@ -152,13 +175,21 @@ export class SocketCanTransport extends Transport {
   }
 
   stats(): SocketCanStats {
+    this.readDrops();
     return {
       ...this.counters,
+      kernelDrops: this.countsDrops ? this.drops.total : undefined,
       up: this.isUp,
       interface: this.opts.interface,
       queued: this.queue.length,
       downReason: this.isUp ? undefined : this.downReason,
+      receiveQueue: this.receiveQueue,
     };
+  }
+
+  private readDrops(): void {
+    const count = this.channel?.getDropCount?.();
+    if (count !== undefined) this.drops.observe(count);
   }
 
   private write(frame: CanFrame): boolean {
@@ -187,6 +218,7 @@ export class SocketCanTransport extends Transport {
       const flags = CAN_EFF_FLAG | CAN_RTR_FLAG;
       if (this.opts.filters) channel.setRxFilters(this.opts.filters.map((f) => ({ id: f.id, mask: (f.mask | flags) >>> 0 })));
       channel.setErrorFilters(CAN_ERR_MASK);
+      if (channel.setReceiveBuffer) this.receiveQueue = reviewReceiveQueue(this.receiveQueue.wanted, channel.setReceiveBuffer(this.receiveQueue.wanted / 2));
       // The addon keeps its listeners in persistent (GC-root) handles: a listener that captured the
       // channel would keep it, and its socket, alive forever. A generation number names it instead.
       const gen = ++this.generation;
@@ -204,6 +236,8 @@ export class SocketCanTransport extends Transport {
     this.everUp = true;
     this.inOutage = false;
     this.channel = channel;
+    this.countsDrops = typeof channel.getDropCount === 'function';
+    this.drops.newSocket();
     this.channelGen = this.generation;
     this.ifindex = state.ifindex;
     this.isUp = true;
@@ -230,6 +264,7 @@ export class SocketCanTransport extends Transport {
   private onStopped(gen: number): void {
     const ch = this.channel;
     if (gen !== this.channelGen || !ch || !this.running) return;
+    this.readDrops();
     // The addon is inside its own stop path: forget the channel first so retire() won't stop() it again.
     this.channel = undefined;
     this.retired = ch;
@@ -269,6 +304,7 @@ export class SocketCanTransport extends Transport {
 
   /** Stops the current channel; frames still queued for it can no longer go out and count as dropped. */
   private retire(): void {
+    this.readDrops();
     const ch = this.channel;
     this.channel = undefined;
     this.counters.dropped += this.queue.length;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { CanFrame } from './frame.js';
+import type { ReceiveQueueReport } from './receive-queue.js';
 
 export interface TransportEvents {
   /** A frame from the bus (never one this transport sent itself). */
@@ -18,6 +19,10 @@ export interface TransportStats {
   dropped: number;
   busErrors: number;
   up: boolean;
+  /** Frames the kernel dropped because the socket's receive queue was full (kernel sockets only). */
+  kernelDrops?: number;
+  /** The socket's receive queue against what one second of a full bus needs (kernel sockets only). */
+  receiveQueue?: ReceiveQueueReport;
 }
 
 /**

@@ -32,7 +32,7 @@ export const ConfigSchema = Type.Object(
         interface: Type.String({ minLength: 1, default: 'can0', description: 'SocketCAN interface' }),
         bitrate: Type.Union([125000, 250000, 500000, 1000000].map((v) => Type.Literal(v)), {
           default: 125000,
-          description: 'documented; the OS brings the interface up at this rate',
+          description: 'the OS brings the interface up at this rate; the gateway sizes its CAN receive queue for one second of it',
         }),
         protocol: Enum(['v1', 'seed'] as const, 'v1'),
         heartbeat_timeout_ms: Type.Integer({ minimum: 500, maximum: 600000, default: 3500 }),

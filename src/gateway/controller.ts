@@ -379,6 +379,8 @@ export class Gateway {
     m.canplug_can_frames_malformed_total = () => this.can.counters.malformed;
     m.canplug_can_frames_lost_total = () => this.registry.framesLost;
     m.canplug_can_bus_errors_total = () => this.can.counters.busErrors + this.can.transport.stats().busErrors;
+    m.canplug_can_kernel_drops_total = () => this.can.transport.stats().kernelDrops ?? 0;
+    m.canplug_can_receive_queue_bytes = () => this.can.transport.stats().receiveQueue?.bytes ?? 0;
     m.canplug_db_readings_written_total = () => this.writer.health().readingsWritten;
     m.canplug_devices_online = () => this.registry.list().filter((d) => d.available).length;
   }

@@ -48,6 +48,8 @@ export function healthReport(
       frames_lost: g.registry.framesLost,
       frames_quarantined: g.registry.framesQuarantined,
       frames_dropped: can.dropped,
+      kernel_drops: can.kernelDrops ?? 0,
+      ...(can.receiveQueue ? { receive_queue: can.receiveQueue } : {}),
       frames_not_applied: g.can.counters.handlerFailed,
       bus_errors: g.can.counters.busErrors + can.busErrors,
     },

@@ -37,6 +37,7 @@ export class Metrics {
     counter('canplug_can_frames_malformed_total', 'CAN frames with a protocol id but a bad length or content');
     counter('canplug_can_frames_lost_total', 'CAN frames lost, from sequence gaps');
     counter('canplug_can_bus_errors_total', 'CAN error frames and controller errors');
+    counter('canplug_can_kernel_drops_total', "CAN frames the kernel dropped because the gateway's socket receive queue was full (SO_RXQ_OVFL)");
     counter('canplug_mqtt_messages_published_total', 'MQTT messages published');
     counter('canplug_mqtt_messages_rejected_total', 'MQTT messages refused (too big, bad payload)');
     counter('canplug_mqtt_messages_dropped_total', 'QoS 0 state messages dropped while the broker was not reading (republished once it reads again)');
@@ -65,15 +66,19 @@ export class Metrics {
         for (const [kind, value] of Object.entries(labeled.canplug_mqtt_broker_refused_total?.() ?? {})) this.inc({ kind }, value);
       },
     });
-    const sources = this.sources;
-    new Gauge({
-      name: 'canplug_devices_online',
-      help: 'devices currently online',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.canplug_devices_online?.() ?? 0);
-      },
-    });
+    const gauge = (name: string, help: string) => {
+      const sources = this.sources;
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(sources[name]?.() ?? 0);
+        },
+      });
+    };
+    gauge('canplug_devices_online', 'devices currently online');
+    gauge('canplug_can_receive_queue_bytes', "the CAN socket's receive queue as the kernel granted it (0 on the simulated bus)");
     this.dbFlushSeconds = new Histogram({
       name: 'canplug_db_flush_seconds',
       help: 'time to write one batch of readings and events',

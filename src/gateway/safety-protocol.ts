@@ -8,7 +8,7 @@ export interface Latch {
 
 /** What the worker starts with (its workerData). Devices are named by their key: 'can:3', 'seed'. */
 export interface SafetyWorkerInit {
-  can: { transport: 'sim' | 'socketcan'; interface: string; protocol: 'v1' | 'seed' };
+  can: { transport: 'sim' | 'socketcan'; interface: string; protocol: 'v1' | 'seed'; bitrate: number };
   /** The simulated bus to join (VirtualBus name), when `can.transport` is sim. */
   busName?: string;
   /** `safety.gateway_rule`: off, the worker trips nothing but still holds restored latches. */

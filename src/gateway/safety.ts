@@ -136,7 +136,7 @@ export class Safety {
       const latch: Latch | undefined = kind && d.state.gatewayLatch ? { kind, reason: d.state.gatewayLatch } : undefined;
       return { key: d.key, limits: this.limits(d), latch };
     });
-    return { can: { transport: can.transport, interface: can.interface, protocol: can.protocol }, busName, gatewayRule: config.gateway_rule, defaults, devices };
+    return { can: { transport: can.transport, interface: can.interface, protocol: can.protocol, bitrate: can.bitrate }, busName, gatewayRule: config.gateway_rule, defaults, devices };
   }
 
   /** The limits in force for a device: its own overrides over the configured defaults. */

@@ -40,6 +40,19 @@ class FakeChannel implements RawChannel {
     this.filters.push(filters);
   }
   setErrorFilters() {}
+  /** What the kernel allows without CAP_NET_ADMIN (net.core.rmem_max); undefined: the capability is there. */
+  static rmemMax: number | undefined;
+  /** The kernel's drop counter of this socket (SO_RXQ_OVFL). */
+  drops = 0;
+  receiveBuffer = 0;
+  setReceiveBuffer(bytes: number) {
+    const max = FakeChannel.rmemMax;
+    this.receiveBuffer = 2 * (max === undefined ? bytes : Math.min(bytes, max));
+    return { bytes: this.receiveBuffer, forced: max === undefined };
+  }
+  getDropCount() {
+    return this.drops;
+  }
 }
 
 function fakeAddon() {
@@ -57,6 +70,7 @@ function fakeAddon() {
 const open: SocketCanTransport[] = [];
 afterEach(async () => {
   for (const t of open.splice(0)) await t.stop();
+  FakeChannel.rmemMax = undefined;
 });
 async function start(options: Partial<ConstructorParameters<typeof SocketCanTransport>[0]> = {}) {
   const { addon, channels } = fakeAddon();
@@ -94,6 +108,7 @@ test('frames are emitted and counted; error frames become bus errors with their 
   assert.deepEqual(errors, ['bus-off', 'controller:rx-overflow,controller:tx-overflow']);
   assert.deepEqual({ ...transport.stats(), downReason: undefined }, {
     received: 1, sent: 0, dropped: 0, busErrors: 2, reconnects: 0, up: true, interface: 'lo', queued: 0, downReason: undefined,
+    kernelDrops: 0, receiveQueue: { bytes: 1_024_000, wanted: 1_024_000 },
   });
 });
 
@@ -162,4 +177,41 @@ test('reconnect attempts back off from 200 ms, doubling, and never wait longer t
     assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`);
   });
   assert.equal(transport.stats().up, true);
+});
+
+test('the receive queue is sized for one second of a full bus at the configured bitrate', async () => {
+  const { transport, channels } = await start({ bitrate: 1_000_000 });
+  // 8,000 frames of 1,024 bytes; the kernel doubles what SO_RCVBUF(FORCE) is given.
+  assert.equal(channels[0].receiveBuffer, 8_192_000);
+  assert.deepEqual(transport.stats().receiveQueue, { bytes: 8_192_000, wanted: 8_192_000 });
+});
+
+test('a queue capped by net.core.rmem_max is reported with the setting that fixes it', async () => {
+  FakeChannel.rmemMax = 212_992;
+  const { transport } = await start({ bitrate: 500_000 });
+  const queue = transport.stats().receiveQueue!;
+  assert.equal(queue.bytes, 425_984);
+  assert.equal(queue.wanted, 4_096_000);
+  assert.match(queue.problem!, /receive queue is 425984 bytes/);
+  assert.match(queue.problem!, /net\.core\.rmem_max to at least 2048000/);
+  assert.match(queue.problem!, /CAP_NET_ADMIN/);
+});
+
+test('kernel drops add up over reconnects and across the 32-bit wrap of the kernel counter', async () => {
+  const { transport, channels } = await start({ maxBackoffMs: 100 });
+  channels[0].drops = 0xffff_fff0;
+  assert.equal(transport.stats().kernelDrops, 0xffff_fff0);
+  channels[0].drops = 5; // wrapped: 21 more
+  assert.equal(transport.stats().kernelDrops, 0xffff_fff0 + 21);
+  channels[0].drops = 9; // 4 more, then the socket goes away: counted before it is dropped
+  channels[0].onStopped!();
+  await new Promise<void>((resolve) => transport.once('up', () => resolve()));
+  channels[1].drops = 3; // the new socket counts from zero
+  assert.equal(transport.stats().kernelDrops, 0xffff_fff0 + 21 + 4 + 3);
+});
+
+test('the installed socketcan addon carries the patch that sizes the queue and counts kernel drops', async () => {
+  // loadSocketcanAddon refuses an addon built without patches/socketcan+4.0.7.patch.
+  const addon = await loadSocketcanAddon('vcan0');
+  assert.equal(typeof addon.createRawChannelWithOptions, 'function');
 });

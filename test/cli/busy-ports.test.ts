@@ -58,8 +58,10 @@ test('HTTP port taken: the daemon runs without it, says so on MQTT, and listens 
   assert.match(health.problems[0], /^HTTP is not listening \(.*EADDRINUSE.*\); retrying$/);
   await waitFor(() => mqtt.messages.has('canplug/socket-1'), 5000, 'the bus is bridged');
   // Storage runs: the bridge's health check reports readings written.
-  await mqtt.client.publishAsync('canplug/bridge/request/health_check', '');
-  const report = await waitFor(() => {
+  // Asked again until the first commit shows in the answer (one answer per request).
+  const report = await waitFor(async () => {
+    await mqtt.client.publishAsync('canplug/bridge/request/health_check', '');
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const text = mqtt.messages.get('canplug/bridge/response/health_check');
     const data = text ? (JSON.parse(text) as { data: Health }).data : undefined;
     return data && data.database.readings_written > 0 && data;

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { receiveQueueBytes } from '../../src/can/receive-queue.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const INSTALL = join(REPO, 'deploy/install.sh');
@@ -87,6 +88,12 @@ test('staged from this checkout: the program as the release packs it, a runnable
   assert.equal(mode(join(root, 'var/lib/canplug')), 0o750);
   assert.match(readFileSync(join(root, 'etc/systemd/network/80-canplug-can0.network'), 'utf8'), /^\[CAN\]\nBitRate=250000$/m);
   assert.match(readFileSync(join(root, 'usr/lib/sysusers.d/canplug.conf'), 'utf8'), /^u canplug - "canplug gateway" \/var\/lib\/canplug /m);
+  // Without CAP_NET_ADMIN (the unit grants none), the kernel caps SO_RCVBUF at rmem_max: the file
+  // must allow the request for one second of a full 1 Mbit/s bus.
+  const sysctl = readFileSync(join(root, 'etc/sysctl.d/60-canplug-can.conf'), 'utf8');
+  const rmemMax = Number(/^net\.core\.rmem_max = (\d+)$/m.exec(sysctl)?.[1]);
+  assert.ok(rmemMax >= receiveQueueBytes(1_000_000) / 2, `rmem_max ${rmemMax}`);
+  assert.match(unit, /^CapabilityBoundingSet=$/m, 'no capability needed for the receive queue');
 
   if (has('systemd-analyze')) {
     const verify = spawnSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8' });
@@ -168,7 +175,7 @@ test('from a checkout that was not built, install.sh says to run npm ci first', 
 
 test('--uninstall removes the program, command, unit and service user file, and keeps config and data', (t) => {
   const root = scratch(t);
-  const files = ['usr/lib/canplug/bin/canplug.js', 'usr/bin/canplug', 'usr/lib/systemd/system/canplug.service', 'usr/lib/sysusers.d/canplug.conf', 'usr/lib/canplug.new/package.json'];
+  const files = ['usr/lib/canplug/bin/canplug.js', 'usr/bin/canplug', 'usr/lib/systemd/system/canplug.service', 'usr/lib/sysusers.d/canplug.conf', 'usr/lib/canplug.new/package.json', 'etc/sysctl.d/60-canplug-can.conf'];
   for (const file of [...files, 'etc/canplug/canplug.yaml', 'var/lib/canplug/canplug.db', 'var/lib/canplug/token']) {
     mkdirSync(dirname(join(root, file)), { recursive: true });
     writeFileSync(join(root, file), file);

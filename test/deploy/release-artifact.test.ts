@@ -45,6 +45,7 @@ test('the artifact carries the built program and dashboard, the migrations, the 
     'deploy/README.md',
     'scripts/build-dist.mjs',
     'scripts/build-dashboard.mjs',
+    'scripts/patch-socketcan.mjs',
     ...listMigrations().map((m) => `migrations/${m.name}.sql`),
   ];
   const missing = required.filter((f) => !files.includes(f));
@@ -67,7 +68,8 @@ test('the artifact ships no tests, benchmarks, dashboard sources, data or secret
     /^test-artifacts\//,
     /^dashboard\/(?!dist\/)/,
     /^firmware\/(?!canplug\.dbc$)/,
-    /^scripts\/(?!build-dist\.mjs$|build-dashboard\.mjs$)/,
+    // The build scripts, and the postinstall that patches socketcan in a user's install.
+    /^scripts\/(?!build-dist\.mjs$|build-dashboard\.mjs$|patch-socketcan\.mjs$)/,
     /(^|\/)token$/,
     /\.(db|db-wal|db-shm|bak|sqlite|pem|key|crt|log|tgz)$/,
     /(^|\/)\.env/,
