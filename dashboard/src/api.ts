@@ -16,18 +16,23 @@ export function whenUnauthorized(handler: (message: string) => void): void {
   onUnauthorized = handler;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * `signal`: the caller no longer wants the answer (see Latest); the call then rejects, and the caller
+ * checks `signal.aborted` to tell that from a failure.
+ */
+export async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = {};
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal });
   } catch {
     throw new ApiError(0, 'the gateway cannot be reached');
   }
   const text = await response.text();
+  signal?.throwIfAborted();
   let data: unknown;
   try {
     data = text ? JSON.parse(text) : undefined;
@@ -42,4 +47,25 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return data as T;
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
+export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, undefined, signal);
+
+/**
+ * A view's loads where only the newest answer counts. Starting a load aborts the one before, and
+ * leaving the view aborts the last: a late answer (a slow gateway, a loaded Pi) never lands on a view
+ * that moved on (another filter, another device, a device gone, another view).
+ */
+export class Latest {
+  private controller: AbortController | undefined;
+
+  /** The signal for a new load; the one before is aborted. */
+  start(): AbortSignal {
+    this.stop();
+    this.controller = new AbortController();
+    return this.controller.signal;
+  }
+
+  /** Whatever is on its way is no longer wanted. */
+  stop(): void {
+    this.controller?.abort();
+  }
+}

@@ -188,18 +188,29 @@ export class DevicesView implements View {
     this.cards.clear();
   }
 
+  /**
+   * Lays the cards out again (a device came, went, was renamed, moved room). A card is kept while its
+   * device is shown: a switch request on its way keeps it busy, and the answer lands on the card the
+   * user sees, not on one laid out before.
+   */
   private render(): void {
     if (!this.root) return;
-    this.clear();
     const devices = store.visible();
+    const shown = new Set(devices.map((d) => d.key));
+    for (const [key, card] of this.cards) {
+      if (shown.has(key)) continue;
+      card.spark.destroy();
+      this.cards.delete(key);
+    }
     if (devices.length === 0) {
       replace(this.root, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…'));
       return;
     }
     const grid = h('div', { class: 'cards' });
     for (const device of devices) {
-      const card = new Card(device);
-      this.cards.set(device.key, card);
+      let card = this.cards.get(device.key);
+      if (card) card.update(device);
+      else this.cards.set(device.key, (card = new Card(device)));
       grid.append(card.el);
     }
     replace(this.root, grid);

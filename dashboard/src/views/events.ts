@@ -1,6 +1,6 @@
 /** The event log: trips, refusals, resets, switching, availability; newest first, live, paged. */
 import type { EventView } from '../../../src/api/live-protocol.js';
-import { type ApiError, get } from '../api.js';
+import { type ApiError, get, Latest } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
 import { store } from '../store.js';
 import type { View } from '../ui.js';
@@ -42,6 +42,8 @@ export class EventsView implements View {
   private filterKey: string | undefined;
   private nextBefore: string | number | null = null;
   private available = true;
+  /** A filter changed (or the view left) while a page loads: that page's answer is dropped. */
+  private readonly loads = new Latest();
 
   mount(root: HTMLElement): void {
     this.fillDevices();
@@ -66,6 +68,7 @@ export class EventsView implements View {
 
   unmount(): void {
     this.unlisten?.();
+    this.loads.stop();
     this.list = undefined;
   }
 
@@ -93,31 +96,35 @@ export class EventsView implements View {
   }
 
   private async load(first: boolean): Promise<void> {
-    if (!this.list || !this.more || !this.note) return;
+    const { list, more, note } = this;
+    if (!list || !more || !note) return;
+    const signal = this.loads.start();
     if (first) {
       this.nextBefore = null;
-      this.list.replaceChildren();
+      list.replaceChildren();
+      more.hidden = true;
     }
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (this.filter.device) query.set('device', this.filter.device);
     if (this.filter.type) query.set('type', this.filter.type);
     if (!first && this.nextBefore !== null) query.set('before', String(this.nextBefore));
     try {
-      const page = await get<EventPage>(`api/events?${query}`);
-      this.note.hidden = true;
-      this.list.append(...page.events.map((e) => row(e)));
+      const page = await get<EventPage>(`api/events?${query}`, signal);
+      note.hidden = true;
+      list.append(...page.events.map((e) => row(e)));
       this.nextBefore = page.next_before;
       if (first && page.events.length === 0) this.showNote('No events yet.');
     } catch (error) {
+      if (signal.aborted) return;
       const e = error as ApiError;
       this.available = e.status !== 404;
       this.nextBefore = null;
       // Without the stored log, show what the live stream brought since this page was opened.
       const seen = recent.filter((r) => this.matches(r)).reverse();
-      this.list.append(...seen.map((r) => row(r)));
+      list.append(...seen.map((r) => row(r)));
       this.showNote(this.available ? e.message : 'The stored event log is not available on this gateway (GET /api/events answered 404); showing events since this page was opened.');
     }
-    this.more.hidden = this.nextBefore === null;
+    more.hidden = this.nextBefore === null;
   }
 
   private showNote(text: string): void {

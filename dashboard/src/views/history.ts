@@ -1,6 +1,6 @@
 /** Charts of a device's history: min/avg/max per bucket from the gateway, energy per day. */
 import uPlot from 'uplot';
-import { type ApiError, get } from '../api.js';
+import { type ApiError, get, Latest } from '../api.js';
 import { h, replace } from '../dom.js';
 import { store, type StoreChange } from '../store.js';
 import type { View } from '../ui.js';
@@ -121,6 +121,8 @@ export class HistoryView implements View {
   private device = '';
   private key: string | undefined;
   private root: HTMLElement | undefined;
+  /** Another device or range chosen, the device gone, or the view left while charts load: that answer is dropped. */
+  private readonly loads = new Latest();
   private readonly picker = h('select', { 'aria-label': 'device', onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value) });
   private readonly box = h('div', { class: 'charts', id: 'charts' });
   private readonly ranges = h('div', { class: 'segmented', role: 'group', 'aria-label': 'time range' });
@@ -138,6 +140,7 @@ export class HistoryView implements View {
 
   unmount(): void {
     this.root = undefined;
+    this.loads.stop();
     this.unlisten?.();
     window.clearInterval(this.timer);
     this.observer?.disconnect();
@@ -163,6 +166,7 @@ export class HistoryView implements View {
   }
 
   private gone(text: string): void {
+    this.loads.stop();
     this.key = undefined;
     this.fillPicker();
     for (const p of this.plots) p.destroy();
@@ -203,21 +207,20 @@ export class HistoryView implements View {
   private async load(): Promise<void> {
     const box = this.box;
     if (!this.root || !this.device || (store.loaded && !this.key)) return;
+    const signal = this.loads.start();
     if (this.plots.length === 0) replace(box, h('p', { class: 'empty' }, 'Loading…'));
-    const asked = this.device;
     const to = Date.now();
     const id = encodeURIComponent(this.device);
     let readings: Readings;
     let energy: Energy | undefined;
     try {
-      readings = await get<Readings>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`);
-      energy = await get<Energy>(`api/devices/${id}/energy?period=day`).catch(() => undefined);
+      readings = await get<Readings>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`, signal);
+      energy = await get<Energy>(`api/devices/${id}/energy?period=day`, signal).catch(() => undefined);
     } catch (error) {
-      if (asked === this.device && this.root) replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
+      if (!signal.aborted) replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
       return;
     }
-    // Another device was chosen (or the view left) while this one loaded: its answer is stale.
-    if (asked !== this.device || !this.root) return;
+    if (signal.aborted) return;
     for (const p of this.plots) p.destroy();
     this.plots = [];
     const panels = [h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' })];

@@ -1,5 +1,5 @@
 /** Rules: the list in evaluation order, enable/disable, edit, delete, new. */
-import { api, get, type ApiError } from '../api.js';
+import { api, get, Latest, type ApiError } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
 import { canChange, notAvailable, toast, whyDisabled, type View } from '../ui.js';
 import { openRuleEditor } from './rule-editor.js';
@@ -9,6 +9,8 @@ export class RulesView implements View {
   private root: HTMLElement | undefined;
   /** The rules as last loaded, drawn again when the access or the link changes. */
   private rules: Rule[] | undefined;
+  /** Two quick changes each load the list: the older list arriving last must not undo the newer. */
+  private readonly loads = new Latest();
 
   mount(root: HTMLElement): void {
     this.root = root;
@@ -18,6 +20,7 @@ export class RulesView implements View {
 
   unmount(): void {
     this.root = undefined;
+    this.loads.stop();
   }
 
   /** Unlocked, locked, or the gateway came and went: the controls follow. */
@@ -26,9 +29,13 @@ export class RulesView implements View {
   }
 
   private async load(): Promise<void> {
+    // A change answered after the view was left: nothing to show it on.
+    if (!this.root) return;
+    const signal = this.loads.start();
     try {
-      this.rules = await get<Rule[]>('api/rules');
+      this.rules = await get<Rule[]>('api/rules', signal);
     } catch (error) {
+      if (signal.aborted) return;
       const e = error as ApiError;
       if (this.root) replace(this.root, e.status === 404 ? notAvailable('Rules', 'GET /api/rules') : h('p', { class: 'empty' }, e.message));
       return;
