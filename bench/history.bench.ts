@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../src/db/database.js';
-import { DeviceStore } from '../src/db/devices.js';
+import { SqliteDeviceStore } from '../src/db/devices.js';
 import { History } from '../src/db/history.js';
 import { BatchWriter, type ReadingRow } from '../src/db/writer.js';
-import { parseConfig } from '../src/gateway/config.js';
-import { Gateway } from '../src/gateway/controller.js';
+import { parseConfig } from '../src/config/config.js';
+import { Gateway } from '../src/daemon/gateway.js';
 import { silentLogger } from '../src/log.js';
 
 const DEFAULT_READINGS = 1_000_000;
@@ -85,7 +85,7 @@ export async function runShape(shape: Shape) {
   try {
     const path = join(dir, 'bench.db');
     const db = openDatabase(path);
-    new DeviceStore(db).insert('can:1', 'can', 'socket-1');
+    new SqliteDeviceStore(db).insert('can:1', 'can', 'socket-1');
     const writer = new BatchWriter(db, { flushIntervalMs: 1000, log: silentLogger });
     // Buckets start at multiples of their width since the epoch: start the data on one.
     const from = Math.ceil(Date.UTC(2025, 0, 1) / shape.bucketMs) * shape.bucketMs;
@@ -114,10 +114,10 @@ export async function runShape(shape: Shape) {
     const gateway = new Gateway({ config, log: silentLogger });
     await gateway.start();
     const url = `/api/devices/socket-1/readings?from=${from}&to=${to}&bucket=${shape.bucket}`;
-    const response = await gateway.api.inject({ url });
+    const response = await gateway.parts.api.inject({ url });
     if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`);
     const restBuckets = response.json().buckets.length;
-    const rest = await timeAsync(() => gateway.api.inject({ url }));
+    const rest = await timeAsync(() => gateway.parts.api.inject({ url }));
     await gateway.stop();
 
     return {

@@ -5,7 +5,7 @@
  * of the first minute's).
  */
 import WebSocket from 'ws';
-import { LIVE_PROTOCOL } from '../../src/api/live-protocol.js';
+import { LIVE_PROTOCOL } from '../../src/contracts/live.js';
 import { benchConfig, withMosquitto, withTempDir, type BenchCase, type Row } from '../lib/bench-case.js';
 import { BenchProcess } from '../lib/gateway-process.js';
 import { Subscriber } from '../lib/subscriber.js';

@@ -10,8 +10,8 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseConfig } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { parseConfig } from '../../src/config/config.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { SocketCanTransport } from '../../src/can/socketcan-transport.js';
 import { decode } from '../../src/can/codec.js';
 import type { CanFrame } from '../../src/can/frame.js';
@@ -99,11 +99,11 @@ function measure(): Measurement {
     rssEnd: rss,
     heapUsed: process.memoryUsage().heapUsed,
     maxRss,
-    readingsWritten: gateway?.writer.health().readingsWritten ?? 0,
-    framesReceived: gateway?.can.counters.received ?? 0,
-    framesLost: gateway?.registry.framesLost ?? 0,
-    kernelDrops: bridge?.drops() ?? gateway?.can.transport.stats().kernelDrops ?? 0,
-    published: gateway?.mqtt.published ?? 0,
+    readingsWritten: gateway?.parts.writer.health().readingsWritten ?? 0,
+    framesReceived: gateway?.parts.can.counters.received ?? 0,
+    framesLost: gateway?.parts.canNodes.framesLost ?? 0,
+    kernelDrops: bridge?.drops() ?? gateway?.parts.can.transport.stats().kernelDrops ?? 0,
+    published: gateway?.parts.mqtt.published ?? 0,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6,
     gc: { ...gc },
@@ -158,22 +158,22 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
     await bridge.start();
   }
   const startMs = performance.now() - t0;
-  const onFlush = gateway.writer.onFlush;
-  gateway.writer.onFlush = (readings, ms) => {
+  const onFlush = gateway.parts.writer.onFlush;
+  gateway.parts.writer.onFlush = (readings, ms) => {
     flushMaxMs = Math.max(flushMaxMs, ms);
     onFlush(readings, ms);
   };
-  for (const socket of gateway.simSockets) {
+  for (const socket of gateway.parts.sim.sockets) {
     socket.onCommand = (command, at) =>
       commands.push({ node: socket.node, op: command.op, action: 'action' in command ? command.action : undefined, at: performance.timeOrigin + at });
   }
-  const virtualBus = gateway.virtualBus;
+  const virtualBus = gateway.parts.sim.bus;
   if (virtualBus && request.sourceNodes.length > 0) {
     const link = virtualBus.attach(() => {});
     source = new FrameSource({ nodes: request.sourceNodes, send: link.send });
     source.start();
   }
-  const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
+  const token = gateway.parts.tokens ? readFileSync(gateway.parts.tokens.path, 'utf8').trim() : '';
   return { type: 'ready', startMs, httpUrl: gateway.httpUrl(), mqttUrl: gateway.mqttUrl(), token, busPort: bridge?.port };
 }
 
@@ -214,8 +214,8 @@ async function floodTrips(request: Extract<ChildRequest, { type: 'flood-trips' }
  */
 async function trips(count: number): Promise<number[]> {
   const g = gateway!;
-  const socket = g.simSockets.find((s) => s.node === 1);
-  const device = g.registry.canNode(1);
+  const socket = g.parts.sim.sockets.find((s) => s.node === 1);
+  const device = g.parts.registry.canNode(1);
   if (!socket || !device) throw new Error('trips need simulated socket 1, online');
   socket.interlockEnabled = false;
   const ms: number[] = [];
@@ -238,8 +238,8 @@ async function trips(count: number): Promise<number[]> {
     socket.setHumidity(40);
     socket.reportNow();
     await sleep(30);
-    await g.safety.reset(device, 'bench');
-    await g.control.setRelay(device, 'close', 'bench');
+    await g.parts.safety.reset(device, 'cli');
+    await g.parts.control.setRelay(device, 'close', 'cli');
     await sleep(20);
   }
   return ms;
@@ -248,7 +248,7 @@ async function trips(count: number): Promise<number[]> {
 /** Trips of nodes in their own thread, 500 ms into a busy stall of this (the gateway's main) thread. */
 async function stalledTrips(nodes: number[], stallMs: number, nodeThreadModule: string): Promise<number[]> {
   const g = gateway!;
-  const thread = await startNodeThread(g.virtualBus!.name, nodes, nodeThreadModule);
+  const thread = await startNodeThread(g.parts.sim.bus!.name, nodes, nodeThreadModule);
   try {
     await sleep(1500); // the nodes boot and announce themselves
     const trips = thread.trip(nodes, 500, 20);
@@ -284,7 +284,7 @@ async function handle(request: ChildRequest): Promise<ChildReply | undefined> {
       return { type: 'measured', measurement };
     }
     case 'flush':
-      gateway?.writer.flush();
+      gateway?.parts.writer.flush();
       return { type: 'measured', measurement: measure() };
     case 'commands':
       return { type: 'commands', commands: commands.splice(0) };

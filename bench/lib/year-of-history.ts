@@ -12,14 +12,15 @@
  */
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
 import { pruneDatabase } from '../../src/db/prune.js';
 import { retentionCutoffs, retentionDays } from '../../src/db/retention.js';
 import { STORED_SCALE } from '../../src/db/rollups.js';
 import { BatchWriter } from '../../src/db/writer.js';
-import { parseConfig, storedReadingsPolicy } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/controller.js';
-import { QUANTITIES, type Quantity } from '../../src/gateway/device.js';
+import { parseConfig } from '../../src/config/config.js';
+import { storedReadingsPolicy } from '../../src/db/writer.js';
+import { Gateway } from '../../src/daemon/gateway.js';
+import { QUANTITIES, type Quantity } from '../../src/contracts/vocabulary.js';
 import { silentLogger } from '../../src/log.js';
 import { withTempDir, type BenchOptions, type Row } from './bench-case.js';
 import { median, round } from './stats.js';
@@ -134,7 +135,7 @@ async function checkRanges(gateway: Gateway, now: number, days: number): Promise
     let body: { bucket_ms: number; tier: string; buckets: { t: number; power?: unknown }[] } | undefined;
     for (let i = 0; i < 6; i++) {
       const started = performance.now();
-      const res = await gateway.api.inject({ url });
+      const res = await gateway.parts.api.inject({ url });
       if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
       if (i > 0) ms.push(performance.now() - started); // the first warms the page cache
       body = res.json();
@@ -165,7 +166,7 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
     const days = options.quick ? 40 : 366; // one day more than the per-minute retention: the retention run trims it
     const rawDays = config.database.retention_days;
     const db = openDatabase(path);
-    const store = new DeviceStore(db);
+    const store = new SqliteDeviceStore(db);
     for (let i = 1; i <= SOCKETS; i++) store.insert(`can:${i}`, 'can', `socket-${i}`);
     const sockets: Socket[] = Array.from({ length: SOCKETS }, (_, i) => ({ load: LOADS[i % 3], power: LOADS[i % 3], humidity: 40 + 5 * (i % 4), temperature: 21, energyWh: 1000 * i }));
     const firstWh = sockets[1].energyWh;
@@ -211,7 +212,7 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
     try {
       rows.push(...(await checkRanges(gateway, now, days)));
       const url = `/api/devices/socket-2/energy?period=month&from=${now - days * DAY}&to=${now}`;
-      const energy = (await gateway.api.inject({ url })).json() as { total_kwh: number };
+      const energy = (await gateway.parts.api.inject({ url })).json() as { total_kwh: number };
       const exact = (lastWh[1] - firstWh) / 1000;
       rows.push({
         case: 'storage',

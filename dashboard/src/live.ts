@@ -2,7 +2,7 @@
  * The live stream from the gateway, reconnecting by itself with back-off (1 s doubling to 30 s,
  * with jitter so a room full of tablets does not reconnect in step after a gateway restart).
  */
-import { CLOSE, LIVE_PROTOCOL, type LiveMessage } from '../../src/api/live-protocol.js';
+import { CLOSE, LIVE_PROTOCOL, type LiveMessage } from '../../src/contracts/live.js';
 import { getToken } from './token.js';
 
 export type LinkState = { kind: 'connecting' } | { kind: 'up' } | { kind: 'down'; retryInS: number } | { kind: 'unauthorized'; reason: string };

@@ -1,7 +1,7 @@
 /** The dashboard: one live connection, four views (devices, history, events, rules), hash routing. */
 import './style.css';
 import 'uplot/dist/uPlot.min.css';
-import type { LiveMessage } from '../../src/api/live-protocol.js';
+import type { LiveMessage } from '../../src/contracts/live.js';
 import { whenUnauthorized } from './api.js';
 import { icon } from './icons.js';
 import { Live, type LinkState } from './live.js';

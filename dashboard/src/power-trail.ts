@@ -2,7 +2,7 @@
  * Each device's power over the last few minutes, as the live stream brought it (no request of its
  * own): what the cards' sparklines draw. It starts empty when the page opens.
  */
-import type { DeviceView } from '../../src/api/live-protocol.js';
+import type { DeviceView } from '../../src/contracts/device.js';
 
 export const TRAIL_MS = 5 * 60_000;
 /** One point per second at most: within a second the latest reading wins (the stream sends up to 5). */

@@ -3,7 +3,7 @@
  * render from here and follow its changes, so a view is right however it was reached (a cold deep
  * link, a reload, back/forward): nothing reads the device list once and keeps it.
  */
-import type { DeviceView } from '../../src/api/live-protocol.js';
+import type { DeviceView } from '../../src/contracts/device.js';
 import { PowerTrail } from './power-trail.js';
 
 export interface StoreChange {

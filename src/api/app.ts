@@ -1,4 +1,4 @@
-/** The REST API as a Fastify app (no listening here: server.ts does that, tests use inject()). */
+/** The REST API as a Fastify app; server.ts listens (retrying a taken port), tests use inject(). */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';

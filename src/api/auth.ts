@@ -5,11 +5,13 @@
  */
 import { statSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
 import { HttpError } from './errors.js';
-import { loadOrCreateToken, tokensEqual } from './token.js';
-import { LIVE_PROTOCOL, type LiveAccess } from './live-protocol.js';
+import { tokensEqual } from '../tokens-equal.js';
+import { loadOrCreateToken, tokenPath } from './token.js';
+import { LIVE_PROTOCOL, type LiveAccess } from '../contracts/live.js';
 
 /**
  * What a route needs: nothing, the token when reads are protected, always the token, or always the
@@ -27,7 +29,6 @@ declare module 'fastify' {
   }
 }
 
-export { LIVE_PROTOCOL };
 const BEARER_PROTOCOL = 'bearer.';
 
 export class TokenStore {
@@ -226,4 +227,16 @@ export function registerAuth(app: FastifyInstance, { tokens, readProtection, fai
 /** Picks the live stream's subprotocol during the WebSocket handshake (never echoes the token). */
 export function selectProtocol(offered: Set<string>): string | false {
   return offered.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false;
+}
+
+/** The API token in force (created on first start), or undefined when `http.auth` is off. Its path is logged, never the token. */
+export function openTokenStore(http: Config['http'], databasePath: string, log: Logger): TokenStore | undefined {
+  if (!http.auth) {
+    log.warn('http.auth is off: anyone who can reach the API can switch sockets');
+    return undefined;
+  }
+  const tokens = new TokenStore(tokenPath(databasePath, http.token_file), log);
+  const created = tokens.load();
+  log.info({ token_file: tokens.path, created }, created ? 'API token created' : 'API token loaded');
+  return tokens;
 }

@@ -1,34 +1,28 @@
 /** What the REST API needs from the gateway: one context object, no globals. */
+import type { HealthReport } from '../contracts/health.js';
 import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
-import type { EnergyHistory } from '../db/energy.js';
-import type { History } from '../db/history.js';
-import type { EventLog } from '../db/event-log.js';
+import type { EnergyReader, EventLogReader, HistoryReader } from '../gateway/storage.js';
 import type { Safety } from '../gateway/safety.js';
 import type { RulesEngine } from '../gateway/rules.js';
 import type { AuthFailures, TokenStore } from './auth.js';
 import type { LiveStream } from './live.js';
-
-export interface HealthReport {
-  status: 'ok' | 'starting' | 'degraded' | 'stopping';
-  [key: string]: unknown;
-}
 
 export interface ApiContext {
   registry: Registry;
   control: DeviceControl;
   /** CAN node commands (settings that live on the node, identify). */
   commands: Commands;
-  history: History;
-  eventLog: EventLog;
+  history: HistoryReader;
+  eventLog: EventLogReader;
   safety: Safety;
   /** Writes buffered readings and events now, so a query sees them. */
   flushPending: () => void;
   rules: RulesEngine;
-  energy: EnergyHistory;
+  energy: EnergyReader;
   events: EventBus;
   health: () => HealthReport;
   /** The configuration without secrets. */

@@ -1,9 +1,7 @@
-/** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. */
+/** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. The gateway's errors (src/gateway/errors.ts) get their status codes here. */
 import Database from 'better-sqlite3';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BusUnavailableError, CommandArgumentError, CommandTimeoutError } from '../gateway/commands.js';
-import { RefusedError, UnavailableError } from '../gateway/control.js';
-import { DeviceNameError } from '../gateway/registry.js';
+import { BusUnavailableError, CommandTimeoutError, InvalidRequestError, RefusedError, UnavailableError } from '../gateway/errors.js';
 
 /** An error whose message is safe and meant for the client. */
 export class HttpError extends Error {
@@ -23,10 +21,9 @@ const UNAVAILABLE_DB = /^SQLITE_(FULL|READONLY|IOERR|BUSY|CANTOPEN|LOCKED)/;
 function statusOf(error: Error): number | undefined {
   if (error instanceof HttpError) return error.statusCode;
   if (error instanceof Database.SqliteError && UNAVAILABLE_DB.test(error.code)) return 503;
+  if (error instanceof InvalidRequestError) return 400;
   if (error instanceof RefusedError) return 409;
   if (error instanceof UnavailableError) return 409;
-  if (error instanceof DeviceNameError) return 400;
-  if (error instanceof CommandArgumentError) return 400;
   if (error instanceof CommandTimeoutError) return 504;
   if (error instanceof BusUnavailableError) return 503;
   return undefined;

@@ -11,11 +11,11 @@ import type { Registry } from '../gateway/registry.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { monotonicMs } from '../gateway/clock.js';
 import { deviceView } from './schemas.js';
-import { CLOSE, type EventView, type LiveAccess, type LiveMessage } from './live-protocol.js';
+import type { EventEntry } from '../contracts/event-entry.js';
+import { CLOSE, type LiveAccess, type LiveMessage } from '../contracts/live.js';
 
-export { CLOSE, type EventView, type LiveAccess, type LiveMessage };
-
-export function eventView(e: LogEvent): EventView {
+/** A bus event as the event log shows it; `id` is null: it is not stored yet. */
+export function eventView(e: LogEvent): EventEntry {
   return {
     id: null,
     ts: new Date(e.ts).toISOString(),
@@ -113,7 +113,7 @@ export class LiveStream {
     const changed = (device: Device) => {
       for (const client of this.clients) client.device(device);
     };
-    this.unsubscribe = this.options.events.subscribe({
+    this.unsubscribe = this.options.events.subscribe('live-stream', {
       'device.added': changed,
       'device.changed': changed,
       'device.availability': changed,

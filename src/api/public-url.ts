@@ -1,7 +1,7 @@
 /** How browsers reach the dashboard (Home Assistant links each device to its page there). */
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 
 /**
  * `http.public_url` when set; else the address the API listens on, with a wildcard address replaced by

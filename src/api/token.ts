@@ -2,7 +2,7 @@
  * The API bearer token: generated on first start, stored with 0600 permissions next to the
  * database (or where configured), rotatable from the CLI (`canplug token rotate`).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -57,11 +57,4 @@ export function rotateToken(path: string): string {
   const token = generateToken();
   writeToken(path, token);
   return token;
-}
-
-/** Constant-time comparison (hashing first makes the lengths equal). */
-export function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }

@@ -6,7 +6,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { allowed } from '../gateway/config.js';
+import { allowed } from '../config/config.js';
 
 function describe(error: ValueError): string {
   switch (error.type) {

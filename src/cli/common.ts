@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createTransport, type TransportRole } from '../can/create-transport.js';
 import type { Transport } from '../can/transport.js';
-import { ConfigError, loadConfig, type Config } from '../gateway/config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 
 /** Exit codes of every command (docs/cli.md). */

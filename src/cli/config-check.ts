@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Kind, type TSchema } from '@sinclair/typebox';
 import type { Command } from 'commander';
-import { ConfigError, ConfigSchema, envName, exposureWarnings, loadConfig, type Config } from '../gateway/config.js';
+import { ConfigError, ConfigSchema, envName, exposureWarnings, loadConfig, type Config } from '../config/config.js';
 import { redactUrl } from '../mqtt/connection.js';
 import { CliError, configOption, EXIT, EXIT_CODES_HELP } from './common.js';
 

@@ -1,6 +1,7 @@
 /** Human-readable lines for protocol messages (`canplug sniff`, `canplug send`). */
 import { EventCode, Opcode, type Command, type Message, type Status } from '../can/codec.js';
 import type { SeedReading } from '../can/seed-codec.js';
+import { UNITS } from '../contracts/vocabulary.js';
 
 const EVENT_NAMES: Record<number, string> = {
   [EventCode.humidityTrip]: 'humidity trip',
@@ -56,8 +57,7 @@ const pad = (text: string, width: number) => text.padEnd(width);
 /** One line per message: who, what, the values with units. */
 export function formatMessage(message: Message | SeedReading): string {
   if (message.type === 'seed') {
-    const unit = { voltage: 'V', current: 'A', power: 'W', humidity: '%RH' }[message.quantity];
-    return `${pad('seed', 8)}${pad(message.quantity, 12)} ${message.value} ${unit}`;
+    return `${pad('seed', 8)}${pad(message.quantity, 12)} ${message.value} ${UNITS[message.quantity]}`;
   }
   if (message.type === 'discovery') {
     return `${pad('gateway', 8)}${pad('discovery', 12)} announce yourself: ${message.target === 0 ? 'all nodes' : `node ${message.target}`}`;

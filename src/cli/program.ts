@@ -1,6 +1,6 @@
 /** The `canplug` program: global options, every command, usage errors as exit code 2. */
 import { Command } from 'commander';
-import { VERSION } from '../gateway/controller.js';
+import { VERSION } from '../version.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './common.js';
 import { addConfigCommands } from './config-check.js';
 import { addDbCommands } from './db.js';

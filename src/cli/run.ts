@@ -1,12 +1,13 @@
 /**
- * `canplug run`: the daemon. Tells systemd READY=1 only once CAN, the database and MQTT are up,
+ * `canplug run`: the daemon. Tells systemd READY=1 only once the database, the CAN transport and MQTT are up,
  * pings the watchdog from the main loop, and on SIGTERM/SIGINT stops in order within 5 s
  * (a second signal is ignored; past 5 s pending readings are written and the process exits 1).
  */
 import type { Command } from 'commander';
-import { Gateway, VERSION } from '../gateway/controller.js';
+import { Gateway } from '../daemon/gateway.js';
 import { redactUrl } from '../mqtt/connection.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import { VERSION } from '../version.js';
 import { configOption, EXIT, EXIT_CODES_HELP, readConfig } from './common.js';
 import { ServiceNotifier } from './service-notifier.js';
 
@@ -21,7 +22,8 @@ export function addRunCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Under systemd (Type=notify) it sends READY=1 once CAN, the database and MQTT are up, pings the
+Under systemd (Type=notify) it sends READY=1 once the database, the CAN transport and MQTT are up
+(the CAN interface may still be down: health says so), pings the
 watchdog (WatchdogSec=) from its main loop, and STOPPING=1 on shutdown. SIGTERM or SIGINT stops it:
 requests end, pending readings are written to SQLite, offline is published, the bus is closed;
 exit 0 within 5 s, or 1 if the shutdown took longer (pending readings are still written).
@@ -50,7 +52,7 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
     void notifier.stopping();
     setTimeout(() => {
       // Whatever the stuck step is, readings already accepted still reach the disk.
-      gateway.writer?.flush();
+      gateway.flushPending();
       log.error({ limit_ms: SHUTDOWN_LIMIT_MS }, 'shutdown took too long; pending readings written, exiting');
       process.exit(EXIT.failure);
     }, SHUTDOWN_LIMIT_MS).unref();
@@ -74,62 +76,43 @@ export async function runDaemon(configPath: string | undefined): Promise<number>
     return EXIT.failure;
   }
   if (stopping) return EXIT.ok;
-  logBanner(gateway);
-  await waitForMqtt(gateway, notifier, () => stopping);
+  await waitForMqtt(gateway, log, notifier, () => stopping);
   if (stopping) return EXIT.ok;
 
-  const summary = () =>
-    gateway.mqtt.refused
-      ? `running without MQTT: ${gateway.mqtt.error}`
-      : gateway.mqtt.connected
-      ? `running: ${gateway.registry.list().length} devices, MQTT ${redactUrl(gateway.mqttUrl())}, REST ${gateway.httpUrl()}`
-      : `running; MQTT broker ${redactUrl(gateway.mqttUrl())} lost (${gateway.mqtt.error ?? 'disconnected'}), reconnecting`;
+  const summary = () => {
+    const mqtt = gateway.mqttStatus();
+    if (mqtt.refused) return `running without MQTT: ${mqtt.error}`;
+    return mqtt.connected
+      ? `running: ${gateway.health().devices.total} devices, MQTT ${redactUrl(gateway.mqttUrl())}, REST ${gateway.httpUrl()}`
+      : `running; MQTT broker ${redactUrl(gateway.mqttUrl())} lost (${mqtt.error ?? 'disconnected'}), reconnecting`;
+  };
   await notifier.ready(summary());
-  gateway.mqtt.on('connect', () => void notifier.status(summary()));
-  gateway.mqtt.on('close', () => void notifier.status(summary()));
+  gateway.onMqttChange(() => void notifier.status(summary()));
   return EXIT.ok;
 }
 
-/** Where everything is: the dashboard, REST, MQTT topics, the database and the API token's file. */
-function logBanner(gateway: Gateway): void {
-  const { config, tokens } = gateway;
-  const http = gateway.httpUrl();
-  const mqtt = redactUrl(gateway.mqttUrl());
-  const base = config.mqtt.base_topic;
-  gateway.log.info(
-    {
-      dashboard: `${http}/`,
-      ...(tokens ? { token_file: tokens.path } : {}),
-      rest: `${http}/api/devices`,
-      docs: `${http}/docs`,
-      mqtt,
-      topics: [`${base}/bridge/state`, `${base}/<device>`, `${base}/<device>/set`, `${config.mqtt.discovery_prefix}/#`],
-      database: config.database.path,
-      can: config.can.transport === 'sim' ? `simulated bus, nodes ${config.can.sim.nodes.join(', ')}` : config.can.interface,
-    },
-    `dashboard ${http}/ · REST ${http}/api/devices · docs ${http}/docs · MQTT ${mqtt} topics ${base}/# · database ${config.database.path}${tokens ? ` · API token in ${tokens.path}` : ''}`,
-  );
-}
-
 /**
- * READY=1 means CAN, database and MQTT are up. gateway.start() returns after a few seconds even
- * when the broker is unreachable (the gateway's local safety must run regardless), so readiness
- * waits here, telling systemd why and asking for more start-up time while the process is alive.
+ * READY=1 means the database is open, the CAN transport started and MQTT connected. The CAN
+ * interface itself may still be down (the transport keeps retrying and health says so): the
+ * daemon's local safety must run regardless. gateway.start() returns after a few seconds even when
+ * the broker is unreachable, so readiness waits here, telling systemd why and asking for more
+ * start-up time while the process is alive.
  */
-async function waitForMqtt(gateway: Gateway, notifier: ServiceNotifier, stopping: () => boolean): Promise<void> {
-  if (gateway.mqtt.connected) return;
+async function waitForMqtt(gateway: Gateway, log: Logger, notifier: ServiceNotifier, stopping: () => boolean): Promise<void> {
+  if (gateway.mqttStatus().connected) return;
   const url = redactUrl(gateway.mqttUrl());
   const waiting = () => {
-    void notifier.status(`waiting for the MQTT broker at ${url}: ${gateway.mqtt.error ?? 'not connected'}`);
+    void notifier.status(`waiting for the MQTT broker at ${url}: ${gateway.mqttStatus().error ?? 'not connected'}`);
     void notifier.extendStartTimeout(3 * EXTEND_EVERY_MS);
   };
-  gateway.log.warn({ mqtt: url }, 'not ready until the MQTT broker is reachable');
+  log.warn({ mqtt: url }, 'not ready until the MQTT broker is reachable');
   waiting();
   const timer = setInterval(waiting, EXTEND_EVERY_MS);
   await new Promise<void>((resolve) => {
     const check = setInterval(() => {
       // Refused (another gateway owns the base topic): ready without MQTT, the reason in the status.
-      if (gateway.mqtt.connected || gateway.mqtt.refused || stopping()) {
+      const mqtt = gateway.mqttStatus();
+      if (mqtt.connected || mqtt.refused || stopping()) {
         clearInterval(check);
         resolve();
       }

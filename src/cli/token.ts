@@ -1,7 +1,7 @@
 /** `canplug token rotate`: a new API bearer token; the old one stops working. */
 import type { Command } from 'commander';
 import { rotateToken, tokenPath } from '../api/token.js';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import { configOption, EXIT_CODES_HELP, readConfig, requireDataOwner } from './common.js';
 
 /** `http.token_file` (arrives with the REST branch); empty means beside the database. */

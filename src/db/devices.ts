@@ -1,21 +1,14 @@
 /** Persistence of what the gateway knows about devices between runs: names, settings, energy offsets. */
+import type { DeviceKind } from '../contracts/vocabulary.js';
+import type { DeviceStore, StoredDevice } from '../gateway/storage.js';
 import type { Db } from './database.js';
 import type { EnergyRow } from './writer.js';
-
-export interface StoredDevice {
-  id: number;
-  key: string;
-  kind: string;
-  name: string;
-  settings: Record<string, unknown>;
-  energyOffsetWh: number;
-  lastEnergyWh: number | null;
-}
 
 interface Row {
   id: number;
   key: string;
-  kind: string;
+  /** Written only by the registry, from DEVICE_KINDS. */
+  kind: DeviceKind;
   name: string;
   settings: string;
   energy_offset_wh: number;
@@ -41,7 +34,7 @@ export interface DeviceStoreOptions {
   energyWriter?: { addEnergy(row: EnergyRow): void };
 }
 
-export class DeviceStore {
+export class SqliteDeviceStore implements DeviceStore {
   private readonly statements;
 
   constructor(
@@ -64,7 +57,7 @@ export class DeviceStore {
     return this.statements.all.all().map(fromRow);
   }
 
-  insert(key: string, kind: string, name: string): StoredDevice {
+  insert(key: string, kind: DeviceKind, name: string): StoredDevice {
     return fromRow(this.statements.insert.get(key, kind, name, Date.now())!);
   }
 

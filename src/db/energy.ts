@@ -4,38 +4,16 @@
  * before the period starts, so energy used between the last reading of one day and the first of
  * the next is counted once, and the periods add up exactly to the counter's total.
  */
+import type { EnergyPeriod } from '../contracts/vocabulary.js';
+import { nextPeriod, periodStart } from '../gateway/energy-periods.js';
+import type { EnergyReader, PeriodEnergy } from '../gateway/storage.js';
 import type { Db } from './database.js';
 import { HOUR_MS } from './rollups.js';
 
-export const ENERGY_PERIODS = ['day', 'week', 'month'] as const;
-export type EnergyPeriod = (typeof ENERGY_PERIODS)[number];
-
-export interface EnergyRow {
-  start: number;
-  end: number;
-  /** null: no counter reading falls in this period (its use, if any, shows in the next one that has one). */
-  kwh: number | null;
-}
-
-/** Start of the local day, ISO week (Monday) or month containing `t`. */
-export function periodStart(t: number, period: EnergyPeriod): number {
-  const d = new Date(t);
-  if (period === 'month') return new Date(d.getFullYear(), d.getMonth(), 1).getTime();
-  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
-  if (period === 'week') day.setDate(day.getDate() - ((day.getDay() + 6) % 7));
-  return day.getTime();
-}
-
-/** Start of the next period (local calendar arithmetic, so DST days have 23 or 25 hours). */
-export function nextPeriod(start: number, period: EnergyPeriod): number {
-  const d = new Date(start);
-  if (period === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
-  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + (period === 'week' ? 7 : 1)).getTime();
-}
 
 type Lookup = { get(...params: number[]): { t: number; v: number } | undefined };
 
-export class EnergyHistory {
+export class EnergyHistory implements EnergyReader {
   private readonly first: Lookup;
   private readonly lastHourBefore: Lookup;
   private readonly lastMinuteWithin: Lookup;
@@ -52,8 +30,8 @@ export class EnergyHistory {
   }
 
   /** The whole periods that overlap [from, to), oldest first; null where no reading falls in a period. */
-  perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): EnergyRow[] {
-    const rows: EnergyRow[] = [];
+  perPeriod(deviceId: number, period: EnergyPeriod, from: number, to: number): PeriodEnergy[] {
+    const rows: PeriodEnergy[] = [];
     const first = this.first.get(deviceId);
     let start = periodStart(from, period);
     // Without any counter reading (a legacy socket) there is nothing to search for, period by period.

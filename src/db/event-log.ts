@@ -1,41 +1,13 @@
 /** Reading the event log: filters and keyset paging (newest first). */
+import type { EventLogReader, EventQuery, StoredEvent } from '../gateway/storage.js';
 import type { Db } from './database.js';
 
-export interface EventQuery {
-  deviceId?: number;
-  type?: string;
-  origin?: string;
-  from?: number;
-  to?: number;
-  /** Only events with an id below this (the next page). */
-  before?: number;
-  limit: number;
-}
+type Row = Omit<StoredEvent, 'detail'> & { detail: string | null };
 
-export interface EventEntry {
-  id: number;
-  ts: number;
-  device: string | null;
-  type: string;
-  cause: string | null;
-  origin: string | null;
-  detail: unknown;
-}
-
-interface Row {
-  id: number;
-  ts: number;
-  device: string | null;
-  type: string;
-  cause: string | null;
-  origin: string | null;
-  detail: string | null;
-}
-
-export class EventLog {
+export class EventLog implements EventLogReader {
   constructor(private readonly db: Db) {}
 
-  query(q: EventQuery): EventEntry[] {
+  query(q: EventQuery): StoredEvent[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (clause: string, value: string | number | undefined) => {

@@ -13,33 +13,11 @@
  * bucket without a stored reading holds the last stored value while it is younger than 1.5 store
  * intervals (the value had not moved beyond its deadband), so a quiet device is a flat line, not a gap.
  */
+import type { HistoryTier as Tier } from '../contracts/vocabulary.js';
+import type { Bucket, HistoryAnswer, HistoryQuery, HistoryReader } from '../gateway/storage.js';
 import type { Db } from './database.js';
-import { QUANTITIES, type Quantity } from '../gateway/device.js';
+import { QUANTITIES } from '../contracts/vocabulary.js';
 import { ROLLUPS, STORED_SCALE } from './rollups.js';
-
-export interface Bucket {
-  /** Start of the bucket, ms since the epoch. */
-  t: number;
-  /** Readings in the bucket (from the raw tier: stored readings). */
-  count: number;
-  values: Partial<Record<Quantity, { min: number; avg: number; max: number }>>;
-}
-
-export interface HistoryQuery {
-  deviceId: number;
-  from: number;
-  to: number;
-  bucketMs: number;
-}
-
-/** Where the bulk of an answer comes from. */
-export type Tier = 'raw' | '1m' | '1h';
-
-export interface HistoryAnswer {
-  bucketMs: number;
-  tier: Tier;
-  buckets: Bucket[];
-}
 
 export interface HistoryOptions {
   /** The storage policy's at-least-every interval (`database.store.max_interval_s`); undefined: every reading is stored. */
@@ -78,7 +56,7 @@ export function tierOf(bucketMs: number): Tier {
   return TIER_PERIODS.find((p) => bucketMs % p.periodMs === 0)?.tier ?? 'raw';
 }
 
-export class History {
+export class History implements HistoryReader {
   private readonly raw: Statement;
   private readonly rollups: { periodMs: number; statement: Statement }[];
   private readonly oldest: { raw: () => number | null; '1m': () => number | null; '1h': () => number | null };

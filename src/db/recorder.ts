@@ -12,19 +12,9 @@ export class Recorder {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.events.subscribe({
-      reading: (r: Reading) =>
-        this.writer.addReading({
-          deviceId: r.device.id,
-          ts: r.ts,
-          voltage: r.voltage,
-          current: r.current,
-          power: r.power,
-          energy: r.energy,
-          humidity: r.humidity,
-          temperature: r.temperature,
-          relay: r.relay,
-        }),
+    this.unsubscribe = this.events.subscribe('recorder', {
+      // A reading is its device, time, relay and the quantities the frame carried: stored as they are.
+      reading: ({ device, ...values }: Reading) => this.writer.addReading({ deviceId: device.id, ...values }),
       log: (e: LogEvent) =>
         this.writer.addEvent({ ts: e.ts, deviceId: e.device?.id, type: e.type, cause: e.cause, origin: e.origin, detail: e.detail }),
     });

@@ -10,7 +10,7 @@
  * integers in 1 to 4 bytes where a REAL takes 8, which halves a minute row (about 100 bytes).
  */
 import type { Db } from './database.js';
-import { QUANTITIES, type Quantity } from '../gateway/device.js';
+import { QUANTITIES, type Quantity } from '../contracts/vocabulary.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;

@@ -1,5 +1,6 @@
 /** Rules in SQLite: definitions as JSON, positions kept dense (1..n) on every insert, move and delete. */
-import type { RuleDefinition, StoredRule } from '../gateway/rules-schema.js';
+import type { RuleFields, RulesStore } from '../gateway/storage.js';
+import type { RuleDefinition, StoredRule } from '../gateway/stored-rule.js';
 import type { Db } from './database.js';
 
 interface Row {
@@ -24,15 +25,7 @@ const fromRow = (r: Row): StoredRule => ({
 
 const definitionOf = (d: RuleDefinition): string => JSON.stringify({ when: d.when, at: d.at, between: d.between, days: d.days, then: d.then });
 
-export interface RuleFields {
-  name: string;
-  enabled: boolean;
-  /** Where to put it; clamped to 1..n (n+1 for a new rule). */
-  position: number;
-  definition: RuleDefinition;
-}
-
-export class RulesStore {
+export class SqliteRulesStore implements RulesStore {
   private readonly s;
 
   constructor(private readonly db: Db) {

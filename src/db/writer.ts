@@ -9,28 +9,24 @@
  * When the database refuses writes (disk full, read-only) everything is kept, up to a bound, and
  * retried; the problem is reported through `health()`.
  */
+import type { Config } from '../config/config.js';
 import type { Db } from './database.js';
 import type { Logger } from '../log.js';
 import { ChangeFilter, type ChangePolicy, type Sample } from '../gateway/change-filter.js';
-import { QUANTITIES } from '../gateway/device.js';
+import { QUANTITIES, type EventType, type Origin } from '../contracts/vocabulary.js';
 import { RollupAccumulator, roundToStored, type RollupInput } from './rollups.js';
 
+/** A reading as stored: its device, time, the quantities it carried and the relay. */
 export interface ReadingRow extends RollupInput {
-  voltage?: number;
-  current?: number;
-  power?: number;
-  energy?: number;
-  humidity?: number;
-  temperature?: number;
   relay?: boolean;
 }
 
 export interface EventRow {
   ts: number;
   deviceId?: number;
-  type: string;
+  type: EventType;
   cause?: string;
-  origin?: string;
+  origin?: Origin;
   detail?: unknown;
 }
 
@@ -39,6 +35,12 @@ export interface EnergyRow {
   deviceId: number;
   offsetWh: number;
   lastWh: number;
+}
+
+/** Which readings are stored as raw rows (`database.store`); undefined: every one. */
+export function storedReadingsPolicy(database: Config['database']): ChangePolicy | undefined {
+  const { every_reading, max_interval_s, ...deadbands } = database.store;
+  return every_reading ? undefined : { deadbands, maxIntervalMs: max_interval_s * 1000 };
 }
 
 export interface WriterOptions {

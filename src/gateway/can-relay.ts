@@ -2,9 +2,9 @@
 import type { RelayActionName } from '../can/codec.js';
 import type { CanBus } from '../can/can-bus.js';
 import type { Commands } from './commands.js';
-import { BusUnavailableError } from './commands.js';
 import type { Device } from './device.js';
-import { RefusedError, UnavailableError, type RelayDriver } from './control.js';
+import type { RelayDriver } from './control.js';
+import { BusUnavailableError, RefusedError, UnavailableError } from './errors.js';
 
 export class CanRelayDriver implements RelayDriver {
   constructor(private readonly commands: Commands) {}

@@ -6,7 +6,7 @@
  * passed is older than `maxIntervalMs`. It holds nothing back: a value either passes now or is
  * dropped (the next one that passes carries the news), so nothing waits on a timer.
  */
-import type { Quantity } from './device.js';
+import type { Quantity } from '../contracts/vocabulary.js';
 
 /** A quantity's deadband: a change passes when |new - last| > max(absolute, relative * |last|). */
 export interface Deadband {

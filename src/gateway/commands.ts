@@ -4,6 +4,7 @@
  */
 import { Opcode, validateCommand, type Command, type Message } from '../can/codec.js';
 import type { CanBus } from '../can/can-bus.js';
+import { BusUnavailableError, CommandArgumentError, CommandTimeoutError } from './errors.js';
 
 export type Reply = Extract<Message, { type: 'reply' }>;
 
@@ -20,12 +21,6 @@ export function nextToken(range: { first: number; last: number }, previous: numb
   return previous === undefined || previous >= range.last || previous < range.first ? range.first : previous + 1;
 }
 
-/** The node did not answer in time (REST 504). */
-export class CommandTimeoutError extends Error {}
-/** The command's arguments are outside the protocol's ranges (REST 400); nothing was sent. */
-export class CommandArgumentError extends Error {}
-/** The command could not be put on the bus (REST 503). */
-export class BusUnavailableError extends Error {}
 
 interface Pending {
   resolve: (reply: Reply) => void;

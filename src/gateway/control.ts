@@ -3,15 +3,13 @@
  * so the safety guards are checked in one place and every refusal is recorded with its origin.
  */
 import type { RelayActionName } from '../can/codec.js';
-import type { Device, DeviceKind } from './device.js';
+import type { DeviceKind, Origin } from '../contracts/vocabulary.js';
+import type { Device } from './device.js';
+import { RefusedError, UnavailableError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import { LogLimiter } from '../log-limiter.js';
 
-/** A request refused by an interlock (REST 409). */
-export class RefusedError extends Error {}
-/** The device is not in a state to be switched (offline, no relay; REST 409/503). */
-export class UnavailableError extends Error {}
 
 export interface RelayDriver {
   /**
@@ -58,7 +56,7 @@ export class DeviceControl {
     return undefined;
   }
 
-  async setRelay(device: Device, action: RelayActionName, origin: string): Promise<RelayResult> {
+  async setRelay(device: Device, action: RelayActionName, origin: Origin): Promise<RelayResult> {
     const driver = this.drivers.get(device.kind);
     if (!driver) throw new UnavailableError(`${device.name} has no switch that canplug can drive`);
     const closing = action === 'close' || (action === 'toggle' && device.state.relay !== true);
@@ -84,17 +82,15 @@ export class DeviceControl {
    * Opens a relay without guards and without waiting for the answer: the safety path.
    * The command is on the bus when this returns (for CAN); a failure is only logged.
    */
-  forceOpen(device: Device, origin: string, onError: (error: Error) => void): void {
+  forceOpen(device: Device, origin: Origin, onError: (error: Error) => void): void {
     const driver = this.drivers.get(device.kind);
     if (!driver) return;
     driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
   }
 
-  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two). */
+  /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two: the registry publishes changes only). */
   private confirmed(device: Device, relay: boolean): void {
-    if (device.state.relay === relay) return;
-    device.state.relay = relay;
-    this.registry.changed(device);
+    this.registry.update(device, { state: { relay } });
   }
 
   /**
@@ -102,7 +98,7 @@ export class DeviceControl {
    * how many were left out since, so a publisher flooding "ON" at a latched socket does not fill
    * the database.
    */
-  private refused(device: Device, reason: string, origin: string): void {
+  private refused(device: Device, reason: string, origin: Origin): void {
     const repeated = this.refusals.take(`${device.key}\0${origin}\0${reason}`);
     if (repeated === undefined) return;
     this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay', ...(repeated ? { repeated } : {}) } });

@@ -1,6 +1,10 @@
-/** What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. */
-
-export type DeviceKind = 'can' | 'seed' | 'wifi';
+/**
+ * What the gateway knows about one device; every sink (MQTT, SQLite, REST, rules) reads this. The
+ * registry is its only writer: everyone else sees a read-only Device and asks Registry.update(),
+ * which publishes the change itself.
+ */
+import type { DeviceStatePayload } from '../contracts/device.js';
+import { QUANTITIES, type DeviceKind, type Quantity } from '../contracts/vocabulary.js';
 
 /** The model shown in Home Assistant and the dashboard, per kind. */
 export const DEVICE_MODEL: Record<DeviceKind, string> = {
@@ -16,9 +20,6 @@ export const DEVICE_MODEL: Record<DeviceKind, string> = {
  * broadcast, so two periods.
  */
 export const RELAY_REPORT_DELAY_MS: Record<DeviceKind, number> = { can: 0, seed: 0, wifi: 10_000 };
-
-export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
-export type Quantity = (typeof QUANTITIES)[number];
 
 export interface DeviceState {
   relay?: boolean;
@@ -63,7 +64,8 @@ export interface DeviceInfo {
   plugClock?: string;
 }
 
-export interface Device {
+/** A device as the registry keeps and writes it. */
+export interface DeviceRecord {
   /** Database id, stable across runs. */
   id: number;
   /** 'can:1', 'seed', 'wifi:1234567' */
@@ -82,6 +84,26 @@ export interface Device {
   settings: Record<string, unknown>;
 }
 
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A device as everyone but the registry sees it: read-only (changes go through Registry.update). */
+export type Device = DeepReadonly<DeviceRecord>;
+
+/** A change another module asks the registry for; it applies it and publishes it once. */
+export interface DeviceChange {
+  /** ms since the epoch of the frame or datagram that brought the change (not a change to publish by itself). */
+  lastSeen?: number;
+  framesLost?: number;
+  state?: Partial<DeviceState>;
+  info?: Partial<DeviceInfo>;
+  /** The device's whole settings object, stored before anything is applied. */
+  settings?: Record<string, unknown>;
+}
+
 /** A measurement as it is stored and fed to the rules: only the quantities the frame carried. */
 export interface Reading extends Partial<Record<Quantity, number>> {
   device: Device;
@@ -94,18 +116,21 @@ export function interlocked(device: Device): boolean {
 }
 
 /** The device's state as published on MQTT (`canplug/<device>`) and returned by REST. */
-export function statePayload(device: Device): Record<string, unknown> {
+export function statePayload(device: Device): DeviceStatePayload {
   const s = device.state;
-  const payload: Record<string, unknown> = {};
-  if (s.relay !== undefined) payload.state = s.relay ? 'ON' : 'OFF';
-  for (const q of QUANTITIES) if (s[q] !== undefined) payload[q] = s[q];
-  payload.interlock = interlocked(device);
-  payload.fault = s.fault;
-  payload.problem = s.problems.length > 0;
-  if (device.info.uptime !== undefined) payload.uptime = device.info.uptime;
-  if (device.info.firmware !== undefined) payload.firmware = device.info.firmware;
-  if (device.info.plugEnergyEstimateWh !== undefined) payload.plug_energy_estimate_wh = device.info.plugEnergyEstimateWh;
-  if (device.info.plugClock !== undefined) payload.plug_clock = device.info.plugClock;
-  payload.frames_lost = device.framesLost;
-  return payload;
+  const { uptime, firmware, plugEnergyEstimateWh, plugClock } = device.info;
+  const measured: Partial<Record<Quantity, number>> = {};
+  for (const q of QUANTITIES) if (s[q] !== undefined) measured[q] = s[q];
+  return {
+    ...(s.relay !== undefined ? { state: s.relay ? 'ON' : 'OFF' } : {}),
+    ...measured,
+    interlock: interlocked(device),
+    fault: s.fault,
+    problem: s.problems.length > 0,
+    ...(uptime !== undefined ? { uptime } : {}),
+    ...(firmware !== undefined ? { firmware } : {}),
+    ...(plugEnergyEstimateWh !== undefined ? { plug_energy_estimate_wh: plugEnergyEstimateWh } : {}),
+    ...(plugClock !== undefined ? { plug_clock: plugClock } : {}),
+    frames_lost: device.framesLost,
+  };
 }

@@ -1,7 +1,8 @@
 /** Node event frames (0x080+n) in event-log terms: what happened, its cause and its value in units. */
 import { EventCode, type Message } from '../can/codec.js';
+import type { EventType } from '../contracts/vocabulary.js';
 
-const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; scale?: number }> = {
+const EVENT_NAMES: Record<number, { type: EventType; cause: string; unit?: string; scale?: number }> = {
   [EventCode.humidityTrip]: { type: 'trip', cause: 'humidity', unit: '%RH', scale: 0.1 },
   [EventCode.humidityRearmed]: { type: 'rearm', cause: 'humidity', unit: '%RH', scale: 0.1 },
   [EventCode.overCurrentTrip]: { type: 'trip', cause: 'over-current', unit: 'A', scale: 0.001 },
@@ -13,7 +14,7 @@ const EVENT_NAMES: Record<number, { type: string; cause: string; unit?: string; 
 };
 
 export function describeNodeEvent(message: Extract<Message, { type: 'event' }>): {
-  type: string;
+  type: EventType;
   cause: string;
   detail: Record<string, unknown>;
   /** A sensor fault: the device's fault flag goes up. */

@@ -1,19 +1,21 @@
 /**
- * The device registry: devices appear from heartbeats (and the discovery broadcast at start-up),
- * go offline when heartbeats stop, keep their last state, count frames lost from seq gaps,
- * and keep energy monotonic across node reboots and counter resets.
+ * The device registry: the one owner of device state. Devices come from their sources (CAN nodes,
+ * can-nodes.ts; Wi-Fi plugs, src/wifi), which ask the registry to change them (update, reading,
+ * markSeen); the registry applies each change and publishes it on the event bus itself, so no
+ * module mutates a device and then has to remember to announce it. It keeps devices between runs,
+ * marks them offline when they fall silent (damping one that flaps), keeps energy totals
+ * monotonic, and runs every measurement past the safety check (firstStage) before any listener.
  */
-import type { Message, Status } from '../can/codec.js';
-import type { SeedReading } from '../can/seed-codec.js';
-import type { DeviceStore, StoredDevice } from '../db/devices.js';
+import type { DeviceKind } from '../contracts/vocabulary.js';
 import type { Logger } from '../log.js';
-import { DEVICE_MODEL, type Device, type DeviceKind, type Reading } from './device.js';
-import type { EventBus } from './events.js';
 import { monotonicMs } from './clock.js';
+import { DEVICE_MODEL, interlocked, type Device, type DeviceChange, type DeviceRecord, type Reading } from './device.js';
 import { freeName, nameFormatProblem } from './device-names.js';
 import { EnergyTotal } from './energy-total.js';
-import { describeNodeEvent } from './node-events.js';
-import { FLAP_WINDOW_MS, FlapDamper, IdentityCheck, IDENTITY_WINDOW_MS } from './node-checks.js';
+import { DeviceNameError, RefusedError } from './errors.js';
+import type { EventBus } from './events.js';
+import { FLAP_WINDOW_MS, FlapDamper } from './node-checks.js';
+import type { DeviceStore, StoredDevice } from './storage.js';
 
 export interface RegistryOptions {
   events: EventBus;
@@ -22,37 +24,30 @@ export interface RegistryOptions {
   heartbeatTimeoutMs: number;
 }
 
-export class DeviceNameError extends Error {}
-
 interface Tracking {
-  /** monotonicMs() of the last heartbeat (or broadcast): timeouts must not follow wall-clock jumps. */
-  lastHeartbeat: number;
-  seq: { power?: number; environment?: number };
-  statusFault: boolean;
-  energy: EnergyTotal;
+  /** monotonicMs() when last seen: timeouts must not follow wall-clock jumps. */
+  lastSeen: number;
   /** Overrides the heartbeat timeout (set through markSeen). */
   timeoutMs?: number;
-  /** Two nodes on one id (docs/reliability.md). */
-  identity: IdentityCheck;
-  /** Availability held back while the node flaps. */
+  /** Availability held back while the device flaps. */
   flap: FlapDamper;
+  energy: EnergyTotal;
 }
 
-/** A flapping node is reported online again after keeping its heartbeat for this many timeouts. */
+/** The safety check: sees every measurement before any listener; `quarantined` ones are checked but not applied. */
+export type FirstStage = (reading: Reading, quarantined: boolean) => void;
+
+/** A flapping device is reported online again after keeping its heartbeat for this many timeouts. */
 const FLAP_HOLD_TIMEOUTS = 4;
 
 export class Registry {
-  private readonly devices = new Map<string, Device>();
-  private readonly tracking = new Map<Device, Tracking>();
-  private sweepTimer: NodeJS.Timeout | undefined;
-  /** Frames lost on the bus, from seq gaps, all devices. */
-  framesLost = 0;
-  /** Frames from a node id two nodes share: not applied (safety still checks them). */
-  framesQuarantined = 0;
+  /** Set by Safety.start(): it runs before the bus hears of a reading, whoever subscribed when. */
+  firstStage: FirstStage | undefined;
+  private readonly devices = new Map<string, DeviceRecord>();
+  private readonly tracking = new Map<DeviceRecord, Tracking>();
   /** Devices whose energy total could not be persisted yet (the database refused the write). */
-  private readonly energyUnsaved = new Set<Device>();
-  /** Sees every measurement before anything else does: the safety check (an explicit stage, not a listener). */
-  firstStage: ((reading: Reading, quarantined: boolean) => void) | undefined;
+  private readonly energyUnsaved = new Set<DeviceRecord>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -102,24 +97,29 @@ export class Registry {
   }
 
   rename(device: Device, name: string): void {
+    const record = this.record(device);
     const problem = this.nameProblem(name, device);
     if (problem) throw new DeviceNameError(problem);
-    const old = device.name;
-    this.options.store.rename(device.id, name);
-    device.name = name;
-    this.options.events.emit('device.renamed', device, old);
+    const old = record.name;
+    this.options.store.rename(record.id, name);
+    record.name = name;
+    this.options.events.emit('device.renamed', record, old);
   }
 
-  remove(device: Device): void {
-    this.options.store.remove(device.id);
-    this.devices.delete(device.key);
-    this.tracking.delete(device);
-    this.options.events.emit('device.removed', device);
-  }
-
-  saveSettings(device: Device, settings: Record<string, unknown>): void {
-    this.options.store.saveSettings(device.id, settings);
-    device.settings = settings;
+  /**
+   * Forgets a device. Refused while it is interlocked (it would come back fresh at its next
+   * heartbeat, its latch gone) and, unless `force`, while it is online (it would come back at once).
+   */
+  remove(device: Device, { force = false }: { force?: boolean } = {}): void {
+    const record = this.record(device);
+    if (interlocked(record)) throw new RefusedError(`${record.name} is interlocked; reset the latch once its condition has cleared before removing it`);
+    if (record.available && !force) {
+      throw new RefusedError(`${record.name} is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway`);
+    }
+    this.options.store.remove(record.id);
+    this.devices.delete(record.key);
+    this.tracking.delete(record);
+    this.options.events.emit('device.removed', record);
   }
 
   /** Why a name cannot be used, or undefined when it can. */
@@ -132,88 +132,130 @@ export class Registry {
   }
 
   /**
-   * Marks a device as seen (availability from Wi-Fi broadcasts and similar). `timeoutMs` replaces
-   * the heartbeat timeout for this device (Wi-Fi plugs broadcast every 5 s, CAN nodes every second).
+   * Changes a device and publishes it (device.changed) when anything changed. Settings are stored
+   * first: a database that refuses them leaves the device as it was, and the error is thrown.
+   */
+  update(device: Device, change: DeviceChange): void {
+    const record = this.devices.get(device.key);
+    if (record !== device) return; // removed meanwhile: nothing to change or announce
+    if (this.apply(record, change)) this.options.events.emit('device.changed', record);
+  }
+
+  /**
+   * A measurement, with the state it brings: applied, checked by safety first (firstStage), then
+   * announced (reading: stored, fed to the rules) and published (device.changed).
+   */
+  reading(reading: Reading, change: DeviceChange = {}): void {
+    const record = this.devices.get(reading.device.key);
+    if (record !== reading.device) return;
+    this.apply(record, change);
+    this.runFirstStage(reading, false);
+    this.options.events.emit('reading', reading);
+    this.options.events.emit('device.changed', record);
+  }
+
+  /** A measurement that is not applied (two nodes share a node id): the safety check still sees it. */
+  checkOnly(reading: Reading): void {
+    this.runFirstStage(reading, true);
+  }
+
+  /**
+   * Marks a device as seen (a heartbeat, a Wi-Fi broadcast). `timeoutMs` replaces the heartbeat
+   * timeout for this device (Wi-Fi plugs broadcast every 5 s, CAN nodes every second).
    */
   markSeen(device: Device, now = Date.now(), timeoutMs?: number): void {
-    device.lastSeen = now;
-    const t = this.tracking.get(device);
-    if (t) t.lastHeartbeat = monotonicMs();
-    if (t && timeoutMs !== undefined) t.timeoutMs = timeoutMs;
-    if (device.available) return;
-    if (t && !t.flap.mayComeBack(monotonicMs(), FLAP_HOLD_TIMEOUTS * (t.timeoutMs ?? this.options.heartbeatTimeoutMs))) return;
-    this.setAvailable(device, true);
+    const record = this.record(device);
+    const t = this.tracking.get(record)!;
+    record.lastSeen = now;
+    t.lastSeen = monotonicMs();
+    if (timeoutMs !== undefined) t.timeoutMs = timeoutMs;
+    if (record.available) return;
+    if (!t.flap.mayComeBack(monotonicMs(), FLAP_HOLD_TIMEOUTS * this.timeoutOf(t))) return;
+    this.setAvailable(record, true);
   }
 
-  /** Applies a state change from outside the CAN path (Wi-Fi plugs, safety) and announces it. */
-  changed(device: Device): void {
-    this.options.events.emit('device.changed', device);
+  /** Shows a device offline now, with the reason (two nodes share its node id). */
+  markOffline(device: Device, cause: string): void {
+    const record = this.record(device);
+    if (record.available) this.setAvailable(record, false, cause);
   }
 
-  /** Announces a measurement: checked by safety first, then stored, fed to rules, published. */
-  reading(reading: Reading): void {
-    this.firstStage?.(reading, false);
-    this.options.events.emit('reading', reading);
-    this.options.events.emit('device.changed', reading.device);
+  /**
+   * The device's energy counter (Wh) as a monotonic kWh total (EnergyTotal). Every change is
+   * persisted (in the daemon, with the next commit of the readings), so a restarted gateway never
+   * starts lower than what it last stored.
+   */
+  energyTotal(device: Device, counterWh: number): number {
+    const record = this.record(device);
+    const energy = this.tracking.get(record)!.energy;
+    const was = energy.lastWh;
+    const { changed, wentBack } = energy.update(counterWh, monotonicMs());
+    if (wentBack) this.options.log.info({ device: record.name, was, now: counterWh }, 'energy counter went back on the node; the total carries on');
+    if (changed) this.saveEnergy(record, energy);
+    return energy.kWh!;
   }
 
-  handleMessage(message: Message, now = Date.now()): void {
-    if (message.type === 'discovery' || message.type === 'command') return;
-    if (message.type === 'heartbeat') {
-      this.heartbeat(message, now);
-      return;
+  /** Undoes a counter reset seen within `windowMs` (it was another node's counter); the total in kWh if one was. */
+  undoEnergyReset(device: Device, windowMs: number): number | undefined {
+    const record = this.record(device);
+    const energy = this.tracking.get(record)!.energy;
+    if (!energy.undoResetSince(monotonicMs(), windowMs)) return undefined;
+    this.saveEnergy(record, energy);
+    return energy.kWh;
+  }
+
+  /** Devices whose node id two nodes share, and devices held offline while they flap (health). */
+  problems(): { conflicts: string[]; flapping: string[] } {
+    const conflicts: string[] = [];
+    const flapping: string[] = [];
+    for (const [device, t] of this.tracking) {
+      if (device.state.conflict !== undefined) conflicts.push(device.name);
+      if (t.flap.flapping) flapping.push(device.name);
     }
-    const device = this.canNode(message.node);
-    if (!device) return; // announced by its heartbeat; the caller asks it to announce itself
-    device.lastSeen = now;
-    const t = this.tracking.get(device)!;
-    if (t.identity.conflict !== undefined) return this.quarantine(device, message, now);
-    switch (message.type) {
-      case 'power':
-        this.countLoss(device, t, 'power', message.seq);
-        this.applyStatus(device, t, message.status);
-        Object.assign(device.state, { voltage: message.voltage, current: message.current, power: message.power });
-        this.reading({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power, relay: message.status.relay });
-        return;
-      case 'environment':
-        this.countLoss(device, t, 'environment', message.seq);
-        this.applyStatus(device, t, message.status);
-        Object.assign(device.state, {
-          humidity: message.humidity,
-          temperature: message.temperature,
-          nodeHumidityLimit: message.humidityLimit,
-          nodeHysteresis: message.hysteresis,
-        });
-        this.reading({ device, ts: now, humidity: message.humidity, temperature: message.temperature });
-        return;
-      case 'energy': {
-        const energy = this.energy(device, t, message.energyWh);
-        device.info.uptime = message.uptime;
-        this.reading({ device, ts: now, energy });
-        return;
+    return { conflicts, flapping };
+  }
+
+  /** The registry's own record of a device handed back to it. */
+  private record(device: Device): DeviceRecord {
+    const record = this.devices.get(device.key);
+    if (!record || record !== device) throw new RefusedError(`${device.name} is no longer a device of this gateway`);
+    return record;
+  }
+
+  /** Applies a change; true when something other than lastSeen changed. */
+  private apply(record: DeviceRecord, change: DeviceChange): boolean {
+    if (change.settings) this.options.store.saveSettings(record.id, change.settings);
+    let changed = change.settings !== undefined;
+    const assign = <T extends object>(target: T, values: Partial<T> | undefined) => {
+      for (const [key, value] of Object.entries(values ?? {}) as [keyof T, T[keyof T]][]) {
+        if (Object.is(target[key], value)) continue;
+        target[key] = value;
+        changed = true;
       }
-      case 'reply':
-        this.applyStatus(device, t, message.status);
-        this.changed(device);
-        return;
-      case 'event':
-        this.nodeEvent(device, message, now);
-        return;
+    };
+    if (change.settings) record.settings = change.settings;
+    assign(record.state, change.state);
+    assign(record.info, change.info);
+    if (change.framesLost !== undefined && change.framesLost !== record.framesLost) {
+      record.framesLost = change.framesLost;
+      changed = true;
+    }
+    if (change.lastSeen !== undefined) record.lastSeen = change.lastSeen;
+    return changed;
+  }
+
+  /** The safety check is not a listener: it runs first, and its failure neither stops the reading nor goes unseen. */
+  private runFirstStage(reading: Reading, quarantined: boolean): void {
+    try {
+      this.firstStage?.(reading, quarantined);
+    } catch (error) {
+      this.options.log.error({ device: reading.device.name, err: (error as Error).message }, 'the safety check failed on a reading; the safety worker still checks it');
     }
   }
 
-  /** Legacy profile: one socket, no heartbeat; it is alive while its readings arrive. */
-  handleSeed(reading: SeedReading, now = Date.now()): void {
-    const device = this.ensure('seed', 'seed', 'seed-socket', 1);
-    this.markSeen(device, now);
-    device.state[reading.quantity] = reading.value;
-    if (reading.quantity === 'power') device.state.relay = reading.value > 0 ? true : device.state.relay;
-    this.reading({ device, ts: now, [reading.quantity]: reading.value });
-  }
-
-  private add(stored: StoredDevice, node?: number): Device {
-    const kind = stored.kind as DeviceKind;
-    const device: Device = {
+  private add(stored: StoredDevice, node?: number): DeviceRecord {
+    const kind = stored.kind;
+    const device: DeviceRecord = {
       id: stored.id,
       key: stored.key,
       kind,
@@ -227,14 +269,7 @@ export class Registry {
     };
     this.devices.set(device.key, device);
     const energy = new EnergyTotal(stored.energyOffsetWh, stored.lastEnergyWh);
-    this.tracking.set(device, {
-      lastHeartbeat: 0,
-      seq: {},
-      statusFault: false,
-      energy,
-      identity: new IdentityCheck(),
-      flap: new FlapDamper(),
-    });
+    this.tracking.set(device, { lastSeen: 0, flap: new FlapDamper(), energy });
     if (energy.kWh !== undefined) device.state.energy = energy.kWh;
     return device;
   }
@@ -245,25 +280,12 @@ export class Registry {
     return free;
   }
 
-  private heartbeat(message: Extract<Message, { type: 'heartbeat' }>, now: number): void {
-    const device = this.ensure(`can:${message.node}`, 'can', `socket-${message.node}`, message.node);
-    const t = this.tracking.get(device)!;
-    const verdict = t.identity.heartbeat(message.state, message.uptime, monotonicMs());
-    if (verdict === 'started') this.conflictStarted(device, t);
-    if (verdict === 'cleared') this.conflictCleared(device);
-    if (t.identity.conflict !== undefined) return;
-    // A reboot (announced, or seen as the uptime going back) restarts the seq counters.
-    if (message.state === 'boot' || message.uptime < (device.info.uptime ?? 0)) t.seq = {};
-    Object.assign(device.info, { firmware: message.firmware, protocol: message.protocol, nodeState: message.state, uptime: message.uptime });
-    device.state.fault = t.statusFault || message.state === 'fault';
-    this.markSeen(device, now);
-    this.changed(device);
+  private timeoutOf(t: Tracking): number {
+    return t.timeoutMs ?? this.options.heartbeatTimeoutMs;
   }
 
-  private setAvailable(device: Device, available: boolean, cause?: string): void {
+  private setAvailable(device: DeviceRecord, available: boolean, cause?: string): void {
     device.available = available;
-    const t = this.tracking.get(device);
-    if (t && !available) t.seq = {}; // frames missed while offline are not "lost" in the seq sense
     this.options.log.info({ device: device.name, available }, available ? 'device online' : 'device offline');
     this.options.events.emit('device.availability', device);
     this.options.events.emit('log', {
@@ -278,7 +300,7 @@ export class Registry {
   private sweep(now = monotonicMs()): void {
     for (const device of this.devices.values()) {
       const t = this.tracking.get(device)!;
-      const silent = now - t.lastHeartbeat > (t.timeoutMs ?? this.options.heartbeatTimeoutMs);
+      const silent = now - t.lastSeen > this.timeoutOf(t);
       if (device.available && silent) {
         this.setAvailable(device, false);
         if (t.flap.dropped(now) === 'started') this.flapAlarm(device, t, true);
@@ -290,49 +312,13 @@ export class Registry {
     }
   }
 
-  private countLoss(device: Device, t: Tracking, kind: 'power' | 'environment', seq: number): void {
-    const last = t.seq[kind];
-    t.seq[kind] = seq;
-    if (last === undefined) return;
-    const gap = (seq - last - 1) & 0xff;
-    if (gap >= 128 && t.identity.seqWentBack(kind, last, seq, monotonicMs()) === 'started') this.conflictStarted(device, t);
-    if (gap > 0 && gap < 128) {
-      // A gap over half the range is a node restart or a duplicate, not loss.
-      device.framesLost += gap;
-      this.framesLost += gap;
-    }
-  }
-
-  private applyStatus(device: Device, t: Tracking, status: Status): void {
-    device.state.relay = status.relay;
-    device.state.nodeHumidityLatched = status.humidityLatched;
-    device.state.nodePowerLatched = status.powerLatched;
-    t.statusFault = status.sensorFault;
-    device.state.fault = status.sensorFault || device.info.nodeState === 'fault';
-  }
-
   /**
-   * The node's Wh counter as a monotonic kWh total (EnergyTotal). Every change is persisted (in the
-   * daemon, with the next commit of the readings), so a restarted gateway never starts lower than
-   * what it last stored.
-   */
-  private energy(device: Device, t: Tracking, counterWh: number): number {
-    const was = t.energy.lastWh;
-    const { changed, wentBack } = t.energy.update(counterWh, monotonicMs());
-    if (wentBack) this.options.log.info({ device: device.name, was, now: counterWh }, 'energy counter went back on the node; the total carries on');
-    if (changed) this.saveEnergy(device, t);
-    const kWh = t.energy.kWh!;
-    device.state.energy = kWh;
-    return kWh;
-  }
-
-  /**
-   * Persists the energy offset. A database that refuses writes (disk full, read-only) must not stop
+   * Persists the energy total. A database that refuses writes (disk full, read-only) must not stop
    * the reading: the total is right in memory and is saved with the next change once writes work.
    */
-  private saveEnergy(device: Device, t: Tracking): void {
+  private saveEnergy(device: DeviceRecord, energy: EnergyTotal): void {
     try {
-      this.options.store.saveEnergy(device.id, t.energy.offsetWh, t.energy.lastWh ?? 0);
+      this.options.store.saveEnergy(device.id, energy.offsetWh, energy.lastWh ?? 0);
       if (this.energyUnsaved.delete(device)) this.options.log.info({ device: device.name }, 'energy total saved again');
     } catch (error) {
       if (!this.energyUnsaved.has(device)) {
@@ -342,60 +328,10 @@ export class Registry {
     }
   }
 
-  /** Devices whose node id two nodes share, and devices held offline while they flap (health). */
-  problems(): { conflicts: string[]; flapping: string[] } {
-    const conflicts: string[] = [];
-    const flapping: string[] = [];
-    for (const [device, t] of this.tracking) {
-      if (t.identity.conflict !== undefined) conflicts.push(device.name);
-      if (t.flap.flapping) flapping.push(device.name);
-    }
-    return { conflicts, flapping };
-  }
-
-  /**
-   * Two nodes answer to one id: their frames cannot be told apart, so none is applied to the device
-   * or stored; the safety rule still sees the measurements (a trip opens both), and node events are
-   * still logged. The device is shown offline with the reason; closes are refused (controller guard).
-   */
-  private quarantine(device: Device, message: Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' }>, now: number): void {
-    this.framesQuarantined++;
-    if (message.type === 'event') return this.nodeEvent(device, message, now);
-    if (message.type === 'power') this.firstStage?.({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power }, true);
-    if (message.type === 'environment') this.firstStage?.({ device, ts: now, humidity: message.humidity }, true);
-  }
-
-  private conflictStarted(device: Device, t: Tracking): void {
-    device.state.conflict = `two nodes answer to node id ${device.node} (${t.identity.conflict})`;
-    // A counter reset seen just before was the other node's counter: undo it, the total must not jump.
-    if (t.energy.undoResetSince(monotonicMs(), IDENTITY_WINDOW_MS)) {
-      device.state.energy = t.energy.kWh;
-      this.saveEnergy(device, t);
-    }
-    this.options.log.warn({ device: device.name, node: device.node, conflict: device.state.conflict }, 'node id conflict: frames of this id are no longer applied');
-    this.options.events.emit('log', { ts: Date.now(), device, type: 'alarm', cause: device.state.conflict, origin: 'gateway' });
-    if (device.available) this.setAvailable(device, false, 'two nodes share the node id');
-    this.changed(device);
-  }
-
-  private conflictCleared(device: Device): void {
-    const was = device.state.conflict;
-    device.state.conflict = undefined;
-    this.options.log.info({ device: device.name }, 'node id conflict over: one node again');
-    this.options.events.emit('log', { ts: Date.now(), device, type: 'alarm-cleared', cause: was, origin: 'gateway' });
-  }
-
-  private flapAlarm(device: Device, t: Tracking, flapping: boolean): void {
-    const hold = (FLAP_HOLD_TIMEOUTS * (t.timeoutMs ?? this.options.heartbeatTimeoutMs)) / 1000;
+  private flapAlarm(device: DeviceRecord, t: Tracking, flapping: boolean): void {
+    const hold = (FLAP_HOLD_TIMEOUTS * this.timeoutOf(t)) / 1000;
     const cause = `availability flapping: ${t.flap.recentDrops} drops in ${FLAP_WINDOW_MS / 60_000} min; reported online again only after ${hold} s of steady heartbeats`;
     this.options.log.warn({ device: device.name, flapping }, flapping ? cause : 'availability steady again');
     this.options.events.emit('log', { ts: Date.now(), device, type: flapping ? 'alarm' : 'alarm-cleared', cause, origin: 'gateway' });
-  }
-
-  private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
-    const described = describeNodeEvent(message);
-    if (described.fault) device.state.fault = true;
-    this.options.events.emit('log', { ts: now, device, type: described.type, cause: described.cause, origin: 'node', detail: described.detail });
-    this.changed(device);
   }
 }

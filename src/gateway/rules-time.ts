@@ -2,7 +2,7 @@
  * Time conditions of rules, in the gateway machine's local time (docs/rules.md): windows of the
  * day that may wrap past midnight, days of the week, and the minute a schedule rule is due.
  */
-import { DAYS, type Day } from './rules-schema.js';
+import { DAYS, type Day } from '../contracts/vocabulary.js';
 
 /** Minutes since local midnight of "HH:MM". */
 export function minutesOf(time: string): number {

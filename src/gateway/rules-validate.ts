@@ -5,21 +5,13 @@
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
-import type { Device, DeviceKind } from './device.js';
+import type { Device } from './device.js';
+import { RuleError } from './errors.js';
 import type { Registry } from './registry.js';
-import {
-  RULE_QUANTITIES,
-  RuleInput,
-  type ResolvedAction,
-  type ResolvedCondition,
-  type RuleDefinition,
-  type RuleQuantity,
-  type RuleView,
-  type StoredRule,
-} from './rules-schema.js';
+import { RuleInput, type RuleView } from '../contracts/rules.js';
+import { KIND_QUANTITIES, type DeviceKind, type RuleQuantity } from '../contracts/vocabulary.js';
+import type { ResolvedAction, ResolvedCondition, RuleDefinition, StoredRule } from './stored-rule.js';
 
-/** A rule that cannot be stored, with the reason (REST 400). */
-export class RuleError extends Error {}
 
 export interface ResolveContext {
   registry: Registry;
@@ -28,11 +20,7 @@ export interface ResolveContext {
 }
 
 /** What each kind of device reports. */
-const REPORTS: Record<DeviceKind, readonly RuleQuantity[]> = {
-  can: RULE_QUANTITIES,
-  seed: ['voltage', 'current', 'power', 'humidity', 'state'],
-  wifi: ['power', 'state'],
-};
+const reports = (kind: DeviceKind): readonly RuleQuantity[] => [...KIND_QUANTITIES[kind], 'state'];
 const KIND_NAME: Record<DeviceKind, string> = { can: 'a CAN socket', seed: 'the legacy socket', wifi: 'a Wi-Fi plug' };
 
 /** One sentence about the first thing wrong with a body's shape, or undefined when it fits. */
@@ -97,9 +85,9 @@ function findDevice(ref: string, field: string, registry: Registry): Device {
 
 function resolveCondition(c: NonNullable<RuleInput['when']>, ctx: ResolveContext): ResolvedCondition {
   const device = findDevice(c.device, 'when.device', ctx.registry);
-  const reports = REPORTS[device.kind];
-  if (!reports.includes(c.quantity)) {
-    throw new RuleError(`when.quantity: ${device.name} (${KIND_NAME[device.kind]}) reports ${reports.join(', ')}; not ${c.quantity}`);
+  const reported = reports(device.kind);
+  if (!reported.includes(c.quantity)) {
+    throw new RuleError(`when.quantity: ${device.name} (${KIND_NAME[device.kind]}) reports ${reported.join(', ')}; not ${c.quantity}`);
   }
   let value: number;
   if (c.quantity === 'state') {

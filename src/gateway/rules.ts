@@ -4,15 +4,18 @@
  * seconds if set) and re-arms when it is false again. Switching goes through DeviceControl with
  * origin `rule:<id>`, so the safety interlock wins and its refusal is recorded with the rule's id.
  */
-import type { RulesStore } from '../db/rules-store.js';
+import type { RulesStore } from './storage.js';
 import type { Logger } from '../log.js';
 import type { RelayActionName } from '../can/codec.js';
-import { RefusedError, type DeviceControl } from './control.js';
-import type { Feature } from './controller.js';
+import type { DeviceControl } from './control.js';
+import { RefusedError } from './errors.js';
+import type { Feature } from './feature.js';
 import type { Device, Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
-import type { Relation, RuleInput, RuleQuantity, StoredRule } from './rules-schema.js';
+import type { RuleInput } from '../contracts/rules.js';
+import type { Origin, Relation, RuleQuantity } from '../contracts/vocabulary.js';
+import type { StoredRule } from './stored-rule.js';
 import { inWindow, minuteKey, scheduleDue } from './rules-time.js';
 import { resolveRule } from './rules-validate.js';
 
@@ -78,7 +81,7 @@ export class RulesEngine implements Feature {
 
   start(): void {
     this.reload();
-    this.unsubscribe = this.deps.events.subscribe({ reading: (r) => this.onReading(r) });
+    this.unsubscribe = this.deps.events.subscribe('rules', { reading: (r) => this.onReading(r) });
     this.scheduleNextMinute();
   }
 
@@ -226,7 +229,7 @@ export class RulesEngine implements Feature {
 
   private act(rule: StoredRule, device: Device | undefined, trigger: Record<string, unknown>): void {
     const ts = Date.now();
-    const origin = `rule:${rule.id}`;
+    const origin: Origin = `rule:${rule.id}`;
     this.fired++;
     rule.lastFired = ts;
     rule.fireCount++;

@@ -9,10 +9,11 @@
  * which holds the latches that count. Watchdogs raise alarms when a relay does not open, when a
  * closed socket's humidity goes stale, and when a node reports a sensor fault.
  */
+import type { Origin } from '../contracts/vocabulary.js';
 import type { Commands } from './commands.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import type { DeviceControl } from './control.js';
-import { RefusedError } from './control.js';
+import { LimitError, RefusedError } from './errors.js';
 import { interlocked, RELAY_REPORT_DELAY_MS, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
@@ -24,8 +25,6 @@ import { SafetyThread } from './safety-thread.js';
 
 export { LimitsPatch, loosened, type Limits } from './safety-rule.js';
 
-/** Limits that cannot be used together (REST 400, MQTT bridge error). */
-export class LimitError extends Error {}
 
 /** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
@@ -57,7 +56,7 @@ const RESEND_OPEN_MS = 1000;
 const LIMIT_PUSH_MS = 30_000;
 
 export class Safety {
-  /** Trips by the gateway rule and reported by nodes (metric). */
+  /** Trips by the gateway rule (the nodes' own: CanNodes.nodeTrips; the metric counts both). */
   trips = 0;
   /** The safety worker (layer 2). */
   readonly worker: SafetyThread;
@@ -82,7 +81,7 @@ export class Safety {
     this.cleanups.push(
       () => (registry.firstStage = undefined),
       control.addGuard((device) => this.closeRefusal(device)),
-      events.subscribe({
+      events.subscribe('safety', {
         'relay.sent': (device, action) => this.onRelaySent(device, action),
         'device.availability': (device) => {
           if (device.available) this.pushPowerLimit(device);
@@ -90,9 +89,6 @@ export class Safety {
         'device.removed': (device) => {
           this.watches.delete(device);
           this.worker.forget(device.key);
-        },
-        log: (e) => {
-          if (e.type === 'trip' && e.origin === 'node') this.trips++;
         },
       }),
     );
@@ -153,7 +149,7 @@ export class Safety {
   }
 
   /** Changes a device's limits, stores them and pushes them to the node (opcodes 0x03 and 0x07). */
-  async setLimits(device: Device, patch: LimitsPatch, origin: string): Promise<Limits> {
+  async setLimits(device: Device, patch: LimitsPatch, origin: Origin): Promise<Limits> {
     const next = { ...this.limits(device), ...patch };
     if (next.humidity_hysteresis >= next.humidity_limit) {
       throw new LimitError(
@@ -172,9 +168,8 @@ export class Safety {
       throw new RefusedError(refusal);
     }
     const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
-    this.deps.registry.saveSettings(device, { ...device.settings, safety: own });
+    this.deps.registry.update(device, { settings: { ...device.settings, safety: own } });
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'limit', cause: 'limits changed', origin, detail: { ...patch } });
-    this.deps.registry.changed(device);
     try {
       if (device.kind === 'can' && device.available) {
         const pushes: Promise<unknown>[] = [];
@@ -194,7 +189,7 @@ export class Safety {
   }
 
   /** A person resets the latch; refused while the condition has not cleared. */
-  async reset(device: Device, origin: string): Promise<void> {
+  async reset(device: Device, origin: Origin): Promise<void> {
     try {
       await this.tryReset(device, origin);
     } catch (error) {
@@ -205,7 +200,7 @@ export class Safety {
     }
   }
 
-  private async tryReset(device: Device, origin: string): Promise<void> {
+  private async tryReset(device: Device, origin: Origin): Promise<void> {
     const limits = this.limits(device);
     const w = this.watch(device);
     if (w.latch === 'humidity' || device.state.nodeHumidityLatched) {
@@ -220,7 +215,7 @@ export class Safety {
     const refusal = await this.worker.ask({ type: 'reset', key: device.key, name: device.name });
     if (refusal) throw new RefusedError(refusal);
     const was = device.state.gatewayLatch;
-    this.clearLatch(device);
+    this.setLatch(device, undefined);
     this.deps.events.emit('log', {
       ts: Date.now(),
       device,
@@ -267,14 +262,11 @@ export class Safety {
     if (device.state.gatewayLatch) return; // already latched; onRelayReport keeps it open
     // Open first (the worker has opened it too, unless it is down): nothing below waits on I/O.
     this.open(device, w);
-    w.latch = kind;
-    device.state.gatewayLatch = reason;
     this.worker.latch(device.key, { kind, reason });
-    this.persistLatch(device, { kind, reason });
+    this.setLatch(device, { kind, reason });
     this.trips++;
     this.deps.log.warn({ device: device.name, reason }, 'safety trip');
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'trip', cause: reason, origin: 'gateway', detail: { quantity: kind, value, limit } });
-    this.deps.registry.changed(device);
   }
 
   private open(device: Device, w: Watch): void {
@@ -286,30 +278,26 @@ export class Safety {
 
   private autoRearm(device: Device): void {
     const was = device.state.gatewayLatch;
-    this.clearLatch(device);
+    this.setLatch(device, undefined);
     if (device.kind === 'can') this.deps.commands.fire(device.node!, { op: 'resetLatch' });
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'rearm', cause: `automatic re-arm (${was})`, origin: 'gateway' });
   }
 
-  private clearLatch(device: Device): void {
-    this.watch(device).latch = undefined;
-    device.state.gatewayLatch = undefined;
-    this.persistLatch(device, undefined);
-    this.deps.registry.changed(device);
-  }
-
   /**
-   * The gateway's latch is kept with the device (in its settings, which REST cannot write), so a
-   * restarted gateway refuses closes from the start instead of from the first humid report (the
-   * node's own latch survives in its flash).
+   * Sets or clears the gateway's latch. It is kept with the device (in its settings, which REST
+   * cannot write), so a restarted gateway refuses closes from the start instead of from the first
+   * humid report (the node's own latch survives in its flash).
    */
-  private persistLatch(device: Device, latch: Latch | undefined): void {
+  private setLatch(device: Device, latch: Latch | undefined): void {
+    this.watch(device).latch = latch?.kind;
+    const state = { gatewayLatch: latch?.reason };
     const { latch: _old, ...rest } = device.settings;
     try {
-      this.deps.registry.saveSettings(device, latch ? { ...rest, latch } : rest);
+      this.deps.registry.update(device, { state, settings: latch ? { ...rest, latch } : rest });
     } catch (error) {
       // The trip itself has happened (the open is on the bus); only its record waits for the database.
       this.deps.log.error({ device: device.name, err: (error as Error).message }, 'interlock latch not saved; it holds until a restart');
+      this.deps.registry.update(device, { state });
     }
   }
 
@@ -318,7 +306,7 @@ export class Safety {
       const latch = device.settings.latch as Latch | undefined;
       if (!latch?.kind || !latch.reason) continue;
       this.watch(device).latch = latch.kind;
-      device.state.gatewayLatch = latch.reason;
+      this.deps.registry.update(device, { state: { gatewayLatch: latch.reason } });
       this.deps.log.warn({ device: device.name, reason: latch.reason }, 'interlock latch restored from before the restart');
     }
   }
@@ -391,10 +379,9 @@ export class Safety {
     const w = this.watch(device);
     if (w.alarms.has(key)) return;
     w.alarms.set(key, message);
-    device.state.problems = [...w.alarms.values()];
     this.deps.log.warn({ device: device.name, alarm: message }, 'safety alarm');
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'alarm', cause: message, origin: 'gateway' });
-    this.deps.registry.changed(device);
+    this.deps.registry.update(device, { state: { problems: [...w.alarms.values()] } });
   }
 
   private clearAlarm(device: Device, key: string): void {
@@ -402,8 +389,7 @@ export class Safety {
     if (!w?.alarms.has(key)) return;
     const message = w.alarms.get(key);
     w.alarms.delete(key);
-    device.state.problems = [...w.alarms.values()];
     this.deps.events.emit('log', { ts: Date.now(), device, type: 'alarm-cleared', cause: message, origin: 'gateway' });
-    this.deps.registry.changed(device);
+    this.deps.registry.update(device, { state: { problems: [...w.alarms.values()] } });
   }
 }

@@ -11,10 +11,11 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { interlocked, type Device } from '../gateway/device.js';
 import { hostname } from 'node:os';
 import type { Commands } from '../gateway/commands.js';
+import { commandNode } from '../gateway/node-settings.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import { LimitsPatch, type Safety } from '../gateway/safety.js';
-import type { HealthReport } from '../api/context.js';
+import type { HealthReport } from '../contracts/health.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
 import type { MqttConnection } from './connection.js';
@@ -91,7 +92,7 @@ export class BridgeApi {
       connection.subscribe(`${requestPrefix}#`, (topic, payload, retained) => {
         void this.handle(topic.slice(requestPrefix.length), payload, retained);
       }),
-      events.subscribe({
+      events.subscribe('mqtt-bridge-api', {
         'device.added': () => this.scheduleDevices(),
         'device.changed': () => this.scheduleDevices(),
         'device.renamed': () => this.scheduleDevices(),
@@ -176,14 +177,8 @@ export class BridgeApi {
 
   private async remove(r: Static<typeof RemoveRequest>): Promise<Record<string, unknown>> {
     const device = this.device(r.id);
-    // A removed device comes back fresh at its next heartbeat: without this, removing it would end its latch.
-    if (interlocked(device)) throw new RequestError(`${device.name} is interlocked; reset the latch once its condition has cleared before removing it`);
-    if (device.available && !r.force) {
-      throw new RequestError(
-        `${device.name} is online and would come back at its next heartbeat; disconnect it first, or send "force": true to remove it anyway`,
-      );
-    }
-    this.deps.registry.remove(device);
+    // The registry refuses an interlocked device, and an online one unless forced.
+    this.deps.registry.remove(device, { force: r.force });
     this.deps.log.info({ device: device.name, key: device.key }, 'device removed over MQTT');
     return { id: device.name, key: device.key, force: r.force === true };
   }
@@ -206,11 +201,7 @@ export class BridgeApi {
 
   private async report(r: Static<typeof DeviceRequest>): Promise<Record<string, unknown>> {
     const device = this.device(r.id);
-    if (device.kind !== 'can' || device.node === undefined) {
-      throw new RequestError(`${device.name} is a ${device.kind} device; only CAN sockets can be asked to report now`);
-    }
-    const reply = await this.deps.commands.send(device.node, { op: 'reportNow' });
-    if (reply.result !== 'ok') throw new RequestError(`${device.name} answered ${reply.result}`);
+    await commandNode(this.deps.commands, device, { op: 'reportNow' }, 'a request to report now');
     return { id: device.name };
   }
 

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
-import { findLiveGateway } from './namespace.js';
+import { findLiveGateway } from './live-gateway.js';
 
 export interface ConnectionOptions {
   url: string;

@@ -86,7 +86,7 @@ export class DeviceTopics {
     this.retirement = retirement;
     this.cleanups.push(
       connection.subscribe(`${baseTopic}/+/set`, (topic, payload, retained) => this.onSet(topic, payload, retained)),
-      events.subscribe({
+      events.subscribe('mqtt-devices', {
         'device.added': (d) => this.publishDevice(d),
         'device.changed': (d) => this.publishState(d, false),
         'device.availability': (d) => this.publishAvailability(d),
@@ -111,12 +111,9 @@ export class DeviceTopics {
     republish();
   }
 
+  /** Stops following the devices and publishes every one offline: the gateway will not update them any more. */
   stop(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
-  }
-
-  /** Publishes every device offline (graceful shutdown: the bridge will not update them). */
-  publishAllOffline(): void {
     for (const d of this.deps.registry.list()) {
       this.deps.connection.publish(`${this.deps.baseTopic}/${d.name}/availability`, 'offline', { retain: true, qos: 1 });
     }

@@ -7,7 +7,8 @@
  * itself on `<prefix>/status`, on every broker (re)connect, and cleared with empty retained payloads
  * when a device is removed or an entity no longer exists.
  */
-import { QUANTITIES, type Device } from '../gateway/device.js';
+import { QUANTITIES } from '../contracts/vocabulary.js';
+import type { Device } from '../gateway/device.js';
 import type { EventBus } from '../gateway/events.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
@@ -77,7 +78,7 @@ export class Discovery {
         this.homeAssistantOnline();
       }),
       connection.subscribe(`${prefix}/+/+/+/config`, (topic, payload) => this.clearIfStale(topic, payload)),
-      events.subscribe({
+      events.subscribe('mqtt-discovery', {
         'device.added': (d) => this.publishDevice(d),
         'device.changed': (d) => this.publishDevice(d),
         'device.renamed': (d) => this.publishDevice(d),

@@ -10,7 +10,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Duplex, pipeline } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { tokensEqual } from '../api/token.js';
+import { tokensEqual } from '../tokens-equal.js';
 import { PacketSizeGuard, PacketTooLargeError } from './packet-guard.js';
 
 /** The gateway takes at most 64 KiB per message; bridge requests and set commands are far smaller. */

@@ -4,7 +4,7 @@
  * gateway's client connects once its own broker listens, never to whatever else holds the port.
  */
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../gateway/config.js';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { Retry } from '../retry.js';
 import { MqttConnection, randomClientId } from './connection.js';

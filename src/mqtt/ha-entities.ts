@@ -3,7 +3,8 @@
  * platform, its object id, and its own discovery fields. Discovery adds what every entity shares
  * (unique_id, state topic, availability, device, origin). A new entity is one more spec here.
  */
-import { QUANTITIES, statePayload, type Device, type DeviceKind } from '../gateway/device.js';
+import { QUANTITIES, type DeviceKind } from '../contracts/vocabulary.js';
+import { statePayload, type Device } from '../gateway/device.js';
 import { DEVICE_EVENT_TYPES } from './device-topics.js';
 
 export type Component = 'switch' | 'sensor' | 'binary_sensor' | 'event';

@@ -8,13 +8,13 @@
  *   ones the old retained topics are cleared once the new configs are out (the old prefix's configs by
  *   Discovery, which knows them).
  * - Two gateways on one base topic would overwrite each other's topics: before going online the
- *   gateway asks whether another one answers on its base topic (`findLiveGateway`), and refuses if so.
+ *   gateway asks whether another one answers on its base topic (live-gateway.ts), and refuses if so.
  */
 import { randomBytes } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import type { MqttConnection } from './connection.js';
+import { until } from './live-gateway.js';
 import { Retirement } from './retirement.js';
 
 /** HA allows only these characters in a discovery topic's node and object ids. */
@@ -138,58 +138,4 @@ export function leftoverTopics(oldBase: string, names: string[]): string[] {
     `${oldBase}/bridge/info`,
     `${oldBase}/bridge/state`,
   ];
-}
-
-/** How long another gateway is given to answer the health check. */
-const ANSWER_MS = 1000;
-
-/**
- * Another gateway online on this base topic, described, or undefined. Run on the raw client before
- * this gateway publishes anything: its bridge state retained `online` means a gateway is up (or died
- * less than a keepalive ago without its last will yet); a live one answers a `health_check` request.
- */
-export async function findLiveGateway(client: MqttClient, baseTopic: string, instance: string): Promise<string | undefined> {
-  const topics = {
-    state: `${baseTopic}/bridge/state`,
-    info: `${baseTopic}/bridge/info`,
-    request: `${baseTopic}/bridge/request/health_check`,
-    response: `${baseTopic}/bridge/response/health_check`,
-  };
-  const transaction = `probe-${instance}`;
-  const seen: { state?: string; info?: string; echoed?: boolean; answered?: boolean } = {};
-  const onMessage = (topic: string, payload: Buffer) => {
-    const text = payload.toString();
-    if (topic === topics.state) seen.state = text;
-    else if (topic === topics.info) seen.info = text;
-    else if (topic === topics.request && text.includes(transaction)) seen.echoed = true;
-    else if (topic === topics.response && text.includes(transaction)) seen.answered = true;
-  };
-  client.on('message', onMessage);
-  try {
-    await client.subscribeAsync(Object.values(topics), { qos: 1 });
-    await client.publishAsync(topics.request, JSON.stringify({ transaction }), { qos: 1 });
-    // Our own request coming back means the retained messages queued before it have arrived.
-    await until(() => seen.echoed === true, 2 * ANSWER_MS);
-    if (seen.state !== 'online') return undefined;
-    await until(() => seen.answered === true, ANSWER_MS);
-    return seen.answered ? describe(seen.info) : undefined;
-  } finally {
-    client.removeListener('message', onMessage);
-    await client.unsubscribeAsync(Object.values(topics)).catch(() => {});
-  }
-}
-
-function describe(info: string | undefined): string {
-  try {
-    const i = JSON.parse(info ?? '') as { version?: unknown; host?: unknown; gateway_id?: unknown };
-    const parts = [typeof i.host === 'string' && `on host ${i.host}`, typeof i.gateway_id === 'string' && `gateway id ${i.gateway_id}`, typeof i.version === 'string' && `version ${i.version}`];
-    return parts.filter(Boolean).join(', ') || 'no details';
-  } catch {
-    return 'no details';
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }

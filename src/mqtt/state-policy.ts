@@ -7,8 +7,8 @@
  * every reading.
  */
 import { ChangeFilter, type Sample } from '../gateway/change-filter.js';
-import type { Config } from '../gateway/config.js';
-import { QUANTITIES } from '../gateway/device.js';
+import type { Config } from '../config/config.js';
+import { QUANTITIES } from '../contracts/vocabulary.js';
 
 /** State JSON keys published the moment they change. */
 export const PUBLISHED_AT_ONCE = ['state', 'interlock', 'fault', 'problem', 'firmware'] as const;

@@ -6,9 +6,9 @@
  * flash. See docs/wifi-plugs.md.
  */
 import type { RelayActionName } from '../can/codec.js';
-import type { Config } from '../gateway/config.js';
-import { CommandTimeoutError } from '../gateway/commands.js';
-import { UnavailableError, type RelayDriver } from '../gateway/control.js';
+import type { Config } from '../config/config.js';
+import type { RelayDriver } from '../gateway/control.js';
+import { CommandTimeoutError, UnavailableError } from '../gateway/errors.js';
 import type { Device } from '../gateway/device.js';
 import type { Logger } from '../log.js';
 import { PlugSwitch } from './plug-socket.js';

@@ -7,7 +7,7 @@
  * JSON; only the two answers are read. Docs: docs/wifi-plugs.md.
  */
 import WebSocket from 'ws';
-import { UnavailableError } from '../gateway/control.js';
+import { UnavailableError } from '../gateway/errors.js';
 import { Thing } from './datagram.js';
 
 /** The firmware's thing type for a switch (SWITCH in spiffs_functions.h). */

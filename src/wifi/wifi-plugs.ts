@@ -6,11 +6,10 @@
  * state) are matched here for the relay driver.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { Config } from '../gateway/config.js';
-import { CommandTimeoutError } from '../gateway/commands.js';
-import { UnavailableError } from '../gateway/control.js';
-import type { Feature } from '../gateway/controller.js';
-import type { Device, Reading } from '../gateway/device.js';
+import type { Config } from '../config/config.js';
+import { CommandTimeoutError, UnavailableError } from '../gateway/errors.js';
+import type { Feature } from '../gateway/feature.js';
+import type { Device, DeviceChange, Reading } from '../gateway/device.js';
 import type { Registry } from '../gateway/registry.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../log-limiter.js';
@@ -216,20 +215,19 @@ export class WifiPlugs implements Feature {
     const plug = d.values.get(Thing.plug);
     const watts = d.values.get(Thing.watts);
     const relay = plug === undefined ? undefined : relayFromPlugValue(plug);
-    if (plug !== undefined) device.state.relay = relay;
-    if (watts !== undefined) device.state.power = watts;
     const estimate = d.values.get(Thing.dailyWattHours);
-    if (estimate !== undefined) device.info.plugEnergyEstimateWh = estimate;
     const clock = d.texts.get(Thing.clock);
-    if (clock !== undefined) device.info.plugClock = clock;
-
+    const change: DeviceChange = {
+      state: { ...(plug !== undefined ? { relay } : {}), ...(watts !== undefined ? { power: watts } : {}) },
+      info: { ...(estimate !== undefined ? { plugEnergyEstimateWh: estimate } : {}), ...(clock !== undefined ? { plugClock: clock } : {}) },
+    };
     if (relay !== undefined || watts !== undefined) {
       const reading: Reading = { device, ts: now };
       if (relay !== undefined) reading.relay = relay;
       if (watts !== undefined) reading.power = watts;
-      registry.reading(reading);
+      registry.reading(reading, change);
     } else {
-      registry.changed(device);
+      registry.update(device, change);
     }
 
     const waiter = this.waiters.get(device.key);

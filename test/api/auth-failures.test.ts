@@ -49,10 +49,10 @@ test('wrong tokens on the live stream are limited per address (429) and logged f
   for (const guess of [...guesses, tg.token]) assert.ok(!everything.includes(guess), 'no token in the log');
   assert.ok(logs.lines().some((l) => l.msg === 'rate limit reached by 127.0.0.1'));
 
-  const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
+  const health = (await tg.gateway.parts.api.inject({ url: '/api/health' })).json();
   assert.equal(health.http.auth_failures, 20);
   assert.equal(health.http.rate_limited, 40);
-  const metrics = await tg.gateway.metrics.text();
+  const metrics = await tg.gateway.parts.metrics.text();
   assert.match(metrics, /canplug_http_auth_failures_total 20/);
 });
 
@@ -60,7 +60,7 @@ test('wrong tokens on protected reads count too; right tokens and missing ones d
   const logs = memoryLogger();
   const tg = await startGateway({ http: { read_protection: true, rate_limit: 5 } }, undefined, logs.log);
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
+  const { api } = tg.gateway.parts;
   // Reads with the token and reads without one (a wall tablet not set up yet) are not guesses.
   for (let i = 0; i < 20; i++) {
     assert.equal((await api.inject({ url: '/api/devices', headers: tg.auth })).statusCode, 200);
@@ -73,11 +73,11 @@ test('wrong tokens on protected reads count too; right tokens and missing ones d
   assert.equal(lines.length, 1);
   assert.equal(lines[0].where, 'rest');
   assert.equal(lines[0].path, '/api/devices');
-  assert.equal(tg.gateway.http.authFailures.total, 5);
+  assert.equal(tg.gateway.parts.http.authFailures.total, 5);
   // Public reads ignore a stale token, as before: nothing to guess there.
   const open = await startGateway({ http: { rate_limit: 5 } });
   t.after(() => open.stop());
-  for (let i = 0; i < 10; i++) assert.equal((await open.gateway.api.inject({ url: '/api/devices', headers: { authorization: 'Bearer stale' } })).statusCode, 200);
+  for (let i = 0; i < 10; i++) assert.equal((await open.gateway.parts.api.inject({ url: '/api/devices', headers: { authorization: 'Bearer stale' } })).statusCode, 200);
 });
 
 test('a live stream with the right token is not limited', async (t) => {
@@ -89,5 +89,5 @@ test('a live stream with the right token is not limited', async (t) => {
     assert.equal(JSON.parse(data.toString()).type, 'snapshot');
     ws.close();
   }
-  assert.equal(tg.gateway.http.authFailures.total, 0);
+  assert.equal(tg.gateway.parts.http.authFailures.total, 0);
 });

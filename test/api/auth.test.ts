@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { rotateToken } from '../../src/api/token.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { startGateway, testConfig, waitFor } from '../helpers/gateway.js';
 
@@ -14,14 +14,14 @@ const relayOff = { method: 'PUT' as const, url: '/api/devices/socket-1/relay', p
 test('mutating routes need the token: 401 with one sentence without it, 200 with it', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const { api } = tg.gateway.parts;
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
 
   const missing = await api.inject(relayOff);
   assert.equal(missing.statusCode, 401);
   assert.match(missing.json().error, /needs the API token: send "Authorization: Bearer <token>"/);
   assert.equal(missing.headers['www-authenticate'], 'Bearer realm="canplug"');
-  assert.equal(tg.gateway.simSockets[0].relay, true, 'nothing was switched');
+  assert.equal(tg.gateway.parts.sim.sockets[0].relay, true, 'nothing was switched');
 
   const wrong = await api.inject({ ...relayOff, headers: { authorization: 'Bearer not-the-token-at-all' } });
   assert.equal(wrong.statusCode, 401);
@@ -39,11 +39,11 @@ test('mutating routes need the token: 401 with one sentence without it, 200 with
     const res = await api.inject(request);
     assert.equal(res.statusCode, 401, `${request.method} ${request.url}`);
   }
-  assert.ok(tg.gateway.registry.find('socket-1'), 'not renamed');
+  assert.ok(tg.gateway.parts.registry.find('socket-1'), 'not renamed');
 
   const ok = await api.inject({ ...relayOff, headers: tg.auth });
   assert.equal(ok.statusCode, 200);
-  assert.equal(tg.gateway.simSockets[0].relay, false);
+  assert.equal(tg.gateway.parts.sim.sockets[0].relay, false);
 
   // Reads stay open by default; the dashboard's files and the docs are always public.
   for (const url of ['/api/devices', '/api/health', '/metrics', '/docs/json']) {
@@ -70,26 +70,26 @@ test('the token file is created on first start with mode 0600, its path is logge
   const token = readFileSync(path, 'utf8').trim();
   assert.ok(token.length >= 32);
   assert.match(logged, /"token_file":"[^"]*token","created":true,"msg":"API token created"/);
-  await gateway.api.inject({ ...relayOff, headers: { authorization: `Bearer ${token}x` } });
+  await gateway.parts.api.inject({ ...relayOff, headers: { authorization: `Bearer ${token}x` } });
   assert.ok(!logged.includes(token), 'the token does not appear in the log');
 });
 
 test('a rotated token is in force at once, without a restart', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
-  const fresh = rotateToken(tg.gateway.tokens!.path);
-  const old = await tg.gateway.api.inject({ ...relayOff, headers: tg.auth });
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const fresh = rotateToken(tg.gateway.parts.tokens!.path);
+  const old = await tg.gateway.parts.api.inject({ ...relayOff, headers: tg.auth });
   assert.equal(old.statusCode, 401);
   assert.match(old.json().error, /may have been rotated/);
-  const now = await tg.gateway.api.inject({ ...relayOff, headers: { authorization: `Bearer ${fresh}` } });
+  const now = await tg.gateway.parts.api.inject({ ...relayOff, headers: { authorization: `Bearer ${fresh}` } });
   assert.equal(now.statusCode, 200);
 });
 
 test('read protection guards reads and metrics too; the dashboard shell and the docs stay public', async (t) => {
   const tg = await startGateway({ http: { read_protection: true } });
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
+  const { api } = tg.gateway.parts;
   for (const url of ['/api/devices', '/api/devices/socket-1/readings', '/api/config', '/api/health', '/metrics']) {
     const res = await api.inject({ url });
     assert.equal(res.statusCode, 401, url);
@@ -102,10 +102,10 @@ test('read protection guards reads and metrics too; the dashboard shell and the 
 test('with http.auth off nothing asks for a token', async (t) => {
   const tg = await startGateway({ http: { auth: false } });
   t.after(() => tg.stop());
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
-  assert.equal(tg.gateway.tokens, undefined);
-  const res = await tg.gateway.api.inject(relayOff);
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  assert.equal(tg.gateway.parts.tokens, undefined);
+  const res = await tg.gateway.parts.api.inject(relayOff);
   assert.equal(res.statusCode, 200);
-  const config = (await tg.gateway.api.inject({ url: '/api/config' })).json();
+  const config = (await tg.gateway.parts.api.inject({ url: '/api/config' })).json();
   assert.deepEqual(config.auth, { enabled: false, read_protection: false, token_file: null });
 });

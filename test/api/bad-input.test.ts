@@ -13,8 +13,8 @@ const THEN = '"then":{"action":"event","message":"x"}';
 test('a body nested thousands of levels deep is a 400 on every route that takes a body, never a 500', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
-  await waitFor(() => tg.gateway.registry.find('socket-1'), 3000, 'socket-1 known');
+  const { api } = tg.gateway.parts;
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1'), 3000, 'socket-1 known');
   const rule = await api.inject({ method: 'POST', url: '/api/rules', headers: tg.auth, payload: { name: 'r', at: '07:00', then: { action: 'event', message: 'x' } } });
   assert.equal(rule.statusCode, 201, rule.body);
   const deep = [
@@ -40,7 +40,7 @@ test('a body nested thousands of levels deep is a 400 on every route that takes 
       assert.equal(res.json().error, 'the body is nested deeper than 32 levels');
     }
   }
-  assert.equal(tg.gateway.rules.list().length, 1, 'nothing was created');
+  assert.equal(tg.gateway.parts.rules.list().length, 1, 'nothing was created');
   // Ordinary bodies are still read as before.
   const ok = await api.inject({ method: 'PUT', url: `/api/rules/${rule.json().id}`, headers: tg.auth, payload: { name: 'renamed', at: '08:00', then: { action: 'event', message: 'y' } } });
   assert.equal(ok.statusCode, 200, ok.body);
@@ -49,8 +49,8 @@ test('a body nested thousands of levels deep is a 400 on every route that takes 
 test('integers in paths and query strings must be written as integers', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const { api } = tg.gateway.parts;
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   for (let i = 0; i < 10; i++) {
     const res = await api.inject({ method: 'POST', url: '/api/rules', headers: tg.auth, payload: { name: `r${i}`, at: '07:00', then: { action: 'event', message: 'x' } } });
     assert.equal(res.statusCode, 201);
@@ -62,7 +62,7 @@ test('integers in paths and query strings must be written as integers', async (t
       assert.match(res.json().error, /^params\.id: /);
     }
   }
-  assert.equal(tg.gateway.rules.list().length, 10, 'no rule deleted');
+  assert.equal(tg.gateway.parts.rules.list().length, 10, 'no rule deleted');
   assert.equal((await api.inject({ method: 'DELETE', url: '/api/rules/10', headers: tg.auth })).statusCode, 204);
 
   for (const seconds of ['2.5e3', '2.5', '1e1', '0x10', '']) {

@@ -27,11 +27,11 @@ test('past 50 live-stream clients a newcomer is closed with 1013 "try again late
   assert.ok(clients.every((c) => c.first === 'snapshot'));
   const refused = await open();
   assert.equal(refused.first, 'closed 1013 at most 50 live stream clients at once; try again later');
-  const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
+  const health = (await tg.gateway.parts.api.inject({ url: '/api/health' })).json();
   assert.equal(health.http.live_clients, 50);
   assert.equal(health.http.live_refused, 1);
   clients.pop()!.ws.close();
-  await waitFor(() => tg.gateway.http.live.size === 49, 2000, 'a slot free');
+  await waitFor(() => tg.gateway.parts.http.live.size === 49, 2000, 'a slot free');
   assert.equal((await open()).first, 'snapshot');
 });
 
@@ -52,11 +52,11 @@ test(`past ${MAX_HTTP_CONNECTIONS} open HTTP connections a newcomer is closed at
   const extra = connect(Number(port), '127.0.0.1');
   extra.on('error', () => {});
   await once(extra, 'close');
-  await waitFor(() => tg.gateway.http.connectionsDropped === 1, 2000, 'the drop counted');
+  await waitFor(() => tg.gateway.parts.http.connectionsDropped === 1, 2000, 'the drop counted');
   for (const socket of idle.splice(0, 10)) socket.destroy();
-  const open = () => new Promise<number>((resolve) => tg.gateway.api.server.getConnections((_error, n) => resolve(n)));
+  const open = () => new Promise<number>((resolve) => tg.gateway.parts.api.server.getConnections((_error, n) => resolve(n)));
   await waitFor(async () => (await open()) < MAX_HTTP_CONNECTIONS, 2000, 'the server saw them go');
   const health = await fetch(`${tg.gateway.httpUrl()}/api/health`, { signal: AbortSignal.timeout(3000) });
   assert.equal(health.status, 200);
-  assert.match(await tg.gateway.metrics.text(), /canplug_http_connections_dropped_total 1/);
+  assert.match(await tg.gateway.parts.metrics.text(), /canplug_http_connections_dropped_total 1/);
 });

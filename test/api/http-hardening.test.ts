@@ -49,7 +49,7 @@ test('the dashboard is served at / with security headers, and no path leaves its
 test('without a built dashboard / says how to build it', async (t) => {
   const tg = await startGateway({ http: { dashboard_dir: join(tmpdir(), 'canplug-no-such-dashboard') } });
   t.after(() => tg.stop());
-  const res = await tg.gateway.api.inject({ url: '/' });
+  const res = await tg.gateway.parts.api.inject({ url: '/' });
   assert.equal(res.statusCode, 503);
   assert.match(res.body, /npm run build:dashboard/);
 });
@@ -58,24 +58,24 @@ test('CORS is off by default and allows only the configured origins when on', as
   const preflight = { method: 'OPTIONS' as const, url: '/api/devices/socket-1/relay', headers: { origin: 'http://ha.local:8123', 'access-control-request-method': 'PUT' } };
   const off = await startGateway();
   t.after(() => off.stop());
-  const closed = await off.gateway.api.inject(preflight);
+  const closed = await off.gateway.parts.api.inject(preflight);
   assert.equal(closed.headers['access-control-allow-origin'], undefined);
-  const get = await off.gateway.api.inject({ url: '/api/devices', headers: { origin: 'http://ha.local:8123' } });
+  const get = await off.gateway.parts.api.inject({ url: '/api/devices', headers: { origin: 'http://ha.local:8123' } });
   assert.equal(get.headers['access-control-allow-origin'], undefined);
 
   const on = await startGateway({ http: { cors_origins: ['http://ha.local:8123'] } });
   t.after(() => on.stop());
-  const allowed = await on.gateway.api.inject(preflight);
+  const allowed = await on.gateway.parts.api.inject(preflight);
   assert.equal(allowed.headers['access-control-allow-origin'], 'http://ha.local:8123');
-  const other = await on.gateway.api.inject({ ...preflight, headers: { ...preflight.headers, origin: 'http://evil.example' } });
+  const other = await on.gateway.parts.api.inject({ ...preflight, headers: { ...preflight.headers, origin: 'http://evil.example' } });
   assert.notEqual(other.headers['access-control-allow-origin'], 'http://evil.example');
 });
 
 test('bodies over the limit, non-JSON bodies and floods of changes are refused in one sentence', async (t) => {
   const tg = await startGateway({ http: { rate_limit: 5 } });
   t.after(() => tg.stop());
-  const { api } = tg.gateway;
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const { api } = tg.gateway.parts;
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
 
   const big = await api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: { ...tg.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(100_000) }) });
   assert.equal(big.statusCode, 413);
@@ -102,7 +102,7 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
 test('/docs lists every route of the API', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const openapi = (await tg.gateway.api.inject({ url: '/docs/json' })).json();
+  const openapi = (await tg.gateway.parts.api.inject({ url: '/docs/json' })).json();
   const paths = Object.keys(openapi.paths);
   assert.deepEqual(openapi.paths['/api/devices/{id}/relay'].put.security, [{ bearer: [] }], 'mutating routes are marked as needing the token');
   assert.equal(openapi.paths['/api/devices'].get.security, undefined, 'reads are open by default');
@@ -122,10 +122,10 @@ test('/docs lists every route of the API', async (t) => {
   }
   // Not only the ones named above: every route under /api and /metrics, with its methods.
   const documented = Object.entries(openapi.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-  const api = registeredRoutes(tg.gateway.api.printRoutes({ commonPrefix: false })).filter((r) => /^(GET|POST|PUT|PATCH|DELETE) \/(api\/|metrics)/.test(r));
+  const api = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) => /^(GET|POST|PUT|PATCH|DELETE) \/(api\/|metrics)/.test(r));
   assert.ok(api.length >= 11, api.join(', '));
   for (const route of api) assert.ok(documented.includes(route), `${route} in OpenAPI`);
-  const docs = await tg.gateway.api.inject({ url: '/docs/' });
+  const docs = await tg.gateway.parts.api.inject({ url: '/docs/' });
   assert.equal(docs.statusCode, 200);
   assert.match(docs.body, /swagger/i);
 });

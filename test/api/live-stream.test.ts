@@ -4,12 +4,13 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { LiveStream, type LiveMessage } from '../../src/api/live.js';
+import { LiveStream } from '../../src/api/live.js';
+import type { LiveMessage } from '../../src/contracts/live.js';
 import { EventBus } from '../../src/gateway/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Registry } from '../../src/gateway/registry.js';
 import { openDatabase } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 
 interface Connection {
@@ -33,7 +34,7 @@ const deviceUpdates = (c: Connection, name: string) => c.messages.filter((m) => 
 test('the live stream sends a snapshot, then device changes and event-log entries', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  await waitFor(() => tg.gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
+  await waitFor(() => tg.gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
   const c = await connect(tg, { protocols: ['canplug.v1', `bearer.${tg.token}`] });
   t.after(() => c.ws.close());
   assert.equal(c.ws.protocol, 'canplug.v1', 'the server picks the stream protocol and never echoes the token');
@@ -43,7 +44,7 @@ test('the live stream sends a snapshot, then device changes and event-log entrie
   assert.equal(snapshot.type, 'snapshot');
   assert.deepEqual(snapshot.type === 'snapshot' && snapshot.devices.map((d) => d.name).sort(), ['socket-1', 'socket-2']);
 
-  const res = await tg.gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const res = await tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(res.statusCode, 200);
   await waitFor(() => deviceUpdates(c, 'socket-1').some((m) => m.type === 'device' && m.device.state.state === 'OFF'), 2000, 'OFF on the stream');
   const event = await waitFor(() => c.messages.find((m) => m.type === 'event' && m.event.type === 'relay'), 2000, 'relay event');
@@ -75,7 +76,7 @@ test('without a token the live stream is read-only; a wrong token is refused wit
   t.after(() => header.ws.close());
   await waitFor(() => header.messages.some((m) => m.type === 'snapshot' && m.access === 'write'), 2000, 'snapshot with the Authorization header');
 
-  const plain = await tg.gateway.api.inject({ url: '/api/live' });
+  const plain = await tg.gateway.parts.api.inject({ url: '/api/live' });
   assert.equal(plain.statusCode, 426);
   assert.match(plain.json().error, /this is a WebSocket/);
 });
@@ -98,7 +99,7 @@ test('with read protection the live stream refuses a missing token; with auth of
 test('a flood of changes reaches a client as at most about 5 updates a second per device, ending with the latest state', async (t) => {
   const tg = await startGateway({ can: { sim: { report_period_ms: 60_000 } } });
   t.after(() => tg.stop());
-  const device = await waitFor(() => tg.gateway.registry.find('socket-1'), 3000, 'socket-1');
+  const device = await waitFor(() => tg.gateway.parts.registry.find('socket-1'), 3000, 'socket-1');
   const c = await connect(tg, { protocols: ['canplug.v1', `bearer.${tg.token}`] });
   t.after(() => c.ws.close());
   await waitFor(() => c.messages.length > 0, 2000, 'snapshot');
@@ -106,8 +107,7 @@ test('a flood of changes reaches a client as at most about 5 updates a second pe
 
   const started = Date.now();
   for (let i = 0; i < 2000; i++) {
-    device.state.voltage = 200 + i / 100;
-    tg.gateway.registry.changed(device);
+    tg.gateway.parts.registry.update(device, { state: { voltage: 200 + i / 100 } });
     if (i % 200 === 0) await new Promise((r) => setTimeout(r, 50)); // spread over ~0.5 s
   }
   await new Promise((r) => setTimeout(r, 400));
@@ -120,11 +120,11 @@ test('a flood of changes reaches a client as at most about 5 updates a second pe
 });
 
 test('a client that stops reading is disconnected instead of buffering without bound', async (t) => {
-  const events = new EventBus();
+  const events = new EventBus(silentLogger);
   const server = createServer();
   const wss = new WebSocketServer({ server });
   const db = openDatabase(':memory:');
-  const registry = new Registry({ events, store: new DeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 1000 });
+  const registry = new Registry({ events, store: new SqliteDeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 1000 });
   const live = new LiveStream({ events, registry, log: silentLogger, maxBufferedBytes: 256 * 1024 });
   live.start();
   wss.on('connection', (socket) => live.add(socket, 'write'));
@@ -144,7 +144,7 @@ test('a client that stops reading is disconnected instead of buffering without b
   assert.equal(live.size, 1);
   const detail = { blob: 'x'.repeat(16 * 1024) };
   for (let i = 0; i < 2000 && live.size > 0; i++) {
-    events.emit('log', { ts: Date.now(), type: 'test', detail });
+    events.emit('log', { ts: Date.now(), type: 'rule', detail });
     if (i % 20 === 0) await new Promise((r) => setImmediate(r));
   }
   await waitFor(() => live.size === 0, 5000, 'slow client dropped');

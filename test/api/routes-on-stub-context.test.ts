@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import type { RelayActionName } from '../../src/can/codec.js';
 import { buildApp } from '../../src/api/app.js';
 import { AuthFailures } from '../../src/api/auth.js';
-import type { ApiContext, HealthReport } from '../../src/api/context.js';
+import type { ApiContext } from '../../src/api/context.js';
 import { LiveStream } from '../../src/api/live.js';
-import { BusUnavailableError, CommandTimeoutError } from '../../src/gateway/commands.js';
-import { parseConfig } from '../../src/gateway/config.js';
-import { DeviceControl, RefusedError } from '../../src/gateway/control.js';
+import { parseConfig } from '../../src/config/config.js';
+import type { HealthReport } from '../../src/contracts/health.js';
+import { DeviceControl } from '../../src/gateway/control.js';
+import { BusUnavailableError, CommandTimeoutError, RefusedError } from '../../src/gateway/errors.js';
 import type { Device } from '../../src/gateway/device.js';
 import { silentLogger } from '../../src/log.js';
-import { canDevice, unitRegistry } from '../helpers/unit.js';
+import { canDevice, healthReport, unitRegistry } from '../helpers/unit.js';
 
 /** A part of the context no route under test may use: touching it fails with its name. */
 function absent<T>(name: string): T {
@@ -24,8 +25,9 @@ function absent<T>(name: string): T {
   return new Proxy({}, { get: fail }) as unknown as T;
 }
 
-async function stubApi(t: TestContext, health: () => HealthReport = () => ({ status: 'ok' })) {
-  const { registry, events, log } = unitRegistry(t);
+async function stubApi(t: TestContext, health: () => HealthReport = () => healthReport()) {
+  const unit = unitRegistry(t);
+  const { registry, events, log } = unit;
   const control = new DeviceControl(registry, events);
   /** What the stand-in switch does next: confirm, or fail with this error. */
   let next: Error | undefined;
@@ -60,6 +62,7 @@ async function stubApi(t: TestContext, health: () => HealthReport = () => ({ sta
   t.after(() => app.close());
   return {
     app,
+    unit,
     registry,
     log,
     failNext: (error: Error | undefined) => (next = error),
@@ -68,8 +71,8 @@ async function stubApi(t: TestContext, health: () => HealthReport = () => ({ sta
 }
 
 test('PUT relay: 200 with the confirmed state by name or node id, 404, one-sentence 400s', async (t) => {
-  const { put, registry } = await stubApi(t);
-  canDevice(registry, 1);
+  const { put, unit } = await stubApi(t);
+  canDevice(unit, 1);
 
   const on = await put('socket-1', { on: true });
   assert.equal(on.statusCode, 200);
@@ -92,9 +95,9 @@ test('PUT relay: 200 with the confirmed state by name or node id, 404, one-sente
 });
 
 test('PUT relay: a refusal is a 409 with its reason, no answer a 504, the bus down a 503; the state stays as it was', async (t) => {
-  const { put, registry, failNext } = await stubApi(t);
-  const device = canDevice(registry, 2);
-  device.state.relay = false;
+  const { put, unit, registry, failNext } = await stubApi(t);
+  const device = canDevice(unit, 2);
+  registry.update(device, { state: { relay: false } });
   for (const [error, status] of [
     [new RefusedError('socket-2 is interlocked by the gateway: humidity 90 %RH'), 409],
     [new CommandTimeoutError('node 2 did not answer within 500 ms'), 504],
@@ -113,9 +116,9 @@ test('PUT relay: a refusal is a 409 with its reason, no answer a 504, the bus do
 });
 
 test('PATCH a name: a bad or taken name is a 400 and changes nothing; a good one renames', async (t) => {
-  const { app, registry } = await stubApi(t);
-  canDevice(registry, 1);
-  canDevice(registry, 2);
+  const { app, unit, registry } = await stubApi(t);
+  canDevice(unit, 1);
+  canDevice(unit, 2);
   const rename = (id: string, name: string) => app.inject({ method: 'PATCH', url: `/api/devices/${id}`, payload: { name } });
 
   const taken = await rename('socket-1', 'socket-2');
@@ -132,9 +135,9 @@ test('PATCH a name: a bad or taken name is a 400 and changes nothing; a good one
 });
 
 test('GET /api/devices lists every device with its live state; unknown routes are a 404 that names them', async (t) => {
-  const { app, registry } = await stubApi(t);
-  const device = canDevice(registry, 3);
-  Object.assign(device.state, { relay: true, power: 42.5, humidity: 55 });
+  const { app, unit, registry } = await stubApi(t);
+  const device = canDevice(unit, 3);
+  registry.update(device, { state: { relay: true, power: 42.5, humidity: 55 } });
   const list = await app.inject({ url: '/api/devices' });
   assert.equal(list.statusCode, 200);
   assert.deepEqual(
@@ -146,8 +149,9 @@ test('GET /api/devices lists every device with its live state; unknown routes ar
 });
 
 test('health answers with the gateway\'s report', async (t) => {
-  const { app } = await stubApi(t, () => ({ status: 'degraded', mqtt: { connected: false } }));
+  const report = healthReport({ status: 'degraded', problems: ['the MQTT broker is not reachable'] });
+  const { app } = await stubApi(t, () => report);
   const res = await app.inject({ url: '/api/health' });
-  assert.equal(res.json().status, 'degraded');
-  assert.deepEqual(res.json().mqtt, { connected: false });
+  assert.equal(res.statusCode, 503, 'not ok is a 503');
+  assert.deepEqual(res.json(), report);
 });

@@ -9,8 +9,8 @@ test('rules CRUD: the documented shape, positions, enable/disable, 404s', async 
   t.after(() => tg.stop());
   const { gateway } = tg;
   await sendDatagram(port, '1234567:Kitchen&1:1&2:118.5&3:0.9&4:2026-11-22 10:00:00');
-  await waitFor(() => gateway.registry.find('Kitchen') && gateway.registry.find('socket-1'), 3000, 'devices known');
-  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => gateway.api.inject({ headers: authHeaders(gateway), method, url, payload });
+  await waitFor(() => gateway.parts.registry.find('Kitchen') && gateway.parts.registry.find('socket-1'), 3000, 'devices known');
+  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => gateway.parts.api.inject({ headers: authHeaders(gateway), method, url, payload });
 
   const washer = {
     name: 'washer overload',
@@ -67,7 +67,7 @@ test('rules CRUD: the documented shape, positions, enable/disable, 404s', async 
   assert.equal((await api('GET', '/api/rules/abc')).statusCode, 400);
 
   // A removed device leaves the rule in place, named by its key, with the problem stated.
-  gateway.registry.remove(gateway.registry.find('Kitchen')!);
+  gateway.parts.registry.remove(gateway.parts.registry.find('Kitchen')!, { force: true });
   const orphan = (await api('GET', `/api/rules/${created.json().id}`)).json();
   assert.equal(orphan.then.device, 'wifi:1234567');
   assert.match(orphan.problem, /device wifi:1234567 no longer exists/);
@@ -82,7 +82,7 @@ test('rules naming unknown devices or quantities, or that cannot work, are refus
   t.after(() => tg.stop());
   const { gateway } = tg;
   await sendDatagram(port, '1234567:Kitchen&1:1&2:118.5&3:0.9&4:2026-11-22 10:00:00');
-  await waitFor(() => gateway.registry.find('Kitchen') && gateway.registry.find('socket-1'), 3000, 'devices known');
+  await waitFor(() => gateway.parts.registry.find('Kitchen') && gateway.parts.registry.find('socket-1'), 3000, 'devices known');
 
   const when = { device: 'socket-1', quantity: 'power', relation: '>', value: 100 };
   const then = { action: 'event', message: 'x' };
@@ -110,11 +110,11 @@ test('rules naming unknown devices or quantities, or that cannot work, are refus
     ['negative duration', { name: 'r', when: { ...when, for_s: -1 }, then }, /^body\.when\.for_s: /],
   ];
   for (const [what, body, message] of cases) {
-    const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: body });
+    const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: body });
     assert.equal(res.statusCode, 400, `${what}: ${res.body}`);
     assert.match(res.json().error, message, what);
   }
-  assert.deepEqual((await gateway.api.inject({ url: '/api/rules' })).json(), [], 'nothing was stored');
-  const put = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/rules/1', payload: { name: 'r', when, then, id: 2 } });
+  assert.deepEqual((await gateway.parts.api.inject({ url: '/api/rules' })).json(), [], 'nothing was stored');
+  const put = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/rules/1', payload: { name: 'r', when, then, id: 2 } });
   assert.equal(put.statusCode, 400);
 });

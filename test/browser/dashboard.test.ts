@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { buildDashboard, chromiumAvailable, launchChromium, screenshot } from '../helpers/browser.js';
 import { serious } from '../helpers/dashboard-page.js';
@@ -14,7 +14,7 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
   const tg = await startGateway({ http: { dashboard_dir: site }, can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-3')?.available, 4000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 4000, 'sockets online');
   const { page, errors } = await launchChromium(t);
   const card = (name: string) => page.locator(`[data-device="${name}"]`);
   const toggle = (name: string) => card(name).locator('.toggle');
@@ -48,26 +48,26 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
 
   await t.test('a toggle click switches the socket and the card follows the live stream', async () => {
     await toggle('socket-1').click();
-    await waitFor(() => gateway.simSockets[0].relay === false, 5000, 'the node opened its relay');
+    await waitFor(() => gateway.parts.sim.sockets[0].relay === false, 5000, 'the node opened its relay');
     await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
     // Power falls to 0 only when the node's next power frame arrives: that comes over the live stream.
     await page.waitForFunction(() => /^0\.0\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement).innerText), undefined, { timeout: 5000 });
     // A switch from elsewhere (REST here; MQTT or a rule alike) shows up without any click.
-    const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
+    const res = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
     assert.equal(res.statusCode, 200);
     await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'true');
     await screenshot(page, 'dashboard-800x480');
   });
 
   await t.test('a toggle refused by the humidity interlock shows the reason on the card', async () => {
-    gateway.simSockets[1].setHumidity(90);
+    gateway.parts.sim.sockets[1].setHumidity(90);
     await card('socket-2').locator('.badge.interlock').waitFor();
     assert.equal(await toggle('socket-2').getAttribute('aria-checked'), 'false', 'the node opened on the trip');
     await toggle('socket-2').click();
     const message = card('socket-2').locator('.message[role="alert"]');
     await page.waitForFunction(() => /interlocked/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText));
     assert.match(await message.innerText(), /socket-2 is interlocked by the gateway: humidity 90 %RH is at or over the limit 80 %RH/);
-    assert.equal(gateway.simSockets[1].relay, false, 'still off');
+    assert.equal(gateway.parts.sim.sockets[1].relay, false, 'still off');
     assert.ok(await card('socket-2').locator('.reset').isVisible(), 'a reset button is offered');
     await screenshot(page, 'dashboard-800x480-interlock');
   });
@@ -137,7 +137,7 @@ test('without the token the dashboard is read-only: live values, controls disabl
   assert.ok(await toggle.isDisabled(), 'the switch is disabled');
   assert.match((await toggle.getAttribute('title')) ?? '', /read-only: unlock with the API token/);
   // Live: a change made elsewhere shows up.
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(off.statusCode, 200);
   await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
   // The settings dialog shows, but saves nothing.
@@ -149,7 +149,7 @@ test('without the token the dashboard is read-only: live values, controls disabl
   const unlock = page.getByRole('button', { name: /unlock/i });
   await unlock.click();
   const dialog = page.locator('dialog[aria-label="API token"]');
-  assert.match(await dialog.innerText(), new RegExp(gateway.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
+  assert.match(await dialog.innerText(), new RegExp(gateway.parts.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   assert.ok(await toggle.isDisabled(), 'still read-only after Cancel');
   await unlock.click();
@@ -158,7 +158,7 @@ test('without the token the dashboard is read-only: live values, controls disabl
   await page.waitForFunction(() => !(document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement).disabled);
   assert.ok(await unlock.isHidden(), 'Unlock goes once unlocked');
   await toggle.click();
-  await waitFor(() => gateway.simSockets[0].relay === true, 5000, 'switched on from the unlocked page');
+  await waitFor(() => gateway.parts.sim.sockets[0].relay === true, 5000, 'switched on from the unlocked page');
   assert.deepEqual(serious(errors), []);
 });
 

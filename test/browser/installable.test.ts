@@ -3,7 +3,7 @@
 // of the browser's error page. 127.0.0.1 is a secure context, as the kiosk's localhost is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { buildDashboard, chromiumAvailable, launchChromium, screenshot } from '../helpers/browser.js';
 import { serious } from '../helpers/dashboard-page.js';

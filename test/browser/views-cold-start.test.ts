@@ -77,8 +77,8 @@ test('every view opened cold at 800x480 and 390x844: devices listed, picker fill
   const tg = await startGateway({ http: { dashboard_dir: site }, database: { path: database }, can: { sim: { nodes: [1, 2, 3], wander: true } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-3')?.available, 5000, 'sockets online');
-  const rule = await gateway.api.inject({
+  await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 5000, 'sockets online');
+  const rule = await gateway.parts.api.inject({
     method: 'POST',
     url: '/api/rules',
     headers: tg.auth,

@@ -28,11 +28,11 @@ test('views follow the store: reload, back and forward, a device renamed or remo
   const tg = await startGateway({ http: { dashboard_dir: site }, database: { path: database }, can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-3')?.available, 5000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 5000, 'sockets online');
   const browser = await launchBrowser(t);
   const { page, errors } = await freshPage(browser, { width: 800, height: 480 });
   const rename = async (from: string, to: string) => {
-    const res = await gateway.api.inject({ method: 'PATCH', url: `/api/devices/${from}`, headers: tg.auth, payload: { name: to } });
+    const res = await gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${from}`, headers: tg.auth, payload: { name: to } });
     assert.equal(res.statusCode, 200, res.body);
   };
 
@@ -86,8 +86,8 @@ test('views follow the store: reload, back and forward, a device renamed or remo
     await page.goto(`${gateway.httpUrl()}/#/history/socket-3`);
     await page.locator('.chart .uplot').first().waitFor();
     // The node goes quiet first (a running one would come back with its next frame), then it is removed.
-    gateway.simSockets[2].stop();
-    gateway.registry.remove(gateway.registry.find('socket-3')!);
+    gateway.parts.sim.sockets[2].stop();
+    gateway.parts.registry.remove(gateway.parts.registry.find('socket-3')!, { force: true });
     await page.getByText('socket-3 is no longer on this gateway.').waitFor();
     assert.deepEqual(await options(page, 'device'), ['Choose a device', 'dryer', 'washer']);
     assert.equal(await page.locator('.chart .uplot').count(), 0, 'no charts of a device that is gone');

@@ -40,7 +40,7 @@ test('late answers never land on the page: a view left, a filter changed, a swit
   const tg = await startGateway({ http: { dashboard_dir: site }, can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-3')?.available, 5000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 5000, 'sockets online');
   const browser = await launchBrowser(t);
   const { page, errors } = await freshPage(browser, { width: 800, height: 480 });
   const ended = new Set<Request>();
@@ -91,7 +91,7 @@ test('late answers never land on the page: a view left, a filter changed, a swit
 
   await t.test('Rules: two switches flipped quickly: the older list arriving last does not undo the newer', async () => {
     for (const name of ['heater off', 'fan off']) {
-      const res = await gateway.api.inject({
+      const res = await gateway.parts.api.inject({
         method: 'POST',
         url: '/api/rules',
         headers: tg.auth,
@@ -118,13 +118,13 @@ test('late answers never land on the page: a view left, a filter changed, a swit
 
   await t.test('Devices: a switch refused while the list changes: busy until the answer, the refusal on the card shown', async () => {
     await tab('Devices').click();
-    gateway.simSockets[1].setHumidity(90);
+    gateway.parts.sim.sockets[1].setHumidity(90);
     await card('socket-2').locator('.badge.interlock').waitFor();
     const slow = await hold(page, /\/relay$/);
     await card('socket-2').locator('.toggle').click();
     await slow.next(1);
     // Another device renamed: the cards are laid out again while the request is on its way.
-    const res = await gateway.api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: tg.auth, payload: { name: 'washer' } });
+    const res = await gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: tg.auth, payload: { name: 'washer' } });
     assert.equal(res.statusCode, 200, res.body);
     await card('washer').waitFor();
     assert.ok(await card('socket-2').locator('.toggle').isDisabled(), 'still busy: a second tap would send a second request');
@@ -138,8 +138,9 @@ test('late answers never land on the page: a view left, a filter changed, a swit
     const slow = await hold(page, /\/devices\/socket-3\/energy/);
     await page.goto(`${gateway.httpUrl()}/#/history/socket-3`);
     const [energy] = await slow.next(1);
-    gateway.simSockets[2].stop();
-    gateway.registry.remove(gateway.registry.find('socket-3')!);
+    gateway.parts.sim.sockets[2].stop();
+    // Stopped a moment ago, so still online until its heartbeat times out: removed anyway, as with "force".
+    gateway.parts.registry.remove(gateway.parts.registry.find('socket-3')!, { force: true });
     const gone = page.getByText('socket-3 is no longer on this gateway.');
     await gone.waitFor();
     await slow.release();

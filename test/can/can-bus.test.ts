@@ -44,16 +44,16 @@ test('the gateway survives a burst of junk frames and keeps bridging', async (t)
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const peer = gateway.virtualBus!.attach(() => {});
+  const peer = gateway.parts.sim.bus!.attach(() => {});
   for (let i = 0; i < 5000; i++) {
     const dlc = i % 9;
     const data = Buffer.alloc(dlc);
     for (let j = 0; j < dlc; j++) data[j] = (i * 31 + j * 7) & 0xff;
     peer.send({ id: (i * 13) & 0x7ff, data });
   }
-  await waitFor(() => gateway.can.counters.received >= 5000, 5000, 'junk received');
-  assert.ok(gateway.can.counters.malformed + gateway.can.counters.unknown > 1000);
-  const res = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  await waitFor(() => gateway.parts.can.counters.received >= 5000, 5000, 'junk received');
+  assert.ok(gateway.parts.can.counters.malformed + gateway.parts.can.counters.unknown > 1000);
+  const res = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(res.statusCode, 200);
 });
 
@@ -62,7 +62,7 @@ test('a frame from a node without a heartbeat yet asks that node to announce its
   t.after(() => tg.stop());
   const { gateway } = tg;
   const seen: string[] = [];
-  const peer = gateway.virtualBus!.attach((f) => seen.push(`${f.id.toString(16)}#${f.data.toString('hex')}`));
+  const peer = gateway.parts.sim.bus!.attach((f) => seen.push(`${f.id.toString(16)}#${f.data.toString('hex')}`));
   peer.send(parseFrame('189#FD080802AC040107'));
   await waitFor(() => seen.includes('0#0109'), 2000, 'discovery request for node 9');
 });

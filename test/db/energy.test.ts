@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { EnergyHistory, nextPeriod, periodStart } from '../../src/db/energy.js';
+import { EnergyHistory } from '../../src/db/energy.js';
+import { nextPeriod, periodStart } from '../../src/gateway/energy-periods.js';
 import { BatchWriter, type ReadingRow } from '../../src/db/writer.js';
 import { silentLogger } from '../../src/log.js';
 

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MIGRATIONS_DIR, openDatabase, type Db } from '../../src/db/database.js';
-import { History, type Bucket } from '../../src/db/history.js';
+import { History } from '../../src/db/history.js';
+import type { Bucket } from '../../src/gateway/storage.js';
 import { BatchWriter, type ReadingRow } from '../../src/db/writer.js';
 import { roundToStored } from '../../src/db/rollups.js';
-import { QUANTITIES } from '../../src/gateway/device.js';
+import { QUANTITIES } from '../../src/contracts/vocabulary.js';
 import { silentLogger } from '../../src/log.js';
 
 const T0 = Date.UTC(2026, 0, 5, 22, 13, 7, 345);

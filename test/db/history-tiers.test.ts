@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { History } from '../../src/db/history.js';
 import { pruneDatabase } from '../../src/db/prune.js';
 import { BatchWriter } from '../../src/db/writer.js';
-import { parseConfig, storedReadingsPolicy } from '../../src/gateway/config.js';
+import { parseConfig } from '../../src/config/config.js';
+import { storedReadingsPolicy } from '../../src/db/writer.js';
 import { silentLogger } from '../../src/log.js';
 import { tempDatabase } from '../helpers/database.js';
 

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { parseConfig } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { parseConfig } from '../../src/config/config.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 
 /** The commit interval under test (from the host): short, so a run of seconds holds many commits. */
@@ -69,12 +69,12 @@ test('power cut: check what the last cut left, then write until the next one', {
   });
   const gateway = new Gateway({ config, log: silentLogger });
   let newest = 0;
-  gateway.events.subscribe({ reading: (r) => void (newest = Math.max(newest, r.ts)) });
   await gateway.start();
+  gateway.parts.events.subscribe('test', { reading: (r) => void (newest = Math.max(newest, r.ts)) });
   // The energy counters move about 0.5 Wh a second each (the nodes restart at 0 every boot, like a house's power cut).
-  for (const socket of gateway.simSockets) socket.setLoad(2000);
-  const flush = gateway.writer.flush.bind(gateway.writer);
-  gateway.writer.flush = () => {
+  for (const socket of gateway.parts.sim.sockets) socket.setLoad(2000);
+  const flush = gateway.parts.writer.flush.bind(gateway.parts.writer);
+  gateway.parts.writer.flush = () => {
     say('flushing', { newest, at: Date.now() });
     const ok = flush();
     say('committed', { ok, newest, at: Date.now() });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BatchWriter, type ReadingRow } from '../../src/db/writer.js';
-import { parseConfig, storedReadingsPolicy } from '../../src/gateway/config.js';
+import { parseConfig } from '../../src/config/config.js';
+import { storedReadingsPolicy } from '../../src/db/writer.js';
 import { silentLogger } from '../../src/log.js';
 import { count, tempDatabase } from '../helpers/database.js';
 

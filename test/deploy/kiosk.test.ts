@@ -248,8 +248,8 @@ test('the kiosk waits for the gateway, then opens the dashboard unlocked, the to
   await page.locator('.screen-saver').waitFor({ state: 'hidden' });
   await waitFor(() => readFileSync(hw.blPower, 'utf8') === '0', 5000, 'the backlight on');
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(gateway.simSockets[0].relay, true, 'the waking tap did not switch the socket under it');
+  assert.equal(gateway.parts.sim.sockets[0].relay, true, 'the waking tap did not switch the socket under it');
   assert.equal(await toggle.getAttribute('aria-checked'), 'true');
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-  await waitFor(() => gateway.simSockets[0].relay === false, 5000, 'the next tap switches');
+  await waitFor(() => gateway.parts.sim.sockets[0].relay === false, 5000, 'the next tap switches');
 });

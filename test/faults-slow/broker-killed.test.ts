@@ -18,14 +18,14 @@ test('the broker SIGKILLed twice during a 20-socket flood: no reading lost, reta
   const { gateway } = tg;
   const seen = recordGateway(gateway);
   t.after(seen.stop);
-  await waitFor(() => NODES.every((n) => gateway.registry.find(`socket-${n}`)?.available), 10_000, 'all sockets online');
+  await waitFor(() => NODES.every((n) => gateway.parts.registry.find(`socket-${n}`)?.available), 10_000, 'all sockets online');
 
   const KILLS = 2;
   const restoreTimes: number[] = [];
   for (let kill = 1; kill <= KILLS; kill++) {
     const readingsBefore = seen.readings;
     await broker.stop('SIGKILL');
-    await waitFor(() => !gateway.mqtt.connected, 5000, 'the gateway notices');
+    await waitFor(() => !gateway.parts.mqtt.connected, 5000, 'the gateway notices');
     assert.equal(gateway.health().status, 'degraded');
     await sleep(2000);
     assert.ok(seen.readings - readingsBefore > 400, `readings went on while the broker was dead (${seen.readings - readingsBefore})`);
@@ -48,7 +48,7 @@ test('the broker SIGKILLed twice during a 20-socket flood: no reading lost, reta
 
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0, 'every reading is in SQLite');
-  assert.equal(gateway.writer.health().readingsDropped, 0);
+  assert.equal(gateway.parts.writer.health().readingsDropped, 0);
   t.diagnostic(`retained state back ${restoreTimes.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after each restart; ${seen.readings} readings`);
   recordFigure({ kind: 'fault', name: 'MQTT broker SIGKILLed during a 20-socket flood', survived: `${KILLS} kills; retained state back in ${Math.max(...restoreTimes).toFixed(0)} ms at worst`, lost });
 });

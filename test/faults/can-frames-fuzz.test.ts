@@ -63,22 +63,22 @@ interface Harness {
 /** Puts frames on the gateway's bus from a fuzzer endpoint and checks what must always hold. */
 function harness(t: TestContext, tg: TestGateway): Harness {
   const { gateway } = tg;
-  const fuzzer = gateway.virtualBus!.attach(() => {});
+  const fuzzer = gateway.parts.sim.bus!.attach(() => {});
   t.after(() => fuzzer.detach());
-  const c0 = gateway.can.counters;
+  const c0 = gateway.parts.can.counters;
   // Decoded before the harness started listening (the simulated sockets' first frames).
   const h = { messages: c0.received - c0.unknown - c0.malformed } as Harness;
   const count = () => h.messages++;
-  gateway.can.on('message', count);
-  gateway.can.on('seed', count);
+  gateway.parts.can.on('message', count);
+  gateway.parts.can.on('seed', count);
   t.after(() => {
-    gateway.can.off('message', count);
-    gateway.can.off('seed', count);
+    gateway.parts.can.off('message', count);
+    gateway.parts.can.off('seed', count);
   });
   // Energy totals as published in readings: never down for a device that was not found sharing its id.
   const lastEnergy = new Map<string, number>();
   t.after(
-    gateway.events.subscribe({
+    gateway.parts.events.subscribe('test', {
       reading: (r) => {
         if (r.energy === undefined || r.device.state.conflict !== undefined) return;
         const before = lastEnergy.get(r.device.key) ?? -Infinity;
@@ -88,21 +88,21 @@ function harness(t: TestContext, tg: TestGateway): Harness {
     }),
   );
   h.send = async (frames) => {
-    const target = gateway.can.counters.received + frames.length;
+    const target = gateway.parts.can.counters.received + frames.length;
     for (const frame of frames) fuzzer.send(frame);
     // The simulated sockets answer some frames (discovery, commands), so count at least ours.
-    await waitFor(() => gateway.can.counters.received >= target, 10_000, `${frames.length} frames received`);
+    await waitFor(() => gateway.parts.can.counters.received >= target, 10_000, `${frames.length} frames received`);
   };
   h.check = () => {
-    const c = gateway.can.counters;
+    const c = gateway.parts.can.counters;
     assert.equal(c.received, h.messages + c.unknown + c.malformed, 'every frame decoded, unknown or malformed');
     assert.equal(c.handlerFailed, 0, 'no listener threw');
-    for (const device of gateway.registry.list()) {
+    for (const device of gateway.parts.registry.list()) {
       const state = statePayload(device);
       for (const [key, value] of Object.entries(state)) {
         if (typeof value === 'number') assert.ok(Number.isFinite(value), `${device.name}.${key} = ${value}`);
       }
-      assert.equal(gateway.registry.nameProblem(device.name, device), undefined, `device name ${device.name}`);
+      assert.equal(gateway.parts.registry.nameProblem(device.name, device), undefined, `device name ${device.name}`);
     }
   };
   return h;
@@ -112,7 +112,7 @@ async function fuzz(t: TestContext, protocol: 'v1' | 'seed'): Promise<void> {
   const tg = await startGateway({ can: { protocol, sim: { nodes: [1, 2] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  if (protocol === 'v1') await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  if (protocol === 'v1') await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
   const h = harness(t, tg);
 
   const frames = corpus();
@@ -131,10 +131,10 @@ async function fuzz(t: TestContext, protocol: 'v1' | 'seed'): Promise<void> {
 
   // Still healthy and still bridging: REST answers, MQTT is connected, the database writes.
   await waitFor(() => gateway.health().status === 'ok', 5000, `healthy: ${JSON.stringify(gateway.health())}`);
-  assert.equal((await gateway.api.inject({ url: '/api/devices' })).statusCode, 200);
-  assert.equal(gateway.writer.flush(), true);
-  const c = gateway.can.counters;
-  t.diagnostic(`${protocol}: ${frames.length} corpus + ${generated} generated frames; decoded ${h.messages}, unknown ${c.unknown}, malformed ${c.malformed}; ${gateway.registry.list().length} devices`);
+  assert.equal((await gateway.parts.api.inject({ url: '/api/devices' })).statusCode, 200);
+  assert.equal(gateway.parts.writer.flush(), true);
+  const c = gateway.parts.can.counters;
+  t.diagnostic(`${protocol}: ${frames.length} corpus + ${generated} generated frames; decoded ${h.messages}, unknown ${c.unknown}, malformed ${c.malformed}; ${gateway.parts.registry.list().length} devices`);
   recordFigure({ kind: 'fuzz', name: `CAN frames into a running gateway (${protocol})`, cases: frames.length + RUNS, crashes: 0, note: `${frames.length + generated} frames` });
 }
 

@@ -17,7 +17,7 @@ test('clock jumps of +6 h and -6 h: no device goes offline, no alarm fires, and 
   });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => ['socket-1', 'socket-2'].every((n) => gateway.registry.find(n)?.available), 4000, 'both sockets online');
+  await waitFor(() => ['socket-1', 'socket-2'].every((n) => gateway.parts.registry.find(n)?.available), 4000, 'both sockets online');
   const seen = recordGateway(gateway);
   t.after(seen.stop);
   let restore = () => {};
@@ -36,18 +36,18 @@ test('clock jumps of +6 h and -6 h: no device goes offline, no alarm fires, and 
   restore = shiftWallClock(-6 * HOUR);
   await sleep(4000);
   assert.deepEqual(falseEvents(), [], 'nothing went offline or raised an alarm after -6 h');
-  const live = (await gateway.api.inject({ url: '/api/devices/socket-1' })).json();
+  const live = (await gateway.parts.api.inject({ url: '/api/devices/socket-1' })).json();
   assert.equal(live.available, true);
 
   // A node that really goes silent still goes offline in its timeout.
-  gateway.simSockets[1].silent = true;
+  gateway.parts.sim.sockets[1].silent = true;
   const silentAt = performance.now();
-  await waitFor(() => !gateway.registry.find('socket-2')!.available, 10_000, 'socket-2 offline after the jump back');
+  await waitFor(() => !gateway.parts.registry.find('socket-2')!.available, 10_000, 'socket-2 offline after the jump back');
   const offlineMs = performance.now() - silentAt;
 
   // A relay that does not open raises its alarm even when the clock jumps back in between.
-  gateway.simSockets[0].weldedRelay = true;
-  const open = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: false }, headers: tg.auth });
+  gateway.parts.sim.sockets[0].weldedRelay = true;
+  const open = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: false }, headers: tg.auth });
   assert.equal(open.statusCode, 200);
   restore();
   restore = shiftWallClock(-7 * HOUR);

@@ -59,10 +59,10 @@ const EVERY_ENERGY_STEP = { publish: { energy: { absolute: 0 } } };
 /** The same story for each way a database stops taking writes. */
 async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promise<void> {
   const { gateway } = tg;
-  await waitFor(() => [1, 2, 3].every((n) => gateway.registry.find(`socket-${n}`)?.available), 4000, 'sockets online');
+  await waitFor(() => [1, 2, 3].every((n) => gateway.parts.registry.find(`socket-${n}`)?.available), 4000, 'sockets online');
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/+']);
   t.after(() => mqtt.client.endAsync());
-  gateway.simSockets[0].setLoad(3000); // about one Wh a second: the energy total changes during the outage
+  gateway.parts.sim.sockets[0].setLoad(3000); // about one Wh a second: the energy total changes during the outage
 
   const give = outage.begin(tg);
   const outageStarted = performance.now();
@@ -72,29 +72,29 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
   }, 5000, 'the database problem in health');
   assert.equal(health.status, 'degraded');
   assert.match((health.database as { error: string }).error, outage.error);
-  const rest = await gateway.api.inject({ url: '/api/health' });
+  const rest = await gateway.parts.api.inject({ url: '/api/health' });
   assert.equal(rest.statusCode, 503, 'GET /api/health says it too');
 
   // Bridging goes on: state reaches MQTT, REST reads and switches, and a new node comes and goes.
   const before = mqtt.log.length;
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
   assert.equal(off.statusCode, 200, off.body);
   await waitFor(() => JSON.parse(mqtt.messages.get('canplug/socket-2') ?? '{}').state === 'OFF', 3000, 'socket-2 OFF on MQTT');
-  const rename = await gateway.api.inject({ method: 'PATCH', url: '/api/devices/socket-3', payload: { name: 'garage' }, headers: tg.auth });
+  const rename = await gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/socket-3', payload: { name: 'garage' }, headers: tg.auth });
   assert.equal(rename.statusCode, 503, rename.body);
   assert.match(rename.json().error, /the database refuses changes right now .*nothing was changed/);
-  assert.ok(gateway.registry.find('socket-3'), 'not renamed in memory either');
+  assert.ok(gateway.parts.registry.find('socket-3'), 'not renamed in memory either');
   const newcomer = new SimSocket({ node: 9, reportPeriodMs: 100 });
-  newcomer.start(gateway.virtualBus!.attach((frame) => newcomer.receive(frame)).send);
+  newcomer.start(gateway.parts.sim.bus!.attach((frame) => newcomer.receive(frame)).send);
   t.after(() => newcomer.stop());
-  const energyBefore = gateway.registry.find('socket-1')!.state.energy!;
+  const energyBefore = gateway.parts.registry.find('socket-1')!.state.energy!;
   const publishedEnergy = () => JSON.parse(mqtt.messages.get('canplug/socket-1') ?? '{}').energy as number;
   const publishedBefore = publishedEnergy();
   await sleep(2500);
-  assert.ok(gateway.registry.find('socket-1')!.state.energy! > energyBefore, 'energy totals still move');
+  assert.ok(gateway.parts.registry.find('socket-1')!.state.energy! > energyBefore, 'energy totals still move');
   assert.ok(publishedEnergy() > publishedBefore, `MQTT kept getting state during the outage (socket-1 ${publishedBefore} -> ${publishedEnergy()} kWh, ${mqtt.log.length - before} messages)`);
   if (outage.everyWriteFails) {
-    assert.equal(gateway.registry.find('socket-9'), undefined, 'a device that cannot be stored is not made up');
+    assert.equal(gateway.parts.registry.find('socket-9'), undefined, 'a device that cannot be stored is not made up');
     assert.ok((gateway.health().can as { frames_not_applied: number }).frames_not_applied > 0, 'its frames are counted as not applied');
   }
   const pendingDuring = (gateway.health().database as { pending: number }).pending;
@@ -103,7 +103,7 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
   give();
   const outageMs = performance.now() - outageStarted;
   await waitFor(() => gateway.health().status === 'ok' && (gateway.health().database as { pending: number }).pending < 20, 5000, 'writes resumed');
-  await waitFor(() => gateway.registry.find('socket-9')?.available, 4000, 'the new node registered once writes work');
+  await waitFor(() => gateway.parts.registry.find('socket-9')?.available, 4000, 'the new node registered once writes work');
 
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0, 'every reading accepted during the outage is in SQLite');
@@ -114,7 +114,7 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
   // The energy total saved with the next change after the outage (socket-1 moves about once a second).
   await waitFor(() => {
     const row = db.prepare("SELECT last_energy_wh AS wh FROM devices WHERE name = 'socket-1'").get() as { wh: number };
-    return row.wh === gateway.simSockets[0].energyWh || row.wh === gateway.simSockets[0].energyWh - 1;
+    return row.wh === gateway.parts.sim.sockets[0].energyWh || row.wh === gateway.parts.sim.sockets[0].energyWh - 1;
   }, 5000, 'energy total persisted');
   recordFigure({ kind: 'fault', name: outage.name, survived: `${(outageMs / 1000).toFixed(1)} s of refused writes, bridging on, ${pendingDuring}+ rows kept`, lost });
 }
@@ -136,9 +136,9 @@ test('disk full: bridging goes on, health says so, and everything kept is writte
         const filler = fillDisk(disk);
         return () => rmSync(filler);
       }
-      const pages = gateway.db.pragma('page_count', { simple: true }) as number;
-      gateway.db.pragma(`max_page_count = ${pages}`);
-      return () => gateway.db.pragma('max_page_count = 4294967294');
+      const pages = gateway.parts.db.pragma('page_count', { simple: true }) as number;
+      gateway.parts.db.pragma(`max_page_count = ${pages}`);
+      return () => gateway.parts.db.pragma('max_page_count = 4294967294');
     },
   });
 });
@@ -153,8 +153,8 @@ test('database read-only: bridging goes on, health says so, and everything kept 
     error: /readonly database/,
     everyWriteFails: true,
     begin: ({ gateway }) => {
-      gateway.db.pragma('query_only = ON');
-      return () => gateway.db.pragma('query_only = OFF');
+      gateway.parts.db.pragma('query_only = ON');
+      return () => gateway.parts.db.pragma('query_only = OFF');
     },
   });
 });

@@ -73,7 +73,7 @@ test('random datagrams, renames, MQTT messages and REST calls: the loop never la
   const tg = await startGateway({ udp: { port, host: '127.0.0.1', max_plugs: MAX_PLUGS, report_period_ms: PERIOD_MS }, http: { rate_limit: 0 } }, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const base = gateway.httpUrl();
   const udp = createSocket('udp4');
   t.after(() => udp.close());
@@ -179,12 +179,12 @@ test('random datagrams, renames, MQTT messages and REST calls: the loop never la
   const elapsedS = (performance.now() - started) / 1000;
 
   assert.deepEqual(health.failures, [], 'health answered every time');
-  const devices = gateway.registry.list();
+  const devices = gateway.parts.registry.list();
   const plugs = devices.filter((d) => d.kind === 'wifi');
   assert.ok(plugs.length <= MAX_PLUGS);
   assert.equal(new Set(devices.map((d) => d.name)).size, devices.length, 'names are unique');
-  for (const d of devices) assert.equal(gateway.registry.nameProblem(d.name, d), undefined, d.name);
-  gateway.writer.flush();
+  for (const d of devices) assert.equal(gateway.parts.registry.nameProblem(d.name, d), undefined, d.name);
+  gateway.parts.writer.flush();
   const wifiRows = plugs.reduce((n, d) => n + storedReadings(tg.config.database.path, 'device_id = ?', d.id), 0);
   const bound = plugs.length * (Math.ceil(elapsedS / (PERIOD_MS * 0.9 / 1000)) + 1);
   assert.ok(wifiRows <= bound, `${wifiRows} Wi-Fi readings stored, at most ${bound} allowed in ${elapsedS.toFixed(0)} s`);
@@ -194,7 +194,7 @@ test('random datagrams, renames, MQTT messages and REST calls: the loop never la
   assert.equal(report.status, 'ok', JSON.stringify(report.problems));
   const p99 = lag.wallPercentile(99);
   t.diagnostic(
-    `${[...counts].map(([k, n]) => `${k}: ${n}`).join(', ')}; ${datagrams} datagrams, ${gateway.wifi.counters.excess} excess; ` +
+    `${[...counts].map(([k, n]) => `${k}: ${n}`).join(', ')}; ${datagrams} datagrams, ${gateway.parts.wifi.counters.excess} excess; ` +
       `${plugs.length} plugs, ${wifiRows} Wi-Fi readings stored in ${elapsedS.toFixed(0)} s; ${lines} log lines; ` +
       `loop blocked at most ${worstMs.toFixed(1)} ms; wall-clock lag max ${worstWallMs.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs); health asked ${health.asked} times, slowest ${health.slowestMs.toFixed(0)} ms`,
   );

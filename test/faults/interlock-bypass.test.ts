@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { freeUdpPort, sendDatagram } from '../helpers/wifi-plug.js';
@@ -17,11 +17,11 @@ test('a latched socket whose node interlock is broken stays open against every M
   let stopped = false;
   t.after(() => (stopped ? undefined : tg.stop()));
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
-  const node = gateway.simSockets[0];
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  const node = gateway.parts.sim.sockets[0];
   node.interlockEnabled = false; // a node that would close whatever it is told
   node.setHumidity(90);
-  const device = await waitFor(() => gateway.registry.find('socket-1')?.state.gatewayLatch !== undefined && gateway.registry.find('socket-1'), 3000, 'gateway latch');
+  const device = await waitFor(() => gateway.parts.registry.find('socket-1')?.state.gatewayLatch !== undefined && gateway.parts.registry.find('socket-1'), 3000, 'gateway latch');
   await waitFor(() => !node.relay, 3000, 'relay open');
 
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/bridge/response/#']);
@@ -37,7 +37,7 @@ test('a latched socket whose node interlock is broken stays open against every M
   };
   const rest = async (method: 'PUT' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
     attempts++;
-    return gateway.api.inject({ method, url, payload, headers: tg.auth });
+    return gateway.parts.api.inject({ method, url, payload, headers: tg.auth });
   };
 
   // MQTT: anyone on the broker.
@@ -60,7 +60,7 @@ test('a latched socket whose node interlock is broken stays open against every M
   assert.ok(errors.filter((e) => /interlocked by the gateway/.test(e)).length >= 6, 'every close refused with the reason');
 
   // REST with the token: a trusted client cannot either.
-  const name = gateway.registry.find('heater') ? 'heater' : 'socket-1';
+  const name = gateway.parts.registry.find('heater') ? 'heater' : 'socket-1';
   assert.equal((await rest('PUT', `/api/devices/${name}/relay`, { on: true })).statusCode, 409);
   const loosen = await rest('PUT', `/api/devices/${name}/limits`, { humidity_limit: 95 });
   assert.equal(loosen.statusCode, 409, loosen.body);
@@ -73,10 +73,10 @@ test('a latched socket whose node interlock is broken stays open against every M
   // UDP: a datagram naming itself after the socket makes a Wi-Fi plug of its own, never touches the socket.
   attempts++;
   await sendDatagram(udpPort, `999:${name}&1:1&2:5`);
-  await waitFor(() => gateway.registry.byKey('wifi:999'), 3000, 'the fake plug is a device of its own');
-  assert.notEqual(gateway.registry.byKey('wifi:999')!.name, name);
+  await waitFor(() => gateway.parts.registry.byKey('wifi:999'), 3000, 'the fake plug is a device of its own');
+  assert.notEqual(gateway.parts.registry.byKey('wifi:999')!.name, name);
   await sleep(1000);
-  const ruleRefusals = (await gateway.api.inject({ url: '/api/events?type=refusal&limit=500' })).json().events as { origin: string }[];
+  const ruleRefusals = (await gateway.parts.api.inject({ url: '/api/events?type=refusal&limit=500' })).json().events as { origin: string }[];
   assert.ok(ruleRefusals.some((e) => e.origin === `rule:${rule.json().id}`), 'the rule fired and was refused');
   assert.equal(closedEver, false, 'the relay never closed');
   assert.equal(device.state.relay, false);
@@ -91,10 +91,10 @@ test('a latched socket whose node interlock is broken stays open against every M
     await again.stop();
     rmSync(tg.dir, { recursive: true, force: true });
   });
-  const restored = again.registry.byKey('can:1')!;
+  const restored = again.parts.registry.byKey('can:1')!;
   assert.match(restored.state.gatewayLatch ?? '', /humidity 90 %RH is at or over the limit 80 %RH/, 'latched before the node has said anything');
   await waitFor(() => restored.available, 4000, 'online again');
-  const afterRestart = await again.api.inject({ method: 'PUT', url: `/api/devices/${restored.name}/relay`, payload: { on: true }, headers: { authorization: `Bearer ${tg.token}` } });
+  const afterRestart = await again.parts.api.inject({ method: 'PUT', url: `/api/devices/${restored.name}/relay`, payload: { on: true }, headers: { authorization: `Bearer ${tg.token}` } });
   attempts++;
   assert.equal(afterRestart.statusCode, 409, afterRestart.body);
   recordFigure({ kind: 'security', name: 'interlock bypass attempts (MQTT, REST, rule, UDP, restart)', cases: attempts });

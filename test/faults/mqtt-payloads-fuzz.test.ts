@@ -48,19 +48,19 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   const tg = await startGateway({ can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => [1, 2, 3].every((n) => gateway.registry.find(`socket-${n}`)?.available), 4000, 'sockets online');
+  await waitFor(() => [1, 2, 3].every((n) => gateway.parts.registry.find(`socket-${n}`)?.available), 4000, 'sockets online');
   // socket-3: humid and latched by the gateway, its node's own interlock broken. It must stay open.
-  const latchedNode = gateway.simSockets[2];
+  const latchedNode = gateway.parts.sim.sockets[2];
   latchedNode.interlockEnabled = false;
   latchedNode.setHumidity(92);
-  await waitFor(() => gateway.registry.byKey('can:3')?.state.gatewayLatch && !latchedNode.relay, 3000, 'socket-3 latched and open');
+  await waitFor(() => gateway.parts.registry.byKey('can:3')?.state.gatewayLatch && !latchedNode.relay, 3000, 'socket-3 latched and open');
   let closed = false;
   const watch = setInterval(() => (closed ||= latchedNode.relay), 5);
   t.after(() => clearInterval(watch));
 
-  const filters = gateway.mqtt.filters();
+  const filters = gateway.parts.mqtt.filters();
   assert.ok(filters.length >= 4, filters.join(', '));
-  const names = () => gateway.registry.list().map((d) => d.name);
+  const names = () => gateway.parts.registry.list().map((d) => d.name);
   const client = await recordingClient(gateway.mqttUrl(), ['canplug/bridge/response/#']);
   t.after(() => client.client.endAsync());
   // Answers to bridge requests (device/set refusals are answered on their own topic, successes are not).
@@ -110,13 +110,13 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   // Requests that talk to a node (device/report) may be answered after the health check.
   await waitFor(() => responses() >= requests, 5000, `${requests} bridge responses (have ${responses()})`);
   assert.equal(responses(), requests, 'one response per bridge request, malformed or not');
-  assert.equal(gateway.mqtt.rejected, oversized, 'only the oversized were refused before a handler; no handler threw');
-  assert.equal(gateway.broker!.refused.packets_too_large, cutOff, 'the broker cut off every sender over its packet limit');
+  assert.equal(gateway.parts.mqtt.rejected, oversized, 'only the oversized were refused before a handler; no handler threw');
+  assert.equal(gateway.parts.broker!.refused.packets_too_large, cutOff, 'the broker cut off every sender over its packet limit');
   assert.equal(gateway.health().status, 'ok', JSON.stringify(gateway.health()));
-  assert.equal(gateway.mqtt.connected, true);
+  assert.equal(gateway.parts.mqtt.connected, true);
   assert.equal(closed, false, 'the latched socket never closed');
-  assert.equal((await gateway.api.inject({ url: '/api/devices' })).statusCode, 200);
+  assert.equal((await gateway.parts.api.inject({ url: '/api/devices' })).statusCode, 200);
   for (const filter of filters) assert.ok((perFilter.get(filter) ?? 0) > 0, `nothing sent on ${filter}`);
-  t.diagnostic(`${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.mqtt.rejected} refused before a handler, ${cutOff} senders cut off by the broker`);
+  t.diagnostic(`${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.parts.mqtt.rejected} refused before a handler, ${cutOff} senders cut off by the broker`);
   recordFigure({ kind: 'fuzz', name: `MQTT payloads on ${filters.length} subscribed filters`, cases: RUNS, crashes: 0, note: `${(bytes / 1e6).toFixed(1)} MB` });
 });

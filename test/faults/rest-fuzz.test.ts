@@ -83,15 +83,15 @@ test('requests generated from the OpenAPI schemas, valid and broken, never make 
   const tg = await startGateway({ http: { rate_limit: 0 }, can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-3')?.available, 4000, 'sockets online');
-  const doc = (await gateway.api.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>> };
+  await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 4000, 'sockets online');
+  const doc = (await gateway.parts.api.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>> };
   const operations: Operation[] = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
       .filter(() => path !== '/api/live')
       .map(([method, op]) => ({ method: method.toUpperCase() as Operation['method'], path, parameters: op.parameters ?? [], body: op.requestBody?.content['application/json']?.schema })),
   );
   assert.ok(operations.length >= 15, `${operations.length} operations`);
-  const names = () => gateway.registry.list().map((d) => d.name);
+  const names = () => gateway.parts.registry.list().map((d) => d.name);
   const statuses = new Map<number, number>();
   let cases = 0;
 
@@ -100,7 +100,7 @@ test('requests generated from the OpenAPI schemas, valid and broken, never make 
       await fc.assert(
         fc.asyncProperty(requestArbitrary(op, names, tg.auth, valid), async (request) => {
           cases++;
-          const res = await gateway.api.inject(request);
+          const res = await gateway.parts.api.inject(request);
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
           const where = `${request.method} ${request.url.slice(0, 200)} ${request.payload?.slice(0, 200) ?? ''}`;
           // 503 (bus or database unavailable) and 504 (a node did not answer) are honest answers; 500 is a bug.

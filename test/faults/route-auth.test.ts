@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { generateToken, tokensEqual } from '../../src/api/token.js';
-import { LIVE_PROTOCOL } from '../../src/api/live-protocol.js';
+import { generateToken } from '../../src/api/token.js';
+import { tokensEqual } from '../../src/tokens-equal.js';
+import { LIVE_PROTOCOL } from '../../src/contracts/live.js';
 import fc from 'fast-check';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { registeredRoutes } from '../helpers/routes.js';
@@ -38,9 +39,9 @@ function wrongCredentials(token: string): { name: string; headers: Record<string
 
 async function sideEffects(tg: TestGateway): Promise<unknown> {
   const { gateway } = tg;
-  const devices = gateway.registry.list().map((d) => `${d.key}=${d.name}:${JSON.stringify(d.settings)}`).sort();
-  const rules = (await gateway.api.inject({ url: '/api/rules' })).json();
-  const relays = gateway.simSockets.map((s) => s.relay);
+  const devices = gateway.parts.registry.list().map((d) => `${d.key}=${d.name}:${JSON.stringify(d.settings)}`).sort();
+  const rules = (await gateway.parts.api.inject({ url: '/api/rules' })).json();
+  const relays = gateway.parts.sim.sockets.map((s) => s.relay);
   return { devices, rules, relays };
 }
 
@@ -48,38 +49,38 @@ test('every mutating route from the route tree refuses every wrong credential wi
   const tg = await startGateway({ http: { rate_limit: 0 } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
-  const routes = registeredRoutes(gateway.api.printRoutes({ commonPrefix: false })).filter((r) => MUTATING.test(r));
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  const routes = registeredRoutes(gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) => MUTATING.test(r));
   assert.ok(routes.length >= 8, `mutating routes found: ${routes.join(', ')}`);
   let cases = 0;
   for (const route of routes) {
     const request = requestFor(route);
     for (const wrong of wrongCredentials(tg.token)) {
-      const res = await gateway.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
+      const res = await gateway.parts.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
       cases++;
       assert.equal(res.statusCode, 401, `${route} with ${wrong.name}: ${res.statusCode} ${res.body}`);
       assert.equal(res.headers['www-authenticate'], 'Bearer realm="canplug"');
       assert.doesNotMatch(res.body, new RegExp(tg.token), 'the token is never echoed');
     }
     // With the token the same request gets past the lock (whatever the route then says about it).
-    const ok = await gateway.api.inject({ ...request, headers: tg.auth });
+    const ok = await gateway.parts.api.inject({ ...request, headers: tg.auth });
     assert.notEqual(ok.statusCode, 401, `${route} with the token`);
   }
   // The requests with the token above did change things; the refusals alone, on a fresh gateway, change nothing.
   const fresh = await startGateway({ http: { rate_limit: 0 } });
   t.after(() => fresh.stop());
-  await waitFor(() => fresh.gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  await waitFor(() => fresh.gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
   const freshBefore = await sideEffects(fresh);
   for (const route of routes) {
     for (const wrong of wrongCredentials(fresh.token)) {
       const request = requestFor(route);
-      await fresh.gateway.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
+      await fresh.gateway.parts.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
       cases++;
     }
   }
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(await sideEffects(fresh), freshBefore, 'nothing changed behind the refusals');
-  const events = (await fresh.gateway.api.inject({ url: '/api/events?limit=200' })).json().events as { type: string }[];
+  const events = (await fresh.gateway.parts.api.inject({ url: '/api/events?limit=200' })).json().events as { type: string }[];
   assert.deepEqual(events.filter((e) => ['relay', 'limit', 'reset', 'rule'].includes(e.type)), [], 'no relay, limit, reset or rule event');
   t.diagnostic(`${routes.length} mutating routes: ${routes.join(', ')}`);
   recordFigure({ kind: 'security', name: `auth on ${routes.length} mutating routes (from the route tree)`, cases });
@@ -88,17 +89,17 @@ test('every mutating route from the route tree refuses every wrong credential wi
 test('with read protection every GET under /api and /metrics needs the token too', async (t) => {
   const tg = await startGateway({ http: { read_protection: true, rate_limit: 0 } });
   t.after(() => tg.stop());
-  const reads = registeredRoutes(tg.gateway.api.printRoutes({ commonPrefix: false })).filter((r) => /^GET \/(api\/|metrics)/.test(r) && r !== 'GET /api/live');
+  const reads = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) => /^GET \/(api\/|metrics)/.test(r) && r !== 'GET /api/live');
   assert.ok(reads.length >= 8, reads.join(', '));
   let cases = 0;
   for (const route of reads) {
     const { url } = requestFor(route);
     for (const wrong of wrongCredentials(tg.token)) {
-      const res = await tg.gateway.api.inject({ url: wrong.query ? `${url}?${wrong.query}` : url, headers: wrong.headers });
+      const res = await tg.gateway.parts.api.inject({ url: wrong.query ? `${url}?${wrong.query}` : url, headers: wrong.headers });
       cases++;
       assert.equal(res.statusCode, 401, `${route} with ${wrong.name}`);
     }
-    assert.notEqual((await tg.gateway.api.inject({ url, headers: tg.auth })).statusCode, 401, `${route} with the token`);
+    assert.notEqual((await tg.gateway.parts.api.inject({ url, headers: tg.auth })).statusCode, 401, `${route} with the token`);
   }
   recordFigure({ kind: 'security', name: `read protection on ${reads.length} GET routes`, cases });
 });

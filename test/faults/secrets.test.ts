@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { parseConfig, ConfigError, exposureWarnings, isLoopback } from '../../src/gateway/config.js';
+import { parseConfig, ConfigError, exposureWarnings, isLoopback } from '../../src/config/config.js';
 import { startEmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
 import { memoryLogger, recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
 import { runCli } from '../helpers/cli.js';
@@ -36,7 +36,7 @@ test('the MQTT password and the API token appear nowhere a client or the log can
   const tg = await startGateway({ mqtt: { username: 'canplug', password: PASSWORD }, log: { level: 'trace' } }, undefined, log);
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
   const url = gateway.mqttUrl().replace('mqtt://', `mqtt://canplug:${PASSWORD}@`);
   const ha = await recordingClient(url, ['canplug/#']);
   t.after(() => ha.client.endAsync());
@@ -45,7 +45,7 @@ test('the MQTT password and the API token appear nowhere a client or the log can
   await ha.client.publishAsync('canplug/socket-1/set', 'MAYBE');
   await waitFor(() => ha.messages.has('canplug/bridge/response/health_check') && ha.messages.has('canplug/bridge/info'), 3000, 'bridge answers');
 
-  const seen = [...(await everythingReadable(gateway.api, tg.token)), ...ha.log.map((m) => `${m.topic} ${m.payload}`)];
+  const seen = [...(await everythingReadable(gateway.parts.api, tg.token)), ...ha.log.map((m) => `${m.topic} ${m.payload}`)];
   const logText = lines().map((l) => JSON.stringify(l)).join('\n');
   assert.ok(lines().length > 10, `the log was captured at trace level (${lines().length} lines)`);
   assert.ok(lines().some((l) => l.level === 10 || l.level === 20 || l.msg === 'canplug ready'), 'including the start-up lines');
@@ -56,7 +56,7 @@ test('the MQTT password and the API token appear nowhere a client or the log can
     // The rename above put the password into a request on purpose: only its refusal may quote it back to that client.
     if (!text.startsWith('canplug/bridge/response/device/rename') && !text.startsWith('canplug/bridge/request/')) assert.ok(!text.includes(PASSWORD), `${what} holds the MQTT password: ${text.slice(0, 300)}`);
   }
-  const config = (await gateway.api.inject({ url: '/api/config' })).json();
+  const config = (await gateway.parts.api.inject({ url: '/api/config' })).json();
   assert.equal(config.config.mqtt.password, '***');
   recordFigure({ kind: 'security', name: 'secrets absent from log, health, config, metrics, docs, bridge, errors', cases });
 });
@@ -67,10 +67,10 @@ test('a broker URL with a password is shown without it; a config error never rep
   const { log, lines } = memoryLogger('trace');
   const tg = await startGateway({ mqtt: { url: `mqtt://canplug:${PASSWORD}@127.0.0.1:${broker.port}` }, log: { level: 'trace' } }, undefined, log);
   t.after(() => tg.stop());
-  await waitFor(() => tg.gateway.mqtt.connected, 3000, 'connected with the password in the URL');
-  const health = (await tg.gateway.api.inject({ url: '/api/health' })).json();
+  await waitFor(() => tg.gateway.parts.mqtt.connected, 3000, 'connected with the password in the URL');
+  const health = (await tg.gateway.parts.api.inject({ url: '/api/health' })).json();
   assert.equal(health.mqtt.url, `mqtt://canplug:***@127.0.0.1:${broker.port}`);
-  for (const text of [...(await everythingReadable(tg.gateway.api, tg.token)), JSON.stringify(lines())]) assert.ok(!text.includes(PASSWORD), text.slice(0, 300));
+  for (const text of [...(await everythingReadable(tg.gateway.parts.api, tg.token)), JSON.stringify(lines())]) assert.ok(!text.includes(PASSWORD), text.slice(0, 300));
 
   // A password of the wrong type (YAML reads 12345678 as a number) or from the environment.
   for (const raw of [{ mqtt: { password: 12345678 } }, { mqtt: { password: ['hunter2-list'] } }, { mqtt: { password: { secret: 'hunter2' } } }]) {
@@ -90,7 +90,7 @@ test('a broker URL with a password is shown without it; a config error never rep
 test('the embedded broker honours mqtt.username/password: anonymous and wrong logins are refused, the gateway gets in', async (t) => {
   const tg = await startGateway({ mqtt: { username: 'canplug', password: PASSWORD } });
   t.after(() => tg.stop());
-  assert.equal(tg.gateway.mqtt.connected, true, 'the gateway logged in with the configured credentials');
+  assert.equal(tg.gateway.parts.mqtt.connected, true, 'the gateway logged in with the configured credentials');
   const attempt = (options: mqtt.IClientOptions) =>
     mqtt.connectAsync(tg.gateway.mqttUrl(), { ...options, reconnectPeriod: 0, connectTimeout: 3000 }).then(
       async (client) => {
@@ -133,7 +133,7 @@ test('the HTTP server and the embedded broker bind to 127.0.0.1 by default; expo
   const { log, lines } = memoryLogger('warn');
   const tg = await startGateway({}, undefined, log);
   t.after(() => tg.stop());
-  assert.equal((tg.gateway.api.server.address() as { address: string }).address, '127.0.0.1');
+  assert.equal((tg.gateway.parts.api.server.address() as { address: string }).address, '127.0.0.1');
   assert.match(tg.gateway.mqttUrl(), /^mqtt:\/\/127\.0\.0\.1:/);
   assert.deepEqual(lines().filter((l) => /anyone on the network/.test(String(l.msg))), []);
   recordFigure({ kind: 'security', name: 'default binds and exposure warnings', cases: 14 });

@@ -63,24 +63,24 @@ test('random datagrams over a real UDP socket: all counted, devices only from we
         if (parsed.ok) acceptedChips.add(parsed.datagram.chipId);
       }
       // Paced in small batches so that loopback never drops one: counted before the next batch goes out.
-      await waitFor(() => gateway.wifi.counters.received >= sent, 3000, `datagram ${sent} counted`);
+      await waitFor(() => gateway.parts.wifi.counters.received >= sent, 3000, `datagram ${sent} counted`);
     }),
     { numRuns: RUNS },
   );
 
-  const counters = gateway.wifi.counters;
+  const counters = gateway.parts.wifi.counters;
   assert.equal(counters.received, sent, 'every datagram counted');
-  const plugs = gateway.registry.list().filter((d) => d.kind === 'wifi');
+  const plugs = gateway.parts.registry.list().filter((d) => d.kind === 'wifi');
   assert.equal(plugs.length, Math.min(acceptedChips.size, maxPlugs), 'a plug per well-formed chip id, up to max_plugs');
   assert.ok(plugs.every((p) => acceptedChips.has(p.key.slice(5))), 'no device from a malformed datagram');
   assert.equal(counters.ignored > 0, acceptedChips.size > maxPlugs);
   for (const plug of plugs) {
     for (const [key, v] of Object.entries(statePayload(plug))) if (typeof v === 'number') assert.ok(Number.isFinite(v), `${plug.name}.${key} = ${v}`);
-    assert.equal(gateway.registry.nameProblem(plug.name, plug), undefined);
+    assert.equal(gateway.parts.registry.nameProblem(plug.name, plug), undefined);
   }
   assert.equal(gateway.health().status, 'ok', JSON.stringify(gateway.health()));
   assert.equal((gateway.health().udp as { listening: boolean }).listening, true);
-  assert.ok(gateway.registry.find('socket-1')?.key === 'can:1', 'a plug named socket-1 did not take the CAN socket\'s name');
+  assert.ok(gateway.parts.registry.find('socket-1')?.key === 'can:1', 'a plug named socket-1 did not take the CAN socket\'s name');
   t.diagnostic(`${sent} datagrams: ${counters.malformed} malformed, ${acceptedChips.size} chip ids accepted, ${plugs.length} plugs, ${counters.ignored} over max_plugs`);
   recordFigure({ kind: 'fuzz', name: 'UDP datagrams at the Wi-Fi plug listener', cases: sent, crashes: 0, note: `${RUNS} fast-check runs` });
 });

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Opcode, type Command, type Message } from '../../src/can/codec.js';
-import { BusUnavailableError, CommandArgumentError, Commands, CommandTimeoutError, MAIN_TOKENS } from '../../src/gateway/commands.js';
+import { Commands, MAIN_TOKENS } from '../../src/gateway/commands.js';
+import { BusUnavailableError, CommandArgumentError, CommandTimeoutError } from '../../src/gateway/errors.js';
 import { fakeClock, settle, unitBus } from '../helpers/unit.js';
 
 const status = { relay: true, humidityLatched: false, powerLatched: false, sensorFault: false };

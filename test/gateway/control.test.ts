@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RelayActionName } from '../../src/can/codec.js';
-import { DeviceControl, RefusedError, UnavailableError, type RelayDriver } from '../../src/gateway/control.js';
+import { DeviceControl, type RelayDriver } from '../../src/gateway/control.js';
+import { RefusedError, UnavailableError } from '../../src/gateway/errors.js';
 import type { Device } from '../../src/gateway/device.js';
 import { canDevice, unitRegistry } from '../helpers/unit.js';
 
@@ -24,11 +25,13 @@ function driver(error?: Error): RelayDriver & { calls: RelayActionName[] } {
 function setup(t: Parameters<typeof unitRegistry>[0]) {
   const unit = unitRegistry(t);
   const control = new DeviceControl(unit.registry, unit.events);
-  const device = canDevice(unit.registry, 1);
+  const device = canDevice(unit, 1);
   const changed: Device[] = [];
   const sent: [string, string][] = [];
-  unit.events.on('device.changed', (d) => changed.push(d));
-  unit.events.on('relay.sent', (_d, action, origin) => sent.push([action, origin]));
+  unit.events.subscribe('test', {
+    'device.changed': (d) => changed.push(d),
+    'relay.sent': (_d, action, origin) => sent.push([action, origin]),
+  });
   return { ...unit, control, device, changed, sent };
 }
 
@@ -55,16 +58,16 @@ test('a close asks the guards in turn; the first reason refuses it, is logged wi
 });
 
 test('opens are never guarded; a toggle is a close unless the relay is known to be closed', async (t) => {
-  const { control, device } = setup(t);
+  const { control, device, registry } = setup(t);
   const can = driver();
   control.registerDriver('can', can);
   const remove = control.addGuard(() => 'interlocked');
 
   assert.deepEqual(await control.setRelay(device, 'open', 'mqtt'), { device, relay: false });
   await assert.rejects(control.setRelay(device, 'toggle', 'mqtt'), RefusedError, 'toggling an open relay closes it');
-  device.state.relay = undefined;
+  registry.update(device, { state: { relay: undefined } });
   await assert.rejects(control.setRelay(device, 'toggle', 'mqtt'), RefusedError, 'an unknown relay state may be open');
-  device.state.relay = true;
+  registry.update(device, { state: { relay: true } });
   assert.deepEqual(await control.setRelay(device, 'toggle', 'mqtt'), { device, relay: false });
 
   remove();
@@ -105,10 +108,10 @@ test('a device without a driver cannot be switched; a refusal by the device itse
 });
 
 test('forceOpen skips the guards and does not wait: the open is sent at once, its failure only reported', async (t) => {
-  const { control, device, sent } = setup(t);
+  const { control, device, sent, registry } = setup(t);
   control.registerDriver('can', driver());
   control.addGuard(() => 'interlocked');
-  device.state.relay = true;
+  registry.update(device, { state: { relay: true } });
   control.forceOpen(device, 'gateway', () => assert.fail('no error expected'));
   assert.deepEqual(sent, [['open', 'gateway']], 'sent before forceOpen returned');
   await new Promise((resolve) => setImmediate(resolve));

@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { openDatabase } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
+import { CanBus } from '../../src/can/can-bus.js';
+import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
+import { CanNodes } from '../../src/gateway/can-nodes.js';
 import { EventBus } from '../../src/gateway/events.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { Registry } from '../../src/gateway/registry.js';
 import { silentLogger } from '../../src/log.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
@@ -24,20 +27,22 @@ test('energy total: never down, never counted twice, across counter resets, lagg
       const db = openDatabase(':memory:');
       try {
         const open = () => {
-          const registry = new Registry({ events: new EventBus(), store: new DeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 5000 });
+          const events = new EventBus(silentLogger);
+          const registry = new Registry({ events, store: new SqliteDeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 5000 });
           registry.load();
-          registry.handleMessage({ type: 'heartbeat', node: 1, state: 'running', protocol: 1, firmware: '1.0', uptime: 1 });
-          return registry;
+          const nodes = new CanNodes({ registry, events, bus: new CanBus(new SimTransport(new VirtualBus()), 'v1', silentLogger), log: silentLogger });
+          nodes.handle({ type: 'heartbeat', node: 1, state: 'running', protocol: 1, firmware: '1.0', uptime: 1 });
+          return { registry, nodes };
         };
-        let registry = open();
-        const send = (wh: number) => registry.handleMessage({ type: 'energy', node: 1, energyWh: wh, uptime: 1 });
+        let { registry, nodes } = open();
+        const send = (wh: number) => nodes.handle({ type: 'energy', node: 1, energyWh: wh, uptime: 1 });
         let counter = start;
         let expectedWh = start; // the first value counts as it is; after that only increases count
         let previous = -Infinity;
         send(counter);
         for (const s of steps) {
           if ('restart' in s) {
-            registry = open();
+            ({ registry, nodes } = open());
             assert.equal(registry.canNode(1)!.state.energy, expectedWh / 1000, 'a restarted gateway starts from the persisted total');
             continue;
           }
@@ -63,9 +68,9 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
   const tg = await startGateway({ mqtt: { publish: { energy: { absolute: 0 } } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const sim = gateway.simSockets[1];
+  const sim = gateway.parts.sim.sockets[1];
   sim.setLoad(0); // the counter moves only when the test says so
-  const device = await waitFor(() => gateway.registry.find('socket-2')?.available && gateway.registry.find('socket-2'), 3000, 'socket-2 online');
+  const device = await waitFor(() => gateway.parts.registry.find('socket-2')?.available && gateway.parts.registry.find('socket-2'), 3000, 'socket-2 online');
   const mqttView = await recordingClient(gateway.mqttUrl(), ['canplug/socket-2']);
   t.after(() => mqttView.client.endAsync());
   const published: number[] = [];
@@ -76,7 +81,7 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
 
   const reportEnergy = async (wh: number, expectedKwh: number) => {
     sim.energyWh = wh;
-    await gateway.commands.send(2, { op: 'reportNow' });
+    await gateway.parts.commands.send(2, { op: 'reportNow' });
     await waitFor(() => device.state.energy === expectedKwh, 2000, `energy ${expectedKwh} kWh after a counter of ${wh} Wh`);
   };
   const persisted = () => {
@@ -105,7 +110,7 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
   const again = new Gateway({ config: tg.config, log: silentLogger });
   await again.start();
   t.after(() => again.stop());
-  const before = again.registry.find('socket-2');
+  const before = again.parts.registry.find('socket-2');
   assert.equal(before?.state.energy, 5.35, 'the total is known before the node reports');
   const view2 = await recordingClient(again.mqttUrl(), ['canplug/socket-2']);
   t.after(() => view2.client.endAsync());
@@ -114,15 +119,15 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
     const energy = JSON.parse(payload.toString()).energy;
     if (typeof energy === 'number') after.push(energy);
   });
-  again.simSockets[1].setLoad(0);
+  again.parts.sim.sockets[1].setLoad(0);
   let energyFrames = 0;
-  const stopCounting = again.events.subscribe({ reading: (r) => void (r.device.key === 'can:2' && r.energy !== undefined && energyFrames++) });
+  const stopCounting = again.parts.events.subscribe('test', { reading: (r) => void (r.device.key === 'can:2' && r.energy !== undefined && energyFrames++) });
   t.after(stopCounting);
   await waitFor(() => energyFrames > 0, 3000, 'the first energy report after the restart (counter back at 0)');
-  assert.equal(again.registry.find('socket-2')?.state.energy, 5.35);
-  again.simSockets[1].energyWh = 40;
-  await again.commands.send(2, { op: 'reportNow' });
-  await waitFor(() => again.registry.find('socket-2')?.state.energy === 5.39, 2000, 'counting on from 5.35 kWh');
+  assert.equal(again.parts.registry.find('socket-2')?.state.energy, 5.35);
+  again.parts.sim.sockets[1].energyWh = 40;
+  await again.parts.commands.send(2, { op: 'reportNow' });
+  await waitFor(() => again.parts.registry.find('socket-2')?.state.energy === 5.39, 2000, 'counting on from 5.35 kWh');
   await waitFor(() => after.at(-1) === 5.39, 2000, 'MQTT shows 5.39 kWh');
   for (let i = 1; i < after.length; i++) assert.ok(after[i] >= after[i - 1], `published energy went down: ${after.join(', ')}`);
   assert.ok(after.every((e) => e >= 5.35), `a published value below the last total before the restart: ${after.join(', ')}`);

@@ -5,7 +5,7 @@ import { addRule, events, gatewayWithPlug, getRule, sleep } from '../helpers/rul
 
 test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per crossing and is recorded', async (t) => {
   const { tg, gateway, plug } = await gatewayWithPlug(t);
-  const socket = gateway.simSockets[0];
+  const socket = gateway.parts.sim.sockets[0];
   socket.setLoad(20);
   const rule = await addRule(gateway, {
     name: 'washer overload',
@@ -25,9 +25,9 @@ test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per c
   const crossed = Date.now();
   socket.setLoad(300);
   // Switched at the plug, and confirmed by its next broadcast (before the next command would supersede it).
-  await waitFor(() => !plug.relay && gateway.registry.find('Kitchen')!.state.relay === false, 4000, 'Kitchen switched off by the rule');
+  await waitFor(() => !plug.relay && gateway.parts.registry.find('Kitchen')!.state.relay === false, 4000, 'Kitchen switched off by the rule');
   assert.ok(Date.now() - crossed >= 1900, 'not before the 2 s');
-  await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
+  await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
   await sleep(2500);
   assert.equal(plug.relay, true, 'still over the limit, but the rule does not fire again');
   assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
@@ -54,23 +54,23 @@ test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per c
   );
   assert.equal(JSON.parse(recorded[0].detail!).quantity, 'power');
   assert.ok(JSON.parse(recorded[0].detail!).value > 100);
-  const metrics = await gateway.api.inject({ url: '/metrics' });
+  const metrics = await gateway.parts.api.inject({ url: '/metrics' });
   assert.match(metrics.body, /canplug_rules_fired_total 2\b/);
 });
 
 test('the interlock wins over a rule, and the refusal is recorded with the rule id', async (t) => {
   const { tg, gateway } = await gatewayWithPlug(t);
-  gateway.simSockets[0].setLoad(20);
-  gateway.simSockets[1].setHumidity(90);
-  await waitFor(() => gateway.registry.find('socket-2')?.state.nodeHumidityLatched, 2000, 'socket-2 latched');
+  gateway.parts.sim.sockets[0].setLoad(20);
+  gateway.parts.sim.sockets[1].setHumidity(90);
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.state.nodeHumidityLatched, 2000, 'socket-2 latched');
   const rule = await addRule(gateway, {
     name: 'heater on with the washer',
     when: { device: 'socket-1', quantity: 'power', relation: '>', value: 100 },
     then: { action: 'switch', device: 'socket-2', state: 'on' },
   });
-  gateway.simSockets[0].setLoad(300);
+  gateway.parts.sim.sockets[0].setLoad(300);
   const refusal = await waitFor(() => events(tg, `type = 'refusal' AND origin = 'rule:${rule.id}'`)[0], 3000, 'refusal recorded');
   assert.match(refusal.cause, /interlocked by the gateway: humidity 90 %RH/);
-  assert.equal(gateway.simSockets[1].relay, false);
+  assert.equal(gateway.parts.sim.sockets[1].relay, false);
   assert.equal((await getRule(gateway, rule.id)).fire_count, 1);
 });

@@ -16,14 +16,14 @@ test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, n
     then: { action: 'event', message: 'the kitchen plug went off' },
   });
   await sleep(700); // a few broadcasts with the plug on
-  assert.equal(gateway.simSockets[1].relay, true);
+  assert.equal(gateway.parts.sim.sockets[1].relay, true);
 
   plug.loadWatts = 1500;
-  await waitFor(() => !gateway.simSockets[1].relay, 3000, 'socket-2 opened by the rule');
+  await waitFor(() => !gateway.parts.sim.sockets[1].relay, 3000, 'socket-2 opened by the rule');
   assert.equal((await getRule(gateway, overload.id)).fire_count, 1);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 0);
 
-  await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+  await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
   await waitFor(async () => (await getRule(gateway, wentOff.id)).fire_count === 1, 2000, '"changes to OFF" fired');
   await sleep(700);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 1, 'once, though every broadcast says OFF');
@@ -35,7 +35,7 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
   const { tg, gateway } = await gatewayWithPlug(t);
   const mqtt = await recordingClient(gateway.mqttUrl(), ['home/#']);
   t.after(() => mqtt.client.endAsync());
-  const socket = gateway.simSockets[0];
+  const socket = gateway.parts.sim.sockets[0];
   socket.setLoad(20);
   const when = { device: 'socket-1', quantity: 'power', relation: '>', value: 100 };
   const hh = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
@@ -60,14 +60,14 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
     [['off', `rule:${off.id}`], ['on', `rule:${on.id}`]],
     'switched in rule order',
   );
-  assert.equal(gateway.simSockets[1].relay, true, 'the later rule in order wins');
+  assert.equal(gateway.parts.sim.sockets[1].relay, true, 'the later rule in order wins');
   const counts = async (...ids: number[]) => Promise.all(ids.map(async (id) => (await getRule(gateway, id)).fire_count));
   assert.deepEqual(await counts(off.id, on.id, publish.id, notNow.id, notToday.id, inWindow.id, disabled.id), [1, 1, 1, 0, 0, 1, 0]);
   const late = await recordingClient(gateway.mqttUrl(), ['home/washer']);
   t.after(() => late.client.endAsync());
   await waitFor(() => late.log.find((m) => m.retain && m.payload === 'busy'), 2000, 'retained for a later subscriber');
 
-  const enable = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: `/api/rules/${disabled.id}`, payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } } });
+  const enable = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: `/api/rules/${disabled.id}`, payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } } });
   assert.equal(enable.statusCode, 200, enable.body);
   await waitFor(async () => (await getRule(gateway, disabled.id)).fire_count === 1, 3000, 'enabled rule fires on the next reading');
 });
@@ -77,38 +77,38 @@ test('schedules fire once in their minute on their days', async (t) => {
   const daily = await addRule(gateway, { name: 'morning', at: '07:00', then: { action: 'switch', device: 'socket-1', state: 'off' } });
   const weekend = await addRule(gateway, { name: 'weekend', at: '07:00', days: ['sat', 'sun'], then: { action: 'event', message: 'weekend' } });
   const friday = new Date(2026, 10, 20, 7, 0, 5); // a Friday, local time
-  gateway.rules.runSchedule(new Date(2026, 10, 20, 6, 59, 59));
+  gateway.parts.rules.runSchedule(new Date(2026, 10, 20, 6, 59, 59));
   assert.equal((await getRule(gateway, daily.id)).fire_count, 0);
-  gateway.rules.runSchedule(friday);
-  gateway.rules.runSchedule(new Date(2026, 10, 20, 7, 0, 40));
-  await waitFor(() => !gateway.simSockets[0].relay, 2000, 'socket-1 switched off at 07:00');
+  gateway.parts.rules.runSchedule(friday);
+  gateway.parts.rules.runSchedule(new Date(2026, 10, 20, 7, 0, 40));
+  await waitFor(() => !gateway.parts.sim.sockets[0].relay, 2000, 'socket-1 switched off at 07:00');
   assert.equal((await getRule(gateway, daily.id)).fire_count, 1, 'once in the minute');
   assert.equal((await getRule(gateway, weekend.id)).fire_count, 0);
-  gateway.rules.runSchedule(new Date(2026, 10, 21, 7, 0, 5));
+  gateway.parts.rules.runSchedule(new Date(2026, 10, 21, 7, 0, 5));
   assert.equal((await getRule(gateway, daily.id)).fire_count, 2, 'again the next day');
   assert.equal((await getRule(gateway, weekend.id)).fire_count, 1);
 });
 
 test('rules follow a renamed device and survive a restart', async (t) => {
   const { tg, gateway } = await gatewayWithPlug(t);
-  gateway.simSockets[0].setLoad(20);
+  gateway.parts.sim.sockets[0].setLoad(20);
   const rule = await addRule(gateway, {
     name: 'washer',
     when: { device: 'socket-1', quantity: 'power', relation: '>', value: 100 },
     then: { action: 'event', message: 'washing' },
   });
-  gateway.registry.rename(gateway.registry.find('socket-1')!, 'washer');
+  gateway.parts.registry.rename(gateway.parts.registry.find('socket-1')!, 'washer');
   assert.equal((await getRule(gateway, rule.id)).when.device, 'washer');
-  gateway.simSockets[0].setLoad(300);
+  gateway.parts.sim.sockets[0].setLoad(300);
   await waitFor(async () => (await getRule(gateway, rule.id)).fire_count === 1, 3000, 'fires after the rename');
 
   await gateway.stop();
-  const { Gateway: GatewayClass } = await import('../../src/gateway/controller.js');
+  const { Gateway: GatewayClass } = await import('../../src/daemon/gateway.js');
   const { silentLogger } = await import('../../src/log.js');
   const again = new GatewayClass({ config: tg.config, log: silentLogger });
   await again.start();
   t.after(() => again.stop());
-  const listed = (await again.api.inject({ url: '/api/rules' })).json();
+  const listed = (await again.parts.api.inject({ url: '/api/rules' })).json();
   assert.equal(listed.length, 1);
   assert.equal(listed[0].when.device, 'washer');
   assert.equal(listed[0].fire_count, 1);

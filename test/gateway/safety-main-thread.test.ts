@@ -6,7 +6,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RelayActionName } from '../../src/can/codec.js';
 import { Commands } from '../../src/gateway/commands.js';
-import { DeviceControl, RefusedError } from '../../src/gateway/control.js';
+import { DeviceControl } from '../../src/gateway/control.js';
+import { RefusedError } from '../../src/gateway/errors.js';
 import type { Device } from '../../src/gateway/device.js';
 import { canDevice, fakeClock, unitBus, unitRegistry, unitSafety } from '../helpers/unit.js';
 
@@ -15,7 +16,7 @@ const status = (relay: boolean) => ({ relay, humidityLatched: false, powerLatche
 async function setup(t: TestContext, safetyConfig: Record<string, unknown> = {}) {
   const clock = fakeClock(t);
   const unit = unitRegistry(t, 60_000);
-  const { registry, events } = unit;
+  const { registry, events, canNodes } = unit;
   const { can } = await unitBus(t);
   const commands = new Commands(can, 500);
   commands.start();
@@ -31,14 +32,14 @@ async function setup(t: TestContext, safetyConfig: Record<string, unknown> = {})
     },
   });
   const safety = await unitSafety(t, { registry, events, control, commands }, safetyConfig);
-  const device = canDevice(registry, 1);
+  const device = canDevice(unit, 1);
   // Each frame kind counts its own seq, as a node does (a repeated seq looks like a second node).
   const seq = { environment: 0, power: 0 };
   const report = {
     humidity: (humidity: number, relay = true) =>
-      registry.handleMessage({ type: 'environment', node: 1, humidity, temperature: 21, humidityLimit: 80, hysteresis: 10, status: status(relay), seq: seq.environment++ & 0xff }),
+      canNodes.handle({ type: 'environment', node: 1, humidity, temperature: 21, humidityLimit: 80, hysteresis: 10, status: status(relay), seq: seq.environment++ & 0xff }),
     power: (power: number, relay = true) =>
-      registry.handleMessage({ type: 'power', node: 1, voltage: 230, current: power / 230, power, status: status(relay), seq: seq.power++ & 0xff }),
+      canNodes.handle({ type: 'power', node: 1, voltage: 230, current: power / 230, power, status: status(relay), seq: seq.power++ & 0xff }),
   };
   return { ...unit, clock, control, safety, device, switched, report };
 }
@@ -46,7 +47,7 @@ async function setup(t: TestContext, safetyConfig: Record<string, unknown> = {})
 test('humidity at the limit: the relay is opened before any other listener sees the reading, latched, logged, and closes refused', async (t) => {
   const { events, device, switched, report, control, log } = await setup(t);
   const seenBy: string[] = [];
-  events.on('reading', () => seenBy.push(`a reading listener, after ${switched.join(',') || 'nothing'}`));
+  events.subscribe('test', { reading: () => seenBy.push(`a reading listener, after ${switched.join(',') || 'nothing'}`) });
   report.humidity(79);
   report.humidity(80);
   assert.deepEqual(seenBy, ['a reading listener, after nothing', 'a reading listener, after open']);

@@ -17,14 +17,14 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   const tg = await startGateway({ can: { sim: { nodes: [] }, heartbeat_timeout_ms: 30_000 } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const nodes = await startNodeThread(gateway.virtualBus!.name, [...IDLE_NODES, ...STALLED_NODES]);
+  const nodes = await startNodeThread(gateway.parts.sim.bus!.name, [...IDLE_NODES, ...STALLED_NODES]);
   t.after(() => nodes.stop());
-  await waitFor(() => [...IDLE_NODES, ...STALLED_NODES].every((n) => gateway.registry.canNode(n)?.available), 10_000, 'every node online');
+  await waitFor(() => [...IDLE_NODES, ...STALLED_NODES].every((n) => gateway.parts.registry.canNode(n)?.available), 10_000, 'every node online');
 
   const idle = await nodes.trip(IDLE_NODES);
 
   // The trips start 500 ms into the stall, 20 ms apart, and all end well before it does.
-  const workerTripsBefore = gateway.safety.worker.trips;
+  const workerTripsBefore = gateway.parts.safety.worker.trips;
   const stalledTrips = nodes.trip(STALLED_NODES, 500, 20);
   const stallStarted = performance.now();
   stallEventLoop(STALL_MS);
@@ -40,12 +40,12 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   assert.deepEqual(slow, [], 'every open reached its node within 100 ms of the humid frame, main loop stalled');
 
   // Once the main thread runs again it has the whole story: latched, logged, closes refused.
-  const device = gateway.registry.canNode(STALLED_NODES[0])!;
+  const device = gateway.parts.registry.canNode(STALLED_NODES[0])!;
   await waitFor(() => device.state.gatewayLatch, 5000, 'the main thread caught up with the trip');
-  const close = await gateway.api.inject({ method: 'PUT', url: `/api/devices/${device.name}/relay`, payload: { on: true }, headers: tg.auth });
+  const close = await gateway.parts.api.inject({ method: 'PUT', url: `/api/devices/${device.name}/relay`, payload: { on: true }, headers: tg.auth });
   assert.equal(close.statusCode, 409, close.body);
   // Idle, the main thread may trip first and hand the latch over; stalled, every trip is the worker's.
-  await waitFor(() => gateway.safety.worker.trips - workerTripsBefore === STALLED_NODES.length, 5000, 'the worker reported every stalled trip');
+  await waitFor(() => gateway.parts.safety.worker.trips - workerTripsBefore === STALLED_NODES.length, 5000, 'the worker reported every stalled trip');
 
   const a = percentiles(idle.map((x) => x.ms));
   const b = percentiles(stalled.map((x) => x.ms));
@@ -57,15 +57,15 @@ test('a close command for a latched socket, from any sender on the bus, is answe
   const tg = await startGateway({ can: { sim: { nodes: [1], report_period_ms: 100 } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 4000, 'socket-1 online');
-  const node = gateway.simSockets[0];
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  const node = gateway.parts.sim.sockets[0];
   node.interlockEnabled = false;
   node.setHumidity(90);
   node.reportNow();
-  await waitFor(() => !node.relay && gateway.registry.find('socket-1')?.state.gatewayLatch, 3000, 'tripped and open');
+  await waitFor(() => !node.relay && gateway.parts.registry.find('socket-1')?.state.gatewayLatch, 3000, 'tripped and open');
 
   // A rogue sender (`cansend`, another gateway, a bug) closes it behind the gateway's back.
-  const rogue = gateway.virtualBus!.attach(() => {});
+  const rogue = gateway.parts.sim.bus!.attach(() => {});
   t.after(() => rogue.detach());
   const opens: number[] = [];
   node.onCommand = (command) => {
@@ -81,22 +81,22 @@ test('a safety worker that exits is started again with the latches the main thre
   const tg = await startGateway({ can: { sim: { nodes: [1, 2], report_period_ms: 100 } } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-2')?.available, 4000, 'sockets online');
-  const [node1, node2] = gateway.simSockets;
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 4000, 'sockets online');
+  const [node1, node2] = gateway.parts.sim.sockets;
   node1.interlockEnabled = false;
   node1.setHumidity(90);
   node1.reportNow();
-  await waitFor(() => !node1.relay && gateway.registry.find('socket-1')?.state.gatewayLatch, 3000, 'socket-1 tripped');
+  await waitFor(() => !node1.relay && gateway.parts.registry.find('socket-1')?.state.gatewayLatch, 3000, 'socket-1 tripped');
   // Under the limit now, still over the re-arm level: only the restored latch keeps it open from here.
   node1.setHumidity(75);
-  await waitFor(() => gateway.registry.find('socket-1')?.state.humidity === 75, 2000, 'humidity 75 seen');
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.state.humidity === 75, 2000, 'humidity 75 seen');
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
   assert.equal(off.statusCode, 200, off.body);
 
-  const worker = gateway.safety.worker;
+  const worker = gateway.parts.safety.worker;
   await worker.crashForTest();
   await waitFor(() => worker.state === 'restarting', 1000, 'the exit noticed');
-  const meanwhile = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
+  const meanwhile = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
   assert.equal(meanwhile.statusCode, 409, 'no close while the worker is away');
   assert.match(meanwhile.json().error, /safety worker is restarting/);
   assert.equal(gateway.health().status, 'degraded');
@@ -104,7 +104,7 @@ test('a safety worker that exits is started again with the latches the main thre
   await waitFor(() => worker.state === 'running', 30_000, 'the worker started again');
   assert.equal(worker.restarts, 1);
   // The new worker holds socket-1's latch: a close from another sender on the bus is answered with an open.
-  const rogue = gateway.virtualBus!.attach(() => {});
+  const rogue = gateway.parts.sim.bus!.attach(() => {});
   t.after(() => rogue.detach());
   const openTokens: number[] = [];
   node1.onCommand = (command) => {
@@ -114,7 +114,7 @@ test('a safety worker that exits is started again with the latches the main thre
   rogue.send(encodeCommand(1, 9, { op: 'setRelay', action: 'close' }));
   await waitFor(() => openTokens.some((token) => token >= SAFETY_TOKENS.first), 2000, 'an open from the new worker');
   await waitFor(() => !node1.relay, 2000, 'socket-1 open again');
-  const on = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
+  const on = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
   assert.equal(on.statusCode, 200, on.body);
   assert.equal(node2.relay, true);
 });

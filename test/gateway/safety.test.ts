@@ -5,17 +5,17 @@ import type { Command } from '../../src/can/codec.js';
 
 async function online(tg: TestGateway, name: string) {
   return waitFor(() => {
-    const d = tg.gateway.registry.find(name);
+    const d = tg.gateway.parts.registry.find(name);
     return d?.available && d.state.humidity !== undefined ? d : undefined;
   }, 4000, `${name} online with readings`);
 }
 
 function put(tg: TestGateway, url: string, payload?: object, method: 'PUT' | 'POST' = 'PUT') {
-  return tg.gateway.api.inject({ method, url, payload, headers: tg.auth });
+  return tg.gateway.parts.api.inject({ method, url, payload, headers: tg.auth });
 }
 
 async function events(tg: TestGateway, query = '') {
-  const res = await tg.gateway.api.inject({ url: `/api/events?limit=1000${query}` });
+  const res = await tg.gateway.parts.api.inject({ url: `/api/events?limit=1000${query}` });
   assert.equal(res.statusCode, 200, res.body);
   return (res.json().events as { type: string; origin: string; cause: string; device: string }[]).reverse();
 }
@@ -25,7 +25,7 @@ test('a node with its interlock disabled is kept off by the gateway; closes are 
   t.after(() => tg.stop());
   const { gateway } = tg;
   await online(tg, 'socket-1');
-  const node = gateway.simSockets[0];
+  const node = gateway.parts.sim.sockets[0];
   node.interlockEnabled = false;
   assert.equal(node.relay, true);
 
@@ -42,7 +42,7 @@ test('a node with its interlock disabled is kept off by the gateway; closes are 
   const latency = openAt - sentAt;
   assert.ok(latency < 100, `open arrived ${latency.toFixed(1)} ms after the humid frame (bound 100 ms)`);
   await waitFor(() => !node.relay, 1000, 'node relay open');
-  const device = gateway.registry.find('socket-1')!;
+  const device = gateway.parts.registry.find('socket-1')!;
   assert.match(device.state.gatewayLatch ?? '', /humidity 85 %RH is at or over the limit 80 %RH/);
 
   const rest = await put(tg, '/api/devices/socket-1/relay', { on: true });
@@ -84,10 +84,10 @@ test('with the gateway rule disabled the node keeps itself off', async (t) => {
   t.after(() => tg.stop());
   const { gateway } = tg;
   await online(tg, 'socket-2');
-  const node = gateway.simSockets[1];
+  const node = gateway.parts.sim.sockets[1];
   node.setHumidity(88);
   assert.equal(node.relay, false, 'the node opened by itself');
-  const device = gateway.registry.find('socket-2')!;
+  const device = gateway.parts.registry.find('socket-2')!;
   await waitFor(() => device.state.nodeHumidityLatched, 1000, 'latch reported');
   assert.equal(device.state.gatewayLatch, undefined, 'the gateway rule is off');
   const res = await put(tg, '/api/devices/socket-2/relay', { on: true });
@@ -103,7 +103,7 @@ test('both layers together never flap under a noisy humidity signal around the l
   t.after(() => tg.stop());
   const { gateway } = tg;
   await online(tg, 'socket-1');
-  const node = gateway.simSockets[0];
+  const node = gateway.parts.sim.sockets[0];
   const relayChanges: boolean[] = [];
   let last = node.relay;
   // A deterministic noise: 80 %RH +- 3, like a DHT11 hovering at the limit.
@@ -128,24 +128,24 @@ test('over-power: the limit is pushed to the node and the gateway trips on its o
   t.after(() => tg.stop());
   const { gateway } = tg;
   await online(tg, 'socket-2');
-  const node = gateway.simSockets[1];
+  const node = gateway.parts.sim.sockets[1];
   const res = await put(tg, '/api/devices/socket-2/limits', { power_limit_w: 500 });
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(res.json().power_limit_w, 500);
   assert.equal(node.powerLimitW, 500, 'opcode 0x07 reached the node');
   assert.equal(node.relay, false, 'the 800 W heater tripped the node');
-  const device = gateway.registry.find('socket-2')!;
+  const device = gateway.parts.registry.find('socket-2')!;
   await waitFor(() => device.state.nodePowerLatched, 1000);
 
   // A node that ignores its own limit is still opened by the gateway's check on power frames.
-  const other = gateway.simSockets[0];
+  const other = gateway.parts.sim.sockets[0];
   other.interlockEnabled = false;
   other.setLoad(2500);
   const limits = await put(tg, '/api/devices/socket-1/limits', { power_limit_w: 2000, current_limit_a: 16 });
   assert.equal(limits.statusCode, 200);
   other.reportNow();
   await waitFor(() => !other.relay, 2000, 'gateway opened socket-1');
-  assert.match(gateway.registry.find('socket-1')!.state.gatewayLatch ?? '', /power 2500 W is at or over the limit 2000 W/);
+  assert.match(gateway.parts.registry.find('socket-1')!.state.gatewayLatch ?? '', /power 2500 W is at or over the limit 2000 W/);
 
   const bad = await put(tg, '/api/devices/socket-1/limits', { humidity_limit: 50, humidity_hysteresis: 60 });
   assert.equal(bad.statusCode, 400);
@@ -166,17 +166,17 @@ test('watchdogs: a relay that does not open, stale humidity, and a sensor fault 
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/+']);
   t.after(() => mqtt.client.endAsync());
 
-  const welded = gateway.simSockets[0];
+  const welded = gateway.parts.sim.sockets[0];
   welded.interlockEnabled = false;
   welded.weldedRelay = true;
   welded.setHumidity(90);
-  const d1 = gateway.registry.find('socket-1')!;
+  const d1 = gateway.parts.registry.find('socket-1')!;
   await waitFor(() => d1.state.problems.some((p) => /still reports closed/.test(p)), 3000, 'relay-stuck alarm');
   await waitFor(() => JSON.parse(mqtt.messages.get('canplug/socket-1') ?? '{}').problem === true, 2000, 'problem on MQTT');
 
-  const quiet = gateway.simSockets[1];
+  const quiet = gateway.parts.sim.sockets[1];
   quiet.sendEnvironment = false;
-  const d2 = gateway.registry.find('socket-2')!;
+  const d2 = gateway.parts.registry.find('socket-2')!;
   await waitFor(() => d2.state.problems.some((p) => /no humidity report/.test(p)), 3000, 'stale humidity alarm');
   quiet.sendEnvironment = true;
   await waitFor(() => d2.state.problems.length === 0, 2000, 'alarm cleared when reports resume');
@@ -192,10 +192,10 @@ test('automatic re-arm clears the gateway latch once humidity is below limit min
   t.after(() => tg.stop());
   const { gateway } = tg;
   await online(tg, 'socket-1');
-  const node = gateway.simSockets[0];
+  const node = gateway.parts.sim.sockets[0];
   node.setHumidity(85);
   node.reportNow();
-  const device = gateway.registry.find('socket-1')!;
+  const device = gateway.parts.registry.find('socket-1')!;
   await waitFor(() => device.state.gatewayLatch, 1000, 'gateway latch');
   node.setHumidity(75);
   node.reportNow();

@@ -22,7 +22,7 @@ test('the default demo: bridge online, retained state for the sockets, REST list
   assert.equal(state.state, 'ON');
   for (const key of ['voltage', 'current', 'power', 'humidity', 'temperature']) assert.equal(typeof state[key], 'number', key);
 
-  const list = await gateway.api.inject({ url: '/api/devices' });
+  const list = await gateway.parts.api.inject({ url: '/api/devices' });
   assert.equal(list.statusCode, 200);
   const devices = list.json() as { name: string; available: boolean; state: Record<string, unknown> }[];
   assert.deepEqual(devices.map((d) => d.name).sort(), ['socket-1', 'socket-2']);
@@ -32,14 +32,14 @@ test('the default demo: bridge online, retained state for the sockets, REST list
     assert.ok((d.state.power as number) > 0, `${d.name} power`);
   }
 
-  const put = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const put = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
   assert.equal(put.statusCode, 200, put.body);
   assert.equal(put.json().state.state, 'OFF');
-  assert.equal(gateway.simSockets[0].relay, false, 'the node opened its relay');
+  assert.equal(gateway.parts.sim.sockets[0].relay, false, 'the node opened its relay');
   await waitFor(() => JSON.parse(messages.get('canplug/socket-1') ?? '{}').state === 'OFF', 2000, 'MQTT state OFF');
   await waitFor(() => JSON.parse(messages.get('canplug/socket-1') ?? '{}').power === 0, 2000, 'power 0 after opening');
 
-  await waitFor(() => gateway.writer.health().readingsWritten > 5, 3000, 'readings written');
+  await waitFor(() => gateway.parts.writer.health().readingsWritten > 5, 3000, 'readings written');
   const db = new Database(tg.config.database.path, { readonly: true });
   t.after(() => db.close());
   const rows = db.prepare('SELECT d.name, count(*) AS n FROM readings r JOIN devices d ON d.id = r.device_id GROUP BY d.name ORDER BY d.name').all() as { name: string; n: number }[];
@@ -51,24 +51,24 @@ test('devices go offline when heartbeats stop and come back when they resume', a
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const device = await waitFor(() => gateway.registry.find('socket-2')?.available && gateway.registry.find('socket-2'));
-  gateway.simSockets[1].silent = true;
+  const device = await waitFor(() => gateway.parts.registry.find('socket-2')?.available && gateway.parts.registry.find('socket-2'));
+  gateway.parts.sim.sockets[1].silent = true;
   await waitFor(() => !device.available, 4000, 'socket-2 offline');
-  gateway.simSockets[1].silent = false;
+  gateway.parts.sim.sockets[1].silent = false;
   await waitFor(() => device.available, 4000, 'socket-2 online again');
 });
 
 test('a restarted gateway remembers device names and energy', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
-  const device = await waitFor(() => tg.gateway.registry.find('socket-1'));
-  tg.gateway.registry.rename(device, 'kitchen');
+  const device = await waitFor(() => tg.gateway.parts.registry.find('socket-1'));
+  tg.gateway.parts.registry.rename(device, 'kitchen');
   await tg.gateway.stop();
-  const { Gateway } = await import('../../src/gateway/controller.js');
+  const { Gateway } = await import('../../src/daemon/gateway.js');
   const { silentLogger } = await import('../../src/log.js');
   const again = new Gateway({ config: tg.config, log: silentLogger });
   await again.start();
   t.after(() => again.stop());
-  assert.ok(again.registry.find('kitchen'), 'renamed device known after restart');
-  assert.equal(again.registry.find('kitchen')?.key, 'can:1');
+  assert.ok(again.parts.registry.find('kitchen'), 'renamed device known after restart');
+  assert.equal(again.parts.registry.find('kitchen')?.key, 'can:1');
 });

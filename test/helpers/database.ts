@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
 import { BatchWriter } from '../../src/db/writer.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -46,7 +46,7 @@ export function count(db: Db, table: 'readings' | 'readings_1m' | 'readings_1h' 
 export function seedHistory(path: string, names: string[], hours = 24, stepMs = 60_000): void {
   const db = openDatabase(path);
   try {
-    const devices = new DeviceStore(db);
+    const devices = new SqliteDeviceStore(db);
     const writer = new BatchWriter(db, { flushIntervalMs: 60_000, batchSize: 100_000, log: silentLogger });
     const end = Date.now() - 60_000;
     names.forEach((name, i) => {

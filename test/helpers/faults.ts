@@ -1,6 +1,6 @@
 /** Shared pieces of the fault and abuse suites (test/faults, test/faults-slow). */
 import Database from 'better-sqlite3';
-import type { Gateway } from '../../src/gateway/controller.js';
+import type { Gateway } from '../../src/daemon/gateway.js';
 import type { LogEvent } from '../../src/gateway/events.js';
 
 /**
@@ -29,7 +29,7 @@ export function shiftWallClock(offsetMs: number): () => void {
 /** Everything the gateway puts in its event log and every reading it accepts, from now on. */
 export function recordGateway(gateway: Gateway): { log: LogEvent[]; readings: number; stop: () => void } {
   const seen = { log: [] as LogEvent[], readings: 0, stop: () => {} };
-  seen.stop = gateway.events.subscribe({
+  seen.stop = gateway.parts.events.subscribe('test', {
     log: (e) => seen.log.push(e),
     reading: () => seen.readings++,
   });
@@ -61,8 +61,8 @@ export function readingsInRollups(path: string): number {
  * flushes first, so only what the database refused or the writer dropped counts.
  */
 export function readingsLost(gateway: Gateway, path: string): number {
-  gateway.writer.flush();
-  const h = gateway.writer.health();
+  gateway.parts.writer.flush();
+  const h = gateway.parts.writer.health();
   const accepted = h.readingsWritten + h.readingsDropped + (h.ok ? 0 : h.pending);
   return accepted - readingsInRollups(path);
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { parseConfig, type Config } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/controller.js';
+import { parseConfig, type Config } from '../../src/config/config.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import type { VirtualBus } from '../../src/can/sim-transport.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 
@@ -52,7 +52,7 @@ export async function startGateway(overrides: DeepPartial<Config> = {}, bus?: Vi
   const config = testConfig(overrides, dir);
   const gateway = new Gateway({ config, log, bus });
   await gateway.start();
-  const token = gateway.tokens ? readFileSync(gateway.tokens.path, 'utf8').trim() : '';
+  const token = gateway.parts.tokens ? readFileSync(gateway.parts.tokens.path, 'utf8').trim() : '';
   return {
     gateway,
     config,
@@ -68,7 +68,7 @@ export async function startGateway(overrides: DeepPartial<Config> = {}, bus?: Vi
 
 /** Headers with the gateway's API token, for mutating requests (`{}` when auth is off). */
 export function authHeaders(gateway: Gateway): { authorization?: string } {
-  return gateway.tokens ? { authorization: `Bearer ${readFileSync(gateway.tokens.path, 'utf8').trim()}` } : {};
+  return gateway.parts.tokens ? { authorization: `Bearer ${readFileSync(gateway.parts.tokens.path, 'utf8').trim()}` } : {};
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { startGateway, waitFor, type TestGateway, authHeaders } from './gateway.js';
 import { FakeWifiPlug, freeUdpPort } from './wifi-plug.js';
-import type { Gateway } from '../../src/gateway/controller.js';
+import type { Gateway } from '../../src/daemon/gateway.js';
 
 export type After = { after: (fn: () => Promise<unknown> | unknown) => void };
 
@@ -17,18 +17,18 @@ export async function gatewayWithPlug(t: After): Promise<{ tg: TestGateway; gate
   t.after(() => tg.stop());
   plug.startBroadcasting(300);
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('Kitchen')?.available && gateway.registry.find('socket-2')?.available, 3000, 'plug and sockets online');
+  await waitFor(() => gateway.parts.registry.find('Kitchen')?.available && gateway.parts.registry.find('socket-2')?.available, 3000, 'plug and sockets online');
   return { tg, gateway, plug };
 }
 
 export async function addRule(gateway: Gateway, rule: object): Promise<{ id: number; fire_count: number }> {
-  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: rule });
+  const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'POST', url: '/api/rules', payload: rule });
   assert.equal(res.statusCode, 201, res.body);
   return res.json();
 }
 
 export async function getRule(gateway: Gateway, id: number): Promise<{ fire_count: number; last_fired: string | null; when: { device: string } }> {
-  return (await gateway.api.inject({ url: `/api/rules/${id}` })).json();
+  return (await gateway.parts.api.inject({ url: `/api/rules/${id}` })).json();
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,12 +4,15 @@
  * on a simulated bus with a peer that plays the nodes. Whole-daemon behaviour stays in the other tests.
  */
 import type { TestContext } from 'node:test';
+import { Value } from '@sinclair/typebox/value';
 import { CanBus } from '../../src/can/can-bus.js';
 import { decode, encode, opcodeOf, type Message, type ReplyResultName } from '../../src/can/codec.js';
 import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
-import { DeviceStore } from '../../src/db/devices.js';
+import { SqliteDeviceStore } from '../../src/db/devices.js';
+import { parseConfig } from '../../src/config/config.js';
+import { HealthReport } from '../../src/contracts/health.js';
+import { CanNodes } from '../../src/gateway/can-nodes.js';
 import type { Commands } from '../../src/gateway/commands.js';
-import { parseConfig } from '../../src/gateway/config.js';
 import type { DeviceControl } from '../../src/gateway/control.js';
 import type { Device } from '../../src/gateway/device.js';
 import { EventBus, type LogEvent } from '../../src/gateway/events.js';
@@ -42,25 +45,30 @@ export async function settle(rounds = 5): Promise<void> {
 export interface UnitRegistry {
   registry: Registry;
   events: EventBus;
+  /** What CAN frames mean for devices: messages handed to it as if they came off the bus. */
+  canNodes: CanNodes;
   /** Every log event emitted, in order. */
   log: LogEvent[];
-  store: DeviceStore;
+  store: SqliteDeviceStore;
 }
 
 /** A registry on a real, temporary SQLite database; nothing started (no sweep timer). */
 export function unitRegistry(t: TestContext, heartbeatTimeoutMs = 1500): UnitRegistry {
   const { db } = tempDatabase(t);
-  const events = new EventBus();
-  const store = new DeviceStore(db);
+  const events = new EventBus(silentLogger);
+  const store = new SqliteDeviceStore(db);
   const registry = new Registry({ events, store, log: silentLogger, heartbeatTimeoutMs });
+  // Not started: the tests hand CanNodes its messages directly.
+  const bus = new CanBus(new SimTransport(new VirtualBus()), 'v1', silentLogger);
+  const canNodes = new CanNodes({ registry, events, bus, log: silentLogger });
   const log: LogEvent[] = [];
-  events.on('log', (e) => log.push(e));
-  return { registry, events, log, store };
+  events.subscribe('test', { log: (e) => log.push(e) });
+  return { registry, events, canNodes, log, store };
 }
 
 /** A CAN device as its first heartbeat leaves it: known, online, relay state unknown. */
-export function canDevice(registry: Registry, node: number): Device {
-  registry.handleMessage({ type: 'heartbeat', node, state: 'running', protocol: 1, firmware: '1.0', uptime: 10 });
+export function canDevice({ registry, canNodes }: Pick<UnitRegistry, 'registry' | 'canNodes'>, node: number): Device {
+  canNodes.handle({ type: 'heartbeat', node, state: 'running', protocol: 1, firmware: '1.0', uptime: 10 });
   return registry.canNode(node)!;
 }
 
@@ -122,4 +130,9 @@ export async function unitSafety(
   await safety.start();
   t.after(() => safety.stop());
   return safety;
+}
+
+/** A health report of the documented schema (every count 0, nothing up) with the given parts changed. */
+export function healthReport(change: Partial<HealthReport> = {}): HealthReport {
+  return { ...Value.Create(HealthReport), ...change };
 }

@@ -54,7 +54,7 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
   t.after(() => mqtt.client.endAsync());
   const state = () => JSON.parse(mqtt.messages.get('canplug/socket-5') ?? '{}') as Record<string, unknown>;
   const relay = async () => (await node.control('status')).relay;
-  const restRelay = (on: boolean) => gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on } });
+  const restRelay = (on: boolean) => gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on } });
 
   // The firmware's default power-on state is off.
   await waitFor(() => state().state === 'OFF' && state().humidity !== undefined, 3 * patience, 'socket-5 online, relay off');
@@ -95,7 +95,7 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
   await node.control('humidity 88');
   await waitFor(() => state().state === 'OFF' && state().interlock === true, patience, 'the node opened and latched by itself');
   assert.equal((await node.control('status')).humidity_latched, true);
-  const events = (await gateway.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
+  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
   assert.ok(events.some((e) => e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(events));
   const refused = await restRelay(true);
   assert.equal(refused.statusCode, 409, refused.body);

@@ -1,6 +1,6 @@
 /** A gateway and emulated Wi-Fi plugs (wifi-plug.ts) on loopback, for the switching and safety tests. */
 import assert from 'node:assert/strict';
-import type { Config } from '../../src/gateway/config.js';
+import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/log.js';
 import { startGateway, waitFor, type DeepPartial, type TestGateway } from './gateway.js';
 import { FakeWifiPlug, freeUdpPort, type FakePlugOptions } from './wifi-plug.js';
@@ -35,12 +35,12 @@ export async function wifiRig(t: After, plugOptions: Partial<FakePlugOptions>[],
     plugs,
     async put(name, on) {
       const started = Date.now();
-      const res = await gateway.api.inject({ headers: tg.auth, method: 'PUT', url: `/api/devices/${encodeURIComponent(name)}/relay`, payload: { on } });
+      const res = await gateway.parts.api.inject({ headers: tg.auth, method: 'PUT', url: `/api/devices/${encodeURIComponent(name)}/relay`, payload: { on } });
       return { statusCode: res.statusCode, ms: Date.now() - started, body: res.json() };
     },
     async known(plug, name) {
       await plug.broadcast();
-      await waitFor(() => gateway.registry.find(name)?.available, 2000, `${name} heard`);
+      await waitFor(() => gateway.parts.registry.find(name)?.available, 2000, `${name} heard`);
     },
   };
 }

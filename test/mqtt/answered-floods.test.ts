@@ -10,7 +10,7 @@ test('a flood of Home Assistant births costs one re-send now and one when the in
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
   const ha = await haView(gateway.mqttUrl(), ['homeassistant/#']);
   t.after(() => ha.close());
   await waitFor(() => ha.log.length > 20, 3000, 'retained configs');
@@ -21,8 +21,8 @@ test('a flood of Home Assistant births costs one re-send now and one when the in
   await waitFor(() => sends() === 1, 3000, 'the first birth answered at once');
   await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.equal(sends(), 1, 'the others wait for the interval');
-  assert.equal(gateway.discovery!.resendsCoalesced, 299);
-  assert.equal((await gateway.api.inject({ url: '/api/health' })).json().mqtt.discovery_resends_coalesced, 299);
+  assert.equal(gateway.parts.discovery!.resendsCoalesced, 299);
+  assert.equal((await gateway.parts.api.inject({ url: '/api/health' })).json().mqtt.discovery_resends_coalesced, 299);
   await waitFor(() => sends() === 2, 12_000, 'one more re-send when the 10 s interval ends');
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(sends(), 2);
@@ -40,11 +40,11 @@ test('floods of "offline" on the bridge state and of fake gateways\' bridge info
   for (let i = 0; i < 500; i++) {
     await ha.client.publishAsync('canplug/bridge/info', JSON.stringify({ instance: `fake-${i}`, host: `${'h'.repeat(5000)}-${i}\n` }));
   }
-  await waitFor(() => gateway.mqtt.conflict !== undefined, 3000, 'the conflict seen');
+  await waitFor(() => gateway.parts.mqtt.conflict !== undefined, 3000, 'the conflict seen');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.ok(gateway.mqtt.conflict!.length < 300, gateway.mqtt.conflict!.slice(0, 100));
-  assert.ok(!/\n/.test(gateway.mqtt.conflict!));
+  assert.ok(gateway.parts.mqtt.conflict!.length < 300, gateway.parts.mqtt.conflict!.slice(0, 100));
+  assert.ok(!/\n/.test(gateway.parts.mqtt.conflict!));
   const lines = logs.lines().filter((l) => /bridge state was set offline|another canplug gateway/.test(String(l.msg)));
   assert.ok(lines.length <= 2, `${lines.length} log lines`);
-  assert.equal(gateway.mqtt.connected, true);
+  assert.equal(gateway.parts.mqtt.connected, true);
 });

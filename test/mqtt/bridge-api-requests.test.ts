@@ -11,7 +11,7 @@ import { BridgeApi, MAX_REQUEST_BYTES } from '../../src/mqtt/bridge-api.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
 import { startEmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { canDevice, unitBus, unitRegistry, unitSafety } from '../helpers/unit.js';
+import { canDevice, healthReport, unitBus, unitRegistry, unitSafety } from '../helpers/unit.js';
 
 async function setup(t: TestContext) {
   const unit = unitRegistry(t);
@@ -38,7 +38,7 @@ async function setup(t: TestContext) {
     gatewayId: 'gw1',
     version: '0.0.0-test',
     configSummary: () => ({ mqtt: { password: '***' } }),
-    health: () => ({ status: 'ok', mqtt: { connected: true } }),
+    health: () => healthReport({ version: '0.0.0-test' }),
     log: silentLogger,
   });
   api.start();
@@ -58,13 +58,13 @@ async function setup(t: TestContext) {
 
 test('a request is answered on its response topic, the transaction echoed; an empty payload is an empty request', async (t) => {
   const { ask } = await setup(t);
-  assert.deepEqual(await ask('health_check', ''), { data: { healthy: true, status: 'ok', mqtt: { connected: true } }, status: 'ok' });
+  assert.deepEqual(await ask('health_check', ''), { data: { healthy: true, ...healthReport({ version: '0.0.0-test' }) }, status: 'ok' });
   assert.deepEqual((await ask('health_check', '{"transaction": 7}')).transaction, 7);
 });
 
 test('every bad request gets one specific sentence and runs nothing', async (t) => {
-  const { ask, registry } = await setup(t);
-  canDevice(registry, 1);
+  const { ask, registry, ...unit } = await setup(t);
+  canDevice({ registry, ...unit }, 1);
   const cases: [string, string | Buffer, string][] = [
     ['device/explode', '{}', 'unknown request "device/explode"; known: device/rename, device/remove, device/limits, device/reset, device/report, health_check'],
     ['device/rename', 'x'.repeat(MAX_REQUEST_BYTES + 1), `payload is ${MAX_REQUEST_BYTES + 1} bytes; a request is at most ${MAX_REQUEST_BYTES}`],
@@ -88,13 +88,13 @@ test('every bad request gets one specific sentence and runs nothing', async (t) 
 });
 
 test('remove: an online device needs "force", an interlocked one is kept even with it', async (t) => {
-  const { ask, registry } = await setup(t);
-  const online = canDevice(registry, 1);
-  const latched = canDevice(registry, 2);
-  latched.state.nodeHumidityLatched = true;
+  const { ask, registry, ...unit } = await setup(t);
+  const online = canDevice({ registry, ...unit }, 1);
+  const latched = canDevice({ registry, ...unit }, 2);
+  registry.update(latched, { state: { nodeHumidityLatched: true } });
 
   const refused = await ask('device/remove', '{"id":"socket-1"}');
-  assert.equal(refused.error, 'socket-1 is online and would come back at its next heartbeat; disconnect it first, or send "force": true to remove it anyway');
+  assert.equal(refused.error, 'socket-1 is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway');
   const kept = await ask('device/remove', '{"id":"socket-2","force":true}');
   assert.equal(kept.error, 'socket-2 is interlocked; reset the latch once its condition has cleared before removing it');
   assert.deepEqual((await ask('device/remove', '{"id":"1","force":true}')).data, { id: 'socket-1', key: 'can:1', force: true });
@@ -103,8 +103,8 @@ test('remove: an online device needs "force", an interlocked one is kept even wi
 });
 
 test('rename and limits change the device; the retained device list follows', async (t) => {
-  const { ask, registry, ha, bus } = await setup(t);
-  canDevice(registry, 3);
+  const { ask, ha, bus, ...unit } = await setup(t);
+  canDevice(unit, 3);
   bus.answer('ok'); // the node takes the new power limit
   assert.deepEqual((await ask('device/rename', '{"from":"3","to":"Dryer"}')).data, { from: 'socket-3', to: 'Dryer', key: 'can:3' });
   const limits = await ask('device/limits', '{"id":"Dryer","power_limit_w":1500,"transaction":"t1"}');
@@ -122,10 +122,10 @@ test('rename and limits change the device; the retained device list follows', as
 });
 
 test('report asks the node over CAN and answers once it replies; a refusal is an error with the node\'s answer', async (t) => {
-  const { ask, registry, bus } = await setup(t);
-  canDevice(registry, 4);
+  const { ask, bus, ...unit } = await setup(t);
+  canDevice(unit, 4);
   bus.answer('ok');
   assert.deepEqual(await ask('device/report', '{"id":"socket-4"}'), { data: { id: 'socket-4' }, status: 'ok' });
   bus.answer('failed');
-  assert.equal((await ask('device/report', '{"id":"socket-4"}')).error, 'socket-4 answered failed');
+  assert.equal((await ask('device/report', '{"id":"socket-4"}')).error, 'socket-4 answered "failed" to a request to report now');
 });

@@ -17,7 +17,7 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
   const tg = await startGateway({ mqtt: { username: 'canplug', password: 'hunter2-secret' } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
   // With a password set, the embedded broker asks every client for it.
   const ha = await haView(gateway.mqttUrl(), ['canplug/#'], { username: 'canplug', password: 'hunter2-secret' });
   t.after(() => ha.close());
@@ -33,7 +33,7 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
 
   await t.test('bridge/info is retained, names the version and config, and holds no secret', async () => {
     const info = JSON.parse(await waitFor(() => ha.topics.get('canplug/bridge/info'), 2000, 'bridge/info'));
-    assert.equal(info.version, (await import('../../src/gateway/controller.js')).VERSION);
+    assert.equal(info.version, (await import('../../src/version.js')).VERSION);
     assert.equal(info.config.mqtt.base_topic, 'canplug');
     assert.equal(info.config.mqtt.password, '***');
     assert.ok(!ha.topics.get('canplug/bridge/info')!.includes('hunter2'), 'password leaked');
@@ -51,8 +51,8 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
     assert.equal(ok.status, 'ok', JSON.stringify(ok));
     assert.equal(ok.transaction, 7);
     assert.deepEqual((ok.data as { limits: Record<string, unknown> }).limits, { humidity_limit: 70, humidity_hysteresis: 5, power_limit_w: 2000, current_limit_a: 0, auto_rearm: false });
-    assert.equal(gateway.simSockets[0].humidityLimit, 70, 'the node got the new limit');
-    assert.equal(gateway.simSockets[0].powerLimitW, 2000);
+    assert.equal(gateway.parts.sim.sockets[0].humidityLimit, 70, 'the node got the new limit');
+    assert.equal(gateway.parts.sim.sockets[0].powerLimitW, 2000);
     await waitFor(() => JSON.parse(ha.topics.get('canplug/bridge/devices')!)[0].limits.humidity_limit === 70, 2000, 'devices list updated');
 
     const tooHigh = await ask(ha, 'device/limits', '{"id":"socket-1","humidity_limit":150}');
@@ -62,21 +62,21 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
     assert.match(hysteresis.error as string, /humidity_hysteresis \(30\) must be below humidity_limit \(20\)/);
     const nothing = await ask(ha, 'device/limits', '{"id":"socket-1"}');
     assert.match(nothing.error as string, /give at least one limit: humidity_limit, humidity_hysteresis, power_limit_w, current_limit_a, auto_rearm/);
-    assert.equal(gateway.simSockets[0].humidityLimit, 70, 'refused limits never reached the node');
+    assert.equal(gateway.parts.sim.sockets[0].humidityLimit, 70, 'refused limits never reached the node');
   });
 
   await t.test('device/report makes the node report now', async () => {
-    const before = gateway.simSockets[1].received.filter((m) => m.type === 'command' && m.command.op === 'reportNow').length;
+    const before = gateway.parts.sim.sockets[1].received.filter((m) => m.type === 'command' && m.command.op === 'reportNow').length;
     const res = await ask(ha, 'device/report', '{"id":"2"}');
     assert.deepEqual(res, { data: { id: 'socket-2' }, status: 'ok' });
-    const after = gateway.simSockets[1].received.filter((m) => m.type === 'command' && m.command.op === 'reportNow').length;
+    const after = gateway.parts.sim.sockets[1].received.filter((m) => m.type === 'command' && m.command.op === 'reportNow').length;
     assert.equal(after, before + 1);
   });
 
   await t.test('device/reset is refused while humid, accepted once dry', async () => {
-    const sim = gateway.simSockets[1];
+    const sim = gateway.parts.sim.sockets[1];
     sim.setHumidity(90);
-    const device = gateway.registry.find('socket-2')!;
+    const device = gateway.parts.registry.find('socket-2')!;
     await waitFor(() => device.state.gatewayLatch && device.state.nodeHumidityLatched, 3000, 'latched');
     const refused = await ask(ha, 'device/reset', '{"id":"socket-2"}');
     assert.equal(refused.status, 'error');
@@ -93,10 +93,10 @@ test('bridge API: every bad request gets a specific error, is logged once, never
   const tg = await startGateway({}, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-2')?.available, 3000, 'sockets online');
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/#']);
   t.after(() => ha.close());
-  const commandsBefore = gateway.simSockets.map((s) => s.received.filter((m) => m.type === 'command').length);
+  const commandsBefore = gateway.parts.sim.sockets.map((s) => s.received.filter((m) => m.type === 'command').length);
 
   const nested = `{"id":${'['.repeat(1500)}${']'.repeat(1500)}}`;
   const cases: [string, string | Buffer, RegExp][] = [
@@ -135,7 +135,7 @@ test('bridge API: every bad request gets a specific error, is logged once, never
   });
 
   await t.test('nothing reached the bus, the gateway is healthy, and refusals of one request kind are logged once a minute', async () => {
-    const commandsAfter = gateway.simSockets.map((s) => s.received.filter((m) => m.type === 'command').length);
+    const commandsAfter = gateway.parts.sim.sockets.map((s) => s.received.filter((m) => m.type === 'command').length);
     assert.deepEqual(commandsAfter, commandsBefore);
     assert.equal(gateway.health().status, 'ok');
     for (let i = 0; i < 3; i++) await ask(ha, 'device/report', 'not json at all');
@@ -162,6 +162,6 @@ test('a retained request waiting on the broker is refused at subscribe time, not
   t.after(() => tg.stop());
   const message = await waitFor(() => ha.log.find((m) => m.topic === 'canplug/bridge/response/device/remove'), 3000, 'response');
   assert.match(JSON.parse(message.payload).error, /^retained requests are ignored \(they would run again after every reconnect\); publish without the retain flag$/);
-  await waitFor(() => tg.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   assert.equal(ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/remove').length, 1);
 });

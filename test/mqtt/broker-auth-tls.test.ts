@@ -46,7 +46,7 @@ test('Mosquitto over TLS with client certificates: the gateway connects with CA,
   t.after(() => ha.close());
   await waitFor(() => ha.topics.get('canplug/socket-1/availability') === 'online' && discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'HA sees the sockets over TLS');
   await ha.client.publishAsync('canplug/socket-1/set', 'OFF');
-  await waitFor(() => !tg.gateway.simSockets[0].relay, 2000, 'switched over TLS');
+  await waitFor(() => !tg.gateway.parts.sim.sockets[0].relay, 2000, 'switched over TLS');
 
   const noCert = mqtt.connectAsync(mosquitto.url, { ca: tls.ca, reconnectPeriod: 0, connectTimeout: 2000 });
   await assert.rejects(noCert, 'a client without a certificate must not get in');

@@ -27,7 +27,7 @@ test('the broker restarted mid-run: no SQLite reading lost while it is away, eve
   const { gateway } = tg;
   const readingTimes = new Map<string, number[]>();
   t.after(
-    gateway.events.subscribe({
+    gateway.parts.events.subscribe('test', {
       reading: (r) => {
         if (!readingTimes.has(r.device.name)) readingTimes.set(r.device.name, []);
         readingTimes.get(r.device.name)!.push(r.ts);
@@ -78,9 +78,9 @@ test('the broker restarted mid-run: no SQLite reading lost while it is away, eve
 
   // Readings: every one the gateway produced is in SQLite, and none is missing around the outage.
   await waitFor(() => gateway.health().status === 'ok', 3000, 'healthy again');
-  gateway.writer.flush();
+  gateway.parts.writer.flush();
   const produced = [...readingTimes.values()].reduce((n, list) => n + list.length, 0);
-  const writer = gateway.writer.health();
+  const writer = gateway.parts.writer.health();
   const db = new Database(tg.config.database.path, { readonly: true });
   t.after(() => db.close());
   const stored = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;

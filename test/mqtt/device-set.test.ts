@@ -8,10 +8,10 @@ test('the set topic takes the JSON and plain forms of the design, in any case', 
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/#']);
   t.after(() => ha.close());
-  const sim = gateway.simSockets[0];
+  const sim = gateway.parts.sim.sockets[0];
   const steps: [string, boolean][] = [
     ['OFF', false],
     ['on', true],
@@ -33,10 +33,10 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   const tg = await startGateway({}, undefined, logs.log);
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/response/#']);
   t.after(() => ha.close());
-  const relayCommands = () => gateway.simSockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
+  const relayCommands = () => gateway.parts.sim.sockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
   const before = relayCommands();
 
   const cases: [string, string | Buffer, RegExp][] = [
@@ -60,7 +60,7 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
     assert.equal(body.data.device, device);
   }
   assert.equal(relayCommands(), before, 'no refused payload reached the bus');
-  assert.equal(gateway.simSockets[0].relay, true);
+  assert.equal(gateway.parts.sim.sockets[0].relay, true);
 
   for (let i = 0; i < 4; i++) await ha.client.publishAsync('canplug/socket-1/set', 'MAYBE');
   await waitFor(() => ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/set').length === cases.length + 4, 2000, 'every refusal answered');
@@ -69,12 +69,12 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   assert.equal(gateway.health().status, 'ok');
 
   // Over 64 KiB: dropped before parsing, counted, logged once per topic.
-  const rejected = gateway.mqtt.rejected;
+  const rejected = gateway.parts.mqtt.rejected;
   for (let i = 0; i < 3; i++) await ha.client.publishAsync('canplug/socket-1/set', Buffer.alloc(70_000, 'O'));
-  await waitFor(() => gateway.mqtt.rejected === rejected + 3, 2000, 'oversized payloads counted');
+  await waitFor(() => gateway.parts.mqtt.rejected === rejected + 3, 2000, 'oversized payloads counted');
   assert.equal(logs.lines().filter((l) => String(l.msg).startsWith('MQTT payload over')).length, 1);
   assert.equal(relayCommands(), before);
-  assert.match(await gateway.metrics.text(), new RegExp(`canplug_mqtt_messages_rejected_total ${rejected + 3}`));
+  assert.match(await gateway.parts.metrics.text(), new RegExp(`canplug_mqtt_messages_rejected_total ${rejected + 3}`));
 });
 
 test('a retained set message switches when it is published, never again at a later (re)connect', mosquittoTest(), async (t) => {
@@ -84,10 +84,10 @@ test('a retained set message switches when it is published, never again at a lat
   const first = await startGateway({ mqtt: { url: broker.url } });
   const ha = await haView(broker.url, ['canplug/bridge/response/#']);
   t.after(() => ha.close());
-  await waitFor(() => first.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => first.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   // Published retained while the gateway listens: delivered as a fresh message, so it is applied.
   await ha.client.publishAsync('canplug/socket-1/set', 'OFF', { retain: true });
-  await waitFor(() => first.gateway.simSockets[0].relay === false, 2000, 'the live OFF applied');
+  await waitFor(() => first.gateway.parts.sim.sockets[0].relay === false, 2000, 'the live OFF applied');
   await first.stop();
 
   // The next gateway (a restart) gets the broker's stored copy at subscribe time: it must not apply it.
@@ -95,9 +95,9 @@ test('a retained set message switches when it is published, never again at a lat
   t.after(() => second.stop());
   const response = await waitFor(() => ha.log.find((m) => m.topic === 'canplug/bridge/response/device/set'), 3000, 'the retained copy refused');
   assert.match(JSON.parse(response.payload).error, /^retained set messages are ignored/);
-  await waitFor(() => second.gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => second.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.equal(second.gateway.simSockets[0].relay, true, 'the stale OFF did not switch the restarted socket');
+  assert.equal(second.gateway.parts.sim.sockets[0].relay, true, 'the stale OFF did not switch the restarted socket');
   assert.equal(logs.lines().filter((l) => l.msg === 'MQTT set refused' && /retained/.test(String(l.error))).length, 1, 'logged');
 });
 
@@ -126,11 +126,11 @@ test('a flood of ON at a latched socket: every one refused and answered, one eve
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
-  const node = gateway.simSockets[0];
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  const node = gateway.parts.sim.sockets[0];
   node.interlockEnabled = false;
   node.setHumidity(92);
-  await waitFor(() => gateway.registry.byKey('can:1')?.state.gatewayLatch && !node.relay, 3000, 'socket-1 latched and open');
+  await waitFor(() => gateway.parts.registry.byKey('can:1')?.state.gatewayLatch && !node.relay, 3000, 'socket-1 latched and open');
   const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/response/device/set']);
   t.after(() => ha.close());
   const N = 500;
@@ -139,8 +139,8 @@ test('a flood of ON at a latched socket: every one refused and answered, one eve
   assert.ok(ha.log.every((m) => /interlocked by the gateway/.test(JSON.parse(m.payload).error)));
   assert.equal(node.relay, false);
   await t.test('one event-log entry for the 500 refusals', async () => {
-    gateway.writer.flush();
-    const events = (await gateway.api.inject({ url: '/api/events?type=refusal&limit=1000' })).json().events as { origin: string }[];
+    gateway.parts.writer.flush();
+    const events = (await gateway.parts.api.inject({ url: '/api/events?type=refusal&limit=1000' })).json().events as { origin: string }[];
     assert.equal(events.filter((e) => e.origin === 'mqtt').length, 1);
   });
 });

@@ -28,7 +28,7 @@ test('rename keeps the HA entities (same unique_ids and topics), moves their sta
   const { gateway } = tg;
   const ha = await haView(gateway.mqttUrl());
   t.after(() => ha.close());
-  const node2 = gateway.discovery!.nodeId('can:2');
+  const node2 = gateway.parts.discovery!.nodeId('can:2');
   await waitFor(() => byNode(ha.topics, node2).length === SOCKET_CONFIGS && ha.topics.has('canplug/socket-2'), 5000, 'socket-2 discovered');
   const before = byNode(ha.topics, node2);
 
@@ -57,7 +57,7 @@ test('rename keeps the HA entities (same unique_ids and topics), moves their sta
   assert.ok(cleared - moved > 1000, `old state cleared ${Math.round(cleared - moved)} ms after the last config moved`);
 
   await ha.client.publishAsync('canplug/kitchen kettle/set', '{"state":"OFF"}');
-  await waitFor(() => !gateway.simSockets[1].relay, 2000, 'the new command topic switches the socket');
+  await waitFor(() => !gateway.parts.sim.sockets[1].relay, 2000, 'the new command topic switches the socket');
 });
 
 test('renamed and back within the retirement delay: the name in use keeps its retained topics', async (t) => {
@@ -83,13 +83,13 @@ test('remove: refused while online, then every discovery config cleared with emp
   const { gateway } = tg;
   const ha = await haView(gateway.mqttUrl());
   t.after(() => ha.close());
-  const node2 = gateway.discovery!.nodeId('can:2');
+  const node2 = gateway.parts.discovery!.nodeId('can:2');
   await waitFor(() => byNode(ha.topics, node2).length === SOCKET_CONFIGS, 5000, 'socket-2 discovered');
   const topics = byNode(ha.topics, node2).map((e) => e.topic);
 
   const refused = await request(ha, 'device/remove', { id: 'socket-2' });
   assert.equal(refused.status, 'error');
-  gateway.simSockets[1].silent = true; // unplugged
+  gateway.parts.sim.sockets[1].silent = true; // unplugged
   await waitFor(() => ha.topics.get('canplug/socket-2/availability') === 'offline', 4000, 'socket-2 offline');
   const mark = ha.log.length;
   const removed = await request(ha, 'device/remove', { id: 'socket-2' });
@@ -103,11 +103,11 @@ test('remove: refused while online, then every discovery config cleared with emp
   assert.deepEqual(byNode(retained, node2), []);
   assert.deepEqual(misreadMessages(ha.log), [], 'no config read a topic while it was cleared');
   assert.deepEqual(JSON.parse(retained.get('canplug/bridge/devices')!).map((d: { key: string }) => d.key), ['can:1']);
-  assert.equal(byNode(retained, gateway.discovery!.nodeId('can:1')).length, SOCKET_CONFIGS, 'the other socket is untouched');
+  assert.equal(byNode(retained, gateway.parts.discovery!.nodeId('can:1')).length, SOCKET_CONFIGS, 'the other socket is untouched');
 
   // A config of ours that no device owns (left over from a run where the device was removed while stopped): cleared.
-  const { bridgeId } = gateway.discovery!;
-  const node9 = gateway.discovery!.nodeId('can:9');
+  const { bridgeId } = gateway.parts.discovery!;
+  const node9 = gateway.parts.discovery!.nodeId('can:9');
   const stale = `homeassistant/sensor/${node9}/voltage/config`;
   const foreign = `homeassistant/sensor/${node9}_x/voltage/config`; // another gateway, whose id starts like ours
   await ha.client.publishAsync(stale, JSON.stringify({ unique_id: 'x', state_topic: 'canplug/socket-9', device: { identifiers: [node9], via_device: bridgeId } }), { retain: true, qos: 1 });
@@ -116,7 +116,7 @@ test('remove: refused while online, then every discovery config cleared with emp
   assert.ok((await retainedNow(gateway.mqttUrl())).has(foreign), "another gateway's config is left alone");
 
   // The node comes back: it is a new device again, discovered at once.
-  gateway.simSockets[1].silent = false;
+  gateway.parts.sim.sockets[1].silent = false;
   await waitFor(() => byNode(ha.topics, node2).length === SOCKET_CONFIGS, 4000, 'rediscovered');
 });
 
@@ -126,19 +126,16 @@ test('discovery is generic over what a kind reports: a Wi-Fi plug gets a switch 
   const { gateway } = tg;
   const ha = await haView(gateway.mqttUrl());
   t.after(() => ha.close());
-  const plug = gateway.registry.ensure('wifi:8266001', 'wifi', 'desk-plug');
-  gateway.registry.markSeen(plug);
-  plug.state.relay = true;
-  plug.state.power = 42.5;
-  gateway.registry.reading({ device: plug, ts: Date.now(), power: 42.5, relay: true });
-  const nodeId = gateway.discovery!.nodeId('wifi:8266001');
+  const plug = gateway.parts.registry.ensure('wifi:8266001', 'wifi', 'desk-plug');
+  gateway.parts.registry.markSeen(plug);
+  gateway.parts.registry.reading({ device: plug, ts: Date.now(), power: 42.5, relay: true }, { state: { relay: true, power: 42.5 } });
+  const nodeId = gateway.parts.discovery!.nodeId('wifi:8266001');
   await waitFor(() => byNode(ha.topics, nodeId).length === 3 && ha.topics.has('canplug/desk-plug'), 3000, 'plug discovered');
   assert.deepEqual(byNode(ha.topics, nodeId).map((e) => `${e.component}/${e.objectId}`).sort(), ['event/safety_event', 'sensor/power', 'switch/switch']);
   assert.equal((byNode(ha.topics, nodeId)[0].config.device as { manufacturer: string }).manufacturer, 'AsyncSmartPlug');
   await waitFor(() => haProblems(ha.topics).length === 0, 3000).catch(() => assert.deepEqual(haProblems(ha.topics), []));
 
-  plug.state.energy = 1.25;
-  gateway.registry.reading({ device: plug, ts: Date.now(), energy: 1.25 });
+  gateway.parts.registry.reading({ device: plug, ts: Date.now(), energy: 1.25 }, { state: { energy: 1.25 } });
   await waitFor(() => byNode(ha.topics, nodeId).length === 4, 3000, 'energy sensor added');
   assert.equal(byNode(ha.topics, nodeId).find((e) => e.objectId === 'energy')!.config.state_class, 'total_increasing');
 });
@@ -148,7 +145,7 @@ test('the legacy seed socket appears with the entities its frames carry', async 
   t.after(() => tg.stop());
   const ha = await haView(tg.gateway.mqttUrl());
   t.after(() => ha.close());
-  const nodeId = tg.gateway.discovery!.nodeId('seed');
+  const nodeId = tg.gateway.parts.discovery!.nodeId('seed');
   await waitFor(() => byNode(ha.topics, nodeId).length === 8, 4000, 'seed discovered');
   assert.deepEqual(byNode(ha.topics, nodeId).map((e) => `${e.component}/${e.objectId}`).sort(), [
     'binary_sensor/interlock',

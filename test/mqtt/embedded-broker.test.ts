@@ -17,7 +17,7 @@ test('a publish over the packet limit closes that client before its bytes are he
   t.after(() => tg.stop());
   const { gateway } = tg;
   let gatewayDrops = 0;
-  gateway.mqtt.on('close', () => gatewayDrops++);
+  gateway.parts.mqtt.on('close', () => gatewayDrops++);
   const sub = await recordingClient(gateway.mqttUrl(), ['test/#']);
   t.after(() => sub.client.endAsync());
 
@@ -64,37 +64,37 @@ test('a publish over the packet limit closes that client before its bytes are he
   assert.ok(grown < 30, `RSS grew ${grown.toFixed(1)} MB`);
   t.diagnostic(`a publish announcing 200 MB: cut off after ${written} MB sent, RSS grew ${grown.toFixed(1)} MB`);
 
-  const health = (await gateway.api.inject({ url: '/api/health' })).json();
+  const health = (await gateway.parts.api.inject({ url: '/api/health' })).json();
   assert.equal(health.mqtt.embedded_broker.refused.packets_too_large, 2);
-  assert.match(await gateway.metrics.text(), /canplug_mqtt_broker_refused_total\{kind="packets_too_large"\} 2/);
+  assert.match(await gateway.parts.metrics.text(), /canplug_mqtt_broker_refused_total\{kind="packets_too_large"\} 2/);
   assert.equal(gatewayDrops, 0, 'the gateway stayed connected');
-  assert.equal(gateway.mqtt.connected, true);
+  assert.equal(gateway.parts.mqtt.connected, true);
 });
 
 test('the gateway\'s client id is random, and a second client with it is refused instead of kicking the gateway off', async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const id = gateway.mqtt.clientId;
+  const id = gateway.parts.mqtt.clientId;
   assert.match(id, /^canplug-[0-9a-f]{16}$/);
   const other = await startGateway();
   t.after(() => other.stop());
-  assert.notEqual(other.gateway.mqtt.clientId, id);
+  assert.notEqual(other.gateway.parts.mqtt.clientId, id);
   let gatewayDrops = 0;
-  gateway.mqtt.on('close', () => gatewayDrops++);
+  gateway.parts.mqtt.on('close', () => gatewayDrops++);
   for (let i = 0; i < 5; i++) {
     await assert.rejects(mqtt.connectAsync(gateway.mqttUrl(), { clientId: id, reconnectPeriod: 0 }), /Identifier rejected/);
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(gatewayDrops, 0);
-  assert.equal(gateway.mqtt.connected, true);
-  assert.equal(gateway.broker!.refused.gateway_id_taken, 5);
+  assert.equal(gateway.parts.mqtt.connected, true);
+  assert.equal(gateway.parts.broker!.refused.gateway_id_taken, 5);
   // It still switches sockets.
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await mqtt.connectAsync(gateway.mqttUrl());
   t.after(() => ha.endAsync());
   await ha.publishAsync('canplug/socket-1/set', 'OFF');
-  await waitFor(() => gateway.simSockets[0].relay === false, 2000, 'switched over MQTT');
+  await waitFor(() => gateway.parts.sim.sockets[0].relay === false, 2000, 'switched over MQTT');
 });
 
 test('$SYS never shows the gateway\'s client id (it would be the key to a take-over)', async (t) => {
@@ -123,11 +123,11 @@ test('clients past the limit are refused at CONNECT; the gateway\'s own connecti
   t.after(() => Promise.all(clients.map((c) => c.endAsync(true))));
   for (let i = 0; i < MAX_CLIENTS; i++) clients.push(await mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 }));
   await assert.rejects(mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 }), /Server unavailable/);
-  assert.equal(gateway.mqtt.connected, true);
+  assert.equal(gateway.parts.mqtt.connected, true);
   await clients.pop()!.endAsync();
-  await waitFor(() => gateway.broker!.clients === MAX_CLIENTS, 2000, 'one slot free');
+  await waitFor(() => gateway.parts.broker!.clients === MAX_CLIENTS, 2000, 'one slot free');
   clients.push(await mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 }));
-  assert.equal(gateway.broker!.refused.clients_over_limit, 1);
+  assert.equal(gateway.parts.broker!.refused.clients_over_limit, 1);
 });
 
 test('subscriptions per client and retained messages are bounded; the gateway\'s own retained state still goes out', async (t) => {
@@ -157,10 +157,10 @@ test('subscriptions per client and retained messages are bounded; the gateway\'s
   await cut;
   assert.ok(sent > 70 && sent < 90, `cut off after ${sent} retained messages of 200 KiB`);
   // The gateway's own retained topics still reach a new subscriber.
-  await waitFor(() => gateway.registry.find('socket-1')?.available, 3000, 'socket-1 online');
-  await gateway.api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: tg.auth, payload: { name: 'after-fill' } });
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
+  await gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: tg.auth, payload: { name: 'after-fill' } });
   const fresh = await recordingClient(gateway.mqttUrl(), ['canplug/after-fill']);
   t.after(() => fresh.client.endAsync());
   await waitFor(() => fresh.messages.has('canplug/after-fill'), 3000, 'retained state of the renamed socket');
-  assert.ok(gateway.broker!.refused.retained_over_limit >= 1);
+  assert.ok(gateway.parts.broker!.refused.retained_over_limit >= 1);
 });

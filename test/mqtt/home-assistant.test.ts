@@ -68,7 +68,7 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
 
     await t.test('one HA device per socket, keyed on the node, hanging off the gateway, with every entity', () => {
       for (const n of NODES) {
-        const nodeId = gateway.discovery!.nodeId(`can:${n}`);
+        const nodeId = gateway.parts.discovery!.nodeId(`can:${n}`);
         const own = entities.filter((e) => e.nodeId === nodeId);
         assert.deepEqual(own.map((e) => `${e.component}/${e.objectId}`).sort(), [...SOCKET_ENTITIES].sort(), `socket-${n}`);
         for (const { config: c, objectId, component } of own) {
@@ -104,10 +104,10 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
     await t.test(`OFF on canplug/socket-2/set opens that socket's relay within 200 ms`, async () => {
       // Five tries (closed again over REST in between); the median holds the bar, every try stays under 1 s.
       // One slow try alone is the shared 2-core test machine, not the gateway.
-      const sim = gateway.simSockets[1];
+      const sim = gateway.parts.sim.sockets[1];
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
-        if (!sim.relay) assert.equal((await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true } })).statusCode, 200);
+        if (!sim.relay) assert.equal((await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true } })).statusCode, 200);
         let openedAt: number | undefined;
         sim.onCommand = (command, at) => {
           if (command.op === 'setRelay' && command.action === 'open') openedAt ??= at;
@@ -122,17 +122,17 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
       t.diagnostic(`${broker}: MQTT OFF to relay open: ${times.map((ms) => ms.toFixed(1)).join(', ')} ms`);
       assert.ok(sorted[2] < 200, `median ${sorted[2]} ms`);
       assert.ok(sorted[4] < 1000, `slowest ${sorted[4]} ms`);
-      assert.equal(gateway.simSockets[0].relay, true, 'socket-1 untouched');
+      assert.equal(gateway.parts.sim.sockets[0].relay, true, 'socket-1 untouched');
       await waitFor(() => JSON.parse(ha.topics.get('canplug/socket-2')!).state === 'OFF', 2000, 'HA sees OFF');
     });
 
     await t.test('the state HA reads through each entity equals what GET /api/devices says', async () => {
-      for (const sim of gateway.simSockets) sim.silent = true; // hold the readings still for an exact comparison
+      for (const sim of gateway.parts.sim.sockets) sim.silent = true; // hold the readings still for an exact comparison
       t.after(() => {
-        for (const sim of gateway.simSockets) sim.silent = false;
+        for (const sim of gateway.parts.sim.sockets) sim.silent = false;
       });
       await new Promise((r) => setTimeout(r, 300));
-      const rest = (await gateway.api.inject({ url: '/api/devices' })).json() as { name: string; state: Record<string, unknown> }[];
+      const rest = (await gateway.parts.api.inject({ url: '/api/devices' })).json() as { name: string; state: Record<string, unknown> }[];
       for (const device of rest) {
         // Uptime rides along with what the publish policy sends; every other key is as published at once or within its deadband (readings held still here).
         const { uptime: _mqttUptime, ...mqttState } = JSON.parse(ha.topics.get(`canplug/${device.name}`)!);

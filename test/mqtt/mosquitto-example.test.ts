@@ -33,7 +33,7 @@ test('deploy/mosquitto example: the gateway and Home Assistant work through its 
   await ha.client.publishAsync('homeassistant/status', 'online');
   await waitFor(() => ha.log.slice(mark).some((m) => m.topic.endsWith('/config')), 3000, 'discovery re-sent');
   await ha.client.publishAsync('canplug/socket-2/set', 'OFF');
-  await waitFor(() => !tg.gateway.simSockets[1].relay, 2000, 'HA switched socket-2');
+  await waitFor(() => !tg.gateway.parts.sim.sockets[1].relay, 2000, 'HA switched socket-2');
   const health = await (async () => {
     const at = ha.log.length;
     await ha.client.publishAsync('canplug/bridge/request/health_check', '');
@@ -42,7 +42,7 @@ test('deploy/mosquitto example: the gateway and Home Assistant work through its 
   assert.equal(JSON.parse(health.payload).status, 'ok');
 
   // The ACL drops HA's attempts to publish as the gateway.
-  tg.gateway.simSockets[1].silent = true; // no fresh state from the gateway would hide a forged one
+  tg.gateway.parts.sim.sockets[1].silent = true; // no fresh state from the gateway would hide a forged one
   await ha.client.publishAsync('canplug/bridge/state', 'offline', { retain: true, qos: 1 });
   await ha.client.publishAsync('canplug/socket-2/availability', 'offline', { retain: true, qos: 1 });
   await new Promise((r) => setTimeout(r, 300));

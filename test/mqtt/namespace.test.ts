@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway } from '../../src/gateway/controller.js';
+import { Gateway } from '../../src/daemon/gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { startGateway, testConfig, waitFor, type DeepPartial } from '../helpers/gateway.js';
-import type { Config } from '../../src/gateway/config.js';
+import type { Config } from '../../src/config/config.js';
 import { discoveredEntities, haProblems, haView, misreadMessages } from '../helpers/ha-rules.js';
 import { startBroker } from '../helpers/broker.js';
 
@@ -106,7 +106,7 @@ test('a second gateway on the same base topic stays off MQTT with the reason; th
 
   const second = await startGateway({ mqtt: { url: mosquitto.url }, can: { sim: { nodes: [1, 2, 3] } } });
   t.after(() => second.stop());
-  assert.equal(second.gateway.mqtt.refused, true);
+  assert.equal(second.gateway.parts.mqtt.refused, true);
   const health = second.gateway.health() as { status: string; mqtt: { error?: string } };
   assert.equal(health.status, 'degraded');
   assert.match(health.mqtt.error ?? '', /another canplug gateway is online on base topic "canplug" \(on host .+, gateway id [0-9a-f]{6}.*\).*give each gateway its own mqtt\.base_topic/);
@@ -133,7 +133,7 @@ test('a bridge state left online by a dead session does not stop the gateway; a 
   await ha.client.publishAsync('canplug/bridge/state', 'online', { retain: true, qos: 1 });
   const tg = await startGateway({ mqtt: { url: mosquitto.url } });
   t.after(() => tg.stop());
-  assert.equal(tg.gateway.mqtt.connected, true, 'nobody answered on the base topic: online');
+  assert.equal(tg.gateway.parts.mqtt.connected, true, 'nobody answered on the base topic: online');
   await waitFor(() => discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'discovered');
 
   // The dead session's will arrives at last (about 1.5 keepalives later): the gateway says online again at once.

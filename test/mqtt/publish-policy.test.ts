@@ -19,14 +19,14 @@ test('an hour of a home on six sockets: Home Assistant gets at least 10x fewer m
   const voltage = mains();
   // What the gateway published before the policy: one state message for every change of a device.
   const changes = new Map<string, number>();
-  gateway.events.on('device.changed', (d) => changes.set(d.name, (changes.get(d.name) ?? 0) + 1));
-  const peer = gateway.virtualBus!.attach(() => {});
+  gateway.parts.events.subscribe('test', { 'device.changed': (d) => changes.set(d.name, (changes.get(d.name) ?? 0) + 1) });
+  const peer = gateway.parts.sim.bus!.attach(() => {});
   const mark = ha.log.length;
   // The second of the hour in which the gateway published each state (the subscriber sees it a few loop turns later).
   let second = 0;
   const publishedAt: { topic: string; payload: string; second: number }[] = [];
-  const publish = gateway.mqtt.publish.bind(gateway.mqtt);
-  gateway.mqtt.publish = (topic, payload, options) => {
+  const publish = gateway.parts.mqtt.publish.bind(gateway.parts.mqtt);
+  gateway.parts.mqtt.publish = (topic, payload, options) => {
     publishedAt.push({ topic, payload: payload.toString(), second });
     publish(topic, payload, options);
   };
@@ -85,14 +85,14 @@ test('a relay change, an interlock trip, a refusal and a reset reach Home Assist
 
   // Switched off over REST: the next state message says OFF, with no reading having moved.
   let mark = ha.log.length;
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: false } });
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: false } });
   assert.equal(off.statusCode, 200);
   await nextState(mark, 'OFF published', (s) => s.state === 'OFF');
   assert.equal(ha.log.slice(mark).filter((m) => m.topic === 'canplug/socket-2')[0].payload.includes('"state":"OFF"'), true, 'the first state after the command carries it');
 
   // Humid bathroom: the node latches; HA hears the interlock at once, and a trip event with its reason.
   mark = ha.log.length;
-  gateway.simSockets[1].setHumidity(85);
+  gateway.parts.sim.sockets[1].setHumidity(85);
   await nextState(mark, 'interlock published', (s) => s.interlock === true);
   await waitFor(() => events.some((e) => e.event_type === 'trip'), 1000, 'trip event');
   assert.equal(state().interlock, true);
@@ -101,16 +101,16 @@ test('a relay change, an interlock trip, a refusal and a reset reach Home Assist
   assert.match(String(trip.reason), /humidity/);
 
   // A close is refused while latched: the refusal is an event with the reason a person needs.
-  const refused = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: true } });
+  const refused = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: true } });
   assert.equal(refused.statusCode, 409);
   await waitFor(() => events.some((e) => e.event_type === 'refusal'), 1000, 'refusal event');
   assert.equal(events.find((e) => e.event_type === 'refusal')!.reason, refused.json().error ?? refused.json().message);
 
   // Dry again and reset by a person: the reset is an event too, and HA sees the interlock go.
-  gateway.simSockets[1].setHumidity(50);
-  await waitFor(() => gateway.registry.find('socket-2')!.state.humidity === 50, 2000, 'dry reading in');
+  gateway.parts.sim.sockets[1].setHumidity(50);
+  await waitFor(() => gateway.parts.registry.find('socket-2')!.state.humidity === 50, 2000, 'dry reading in');
   mark = ha.log.length;
-  const reset = await gateway.api.inject({ method: 'POST', url: '/api/devices/socket-2/reset', headers: authHeaders(gateway) });
+  const reset = await gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-2/reset', headers: authHeaders(gateway) });
   assert.equal(reset.statusCode, 200, reset.body);
   await waitFor(() => events.some((e) => e.event_type === 'reset'), 1000, 'reset event');
   await nextState(mark, 'interlock cleared', (s) => s.interlock === false);

@@ -34,22 +34,22 @@ test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing 
   }
   const closes = gateways.map(() => 0);
   gateways.forEach((tg, i) => {
-    tg.gateway.mqtt.on('close', () => closes[i]++);
+    tg.gateway.parts.mqtt.on('close', () => closes[i]++);
   });
 
   // Broker load: everything both gateways publish, over MEASURE_S seconds of steady running (after each new
   // device's first readings, which go out as they are first seen).
   await new Promise((r) => setTimeout(r, 10_000));
-  const publishedBefore = gateways.map((tg) => tg.gateway.mqtt.published);
+  const publishedBefore = gateways.map((tg) => tg.gateway.parts.mqtt.published);
   // Without the publish policy every change of a device was a state message.
   let changes = 0;
-  const counters = gateways.map((tg) => tg.gateway.events.subscribe({ 'device.changed': () => void changes++ }));
+  const counters = gateways.map((tg) => tg.gateway.parts.events.subscribe('test', { 'device.changed': () => void changes++ }));
   const mark = ha.log.length;
   await new Promise((r) => setTimeout(r, MEASURE_S * 1000));
   for (const stop of counters) stop();
   // Mosquitto's count (every 10 s): a shared client id would have the broker drop one gateway whenever the other connects.
   const connectedClients = ha.topics.get('$SYS/broker/clients/connected');
-  const perSecond = gateways.map((tg, i) => (tg.gateway.mqtt.published - publishedBefore[i]) / MEASURE_S);
+  const perSecond = gateways.map((tg, i) => (tg.gateway.parts.mqtt.published - publishedBefore[i]) / MEASURE_S);
   const delivered = ha.log.slice(mark).filter((m) => !m.topic.startsWith('$SYS/')).length / MEASURE_S;
 
   // What a client connecting now gets, at QoS 0 as Home Assistant subscribes: the retained topics.
@@ -77,7 +77,7 @@ test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing 
   assert.equal(connectedClients, '3', 'two gateways and this subscriber, all connected');
   for (const tg of gateways) assert.equal(tg.gateway.health().status, 'ok');
 
-  const node1 = gateways[0].gateway.discovery!.nodeId('can:1');
+  const node1 = gateways[0].gateway.parts.discovery!.nodeId('can:1');
   const socket1 = [...retained.keys()].filter((topic) => topic === 'canplug/socket-1' || topic.startsWith('canplug/socket-1/') || topic.split('/')[2] === node1);
   assert.equal(socket1.length, 16, `retained for socket-1: ${socket1.join(', ')}`);
   t.diagnostic(

@@ -75,11 +75,11 @@ test('MQTT switches the firmware relay over vcan0, and the node opens itself whe
   const pin = await control('status');
   assert.equal(pin.relay, false);
   assert.equal(pin.humidity_latched, true);
-  const events = (await gateway.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
+  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
   assert.ok(events.some((e) => e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(events));
 
   // A close while still humid is refused by the node: REST 409 with the node's reason.
-  const refused = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on: true } });
+  const refused = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on: true } });
   assert.equal(refused.statusCode, 409, refused.body);
   assert.equal((await control('status')).relay, false);
 });

@@ -39,7 +39,7 @@ async function nodeOnVcan(node: number): Promise<SimSocket> {
 async function gatewayOnVcan(): Promise<TestGateway> {
   const tg = await startGateway({ can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000, heartbeat_timeout_ms: 3000 } });
   gateways.push(tg);
-  await waitFor(() => tg.gateway.can.up, PATIENCE_MS, 'vcan0 up');
+  await waitFor(() => tg.gateway.parts.can.up, PATIENCE_MS, 'vcan0 up');
   return tg;
 }
 
@@ -55,16 +55,16 @@ test('vcan0 deleted and re-created under a running gateway: degraded, node offli
   await nodeOnVcan(21);
   const tg = await gatewayOnVcan();
   const { gateway } = tg;
-  await waitFor(() => gateway.registry.find('socket-21')?.available, PATIENCE_MS, 'socket-21 online');
+  await waitFor(() => gateway.parts.registry.find('socket-21')?.available, PATIENCE_MS, 'socket-21 online');
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/socket-21/availability']);
   t.after(() => mqtt.client.endAsync());
   const seen = recordGateway(gateway);
   t.after(seen.stop);
 
   await sh('ip', 'link', 'del', IFACE);
-  await waitFor(() => !gateway.can.up, PATIENCE_MS, 'the gateway sees the interface gone');
+  await waitFor(() => !gateway.parts.can.up, PATIENCE_MS, 'the gateway sees the interface gone');
   assert.equal(gateway.health().status, 'degraded');
-  const refused = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
+  const refused = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
   assert.ok([409, 503].includes(refused.statusCode), `a command with no bus: ${refused.statusCode} ${refused.body}`);
   await waitFor(() => mqtt.messages.get('canplug/socket-21/availability') === 'offline', PATIENCE_MS, 'socket-21 offline on MQTT');
 
@@ -72,12 +72,12 @@ test('vcan0 deleted and re-created under a running gateway: degraded, node offli
   await sh('ip', 'link', 'add', 'dev', IFACE, 'type', 'vcan');
   await sh('ip', 'link', 'set', 'up', IFACE);
   const t0 = performance.now();
-  await waitFor(() => gateway.can.up, PATIENCE_MS, 'the gateway bound to the new interface');
+  await waitFor(() => gateway.parts.can.up, PATIENCE_MS, 'the gateway bound to the new interface');
   await waitFor(() => mqtt.messages.get('canplug/socket-21/availability') === 'online', PATIENCE_MS, 'socket-21 online again');
   const backMs = performance.now() - t0;
   await waitFor(() => seen.readings > readingsBefore + 4, PATIENCE_MS, 'readings flow again');
   await waitFor(() => gateway.health().status === 'ok', PATIENCE_MS, 'healthy');
-  const off = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
   assert.equal(off.statusCode, 200, off.body);
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0);
@@ -88,7 +88,7 @@ test('vcan0 deleted and re-created under a running gateway: degraded, node offli
 test('a cangen flood of random ids, DLCs and payloads, extended, remote and error frames: counted, nothing thrown, the real node unharmed', async (t) => {
   const node = await nodeOnVcan(22);
   const { gateway } = await gatewayOnVcan();
-  await waitFor(() => gateway.registry.find('socket-22')?.available, PATIENCE_MS, 'socket-22 online');
+  await waitFor(() => gateway.parts.registry.find('socket-22')?.available, PATIENCE_MS, 'socket-22 online');
   assert.equal(node.relay, true, 'the simulated socket starts closed');
   const busErrorsBefore = (gateway.health().can as { bus_errors: number }).bus_errors;
 
@@ -109,19 +109,19 @@ test('a cangen flood of random ids, DLCs and payloads, extended, remote and erro
   frames += errorFrames.length;
 
   await waitFor(() => (gateway.health().can as { bus_errors: number }).bus_errors >= busErrorsBefore + errorFrames.length, PATIENCE_MS, 'error frames counted as bus errors');
-  const c = gateway.can.counters;
+  const c = gateway.parts.can.counters;
   assert.equal(c.handlerFailed, 0, 'no listener threw');
   assert.ok(c.malformed + c.unknown > 100, `refused frames counted: ${c.malformed} malformed, ${c.unknown} unknown`);
   // The real node is still there and still answers. `-I r` covers all 2,048 ids, so a random frame can
   // land on socket-22's own ids: a forged over-limit reading then trips the gateway's interlock, as it
   // must (fail-safe), and a close would be refused until a person resets it. Opening is always
   // allowed, so the check opens the relay.
-  const open = await gateway.api.inject({ method: 'PUT', url: '/api/devices/socket-22/relay', payload: { on: false }, headers: gateways[0].auth });
+  const open = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-22/relay', payload: { on: false }, headers: gateways[0].auth });
   assert.equal(open.statusCode, 200, open.body);
   assert.equal(node.relay, false);
   // A forged heartbeat with another uptime is evidence of a second node on id 22: the device is then
   // held offline until the identity window passes without more evidence.
-  await waitFor(() => gateway.registry.find('socket-22')?.available && gateway.health().status === 'ok', IDENTITY_WINDOW_MS + PATIENCE_MS, 'healthy, socket-22 online');
+  await waitFor(() => gateway.parts.registry.find('socket-22')?.available && gateway.health().status === 'ok', IDENTITY_WINDOW_MS + PATIENCE_MS, 'healthy, socket-22 online');
   t.diagnostic(`metric flood: ${frames} frames sent; gateway received ${c.received} (${c.malformed} malformed, ${c.unknown} unknown), ${(gateway.health().can as { frames_dropped: number }).frames_dropped} dropped`);
   recordFigure({ kind: 'fuzz', name: 'cangen flood through the kernel into the gateway', cases: frames, crashes: 0, note: 'random/29-bit/remote/error frames' });
 });

@@ -17,7 +17,7 @@ afterEach(async () => {
 async function gatewayOnVcan(protocol: 'v1' | 'seed' = 'v1'): Promise<TestGateway> {
   const tg = await startGateway({ can: { transport: 'socketcan', interface: 'vcan0', protocol, command_timeout_ms: 3000 } });
   running.push(tg);
-  await waitFor(() => tg.gateway.can.up, PATIENCE_MS, 'vcan0 up');
+  await waitFor(() => tg.gateway.parts.can.up, PATIENCE_MS, 'vcan0 up');
   return tg;
 }
 
@@ -40,23 +40,23 @@ test('protocol v1 frames from cansend are decoded, published on MQTT and listed 
     { state: 'ON', voltage: 230.1, current: 0.52, temperature: 21.3, firmware: '1.2' },
   );
   assert.equal(mqtt.messages.get('canplug/socket-7/availability'), 'online');
-  const rest = (await gateway.api.inject({ url: '/api/devices/socket-7' })).json();
+  const rest = (await gateway.parts.api.inject({ url: '/api/devices/socket-7' })).json();
   assert.equal(rest.state.voltage, 230.1);
 
   await cansend('187#FD0808'); // wrong DLC
   await cansend('123#00'); // not a protocol id: the kernel filter keeps it out of the process
-  await waitFor(() => gateway.can.counters.malformed === 1, PATIENCE_MS, 'malformed frame counted');
-  assert.equal(gateway.can.counters.unknown, 0, 'filtered in the kernel, never seen');
+  await waitFor(() => gateway.parts.can.counters.malformed === 1, PATIENCE_MS, 'malformed frame counted');
+  assert.equal(gateway.parts.can.counters.unknown, 0, 'filtered in the kernel, never seen');
 });
 
 test('relay commands from REST and MQTT appear in candump byte-exact and complete with the node reply', async (t) => {
   const { gateway } = await gatewayOnVcan();
   await cansend('707#0101020100000000');
-  await waitFor(() => gateway.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online');
+  await waitFor(() => gateway.parts.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online');
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
 
-  const put = gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-7/relay', payload: { on: false } });
+  const put = gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-7/relay', payload: { on: false } });
   const command = await waitFor(() => dump.lines().map(frameOf).find((f) => f.startsWith('207#01')), PATIENCE_MS, 'open command on the bus');
   // opcode 01, token, action 00 (open), five zero bytes
   assert.match(command, /^207#01[0-9A-F]{2}000000000000$/);
@@ -70,7 +70,7 @@ test('relay commands from REST and MQTT appear in candump byte-exact and complet
   t.after(() => mqtt.client.endAsync());
   // No node behind cansend sends heartbeats: announce it again so it is online for the close.
   await cansend('707#0101020100000000');
-  await waitFor(() => gateway.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online again');
+  await waitFor(() => gateway.parts.registry.find('socket-7')?.available, PATIENCE_MS, 'socket-7 online again');
   await mqtt.client.publishAsync('canplug/socket-7/set', '{"state":"ON"}');
   const close = await waitFor(() => dump.lines().map(frameOf).find((f) => /^207#01[0-9A-F]{2}01/.test(f)), PATIENCE_MS, 'close command');
   assert.match(close, /^207#01[0-9A-F]{2}010000000000$/);
@@ -93,9 +93,9 @@ test('legacy seed profile: readings decoded as the original app did, relay frame
 
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
-  const off = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: false } });
+  const off = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200);
-  const on = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: true } });
+  const on = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/seed-socket/relay', payload: { on: true } });
   assert.equal(on.statusCode, 200);
   const frames = (await dump.stop()).map(frameOf);
   assert.deepEqual(frames, ['001#0000000000000000', '001#0100000000000000']);

@@ -49,19 +49,19 @@ async function cliResult(...args: string[]): Promise<{ code: number | null; out:
 async function gatewayOnVcan(overrides: Parameters<typeof startGateway>[0] = {}): Promise<TestGateway> {
   const tg = await startGateway({ can: { transport: 'socketcan', interface: 'vcan0', command_timeout_ms: 3000 }, ...overrides });
   gateways.push(tg);
-  await waitFor(() => tg.gateway.can.up, PATIENCE_MS, 'vcan0 up');
+  await waitFor(() => tg.gateway.parts.can.up, PATIENCE_MS, 'vcan0 up');
   return tg;
 }
 
 test('a node simulator process (canplug sim) answers the gateway; sniff and send speak protocol terms', async () => {
   cli('sim', '--interface', 'vcan0', '--nodes', '1-3', '--report-period', '200');
   const { gateway } = await gatewayOnVcan();
-  await waitFor(() => ['socket-1', 'socket-2', 'socket-3'].every((n) => gateway.registry.find(n)?.available), 3 * PATIENCE_MS, 'three simulated nodes online');
+  await waitFor(() => ['socket-1', 'socket-2', 'socket-3'].every((n) => gateway.parts.registry.find(n)?.available), 3 * PATIENCE_MS, 'three simulated nodes online');
 
-  const off = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false } });
+  const off = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false } });
   assert.equal(off.statusCode, 200, off.body);
   assert.equal(off.json().state.state, 'OFF');
-  await waitFor(() => gateway.registry.find('socket-2')?.state.power === 0, PATIENCE_MS, 'socket-2 reports 0 W');
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.state.power === 0, PATIENCE_MS, 'socket-2 reports 0 W');
 
   const sniff = await cliResult('sniff', '--interface', 'vcan0', '--count', '20', '--json');
   assert.equal(sniff.code, 0, sniff.err);
@@ -89,7 +89,7 @@ test('safety on vcan: a node with its interlock disabled is kept off by the gate
   const node = await simNodeOnVcan({ node: 11 });
   node.interlockEnabled = false;
   const { gateway } = await gatewayOnVcan();
-  await waitFor(() => gateway.registry.find('socket-11')?.state.humidity !== undefined, PATIENCE_MS, 'socket-11 reporting');
+  await waitFor(() => gateway.parts.registry.find('socket-11')?.state.humidity !== undefined, PATIENCE_MS, 'socket-11 reporting');
   let opened = 0;
   node.onCommand = (command: Command) => {
     if (command.op === 'setRelay' && command.action === 'open') opened++;
@@ -98,7 +98,7 @@ test('safety on vcan: a node with its interlock disabled is kept off by the gate
   node.reportNow();
   await waitFor(() => !node.relay, PATIENCE_MS, 'the gateway opened the relay');
   assert.ok(opened >= 1);
-  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-11/relay', payload: { on: true } });
+  const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-11/relay', payload: { on: true } });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /interlocked by the gateway/);
   assert.equal(node.relay, false);
@@ -107,11 +107,11 @@ test('safety on vcan: a node with its interlock disabled is kept off by the gate
 test('safety on vcan: with the gateway rule off the node keeps itself off', async () => {
   const node = await simNodeOnVcan({ node: 12 });
   const { gateway } = await gatewayOnVcan({ safety: { gateway_rule: false } });
-  await waitFor(() => gateway.registry.find('socket-12')?.state.humidity !== undefined, PATIENCE_MS, 'socket-12 reporting');
+  await waitFor(() => gateway.parts.registry.find('socket-12')?.state.humidity !== undefined, PATIENCE_MS, 'socket-12 reporting');
   node.setHumidity(86);
   assert.equal(node.relay, false);
-  await waitFor(() => gateway.registry.find('socket-12')?.state.nodeHumidityLatched, PATIENCE_MS, 'node latch seen');
-  const res = await gateway.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-12/relay', payload: { on: true } });
+  await waitFor(() => gateway.parts.registry.find('socket-12')?.state.nodeHumidityLatched, PATIENCE_MS, 'node latch seen');
+  const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-12/relay', payload: { on: true } });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /humidity interlock latched on the node/);
   assert.equal(node.relay, false);

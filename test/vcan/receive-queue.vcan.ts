@@ -32,13 +32,13 @@ afterEach(async () => {
 async function gatewayOnVcan(bitrate: 125000 | 1000000): Promise<TestGateway> {
   const tg = await startGateway({ can: { transport: 'socketcan', interface: IFACE, bitrate } });
   running.push(tg);
-  await waitFor(() => tg.gateway.can.up, PATIENCE_MS, 'vcan0 up');
+  await waitFor(() => tg.gateway.parts.can.up, PATIENCE_MS, 'vcan0 up');
   return tg;
 }
 
 /** The value of a counter or gauge in the Prometheus text of GET /metrics. */
 async function metric(tg: TestGateway, name: string): Promise<number> {
-  const res = await tg.gateway.api.inject({ url: '/metrics' });
+  const res = await tg.gateway.parts.api.inject({ url: '/metrics' });
   assert.equal(res.statusCode, 200);
   const line = res.body.split('\n').find((l) => l.startsWith(`${name} `));
   assert.ok(line, `${name} in /metrics`);
@@ -55,7 +55,7 @@ interface Burst {
  * returns only when cangen has sent them all): the gateway reads nothing until the burst is over.
  */
 async function burstWhileStalled(tg: TestGateway, frames: number): Promise<Burst> {
-  const received0 = tg.gateway.can.counters.received;
+  const received0 = tg.gateway.parts.can.counters.received;
   const link0 = await linkCounters();
   const gen = spawnSync('cangen', [IFACE, '-g', '0', '-n', String(frames), '-I', '181', '-L', '8', '-D', 'i'], { encoding: 'utf8' });
   assert.equal(gen.status, 0, `cangen: ${gen.stderr}`);
@@ -63,12 +63,12 @@ async function burstWhileStalled(tg: TestGateway, frames: number): Promise<Burst
   let last = -1;
   let since = Date.now();
   await waitFor(() => {
-    const now = tg.gateway.can.counters.received;
+    const now = tg.gateway.parts.can.counters.received;
     if (now !== last) [last, since] = [now, Date.now()];
     return Date.now() - since > 1500;
   }, 60_000, 'the socket to drain');
   const link1 = await linkCounters();
-  return { received: tg.gateway.can.counters.received - received0, devDropped: link1.rxDropped - link0.rxDropped };
+  return { received: tg.gateway.parts.can.counters.received - received0, devDropped: link1.rxDropped - link0.rxDropped };
 }
 
 test('a stalled gateway: frames dropped on the full receive queue appear in health and /metrics, each one', async (t: TestContext) => {

@@ -45,7 +45,7 @@ function latencies(lines: string[], nodes: number[]): { node: number; ms: number
 test('with the main event loop stalled for 10 s, a humidity frame over the limit on vcan0 still gets the open command within 100 ms', async (t) => {
   tg = await startGateway({ can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000 } });
   const { gateway } = tg;
-  await waitFor(() => gateway.can.up && gateway.safety.worker.state === 'running', PATIENCE_MS, 'vcan0 up, safety worker running');
+  await waitFor(() => gateway.parts.can.up && gateway.parts.safety.worker.state === 'running', PATIENCE_MS, 'vcan0 up, safety worker running');
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
 

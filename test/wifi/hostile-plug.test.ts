@@ -23,8 +23,8 @@ test('a "plug" answering with a message over 64 KiB is cut off, and what it call
   const tg = await startGateway({ udp: { port: udp, host: '127.0.0.1', ws_port: wsPort, switch_timeout_ms: 2000 } });
   t.after(() => tg.stop());
   await sendDatagram(udp, '1234567:Kitchen&1:1&2:5');
-  await waitFor(() => tg.gateway.registry.find('Kitchen')?.available, 2000, 'Kitchen heard');
-  const put = () => tg.gateway.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', headers: tg.auth, payload: { on: false } });
+  await waitFor(() => tg.gateway.parts.registry.find('Kitchen')?.available, 2000, 'Kitchen heard');
+  const put = () => tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', headers: tg.auth, payload: { on: false } });
 
   const big = await put();
   assert.equal(big.statusCode, 409, big.body);

@@ -3,9 +3,8 @@
 // confirmations. (wifi-plugs.test.ts and plug-switching.test.ts do the same over real UDP sockets.)
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandTimeoutError } from '../../src/gateway/commands.js';
-import { parseConfig } from '../../src/gateway/config.js';
-import { UnavailableError } from '../../src/gateway/control.js';
+import { parseConfig } from '../../src/config/config.js';
+import { CommandTimeoutError, UnavailableError } from '../../src/gateway/errors.js';
 import type { Reading } from '../../src/gateway/device.js';
 import { silentLogger } from '../../src/log.js';
 import { WifiPlugs } from '../../src/wifi/wifi-plugs.js';
@@ -19,7 +18,7 @@ function listener(t: TestContext, udp: Record<string, unknown> = {}) {
   const plugs = new WifiPlugs({ registry: unit.registry, config, log: silentLogger });
   t.after(() => plugs.stop());
   const readings: Reading[] = [];
-  unit.events.on('reading', (r) => readings.push(r));
+  unit.events.subscribe('test', { reading: (r) => readings.push(r) });
   const receive = (text: string) => plugs.receive(Buffer.from(text), FROM);
   return { ...unit, plugs, readings, receive };
 }

@@ -13,16 +13,16 @@ test('with the firmware\'s 5 s broadcasts, an open sent right after a broadcast 
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater' }]); // safety.relay_confirm_s: its default 3
   const [plug] = plugs;
   const alarms: LogEvent[] = [];
-  tg.gateway.events.on('log', (e) => e.type === 'alarm' && alarms.push(e));
+  tg.gateway.parts.events.subscribe('test', { log: (e) => e.type === 'alarm' && alarms.push(e) });
   // The worst phase: the command lands just after a broadcast (the first one), so the next is a whole period away.
   plug.startBroadcasting(); // every 5000 ms
-  await waitFor(() => tg.gateway.registry.find('Heater')?.available, 2000, 'Heater online');
+  await waitFor(() => tg.gateway.parts.registry.find('Heater')?.available, 2000, 'Heater online');
   const off = await put('Heater', false);
   assert.equal(off.statusCode, 200, JSON.stringify(off.body));
   assert.ok(off.ms > 3500, `confirmed by the next broadcast ${off.ms} ms later, past relay_confirm_s`);
   assert.equal(plug.relay, false);
   assert.deepEqual(alarms, []);
-  assert.deepEqual(tg.gateway.registry.find('Heater')!.state.problems, []);
+  assert.deepEqual(tg.gateway.parts.registry.find('Heater')!.state.problems, []);
   assertFaithfulUse(plugs);
 });
 
@@ -33,17 +33,17 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
   });
   const [lamp, kettle] = plugs;
   const alarms: { device: string; at: number }[] = [];
-  tg.gateway.events.on('log', (e) => e.type === 'alarm' && STUCK.test(e.cause ?? '') && alarms.push({ device: e.device!.name, at: Date.now() }));
+  tg.gateway.parts.events.subscribe('test', { log: (e) => e.type === 'alarm' && STUCK.test(e.cause ?? '') && alarms.push({ device: e.device!.name, at: Date.now() }) });
 
   await known(lamp, 'Lamp');
-  await waitFor(() => !tg.gateway.registry.find('Lamp')!.available, 3000, 'Lamp offline');
+  await waitFor(() => !tg.gateway.parts.registry.find('Lamp')!.available, 3000, 'Lamp offline');
   const refused = await put('Lamp', false);
   assert.equal(refused.statusCode, 409);
   assert.match(refused.body.error!, /Lamp is offline/);
 
   kettle.startBroadcasting(500);
-  await waitFor(() => tg.gateway.registry.find('Kettle')?.available, 2000, 'Kettle online');
-  await tg.gateway.api.inject({ method: 'PATCH', url: '/api/devices/Kettle', headers: tg.auth, payload: { settings: { ws_port: kettle.wsPort } } });
+  await waitFor(() => tg.gateway.parts.registry.find('Kettle')?.available, 2000, 'Kettle online');
+  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kettle', headers: tg.auth, payload: { settings: { ws_port: kettle.wsPort } } });
   kettle.rebootOnSave = { when: 'before-flash', downMs: 500 };
   const sent = Date.now();
   const off = await put('Kettle', false);
@@ -55,6 +55,6 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
   assert.deepEqual(alarms.filter((a) => a.device === 'Lamp'), [], 'no command reached the Lamp, so no alarm');
   const after = alarm.at - sent;
   assert.ok(after >= 10_000, `alarm ${after} ms after the open: not before relay_confirm_s + two 5 s periods`);
-  assert.match(tg.gateway.registry.find('Kettle')!.state.problems.join(), STUCK);
+  assert.match(tg.gateway.parts.registry.find('Kettle')!.state.problems.join(), STUCK);
   assertFaithfulUse(plugs);
 });

@@ -50,7 +50,7 @@ test('a lost answer: 200 as soon as a broadcast shows the switch, whether the co
   const { tg, plugs, put } = await wifiRig(t, [{ name }]);
   const [plug] = plugs;
   plug.startBroadcasting(500);
-  await waitFor(() => tg.gateway.registry.find(name)?.available, 2000, 'plug online');
+  await waitFor(() => tg.gateway.parts.registry.find(name)?.available, 2000, 'plug online');
 
   plug.answer = 'lose';
   const off = await put(name, false);
@@ -71,7 +71,7 @@ test('thing 1 holding 2, stored by the plug\'s own page, keeps the plug online a
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater', relay: false }], { udp: { offline_timeout_ms: 1000 } });
   const [plug] = plugs;
   plug.startBroadcasting(200);
-  await waitFor(() => tg.gateway.registry.find('Heater')?.state.relay === false, 2000, 'Heater OFF');
+  await waitFor(() => tg.gateway.parts.registry.find('Heater')?.state.relay === false, 2000, 'Heater OFF');
 
   // index.htm sends the thing as an object; ArduinoJson's as<String>() turns it back into text.
   const page = new WebSocket(`ws://127.0.0.1:${plug.wsPort}/ws`);
@@ -85,11 +85,11 @@ test('thing 1 holding 2, stored by the plug\'s own page, keeps the plug online a
   assert.equal(plug.relay, true);
 
   await sleep(1500); // past the offline timeout
-  const device = tg.gateway.registry.find('Heater')!;
+  const device = tg.gateway.parts.registry.find('Heater')!;
   assert.equal(device.available, true, 'still online');
-  const view = (await tg.gateway.api.inject({ url: '/api/devices/Heater' })).json();
+  const view = (await tg.gateway.parts.api.inject({ url: '/api/devices/Heater' })).json();
   assert.equal(view.state.state, 'ON');
-  assert.equal(tg.gateway.wifi.counters.malformed, 0);
+  assert.equal(tg.gateway.parts.wifi.counters.malformed, 0);
 
   const off = await put('Heater', false);
   assert.equal(off.statusCode, 200, JSON.stringify(off.body));
@@ -134,7 +134,7 @@ test('two plugs behind one address: the ws_port setting reaches each; without it
   // udp.ws_port is the Lamp's port: the Fridge's broadcasts come from the same address.
   await known(lamp, 'Lamp');
   await known(fridge, 'Fridge');
-  const patch = (name: string, settings: object) => tg.gateway.api.inject({ method: 'PATCH', url: `/api/devices/${name}`, headers: tg.auth, payload: { settings } });
+  const patch = (name: string, settings: object) => tg.gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${name}`, headers: tg.auth, payload: { settings } });
 
   const wrong = await put('Fridge', false);
   assert.equal(wrong.statusCode, 409);
@@ -163,7 +163,7 @@ test('a plug rebooting in the middle of a switch: confirmed when it comes back s
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Kettle' }], { udp: { switch_timeout_ms: 3000 } });
   const [plug] = plugs;
   plug.startBroadcasting(300);
-  await waitFor(() => tg.gateway.registry.find('Kettle')?.available, 2000, 'Kettle online');
+  await waitFor(() => tg.gateway.parts.registry.find('Kettle')?.available, 2000, 'Kettle online');
 
   // Stored in flash before the reset: it boots switched off.
   plug.rebootOnSave = { when: 'after-flash', downMs: 800 };
@@ -178,7 +178,7 @@ test('a plug rebooting in the middle of a switch: confirmed when it comes back s
   assert.equal(on.statusCode, 504, JSON.stringify(on.body));
   assert.match(on.body.error!, /Kettle did not confirm: no broadcast showing it ON within 3000 ms/);
   assert.equal(plug.relay, false);
-  assert.equal(tg.gateway.registry.find('Kettle')!.state.relay, false);
+  assert.equal(tg.gateway.parts.registry.find('Kettle')!.state.relay, false);
 
   const again = await put('Kettle', true);
   assert.equal(again.statusCode, 200, JSON.stringify(again.body));
@@ -190,7 +190,7 @@ test('failures say what happened: no broadcast (504), no web server (409), no an
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Kitchen' }], { udp: { switch_timeout_ms: 1000 } }, log);
   const [plug] = plugs;
   plug.startBroadcasting(200);
-  await waitFor(() => tg.gateway.registry.find('Kitchen')?.available, 2000, 'Kitchen online');
+  await waitFor(() => tg.gateway.parts.registry.find('Kitchen')?.available, 2000, 'Kitchen online');
 
   plug.flashWorks = false;
   const full = await put('Kitchen', false);
@@ -208,15 +208,15 @@ test('failures say what happened: no broadcast (504), no web server (409), no an
   await once(mute, 'listening');
   t.after(() => new Promise((resolve) => mute.close(resolve)));
   const mutePort = (mute.address() as AddressInfo).port;
-  await tg.gateway.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: mutePort } } });
+  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: mutePort } } });
   await plug.broadcast();
   const silent = await put('Kitchen', false);
   assert.equal(silent.statusCode, 504);
   assert.match(silent.body.error!, new RegExp(`Kitchen: the plug at ws://127\\.0\\.0\\.1:${mutePort}/ws did not answer request_things within 1000 ms; nothing was sent`));
 
   await plug.stop();
-  await tg.gateway.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: plug.wsPort } } });
-  await sendDatagram(tg.gateway.wifi.port!, plug.datagram()); // still broadcasting, its web server gone
+  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: plug.wsPort } } });
+  await sendDatagram(tg.gateway.parts.wifi.port!, plug.datagram()); // still broadcasting, its web server gone
   const unreachable = await put('Kitchen', false);
   assert.equal(unreachable.statusCode, 409);
   assert.match(unreachable.body.error!, /cannot reach the plug at ws:\/\/127\.0\.0\.1:\d+\/ws/);

@@ -1,5 +1,5 @@
 /** A device's own settings: name, room, hidden, identify, and a way to its history. */
-import type { DeviceView } from '../../../src/api/live-protocol.js';
+import type { DeviceView } from '../../../src/contracts/device.js';
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { store } from '../store.js';

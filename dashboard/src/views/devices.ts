@@ -3,7 +3,7 @@
  * reset. `#/devices/<key>` (Home Assistant's "Visit" link for a device) shows that device's card and
  * opens its settings.
  */
-import type { DeviceView } from '../../../src/api/live-protocol.js';
+import type { DeviceView } from '../../../src/contracts/device.js';
 import { api, type ApiError } from '../api.js';
 import { fmt, h, replace } from '../dom.js';
 import { store } from '../store.js';

@@ -1,26 +1,26 @@
 /** The event log: trips, refusals, resets, switching, availability; newest first, live, paged. */
-import type { EventView } from '../../../src/api/live-protocol.js';
+import type { EventEntry } from '../../../src/contracts/event-entry.js';
+import { EVENT_TYPES } from '../../../src/contracts/vocabulary.js';
 import { type ApiError, get, Latest } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
 import { store } from '../store.js';
 import type { View } from '../ui.js';
 
 interface EventPage {
-  events: EventView[];
+  events: EventEntry[];
   next_before: string | number | null;
 }
 
-const TYPES = ['trip', 'refusal', 'reset', 'relay', 'availability', 'alarm', 'fault', 'rule', 'limit', 'reboot'];
 const PAGE = 50;
 
 /** Events that arrived on the live stream while no events view was open (newest last), bounded. */
-const recent: EventView[] = [];
-export function rememberEvent(event: EventView): void {
+const recent: EventEntry[] = [];
+export function rememberEvent(event: EventEntry): void {
   recent.push(event);
   if (recent.length > 200) recent.shift();
 }
 
-function row(e: EventView, fresh = false): HTMLElement {
+function row(e: EventEntry, fresh = false): HTMLElement {
   const detail = e.detail && Object.keys(e.detail).length > 0 ? Object.entries(e.detail).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : '';
   return h(
     'div',
@@ -57,7 +57,7 @@ export class EventsView implements View {
       'select',
       { 'aria-label': 'type filter', onchange: (e: Event) => this.setFilter({ type: (e.target as HTMLSelectElement).value }) },
       h('option', { value: '' }, 'All types'),
-      TYPES.map((t) => h('option', { value: t }, t)),
+      EVENT_TYPES.map((t) => h('option', { value: t }, t)),
     );
     this.list = h('div', { class: 'list', id: 'event-list' });
     this.note = h('p', { class: 'empty' });
@@ -80,12 +80,12 @@ export class EventsView implements View {
   }
 
   /** A new event from the live stream. */
-  live(event: EventView): void {
+  live(event: EventEntry): void {
     if (!this.list || !this.matches(event)) return;
     this.list.prepend(row(event, true));
   }
 
-  private matches(e: EventView): boolean {
+  private matches(e: EventEntry): boolean {
     return (!this.filter.device || e.device === this.filter.device) && (!this.filter.type || e.type === this.filter.type);
   }
 

@@ -4,21 +4,8 @@ import { type ApiError, get, Latest } from '../api.js';
 import { h, replace } from '../dom.js';
 import { store, type StoreChange } from '../store.js';
 import type { View } from '../ui.js';
-
-interface Stat {
-  min: number;
-  avg: number;
-  max: number;
-}
-type Quantity = 'voltage' | 'current' | 'power' | 'humidity' | 'temperature';
-interface Readings {
-  bucket_ms: number;
-  tier: 'raw' | '1m' | '1h';
-  buckets: ({ t: number; count: number } & Partial<Record<Quantity, Stat>>)[];
-}
-interface Energy {
-  periods: { start: string; kwh: number | null }[];
-}
+import type { EnergyHistory, ReadingHistory } from '../../../src/contracts/history.js';
+import type { Quantity } from '../../../src/contracts/vocabulary.js';
 
 const RANGES: [string, number][] = [
   ['1 h', 3_600_000],
@@ -45,7 +32,7 @@ function axisStyle(): Partial<uPlot.Axis> {
 }
 
 /** Time, min, avg, max of one quantity, with a gap where buckets are missing. */
-function series(data: Readings, q: Quantity): uPlot.AlignedData {
+function series(data: ReadingHistory, q: Quantity): uPlot.AlignedData {
   const xs: number[] = [];
   const cols: (number | null)[][] = [[], [], []];
   let previous: number | undefined;
@@ -88,7 +75,7 @@ function bandChart(title: string, unit: string, colour: string, data: uPlot.Alig
   );
 }
 
-function energyChart(energy: Energy, width: number): uPlot {
+function energyChart(energy: EnergyHistory, width: number): uPlot {
   const xs = energy.periods.map((p) => Date.parse(p.start) / 1000);
   const ys = energy.periods.map((p) => p.kwh);
   const colour = css('--accent');
@@ -211,11 +198,11 @@ export class HistoryView implements View {
     if (this.plots.length === 0) replace(box, h('p', { class: 'empty' }, 'Loading…'));
     const to = Date.now();
     const id = encodeURIComponent(this.device);
-    let readings: Readings;
-    let energy: Energy | undefined;
+    let readings: ReadingHistory;
+    let energy: EnergyHistory | undefined;
     try {
-      readings = await get<Readings>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`, signal);
-      energy = await get<Energy>(`api/devices/${id}/energy?period=day`, signal).catch(() => undefined);
+      readings = await get<ReadingHistory>(`api/devices/${id}/readings?from=${to - this.rangeMs}&to=${to}`, signal);
+      energy = await get<EnergyHistory>(`api/devices/${id}/energy?period=day`, signal).catch(() => undefined);
     } catch (error) {
       if (!signal.aborted) replace(box, h('p', { class: 'empty' }, (error as ApiError).message));
       return;

@@ -2,7 +2,8 @@
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { store } from '../store.js';
-import { DAYS, QUANTITIES, RELATIONS, type Action, type Rule, type RuleInput } from './rule-types.js';
+import { RELATIONS, RULE_QUANTITIES, WEEK } from '../../../src/contracts/vocabulary.js';
+import type { Action, Rule, RuleInput } from './rule-types.js';
 
 const options = (values: readonly string[], selected: string | undefined) => values.map((v) => h('option', { value: v, selected: v === selected }, v));
 const field = (label: string, control: HTMLElement) => h('label', { class: 'field' }, label, control);
@@ -17,7 +18,7 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
   const enabled = h('input', { type: 'checkbox', checked: rule?.enabled ?? true });
   const trigger = h('select', { 'aria-label': 'trigger' }, h('option', { value: 'when', selected: !rule?.at }, 'When a reading…'), h('option', { value: 'at', selected: !!rule?.at }, 'At a time of day'));
   const device = h('select', { 'aria-label': 'condition device' }, options(devices, when?.device));
-  const quantity = h('select', { 'aria-label': 'quantity' }, options(QUANTITIES, when?.quantity ?? 'power'));
+  const quantity = h('select', { 'aria-label': 'quantity' }, options(RULE_QUANTITIES, when?.quantity ?? 'power'));
   const relation = h('select', { 'aria-label': 'relation' }, options(RELATIONS, when?.relation ?? '>'));
   const value = h('input', { type: 'text', inputMode: 'decimal', value: when ? String(when.value) : '', 'aria-label': 'value', placeholder: 'number, or ON / OFF for state' });
   const forS = h('input', { type: 'number', min: 0, max: 86400, value: when?.for_s ? String(when.for_s) : '', 'aria-label': 'for seconds', placeholder: '0' });
@@ -25,7 +26,7 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
   const windowOn = h('input', { type: 'checkbox', checked: !!rule?.between });
   const from = h('input', { type: 'time', value: rule?.between?.from ?? '22:00', 'aria-label': 'from' });
   const to = h('input', { type: 'time', value: rule?.between?.to ?? '06:00', 'aria-label': 'to' });
-  const dayButtons = DAYS.map((d) =>
+  const dayButtons = WEEK.map((d) =>
     h('button', { type: 'button', 'aria-pressed': String(!rule?.days || rule.days.includes(d)), onclick: (e: Event) => flip(e.currentTarget as HTMLButtonElement) }, d),
   );
   const action = h('select', { 'aria-label': 'action' }, options(['switch', 'publish', 'event'], then.action));
@@ -59,7 +60,7 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
     dialog.remove();
   };
   const build = (): RuleInput => {
-    const days = DAYS.filter((_, i) => dayButtons[i].getAttribute('aria-pressed') === 'true');
+    const days = WEEK.filter((_, i) => dayButtons[i].getAttribute('aria-pressed') === 'true');
     const raw = value.value.trim().toUpperCase();
     const act: Action =
       action.value === 'switch'
@@ -74,7 +75,7 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
         trigger.value === 'when'
           ? {
               device: device.value,
-              quantity: quantity.value as (typeof QUANTITIES)[number],
+              quantity: quantity.value as (typeof RULE_QUANTITIES)[number],
               relation: relation.value as (typeof RELATIONS)[number],
               value: raw === 'ON' || raw === 'OFF' ? raw : Number(value.value),
               ...(forS.value ? { for_s: Number(forS.value) } : {}),
@@ -83,7 +84,7 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
       at: trigger.value === 'at' ? at.value : null,
       between: windowOn.checked ? { from: from.value, to: to.value } : null,
       // All seven days is the same as no restriction.
-      days: days.length === DAYS.length ? null : days,
+      days: days.length === WEEK.length ? null : days,
       then: act,
     };
   };

@@ -1,9 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
-import { DeviceParams, DeviceView, ErrorResponse, deviceView } from '../schemas.js';
+import { DeviceSettings, DeviceView } from '../../contracts/device.js';
+import { DeviceParams, ErrorResponse, deviceView } from '../schemas.js';
 import type { Device } from '../../gateway/device.js';
-import { DeviceSettings, applySettings, commandNode } from '../node-settings.js';
+import { applySettings, commandNode } from '../../gateway/node-settings.js';
 
 export const deviceRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const find = (id: string): Device => {

@@ -2,7 +2,9 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { DeviceParams, ErrorResponse } from '../schemas.js';
-import { ENERGY_PERIODS, nextPeriod, periodStart, type EnergyPeriod } from '../../db/energy.js';
+import { EnergyHistory, EnergyPeriodSchema } from '../../contracts/history.js';
+import type { EnergyPeriod } from '../../contracts/vocabulary.js';
+import { nextPeriod, periodStart } from '../../gateway/energy-periods.js';
 import { parseTime } from './readings.js';
 
 /** Periods shown when `from` is not given. */
@@ -18,25 +20,12 @@ export const energyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
         summary: 'Energy used per day, week (from Monday) or month, in the gateway\'s local time zone',
         params: DeviceParams,
         querystring: Type.Object({
-          period: Type.Optional(Type.Union(ENERGY_PERIODS.map((p) => Type.Literal(p)), { default: 'day' })),
+          period: Type.Optional(Type.Union(EnergyPeriodSchema.anyOf, { default: 'day' })),
           from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: 31 days, 12 weeks or 12 months back' })),
           to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: now' })),
         }),
         response: {
-          200: Type.Object({
-            device: Type.String(),
-            period: Type.String(),
-            time_zone: Type.String(),
-            unit: Type.Literal('kWh'),
-            total_kwh: Type.Number(),
-            periods: Type.Array(
-              Type.Object({
-                start: Type.String({ format: 'date-time' }),
-                end: Type.String({ format: 'date-time' }),
-                kwh: Type.Union([Type.Number(), Type.Null()], { description: 'null: no counter reading covers the period' }),
-              }),
-            ),
-          }),
+          200: EnergyHistory,
           400: ErrorResponse,
           404: ErrorResponse,
         },

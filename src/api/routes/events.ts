@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { EventEntry, EventTypeSchema, OriginSchema } from '../../contracts/event-entry.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { ErrorResponse } from '../schemas.js';
@@ -10,11 +11,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async
     {
       schema: {
         tags: ['events'],
-        summary: 'The event log, newest first: trips, refusals, resets, limit changes, availability, alarms, commands',
+        summary: 'The event log, newest first: trips, refusals, resets, limit changes, switching, availability, alarms, rules',
         querystring: Type.Object({
           device: Type.Optional(Type.String({ description: 'name, node id or key' })),
-          type: Type.Optional(Type.String({ description: 'trip, refusal, reset, rearm, limit, availability, alarm, relay, ...' })),
-          origin: Type.Optional(Type.String({ description: 'node, gateway, rest, mqtt, rule:<id>, cli' })),
+          type: Type.Optional(EventTypeSchema),
+          origin: Type.Optional(OriginSchema),
           from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms' })),
           to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms' })),
           before: Type.Optional(Type.Integer({ minimum: 1, description: 'next page: the next_before of the previous page' })),
@@ -22,17 +23,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async
         }),
         response: {
           200: Type.Object({
-            events: Type.Array(
-              Type.Object({
-                id: Type.Integer(),
-                ts: Type.String({ format: 'date-time' }),
-                device: Type.Union([Type.String(), Type.Null()]),
-                type: Type.String(),
-                cause: Type.Union([Type.String(), Type.Null()]),
-                origin: Type.Union([Type.String(), Type.Null()]),
-                detail: Type.Unknown(),
-              }),
-            ),
+            events: Type.Array(EventEntry),
             next_before: Type.Union([Type.Integer(), Type.Null()]),
           }),
           400: ErrorResponse,

@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { HealthReport } from '../../contracts/health.js';
 import type { ApiContext } from '../context.js';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
@@ -7,11 +8,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     {
       schema: {
         tags: ['gateway'],
-        summary: 'ok once CAN, MQTT and the database are up (503 otherwise)',
-        response: {
-          200: Type.Object({ status: Type.String() }, { additionalProperties: true }),
-          503: Type.Object({ status: Type.String() }, { additionalProperties: true }),
-        },
+        summary: 'ok once CAN, MQTT, the database and the safety worker are up and every feature started (503 otherwise)',
+        response: { 200: HealthReport, 503: HealthReport },
       },
     },
     async (_request, reply) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { liveAccess, LIVE_PROTOCOL } from '../auth.js';
-import { CLOSE } from '../live.js';
+import { CLOSE, LIVE_PROTOCOL } from '../../contracts/live.js';
+import { liveAccess } from '../auth.js';
 import { ErrorResponse } from '../schemas.js';
 
 const DESCRIPTION = `WebSocket. Connect with subprotocols ["${LIVE_PROTOCOL}", "bearer.<token>"] (browsers cannot set an

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ReadingHistory } from '../../contracts/history.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { DeviceParams, ErrorResponse } from '../schemas.js';
@@ -38,8 +39,6 @@ export function defaultBucket(rangeMs: number): number {
   return NICE_BUCKETS.find((b) => b >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
 }
 
-const Stat = Type.Object({ min: Type.Number(), avg: Type.Number(), max: Type.Number() });
-
 export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.get(
     '/api/devices/:id/readings',
@@ -60,27 +59,7 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
           bucket: Type.Optional(Type.String({ description: 'bucket width such as 10s, 1m, 1h; default: the range cut into at most 500 buckets of a round width' })),
         }),
         response: {
-          200: Type.Object({
-            device: Type.String(),
-            from: Type.Integer(),
-            to: Type.Integer(),
-            bucket_ms: Type.Integer({ description: 'the bucket used: the one asked for, widened to whole minutes or hours where the finer rows have aged out' }),
-            tier: Type.Union([Type.Literal('raw'), Type.Literal('1m'), Type.Literal('1h')], {
-              description: 'where the buckets come from: raw readings (kept days), per-minute rollups (about a year) or hourly ones (for ever)',
-            }),
-            buckets: Type.Array(
-              Type.Object({
-                t: Type.Integer(),
-                count: Type.Integer(),
-                voltage: Type.Optional(Stat),
-                current: Type.Optional(Stat),
-                power: Type.Optional(Stat),
-                energy: Type.Optional(Stat),
-                humidity: Type.Optional(Stat),
-                temperature: Type.Optional(Stat),
-              }),
-            ),
-          }),
+          200: ReadingHistory,
           400: ErrorResponse,
           404: ErrorResponse,
         },

@@ -3,23 +3,15 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { ErrorResponse } from '../schemas.js';
-import { RuleInput, RuleParams, RuleView, type StoredRule } from '../../gateway/rules-schema.js';
-import { RuleError, ruleView, shapeProblem } from '../../gateway/rules-validate.js';
+import { RuleInput, RuleParams, RuleView } from '../../contracts/rules.js';
+import type { StoredRule } from '../../gateway/stored-rule.js';
+import { ruleView, shapeProblem } from '../../gateway/rules-validate.js';
 
 export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const view = (rule: StoredRule) => ruleView(rule, ctx.registry);
   const found = (id: number, rule: StoredRule | undefined): StoredRule => {
     if (!rule) throw notFound(`no rule ${id} (GET /api/rules lists them)`);
     return rule;
-  };
-  /** Runs a change, turning a rule the engine refuses into a 400 with its reason. */
-  const checked = <T>(change: () => T): T => {
-    try {
-      return change();
-    } catch (error) {
-      if (error instanceof RuleError) throw new HttpError(400, error.message);
-      throw error;
-    }
   };
   /** The schema's own messages name a union as a whole; ours name the field and what it takes. */
   const body = (request: { validationError?: Error; body: unknown }): RuleInput => {
@@ -41,7 +33,7 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     },
     async (request, reply) => {
       const input = body(request);
-      return reply.status(201).send(view(checked(() => ctx.rules.create(input))));
+      return reply.status(201).send(view(ctx.rules.create(input)));
     },
   );
 
@@ -67,7 +59,7 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
       if (request.validationError?.validationContext === 'params') throw new HttpError(400, "params.id: must be a rule id (an integer from 1)");
       const input = body(request);
       if (input.id !== undefined && input.id !== request.params.id) throw new HttpError(400, `body.id: ${input.id} does not match the rule ${request.params.id} in the URL`);
-      return view(found(request.params.id, checked(() => ctx.rules.update(request.params.id, input))));
+      return view(found(request.params.id, ctx.rules.update(request.params.id, input)));
     },
   );
 

@@ -1,8 +1,9 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { HttpError, notFound } from '../errors.js';
-import { DeviceParams, DeviceView, ErrorResponse, deviceView } from '../schemas.js';
-import { LimitError, LimitsPatch } from '../../gateway/safety.js';
+import { notFound } from '../errors.js';
+import { DeviceView } from '../../contracts/device.js';
+import { DeviceParams, ErrorResponse, deviceView } from '../schemas.js';
+import { LimitsPatch } from '../../gateway/safety.js';
 
 const Limits = Type.Required(LimitsPatch);
 
@@ -31,12 +32,7 @@ export const safetyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
       },
     },
     async (request) => {
-      try {
-        return await ctx.safety.setLimits(find(request.params.id), request.body, 'rest');
-      } catch (error) {
-        if (error instanceof LimitError) throw new HttpError(400, error.message);
-        throw error;
-      }
+      return ctx.safety.setLimits(find(request.params.id), request.body, 'rest');
     },
   );
 

@@ -2,20 +2,8 @@
  * The messages of the live stream (/api/live), shared with the dashboard: this file imports types
  * only, so the dashboard's bundle can include it without pulling in the server.
  */
-import type { DeviceView } from './schemas.js';
-
-export type { DeviceView };
-
-/** An event-log entry, as GET /api/events returns it (`id` is null on the live stream: not stored yet). */
-export interface EventView {
-  id: number | null;
-  ts: string;
-  device: string | null;
-  type: string;
-  cause: string | null;
-  origin: string | null;
-  detail: Record<string, unknown> | null;
-}
+import type { DeviceView } from './device.js';
+import type { EventEntry } from './event-entry.js';
 
 /**
  * What a connection's credentials allow: `read` without a token (when `http.read_protection` is
@@ -28,7 +16,7 @@ export type LiveMessage =
   | { type: 'snapshot'; devices: DeviceView[]; access: LiveAccess }
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
-  | { type: 'event'; event: EventView }
+  | { type: 'event'; event: EventEntry }
   | { type: 'error'; error: string };
 
 /** Close codes the dashboard understands (4000-4999 are the application's). */

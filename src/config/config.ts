@@ -6,7 +6,6 @@ import { readFileSync, existsSync } from 'node:fs';
 import { Type, type Static, type TSchema, Kind } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { ChangePolicy } from './change-filter.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 const Enum = <T extends string>(values: readonly T[], def: T, description?: string) =>
@@ -313,12 +312,6 @@ export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   const problems = configProblems(withDefaults);
   if (problems.length > 0) throw new ConfigError(problems);
   return withDefaults as Config;
-}
-
-/** Which readings are stored as raw rows (`database.store`); undefined: every one. */
-export function storedReadingsPolicy(database: Config['database']): ChangePolicy | undefined {
-  const { every_reading, max_interval_s, ...deadbands } = database.store;
-  return every_reading ? undefined : { deadbands, maxIntervalMs: max_interval_s * 1000 };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

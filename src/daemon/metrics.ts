@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
-type Source = () => number;
+export type Source = () => number;
 
 export class Metrics {
   readonly registry = new PromRegistry();
@@ -49,6 +49,7 @@ export class Metrics {
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
     counter('canplug_rules_fired_total', 'rule actions fired');
+    counter('canplug_event_listener_failures_total', 'event-bus listeners that threw (logged; the other listeners ran)');
     // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").
     counter('canplug_udp_datagrams_ignored_total', 'Wi-Fi plug UDP datagrams from new chip ids past udp.max_plugs');
     counter('canplug_http_auth_failures_total', 'REST requests and live-stream connections with a wrong token');
@@ -97,3 +98,4 @@ export class Metrics {
     return this.registry.metrics();
   }
 }
+

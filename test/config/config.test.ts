@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, redactConfig } from '../../src/gateway/config.js';
+import { ConfigError, loadConfig, parseConfig, redactConfig } from '../../src/config/config.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -87,6 +87,6 @@ test('secrets are redacted from the config summary', () => {
 
 test('docs/configuration.md is generated from the current schema (run npm run docs:config)', async () => {
   const { readFileSync } = await import('node:fs');
-  const { renderConfigDoc } = await import('../../src/gateway/config-doc.js');
+  const { renderConfigDoc } = await import('../../src/config/config-doc.js');
   assert.equal(readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8'), renderConfigDoc());
 });

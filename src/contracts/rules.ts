@@ -1,20 +1,9 @@
 /**
- * The rule format (docs/rules.md): one TypeBox schema for what clients send and get, and the
- * resolved definition the engine runs and SQLite stores (devices by key, so a rename is harmless).
+ * The rule format (docs/rules.md): one TypeBox schema for what clients send and get (REST, the
+ * dashboard). The engine runs, and SQLite stores, the resolved form (src/gateway/stored-rule.ts).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { QUANTITIES } from './device.js';
-
-export const RELATIONS = ['=', '!=', '>', '<', '<=', '>=', 'changes to'] as const;
-export type Relation = (typeof RELATIONS)[number];
-
-/** What a rule can watch: the measured quantities plus the relay ("state", ON/OFF). */
-export const RULE_QUANTITIES = [...QUANTITIES, 'state'] as const;
-export type RuleQuantity = (typeof RULE_QUANTITIES)[number];
-
-/** In Date.getDay() order. */
-export const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export type Day = (typeof DAYS)[number];
+import { DAYS, RELATIONS, RULE_QUANTITIES } from './vocabulary.js';
 
 const literals = <T extends string>(values: readonly T[], description?: string) =>
   Type.Union(
@@ -104,36 +93,3 @@ export const RuleView = Type.Object(
 export type RuleView = Static<typeof RuleView>;
 
 export const RuleParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-
-/** A condition as the engine runs it: the device by key, the value as a number (ON = 1, OFF = 0). */
-export interface ResolvedCondition {
-  deviceKey: string;
-  quantity: RuleQuantity;
-  relation: Relation;
-  value: number;
-  forS: number;
-}
-
-export type ResolvedAction =
-  | { action: 'switch'; deviceKey: string; state: 'on' | 'off' | 'toggle' }
-  | { action: 'publish'; topic: string; payload: string; retain: boolean }
-  | { action: 'event'; message: string };
-
-/** What SQLite stores as the rule's definition (JSON). */
-export interface RuleDefinition {
-  when: ResolvedCondition | null;
-  at: string | null;
-  between: { from: string; to: string } | null;
-  days: Day[] | null;
-  then: ResolvedAction;
-}
-
-export interface StoredRule extends RuleDefinition {
-  id: number;
-  name: string;
-  enabled: boolean;
-  position: number;
-  /** ms since the epoch */
-  lastFired: number | null;
-  fireCount: number;
-}
