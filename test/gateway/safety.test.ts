@@ -40,7 +40,10 @@ test('a node with its interlock disabled is kept off by the gateway; closes are 
   node.reportNow();
   await waitFor(() => openAt > 0, 2000, 'open relay command at the node');
   const latency = openAt - sentAt;
-  assert.ok(latency < 100, `open arrived ${latency.toFixed(1)} ms after the humid frame (bound 100 ms)`);
+  // The trip is one step on the frame's own path (no timer, no I/O): 100 ms on a quiet machine is
+  // its target (bench: pi-budget); 300 ms here leaves room for a loaded CI machine and still fails
+  // a trip that waits for a report period, a batch or a flush.
+  assert.ok(latency < 300, `open arrived ${latency.toFixed(1)} ms after the humid frame (bound 300 ms)`);
   await waitFor(() => !node.relay, 1000, 'node relay open');
   const device = gateway.parts.registry.find('socket-1')!;
   assert.match(device.state.gatewayLatch ?? '', /humidity 85 %RH is at or over the limit 80 %RH/);
