@@ -1,50 +1,42 @@
-# ESP32 entry point: MicroPython runs this after boot.py. Config in /config.json, state in /state.json.
+# ESP32 entry point: MicroPython runs this after boot.py. The boot step (boot_slots.py) picks the
+# firmware slot, then canplug/esp32_main.py of that slot runs. Config in /config.json, state in
+# /state.json. This file and boot_slots.py are never replaced by an update (docs/protocol.md,
+# "Firmware transfer"): keep what they call in the slot (esp32_main.run) stable.
+import sys
 import time
 
-from canplug import settings
-from canplug.app import asyncio, run
-from canplug.hal.esp32 import Esp32Board
-from canplug.node import Node
-from canplug.offline_port import OfflinePort
+import boot_slots
 
-CONFIG_PATH = "/config.json"
-STATE_PATH = "/state.json"
-WATCHDOG_MS = 8000
+ROOT = "/"
+# A trial firmware confirms itself within update_confirm_s (its own deadline); this backstop resets a
+# trial that neither confirms nor keeps its deadline, so that the boot step rolls it back.
+TRIAL_BACKSTOP_MS = 600000
 
 
-def _blink_forever(pin_number, why):
+def _arm_trial_backstop():
     import machine
-    print("canplug: cannot start:", why)
-    led = machine.Pin(pin_number, machine.Pin.OUT)
-    while True:  # relay pin never configured: it stays as reset left it, and the config says how to fix it
-        led.value(not led.value())
-        time.sleep_ms(100)
+
+    def expire(_timer):
+        if boot_slots.read_state(ROOT)["trial"]:
+            machine.reset()
+
+    machine.Timer(0).init(mode=machine.Timer.ONE_SHOT, period=TRIAL_BACKSTOP_MS, callback=expire)
 
 
 def main():
+    slot, trial = boot_slots.select(ROOT)
+    if slot:
+        sys.path.insert(0, boot_slots.slot_dir(ROOT, slot))
+    if trial:
+        _arm_trial_backstop()
     try:
-        cfg = settings.load(CONFIG_PATH)
-    except settings.ConfigError as e:
-        for problem in e.errors:
-            print("config:", problem)
-        _blink_forever(settings.DEFAULT_PINS["led"], "%d problem(s) in %s" % (len(e.errors), CONFIG_PATH))
-    board = Esp32Board(cfg)
-    node = Node(board, cfg, CONFIG_PATH, STATE_PATH)
-    port = board.can
-    try:
-        ids = node.can_ids()
-        port.start(cfg["bitrate"], ids, self_test_id=ids[0])
-    except Exception as e:  # no MCP2515, wrong wiring: keep protecting locally
-        print("canplug: CAN unavailable:", e)
-        port = OfflinePort(str(e))
-        node.can_fault = True
-    try:
-        asyncio.run(run(node, port, board.led_pin, board.watchdog(WATCHDOG_MS)))
-    except Exception as e:
-        node.relay.set(False)
-        print("canplug: stopped:", repr(e))
+        from canplug import esp32_main
+        esp32_main.run("/config.json", "/state.json")
+    except Exception as e:  # the firmware does not even start (a broken update): reset; on trial that rolls back
+        import machine
+        print("canplug: firmware in slot %r failed:" % slot, repr(e))
         time.sleep_ms(1000)
-        board.restart()
+        machine.reset()
 
 
 main()

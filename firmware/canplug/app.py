@@ -10,6 +10,8 @@ except ImportError:  # MicroPython before 1.21
 from canplug.humidity import RETRY_MS
 
 CAN_POLL_MS = 10
+TRANSFER_POLL_MS = 2  # while an update's frames come in: the controller holds only two
+UPDATE_IDLE_MS = 50
 CAN_SERVICE_MS = 100
 LED_MS = 125
 
@@ -58,13 +60,20 @@ async def communicate(node, port, watchdog=None):
             frame = port.recv()
         now = clock.ticks_ms()
         node.reporter.poll(now)
-        node.outbox.flush(port)
+        node.flush(port)
         if clock.ticks_diff(now, last_service) >= CAN_SERVICE_MS:
             last_service = now
             port.service()
             if watchdog is not None:
                 watchdog.feed()
-        await _sleep_ms(CAN_POLL_MS)
+        await _sleep_ms(TRANSFER_POLL_MS if node.updating() else CAN_POLL_MS)
+
+
+async def update(node):
+    """Firmware updates: the signature check and the read-back run here in steps (update.py)."""
+    while True:
+        busy = node.poll_updates(node.clock.ticks_ms())
+        await _sleep_ms(0 if busy else UPDATE_IDLE_MS)
 
 
 async def indicate(node, led, active_high=True):
@@ -75,10 +84,12 @@ async def indicate(node, led, active_high=True):
 
 
 async def run(node, port, led=None, watchdog=None):
+    node.use_port(port)
     node.announce_boot()
     tasks = [asyncio.create_task(communicate(node, port, watchdog)),
              asyncio.create_task(measure(node)),
-             asyncio.create_task(protect(node))]
+             asyncio.create_task(protect(node)),
+             asyncio.create_task(update(node))]
     if led is not None:
         tasks.append(asyncio.create_task(indicate(node, led, node.cfg["led_active_high"])))
     await asyncio.gather(*tasks)

@@ -2,11 +2,14 @@
 #   send(can_id, data) -> bool      False when the controller cannot take the frame now
 #   recv() -> (id, data, ext, rtr) or None
 #   service()                       periodic housekeeping (errors, bus-off recovery)
+#   rx_depth                        frames it holds between two polls without losing one
 # On the socket it is an MCP2515; on a development machine host/pycan_port.py (python-can).
 from canplug import mcp2515
 
 
 class Mcp2515Port:
+    rx_depth = 2  # RXB0 rolling over into RXB1
+
     def __init__(self, driver, int_pin=None, restart_ms=1000):
         self.driver = driver
         self._int = int_pin

@@ -37,6 +37,8 @@ class CommandHandler:
         safety = self.node.safety
         if action == p.RELAY_OPEN:
             return safety.open()
+        if self.node.relay_held() and (action == p.RELAY_CLOSE or not safety.relay.closed):
+            return p.R_INTERLOCKED  # an update holds the relay in its power-on state (update.py)
         if action == p.RELAY_CLOSE:
             return safety.close()
         return safety.toggle()

@@ -1,6 +1,8 @@
 # One smart socket: wires sensors, safety, persistence and the protocol profile together.
 # The asyncio tasks in app.py call into it; everything here is synchronous and testable
 # with a virtual clock.
+import sys
+
 from canplug import protocol as p
 from canplug import seed
 from canplug import settings
@@ -10,6 +12,8 @@ from canplug.humidity import HumidityReader
 from canplug.power_meter import FAULT_NONE, PowerMeter
 from canplug.reports import Outbox, SeedReporter, V1Reporter
 from canplug.safety import Relay, Safety
+
+import boot_slots
 
 
 class Node:
@@ -25,6 +29,7 @@ class Node:
         self.seed_profile = cfg["protocol"] == "seed"
         self.config_path = config_path
         self.outbox = Outbox()
+        self.transfer_outbox = Outbox(limit=8)  # firmware transfer answers: sent after everything else
         self.uptime = Uptime(self.clock)
         self.store = StateStore(state_path, self.clock, cfg["energy_save_interval_s"]) if state_path else None
         saved = self.store.load() if self.store else {"energy_wh": 0, "relay": False,
@@ -43,14 +48,27 @@ class Node:
         self.can_fault = False  # set when the CAN controller could not be started
         self.reporter = SeedReporter(self) if self.seed_profile else V1Reporter(self)
         self.commands = CommandHandler(self)
+        self.rx_depth = 2  # frames the CAN port holds between two polls; use_port() sets the port's
+        # Firmware updates (canplug/update.py, trial.py) cost about 30 KB of heap imported from source:
+        # loaded only when an update's first frame arrives, or on the first boot after one.
+        self.flash_root = _flash_root(config_path)
+        self.updater = None
+        self.trial = None
+        if self.flash_root and boot_slots.read_state(self.flash_root)["trial"]:
+            from canplug.trial import TrialCheck
+            self.trial = TrialCheck(self, self.flash_root)
 
     # --- start-up -----------------------------------------------------------------------------
 
     def can_ids(self):
-        """The identifiers the CAN controller lets through."""
+        """The identifiers the CAN controller lets through. On the MCP2515 the first two share RXB0,
+        rolling over into RXB1; the transfer's id has RXB1 to itself (mcp2515.set_filters)."""
         if self.seed_profile:
             return [seed.SEED_COMMAND_ID]
-        return [p.COMMAND + self.node_id, p.DISCOVERY]
+        return [p.COMMAND + self.node_id, p.DISCOVERY, p.TRANSFER_TO_NODE + self.node_id]
+
+    def use_port(self, port):
+        self.rx_depth = port.rx_depth
 
     def announce_boot(self):
         self.reporter.heartbeat()
@@ -104,6 +122,8 @@ class Node:
             return
         if can_id == p.COMMAND + self.node_id:
             self.commands.handle(data)
+        elif can_id == p.TRANSFER_TO_NODE + self.node_id:
+            self.update_service().frame(data)
         elif can_id == p.DISCOVERY:
             try:
                 message = p.decode(can_id, data)
@@ -113,6 +133,51 @@ class Node:
                 self.reporter.heartbeat()
 
     # --- outputs and state ----------------------------------------------------------------------
+
+    def flush(self, port):
+        """Everything waiting, in priority order: protocol frames first, transfer answers last."""
+        self.outbox.flush(port)
+        if not self.outbox.frames:
+            self.transfer_outbox.flush(port)
+
+    # --- firmware updates ----------------------------------------------------------------------
+
+    def update_service(self):
+        """The update service, loaded on first use (see __init__)."""
+        if self.updater is None:
+            from canplug.update import UpdateService
+            self.updater = UpdateService(self, self.flash_root)
+        return self.updater
+
+    def drop_update_service(self):
+        """An update that ended without installing: its modules go, their heap comes back."""
+        self.updater = None
+        for name in ("canplug.update", "canplug.staging", "canplug.bundle", "canplug.ed25519", "canplug.sha512"):
+            sys.modules.pop(name, None)
+
+    def poll_updates(self, now):
+        """The update task's step: the new firmware's trial, then the update under way. True: more to do now."""
+        if self.trial is not None and self.trial.poll(now):
+            self.trial = None
+        return self.updater is not None and self.updater.poll(now)
+
+    def updating(self):
+        """Transfer frames are expected: the CAN task polls faster."""
+        return self.updater is not None and self.updater.active
+
+    def relay_held(self):
+        """An update holds the relay in its power-on state: closes are refused (update.py)."""
+        return self.updater is not None and self.updater.holds_relay
+
+    def sensors_working(self):
+        """What a new firmware must show again before it confirms itself (update.TrialCheck)."""
+        return {"power": self.reading is not None and self.meter.zero_fault == FAULT_NONE,
+                "humidity": self.dht.humidity is not None and not self.dht.faulty}
+
+    def prepare_reset(self):
+        """Before a reset the node asks for itself: energy counted since the last save is kept."""
+        if self.store:
+            self.store.save(self.snapshot())
 
     def _emit(self, code, value, flags):
         if not self.seed_profile:
@@ -150,3 +215,11 @@ class Node:
         if self.safety.sensor_fault() or self.can_fault:
             return (now // 500) & 1
         return 1 if self.relay.closed else 0
+
+
+def _flash_root(config_path):
+    """config.json sits at the root of the node's flash (or of the host runner's state directory)."""
+    if not config_path:
+        return None
+    cut = config_path.rfind("/")
+    return "." if cut < 0 else (config_path[:cut] or "/")

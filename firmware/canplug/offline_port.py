@@ -3,6 +3,8 @@
 
 
 class OfflinePort:
+    rx_depth = 1
+
     def __init__(self, reason):
         self.reason = reason
         self.dropped = 0

@@ -14,7 +14,9 @@ ENVIRONMENT = 0x280
 ENERGY = 0x380
 REPLY = 0x580
 HEARTBEAT = 0x700
-_BASES = (EVENT, POWER, COMMAND, ENVIRONMENT, ENERGY, REPLY, HEARTBEAT)
+TRANSFER_TO_NODE = 0x780  # ISO-TP frames of a firmware transfer (isotp.py), the lowest priorities
+TRANSFER_TO_GATEWAY = 0x7C0
+_BASES = (EVENT, POWER, COMMAND, ENVIRONMENT, ENERGY, REPLY, HEARTBEAT, TRANSFER_TO_NODE)
 
 DISCOVERY_ANNOUNCE = 0x01
 
@@ -179,6 +181,8 @@ def split_id(can_id):
     """11-bit id -> (base, node), or None when it is not a v1 id."""
     if can_id == DISCOVERY:
         return DISCOVERY, 0
+    if can_id & 0x7C0 == TRANSFER_TO_GATEWAY:
+        return (TRANSFER_TO_GATEWAY, can_id & 0x3F) if can_id & 0x3F else None
     base = can_id & 0x780
     node = can_id & 0x07F
     if base not in _BASES or node < 1 or node > MAX_NODE_ID:
@@ -250,6 +254,14 @@ def decode(can_id, data, ext=False, rtr=False):
     if base == ENERGY:
         wh, uptime = struct.unpack("<II", data)
         return {"type": "energy", "node": node, "energyWh": wh, "uptime": uptime}
+    if base in (TRANSFER_TO_NODE, TRANSFER_TO_GATEWAY):
+        from canplug import isotp  # here, not at the top: the node itself never decodes these (heap)
+        try:
+            pdu = isotp.decode_pdu(data)
+        except ValueError as e:
+            raise FrameError("malformed", "transfer frame: %s" % e)
+        return {"type": "transfer", "node": node, "direction": "toNode" if base == TRANSFER_TO_NODE else "toGateway",
+                "pdu": pdu}
     if base == REPLY:
         op, token, result, status, detail = struct.unpack("<BBBBI", data)
         if result >= len(_RESULT_NAMES):

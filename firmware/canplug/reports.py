@@ -12,6 +12,8 @@ class Outbox:
         self.frames = []
         self.limit = limit
         self.dropped = 0
+        self.sent = 0
+        self.replies_sent = 0  # command replies the controller took (a new firmware's health check)
 
     def push(self, frame):
         if len(self.frames) >= self.limit:
@@ -23,7 +25,10 @@ class Outbox:
         while self.frames:
             if not port.send(*self.frames[0]):
                 return  # controller busy: try again next round
-            self.frames.pop(0)
+            can_id = self.frames.pop(0)[0]
+            self.sent += 1
+            if can_id & 0x780 == p.REPLY:
+                self.replies_sent += 1
 
 
 class Every:
@@ -59,6 +64,7 @@ class V1Reporter:
         self._energy = Every(clock, node.cfg["energy_report_s"] * 1000, node.cfg["energy_report_s"] * 1000)
         self.power_seq = 0
         self.env_seq = 0
+        self.heartbeats = 0
 
     def poll(self, now):
         if self._heartbeat.due(now):
@@ -80,6 +86,7 @@ class V1Reporter:
 
     def heartbeat(self):
         n = self.node
+        self.heartbeats += 1
         n.outbox.push(p.encode_heartbeat(n.node_id, n.heartbeat_state(), FIRMWARE_VERSION[0], FIRMWARE_VERSION[1],
                                          n.uptime.seconds()))
 
@@ -128,6 +135,8 @@ class SeedReporter:
             n.outbox.push(seed.encode_decimal(seed.POWER_ID, r.watts))
         if n.dht.humidity is not None:
             n.outbox.push(seed.encode_humidity(n.dht.humidity))
+
+    heartbeats = 0
 
     def heartbeat(self):
         pass  # the legacy profile has none

@@ -41,6 +41,8 @@ DEFAULTS = {
     "led_active_high": True,
     "can_restart_ms": 1000,
     "spi_baudrate": 5000000,
+    "update_confirm_s": 60,         # a new firmware confirms itself within this, or the next boot rolls it back
+    "update_frame_timeout_ms": 1000,  # ISO 15765-2's N_Cr: a transfer frame later than this ends the transfer
     "pins": DEFAULT_PINS,
 }
 
@@ -57,7 +59,8 @@ _RULES = {
     "voltage_cal": (0.5, 2.0), "min_current_a": (0.0, 1.0), "voltage_sensor": (True, False), "nominal_voltage": (50.0, 300.0),
     "dht_type": ("dht11", "dht22"), "dht_period_ms": (1000, 60000), "dht_fail_limit": (1, 20),
     "relay_active_high": (True, False), "led_active_high": (True, False), "can_restart_ms": (100, 60000),
-    "spi_baudrate": (100000, 10000000),
+    "spi_baudrate": (100000, 10000000), "update_confirm_s": (10, 600),
+    "update_frame_timeout_ms": (1000, 30000),
 }
 _CHOICES = ("protocol", "bitrate", "crystal_hz", "mains_hz", "power_on_state", "voltage_sensor",
             "dht_type", "relay_active_high", "led_active_high")

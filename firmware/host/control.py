@@ -1,6 +1,8 @@
 """The control lines of a simulated node (host/run.py on CPython, host/vm_node.py on the MicroPython VM):
 one line changes the simulated world or asks for the node's status; one dict answers it."""
 
+from canplug import FIRMWARE_VERSION
+
 _STATES = ("boot", "running", "fault")
 _NUMERIC = {"humidity": "humidity", "temperature": "temperature", "load": "load_w", "pf": "power_factor",
             "voltage": "voltage"}
@@ -13,7 +15,7 @@ def status(node):
             "humidity": node.dht.humidity, "temperature": node.dht.temperature,
             "volts": round(r.volts, 1) if r else None, "amps": round(r.amps, 3) if r else None,
             "watts": round(r.watts, 1) if r else None, "energy_wh": node.energy.wh,
-            "late_cycles": node.meter.late_cycles}
+            "late_cycles": node.meter.late_cycles, "firmware": "%d.%d" % FIRMWARE_VERSION}
 
 
 def apply(node, plant, line):

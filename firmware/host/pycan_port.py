@@ -11,6 +11,8 @@ from host.fake_mcp2515 import FakeMcp2515
 
 
 class PythonCanPort:
+    rx_depth = 64  # the socket buffer holds hundreds; a board with an MCP2515 holds 2 (run.py --mcp2515 has that)
+
     def __init__(self, bus, ids=None):
         self.bus = bus
         if ids:

@@ -26,6 +26,8 @@ class BridgePort:
     """The CAN seam (canplug/can_port.py) on the VM's host. `bus_off`: the controller neither sends
     nor receives (what bus-off is to the application; the MCP2515's recovery is its driver's)."""
 
+    rx_depth = 64  # the host queues every frame; the MCP2515 of a board holds 2 (canplug/can_port.py)
+
     def __init__(self):
         self.bus_off = False
         self.sent = 0
@@ -72,6 +74,7 @@ def boot(config_path, state_path, plant_json):
     # Its ADCs read tables: SimAdc's floats would fill this port's heap within one scheduler turn
     # (it collects only between calls from its host, as it cannot scan the WebAssembly stack).
     node, board = sim_node.make_node(cfg, time, config_path, state_path, json.loads(plant_json))
+    board.on_restart = vm_host.reset  # machine.reset(): the host boots the node again from its flash
     port = BridgePort()
     return True
 

@@ -11,6 +11,8 @@ from canplug.node import Node
 
 
 class RecordingPort:
+    rx_depth = 4
+
     def __init__(self):
         self.sent = []
         self.up = True
@@ -44,6 +46,7 @@ class Harness:
         self.plant = self.board.plant
         self.node = Node(self.board, self.cfg, self.config_path, self.state_path)
         self.port = RecordingPort()
+        self.node.use_port(self.port)
 
     def boot(self):
         """What app.run() does before its loops: announce, calibrate, first humidity poll."""
@@ -71,7 +74,7 @@ class Harness:
         return ok
 
     def flush(self):
-        self.node.outbox.flush(self.port)
+        self.node.flush(self.port)
 
     def command(self, opcode, token, *args):
         can_id, data = p.encode_command(self.node.node_id, opcode, token, bytes(args))

@@ -12,7 +12,7 @@ except ImportError:  # MicroPython: test/firmware/vm-node-*.test.ts run this app
     raise unittest.SkipTest("needs python-can and threads (the CPython host runner)")
 
 from canplug import protocol as p
-from host.run import Runner, parse_args
+from host.runner import Runner, parse_args
 
 FAST = ["--set", "report_period_ms=250", "--set", "dht_period_ms=1000", "--set", "measure_period_ms=100",
         "--set", "cycles_per_measurement=2"]

@@ -5,8 +5,10 @@ try:
     import subprocess
 except ImportError:  # MicroPython: no processes
     raise unittest.SkipTest("needs subprocess (host/run.py is a CPython program)")
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -76,6 +78,47 @@ class RunnerCliTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=20)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("node_id: 70", bad.stderr)
+
+
+    def test_a_pending_update_boots_on_trial_and_without_a_gateway_rolls_back_by_resetting_in_place(self):
+        flash = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, flash, True)
+        firmware = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        slot = os.path.join(flash, "fw", "a")
+        shutil.copytree(os.path.join(firmware, "canplug"), os.path.join(slot, "canplug"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        init = os.path.join(slot, "canplug", "__init__.py")
+        with open(init) as f:
+            text = f.read().replace("FIRMWARE_VERSION = (1, 0)", "FIRMWARE_VERSION = (1, 1)")
+        with open(init, "w") as f:
+            f.write(text)
+        entries = []
+        for folder, _, names in os.walk(slot):
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    data = f.read()
+                entries.append({"path": os.path.relpath(path, slot), "size": len(data),
+                                "sha256": hashlib.sha256(data).hexdigest()})
+        with open(os.path.join(slot, "manifest.json"), "w") as f:
+            json.dump({"format": 1, "version": "1.1", "files": entries}, f)
+        with open(os.path.join(flash, "slots.json"), "w") as f:
+            json.dump({"active": "", "pending": {"slot": "a", "version": "1.1", "expect": {}}}, f)
+        proc = start("--state-dir", flash, "--set", "update_confirm_s=10")
+        self.addCleanup(stop, proc)
+        pid = proc.pid
+        self.assertEqual(json.loads(proc.stdout.readline())["event"], "ready")
+        self.assertEqual(ask(proc, "status")["firmware"], "1.1", "the boot step installed the pending slot")
+        # No gateway on this bus answers: the new firmware cannot show a CAN reply, so it never confirms.
+        line = json.loads(proc.stdout.readline())
+        while line.get("event") != "reset":
+            line = json.loads(proc.stdout.readline())
+        self.assertEqual(json.loads(proc.stdout.readline())["event"], "ready", "booted again in the same process")
+        self.assertEqual(proc.pid, pid)
+        self.assertEqual(ask(proc, "status")["firmware"], "1.0", "rolled back to the firmware it had")
+        with open(os.path.join(flash, "slots.json")) as f:
+            state = json.load(f)
+        self.assertEqual((state["active"], state["last"]["result"]), ("", "rolled back"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The firmware codec against the shared vectors the gateway's codec is tested with."""
+import binascii
 import unittest
 
+from canplug import isotp
 from canplug import protocol as p
 from canplug import seed
 from tests import vector_sweep
@@ -35,6 +37,13 @@ def encode_as_node(m):
         return p.encode_heartbeat(m["node"], state, major, minor, m["uptime"])
     if kind == "discovery":
         return p.encode_discovery(m["target"])
+    if kind == "transfer" and m["direction"] == "toGateway":  # the node sends single frames and flow control
+        pdu, can_id = m["pdu"], p.TRANSFER_TO_GATEWAY + m["node"]
+        if pdu["kind"] == "single":
+            return can_id, isotp.single_frame(binascii.unhexlify(pdu["data"]))
+        if pdu["kind"] == "flow":
+            status = ("continue", "wait", "overflow").index(pdu["status"])
+            return can_id, isotp.flow_control(status, pdu["blockSize"], pdu["stMin"])
     return None
 
 

@@ -23,6 +23,7 @@ import { liveRoutes } from './routes/live.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { readingRoutes } from './routes/readings.js';
 import { eventRoutes } from './routes/events.js';
+import { firmwareRoutes } from './routes/firmware.js';
 import { safetyRoutes } from './routes/safety.js';
 import { ruleRoutes } from './routes/rules.js';
 
@@ -121,6 +122,7 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
 
   await app.register(healthRoutes, { ctx });
   await app.register(deviceRoutes, { ctx });
+  await app.register(firmwareRoutes, { ctx });
   await app.register(readingRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(safetyRoutes, { ctx });

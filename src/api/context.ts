@@ -4,6 +4,7 @@ import type { Commands } from '../gateway/commands.js';
 import type { DeviceControl } from '../gateway/control.js';
 import type { Config } from '../config/config.js';
 import type { EventBus } from '../gateway/events.js';
+import type { FirmwareUpdater } from '../gateway/firmware-updater.js';
 import type { Registry } from '../gateway/registry.js';
 import type { EnergyReader, EventLogReader, HistoryReader } from '../gateway/storage.js';
 import type { Safety } from '../gateway/safety.js';
@@ -22,6 +23,8 @@ export interface ApiContext {
   /** Writes buffered readings and events now, so a query sees them. */
   flushPending: () => void;
   rules: RulesEngine;
+  /** Firmware updates of the CAN sockets. */
+  firmware: FirmwareUpdater;
   energy: EnergyReader;
   events: EventBus;
   health: () => HealthReport;

@@ -1,7 +1,7 @@
 /** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. The gateway's errors (src/gateway/errors.ts) get their status codes here. */
 import Database from 'better-sqlite3';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BusUnavailableError, CommandTimeoutError, InvalidRequestError, RefusedError, UnavailableError } from '../gateway/errors.js';
+import { BusUnavailableError, CommandTimeoutError, InvalidRequestError, NotConfiguredError, RefusedError, UnavailableError } from '../gateway/errors.js';
 
 /** An error whose message is safe and meant for the client. */
 export class HttpError extends Error {
@@ -26,6 +26,7 @@ function statusOf(error: Error): number | undefined {
   if (error instanceof UnavailableError) return 409;
   if (error instanceof CommandTimeoutError) return 504;
   if (error instanceof BusUnavailableError) return 503;
+  if (error instanceof NotConfiguredError) return 503;
   return undefined;
 }
 
@@ -44,7 +45,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
       const where = `${error.validationContext ?? 'request'}${first.instancePath ?? ''}`.replace(/\//g, '.');
       return reply.status(400).send({ error: `${where}: ${first.message}`, statusCode: 400 });
     }
-    const friendly = error.code ? FRIENDLY[error.code] : undefined;
+    let friendly = error.code ? FRIENDLY[error.code] : undefined;
+    const limit = request.routeOptions.bodyLimit;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit && limit !== 64 * 1024) friendly = `the request body is larger than the ${Math.round(limit / 1024)} KiB this route accepts`;
     if (friendly) return reply.status(error.statusCode ?? 400).send({ error: friendly, statusCode: error.statusCode ?? 400 });
     const status = statusOf(error) ?? (error.statusCode && error.statusCode < 500 ? error.statusCode : 500);
     if (status >= 500 && statusOf(error) === undefined) {

@@ -129,6 +129,9 @@ export class LiveStream {
         const message: LiveMessage = { type: 'event', event: eventView(event) };
         for (const client of this.clients) client.send(message);
       },
+      'firmware.status': (status) => {
+        for (const client of this.clients) client.send({ type: 'firmware', status });
+      },
     });
     this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs ?? 30_000);
     this.pingTimer.unref();

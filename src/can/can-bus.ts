@@ -4,7 +4,7 @@
  * Nothing above src/can sees a raw frame.
  */
 import { EventEmitter } from 'node:events';
-import { decode, encode, encodeCommand, type Command, type Message } from './codec.js';
+import { CobBase, decode, encode, encodeCommand, type Command, type Message } from './codec.js';
 import { decodeSeed, encodeSeedRelay, type SeedReading } from './seed-codec.js';
 import type { CanFrame } from './frame.js';
 import { formatFrame } from './frame.js';
@@ -124,6 +124,11 @@ export class CanBus extends EventEmitter<CanBusEvents> {
   /** Sends a v1 command; false when the transport could not take it. */
   sendCommand(node: number, token: number, command: Command): boolean {
     return this.put(encodeCommand(node, token, command));
+  }
+
+  /** One ISO-TP frame (8 data bytes, isotp.ts) of a firmware transfer to `node`. */
+  sendTransfer(node: number, data: Buffer): boolean {
+    return this.put({ id: CobBase.transferToNode + node, data });
   }
 
   /** Asks every node (or one) to announce itself with a heartbeat. */

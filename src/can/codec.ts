@@ -3,6 +3,7 @@
  * Pure functions, no allocation beyond the result: this runs for every frame on the bus.
  */
 import type { CanFrame } from './frame.js';
+import { decodePdu, encodePdu, type IsoTpPdu } from './isotp.js';
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_NODE_ID = 63;
@@ -16,6 +17,10 @@ export const CobBase = {
   energy: 0x380,
   reply: 0x580,
   heartbeat: 0x700,
+  /** ISO-TP frames of a firmware transfer, gateway -> node; the lowest priority but one. */
+  transferToNode: 0x780,
+  /** ISO-TP frames of a firmware transfer, node -> gateway (0x7C0 + node id); the lowest priority. */
+  transferToGateway: 0x7c0,
 } as const;
 
 export interface Status {
@@ -86,7 +91,8 @@ export type Message =
     }
   | { type: 'energy'; node: number; energyWh: number; uptime: number }
   | { type: 'reply'; node: number; opcode: number; token: number; result: ReplyResultName; status: Status; detail: number }
-  | { type: 'heartbeat'; node: number; state: NodeStateName; protocol: number; firmware: string; uptime: number };
+  | { type: 'heartbeat'; node: number; state: NodeStateName; protocol: number; firmware: string; uptime: number }
+  | { type: 'transfer'; node: number; direction: 'toNode' | 'toGateway'; pdu: IsoTpPdu };
 
 export type MessageType = Message['type'];
 
@@ -123,6 +129,7 @@ function nameOf<T extends Record<string, number>>(table: T, value: number): keyo
 /** Splits an 11-bit id into function base and node id; undefined when it is not a v1 id. */
 export function splitId(id: number): { base: number; node: number } | undefined {
   if (id === CobBase.discovery) return { base: CobBase.discovery, node: 0 };
+  if ((id & 0x7c0) === CobBase.transferToGateway) return id & 0x3f ? { base: CobBase.transferToGateway, node: id & 0x3f } : undefined;
   const base = id & 0x780;
   const node = id & 0x07f;
   if (node < 1 || node > MAX_NODE_ID) return undefined;
@@ -214,6 +221,12 @@ export function decode(frame: CanFrame): DecodeResult {
           uptime: d.readUInt32LE(4),
         },
       };
+    }
+    case CobBase.transferToNode:
+    case CobBase.transferToGateway: {
+      const pdu = decodePdu(d);
+      if (!pdu.ok) return malformed(`transfer frame: ${pdu.detail}`);
+      return { ok: true, message: { type: 'transfer', node, direction: base === CobBase.transferToNode ? 'toNode' : 'toGateway', pdu: pdu.pdu } };
     }
   }
   return unknown(`id 0x${frame.id.toString(16)}`);
@@ -344,6 +357,8 @@ export function encode(message: Message): CanFrame {
       d[3] = encodeStatus(message.status);
       d.writeUInt32LE(u32(message.detail), 4);
       return { id: CobBase.reply + message.node, data: d };
+    case 'transfer':
+      return { id: (message.direction === 'toNode' ? CobBase.transferToNode : CobBase.transferToGateway) + message.node, data: encodePdu(message.pdu) };
     case 'heartbeat': {
       const [major, minor] = message.firmware.split('.').map(Number);
       d[0] = NodeState[message.state];

@@ -3,6 +3,7 @@
  * so the DBC cannot drift from the codec. `npm run dbc` rewrites the file; a test checks it is current.
  */
 import { CobBase, EventCode, MAX_NODE_ID, NodeState, Opcode, PowerOnState, RelayAction, ReplyResult } from './codec.js';
+import { FlowStatus } from './isotp.js';
 
 interface Signal {
   name: string;
@@ -137,6 +138,37 @@ export const DBC_MESSAGES: MessageDef[] = [
     ],
   },
 ];
+
+/** ISO-TP frames (src/can/isotp.ts): the frame type in the high nibble of byte 0 multiplexes the rest. */
+const transferSignals = (): Signal[] => [
+  { name: 'FrameType', start: 4, length: 4, mux: 'M', values: { 0: 'single', 1: 'first', 2: 'consecutive', 3: 'flow control' } },
+  { name: 'SingleLength', start: 0, length: 4, mux: 0, unit: 'B' },
+  { name: 'FirstLengthHigh', start: 0, length: 4, mux: 1, comment: 'length = FirstLengthHigh * 256 + FirstLengthLow; 0 and 0: a 32-bit big-endian length follows' },
+  { name: 'FirstLengthLow', start: 8, length: 8, mux: 1 },
+  { name: 'SequenceNumber', start: 0, length: 4, mux: 2, comment: '1, 2, .. 15, 0, 1, ..' },
+  { name: 'FlowStatus', start: 0, length: 4, mux: 3, values: invert(FlowStatus) },
+  { name: 'BlockSize', start: 8, length: 8, mux: 3, comment: 'consecutive frames before the next flow control; 0 = all' },
+  { name: 'STmin', start: 16, length: 8, mux: 3, comment: '0x00-0x7F ms, 0xF1-0xF9 100-900 us' },
+];
+
+DBC_MESSAGES.push(
+  {
+    base: CobBase.transferToNode,
+    name: 'TransferToNode',
+    dlc: 8,
+    sender: 'gateway',
+    comment: 'Firmware transfer, ISO 15765-2 frames gateway to node (requests, consecutive frames); padded with 0xCC',
+    signals: transferSignals(),
+  },
+  {
+    base: CobBase.transferToGateway,
+    name: 'TransferToGateway',
+    dlc: 8,
+    sender: 'node',
+    comment: 'Firmware transfer, ISO 15765-2 frames node to gateway (flow control, answers as single frames)',
+    signals: transferSignals(),
+  },
+);
 
 const DISCOVERY: MessageDef = {
   base: CobBase.discovery,

@@ -35,9 +35,9 @@ export function rangeFilters(lo: number, hi: number): CanFilter[] {
   return filters;
 }
 
-/** Every protocol v1 node -> gateway id: event, power, environment, energy, reply, heartbeat of nodes 1..63. */
+/** Every protocol v1 node -> gateway id: event, power, environment, energy, reply, heartbeat and firmware transfer of nodes 1..63. */
 export const V1_NODE_TO_GATEWAY_FILTERS: readonly CanFilter[] = Object.freeze(
-  [CobBase.event, CobBase.power, CobBase.environment, CobBase.energy, CobBase.reply, CobBase.heartbeat].flatMap(
+  [CobBase.event, CobBase.power, CobBase.environment, CobBase.energy, CobBase.reply, CobBase.heartbeat, CobBase.transferToGateway].flatMap(
     (base) => rangeFilters(base + 1, base + MAX_NODE_ID),
   ),
 );

@@ -14,7 +14,7 @@ export const EXIT = {
   failure: 1,
   /** Bad arguments or configuration: nothing was done. */
   usage: 2,
-  /** `send`: the node answered with an error (refused by an interlock, bad argument...). */
+  /** `send`: the node answered with an error (refused by an interlock, bad argument...); `firmware update`: an update was refused or failed. */
   refused: 3,
   /** `send`: the node did not answer in time. */
   timeout: 4,
@@ -25,7 +25,8 @@ Exit codes:
   0  success
   1  runtime failure (database, CAN bus, I/O; shutdown over 5 s)
   2  bad arguments or configuration (nothing was done)
-  3  send: the node refused the command (interlock, bad argument, unknown opcode, failed)
+  3  send: the node refused the command (interlock, bad argument, unknown opcode, failed);
+     firmware update: an update was refused, failed or rolled back
   4  send: the node did not answer in time`;
 
 /** An error that ends the command with a message on stderr and the given exit code. */

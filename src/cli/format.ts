@@ -1,6 +1,7 @@
 /** Human-readable lines for protocol messages (`canplug sniff`, `canplug send`). */
 import { EventCode, Opcode, type Command, type Message, type Status } from '../can/codec.js';
 import type { SeedReading } from '../can/seed-codec.js';
+import type { IsoTpPdu } from '../can/isotp.js';
 import { UNITS } from '../contracts/vocabulary.js';
 
 const EVENT_NAMES: Record<number, string> = {
@@ -54,6 +55,19 @@ export function formatCommand(command: Command): string {
 
 const pad = (text: string, width: number) => text.padEnd(width);
 
+function formatPdu(pdu: IsoTpPdu): string {
+  switch (pdu.kind) {
+    case 'single':
+      return `single ${pdu.data}`;
+    case 'first':
+      return `first of ${pdu.length} bytes ${pdu.data}`;
+    case 'consecutive':
+      return `consecutive #${pdu.seq} ${pdu.data}`;
+    case 'flow':
+      return `flow control ${pdu.status} block ${pdu.blockSize} STmin ${pdu.stMin}`;
+  }
+}
+
 /** One line per message: who, what, the values with units. */
 export function formatMessage(message: Message | SeedReading): string {
   if (message.type === 'seed') {
@@ -78,5 +92,7 @@ export function formatMessage(message: Message | SeedReading): string {
       return `${who}${pad('command', 12)} ${formatCommand(message.command)}  token ${message.token}`;
     case 'reply':
       return `${who}${pad('reply', 12)} ${opcodeName(message.opcode)}: ${message.result}  ${formatStatus(message.status)}  token ${message.token}`;
+    case 'transfer':
+      return `${who}${pad(message.direction === 'toNode' ? 'transfer >' : 'transfer <', 12)} ${formatPdu(message.pdu)}`;
   }
 }

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './common.js';
 import { addConfigCommands } from './config-check.js';
 import { addDbCommands } from './db.js';
+import { addFirmwareCommands } from './firmware.js';
 import { addRunCommand } from './run.js';
 import { addSendCommand } from './send.js';
 import { addSimCommand } from './sim.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addSniffCommand(program);
   addSendCommand(program);
   addDbCommands(program);
+  addFirmwareCommands(program);
   addConfigCommands(program);
   addTokenCommands(program);
   return program;

@@ -166,6 +166,18 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    firmware: Type.Object(
+      {
+        bundle: Type.String({ default: '', description: 'the bundle updates install (canplug firmware build writes it); empty: firmware-bundle.json beside the database' }),
+        key: Type.String({ default: '', description: 'Ed25519 key that signs bundles (PEM, made by canplug firmware build); empty: firmware-key.pem beside the database' }),
+        bus_share: Type.Number({ minimum: 0.05, maximum: 1, default: 0.5, description: 'share of the CAN bus a transfer may take; its frames also have the lowest priority ids' }),
+        parallel: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'sockets updated at once; one at a time, a bad release cannot take the whole bus down' }),
+        answer_timeout_ms: Type.Integer({ minimum: 500, maximum: 120000, default: 30000, description: "the node's answer after a request's last frame (checking the signature takes seconds on an ESP32)" }),
+        flow_timeout_ms: Type.Integer({ minimum: 100, maximum: 10000, default: 1000, description: "the node's flow control after a block of frames (ISO 15765-2 N_Bs)" }),
+        confirm_timeout_s: Type.Integer({ minimum: 10, maximum: 3600, default: 180, description: 'after the commit: the node reboots and the new firmware confirms itself within this' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

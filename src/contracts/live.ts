@@ -4,6 +4,7 @@
  */
 import type { DeviceView } from './device.js';
 import type { EventEntry } from './event-entry.js';
+import type { FirmwareStatus } from './firmware.js';
 
 /**
  * What a connection's credentials allow: `read` without a token (when `http.read_protection` is
@@ -17,6 +18,8 @@ export type LiveMessage =
   | { type: 'device'; device: DeviceView }
   | { type: 'device.removed'; key: string; name: string }
   | { type: 'event'; event: EventEntry }
+  /** A firmware update moved on (at most 4 per second while it transfers), as GET /api/devices/:id/firmware's `update`. */
+  | { type: 'firmware'; status: FirmwareStatus }
   | { type: 'error'; error: string };
 
 /** Close codes the dashboard understands (4000-4999 are the application's). */

@@ -47,6 +47,7 @@ export const EVENT_TYPES = [
   'reboot',
   'node-event',
   'rule',
+  'firmware',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -31,6 +31,7 @@ import { monotonicMs } from '../gateway/clock.js';
 import { Commands } from '../gateway/commands.js';
 import { DeviceControl } from '../gateway/control.js';
 import { EventBus } from '../gateway/events.js';
+import { FirmwareUpdater } from '../gateway/firmware-updater.js';
 import type { Feature } from '../gateway/feature.js';
 import { Registry } from '../gateway/registry.js';
 import { RulesEngine } from '../gateway/rules.js';
@@ -39,6 +40,7 @@ import { BridgeApi } from '../mqtt/bridge-api.js';
 import type { MqttConnection } from '../mqtt/connection.js';
 import { DeviceTopics } from '../mqtt/device-topics.js';
 import { Discovery } from '../mqtt/discovery.js';
+import { FirmwareEntity } from '../mqtt/firmware-entity.js';
 import type { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { startGatewayMqtt } from '../mqtt/gateway-mqtt.js';
 import { loadNamespace, Namespace } from '../mqtt/namespace.js';
@@ -96,6 +98,7 @@ export class Gateway {
   private discovery: Discovery | undefined;
   private wifi!: WifiPlugs;
   private rules!: RulesEngine;
+  private firmware!: FirmwareUpdater;
   private bridge!: BridgeApi;
   private tokens: TokenStore | undefined;
   private http: HttpServer | undefined;
@@ -311,6 +314,8 @@ export class Gateway {
     await this.startFeature('wifi-plugs', this.wifi);
     this.rules = new RulesEngine({ store: new SqliteRulesStore(this.db), registry, control, events, mqtt: connection, baseTopic, log: this.child('rules') });
     await this.startFeature('rules', this.rules);
+    this.firmware = new FirmwareUpdater({ bus: this.can, commands: this.commands, registry, control, events, config: c, log: this.child('firmware') });
+    await this.startFeature('firmware-updates', this.firmware);
     this.bridge = new BridgeApi({
       connection,
       events,
@@ -344,6 +349,7 @@ export class Gateway {
         safety: this.safety,
         flushPending: () => this.writer.flush(),
         rules: this.rules,
+        firmware: this.firmware,
         energy: new EnergyHistory(this.db),
         events: this.events,
         health: () => this.health(),
@@ -380,6 +386,9 @@ export class Gateway {
         log: this.child('discovery'),
       });
       await this.startFeature('mqtt-discovery', this.discovery);
+      const { discovery } = this;
+      const entity = { connection, events, registry, updater: this.firmware, baseTopic, prefix: c.mqtt.discovery_prefix, ...(previousPrefix !== '' ? { previousPrefix } : {}), version: VERSION };
+      await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d.key), log: this.child('discovery') }));
     }
     const namespace = new Namespace({ store, connection, registry, baseTopic, discoveryPrefix: c.mqtt.discovery_prefix, log: this.child('mqtt') });
     await this.startFeature('mqtt-namespace', namespace);

@@ -32,7 +32,7 @@ interface NodeTracking {
   identity: IdentityCheck;
 }
 
-type NodeMessage = Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' }>;
+type NodeMessage = Exclude<Message, { type: 'discovery' | 'command' | 'heartbeat' | 'transfer' }>;
 
 /** A node not yet announced is asked to announce itself at most this often. */
 const ASK_EVERY_MS = 5000;
@@ -74,6 +74,12 @@ export class CanNodes {
   handle(message: Message, now = Date.now()): void {
     if (message.type === 'discovery' || message.type === 'command') return;
     if (message.type === 'heartbeat') return this.heartbeat(message, now);
+    // Firmware transfer frames are the updater's (firmware-updater.ts), not device state; one from a
+    // node not announced yet still asks it to announce itself.
+    if (message.type === 'transfer') {
+      if (message.direction !== 'toNode' && !this.deps.registry.canNode(message.node)) this.askToAnnounce(message.node);
+      return;
+    }
     const device = this.deps.registry.canNode(message.node);
     if (!device) return this.askToAnnounce(message.node);
     const t = this.track(device);

@@ -24,3 +24,5 @@ export class UnavailableError extends Error {}
 export class CommandTimeoutError extends Error {}
 /** The command could not be put on the bus (REST 503). */
 export class BusUnavailableError extends Error {}
+/** The gateway lacks what the request needs, e.g. no firmware bundle has been built yet (REST 503). */
+export class NotConfiguredError extends Error {}

@@ -5,6 +5,7 @@
  * owner adds is removed by its stop(). What must run before any listener (the safety check) is
  * not a listener: Registry.firstStage.
  */
+import type { FirmwareStatus } from '../contracts/firmware.js';
 import type { EventType, Origin } from '../contracts/vocabulary.js';
 import type { Logger } from '../log.js';
 import type { Device, Reading } from './device.js';
@@ -32,6 +33,8 @@ export interface GatewayEvents {
   /** A measurement (after the safety check, Registry.firstStage): stored, fed to the rules. */
   reading: [Reading];
   log: [LogEvent];
+  /** A firmware update started, moved on or ended (src/gateway/firmware-updater.ts). */
+  'firmware.status': [FirmwareStatus];
 }
 
 export type EventName = keyof GatewayEvents;

@@ -132,7 +132,8 @@ async function retainedGatewayId(connection: MqttConnection, base: string): Prom
 /** The retained topics a base topic no longer in use still holds for these device names. */
 export function leftoverTopics(oldBase: string, names: string[]): string[] {
   return [
-    ...names.flatMap((name) => [`${oldBase}/${name}`, `${oldBase}/${name}/availability`]),
+    // The device's state, its availability and its firmware update entity's state (firmware-entity.ts).
+    ...names.flatMap((name) => [`${oldBase}/${name}`, `${oldBase}/${name}/availability`, `${oldBase}/${name}/firmware`]),
     `${oldBase}/bridge/devices`,
     `${oldBase}/bridge/health`,
     `${oldBase}/bridge/info`,

@@ -90,6 +90,15 @@ test('the DBC decodes every test vector to the same values as the codec', () => 
       case 'discovery':
         assert.equal(s.TargetNode, m.target, v.name);
         break;
+      case 'transfer': {
+        const kinds = ['single', 'first', 'consecutive', 'flow'];
+        assert.equal(kinds[s.FrameType], m.pdu.kind, v.name);
+        if (m.pdu.kind === 'single') assert.equal(s.SingleLength * 2, m.pdu.data.length, v.name);
+        if (m.pdu.kind === 'first' && m.pdu.length <= 4095) assert.equal(s.FirstLengthHigh * 256 + s.FirstLengthLow, m.pdu.length, v.name);
+        if (m.pdu.kind === 'consecutive') assert.equal(s.SequenceNumber, m.pdu.seq, v.name);
+        if (m.pdu.kind === 'flow') assert.deepEqual([s.BlockSize, s.STmin], [m.pdu.blockSize, m.pdu.stMin], v.name);
+        break;
+      }
     }
   }
 });

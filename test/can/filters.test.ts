@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CobBase, splitId } from '../../src/can/codec.js';
 import { SEED_FILTERS, V1_NODE_TO_GATEWAY_FILTERS, filtersForProtocol, matchesFilters, rangeFilters } from '../../src/can/filters.js';
 
-const NODE_TO_GATEWAY = new Set<number>([CobBase.event, CobBase.power, CobBase.environment, CobBase.energy, CobBase.reply, CobBase.heartbeat]);
+const NODE_TO_GATEWAY = new Set<number>([CobBase.event, CobBase.power, CobBase.environment, CobBase.energy, CobBase.reply, CobBase.heartbeat, CobBase.transferToGateway]);
 
 test('v1 filters pass exactly the node -> gateway ids of nodes 1..63, over all 2048 ids', () => {
   const passed: number[] = [];
@@ -13,9 +13,9 @@ test('v1 filters pass exactly the node -> gateway ids of nodes 1..63, over all 2
     assert.equal(matchesFilters(id, V1_NODE_TO_GATEWAY_FILTERS), wanted, `id 0x${id.toString(16)}`);
     if (wanted) passed.push(id);
   }
-  assert.equal(passed.length, 6 * 63);
-  // 1, 2-3, 4-7, 8-15, 16-31, 32-63 per function code: the kernel walks 36 filters, not 378 ids.
-  assert.equal(V1_NODE_TO_GATEWAY_FILTERS.length, 36);
+  assert.equal(passed.length, 7 * 63);
+  // 1, 2-3, 4-7, 8-15, 16-31, 32-63 per function code: the kernel walks 42 filters, not 441 ids.
+  assert.equal(V1_NODE_TO_GATEWAY_FILTERS.length, 42);
 });
 
 test('seed filters pass exactly 0x001..0x004', () => {

@@ -42,14 +42,14 @@ test('sniff shows frames that are not protocol frames, with the reason; filters 
   t.after(() => other.stop());
   const { out, text } = capture();
   const session = await sniff(new SimTransport(bus), out, { protocol: 'v1', count: 3, json: true });
-  other.send({ id: 0x7ff, data: Buffer.from([1, 2]) });
+  other.send({ id: 0x123, data: Buffer.from([1, 2]) }); // outside the scheme (0x7FF is node 63's transfer id since firmware updates)
   other.send({ id: 0x185, data: Buffer.from([1, 2, 3]) });
   other.send(encode({ type: 'energy', node: 5, energyWh: 1234, uptime: 60 }));
   const summary = await session.done;
   assert.deepEqual(summary, { shown: 3, unknown: 1, malformed: 1, busErrors: 0 });
   const records = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(records[0].error, 'unknown');
-  assert.equal(records[0].frame, '7FF#0102');
+  assert.equal(records[0].frame, '123#0102');
   assert.equal(records[1].error, 'malformed');
   assert.match(String(records[1].detail), /DLC 3, expected 8/);
   assert.equal(records[2].type, 'energy');

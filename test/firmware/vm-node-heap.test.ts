@@ -6,6 +6,7 @@
 // with 16 KB to spare, and the figures are reported. Figures: firmware/README.md, "Memory".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decode, type Message } from '../../src/can/codec.js';
 import { hostFiles, MicroPythonVm } from '../helpers/micropython-vm.js';
@@ -18,7 +19,9 @@ const NODE = 5;
 test(`96 KB heap: ${MINUTES} simulated minutes of the firmware on the MicroPython VM without running out`, { timeout: 600_000 }, async (t) => {
   // What the device modules alone hold once imported from source.
   const firmware = (dir: string) => hostFiles(fileURLToPath(new URL(`../../firmware/${dir}`, import.meta.url)), `/flash/${dir}`);
-  const bare = await MicroPythonVm.boot({ heapBytes: HEAP, files: { ...firmware('canplug'), ...firmware('host') }, cwd: '/flash' });
+  // boot_slots.py sits beside main.py on the flash; the node reads the update state from it
+  const bootStep = { '/flash/boot_slots.py': readFileSync(new URL('../../firmware/boot_slots.py', import.meta.url)) };
+  const bare = await MicroPythonVm.boot({ heapBytes: HEAP, files: { ...firmware('canplug'), ...firmware('host'), ...bootStep }, cwd: '/flash' });
   // This port collects only when a call returns to JavaScript: collect in one call, read in the next.
   await bare.exec('import gc\ndef alloc():\n    return gc.mem_alloc()\ngc.collect()');
   const base = (await bare.call('alloc')) as number;

@@ -48,6 +48,7 @@ const PLATFORM_KEYS: Record<string, string[]> = {
   sensor: ['unit_of_measurement', 'state_class', 'suggested_display_precision', 'expire_after', 'force_update', 'last_reset_value_template', 'options'],
   binary_sensor: ['payload_on', 'payload_off', 'expire_after', 'force_update', 'off_delay'],
   switch: ['command_topic', 'command_template', 'payload_on', 'payload_off', 'state_on', 'state_off', 'optimistic', 'retain'],
+  update: ['command_topic', 'payload_install', 'latest_version_topic', 'latest_version_template', 'release_summary', 'release_url', 'title', 'retain', 'display_precision'],
 };
 /** Sensor device classes used here and the units HA accepts for them. */
 const SENSOR_UNITS: Record<string, string[]> = {
@@ -94,7 +95,7 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
   const deviceIds = new Set(entities.flatMap((e) => ((e.config.device as { identifiers?: string[] })?.identifiers ?? [])));
   for (const { topic, component, config: c } of entities) {
     const say = (what: string) => problems.push(`${topic}: ${what}`);
-    if (!/^[^/]+\/(sensor|binary_sensor|switch|event)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\/config$/.test(topic)) say('topic is not <prefix>/<component>/<node_id>/<object_id>/config');
+    if (!/^[^/]+\/(sensor|binary_sensor|switch|event|update)\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+\/config$/.test(topic)) say('topic is not <prefix>/<component>/<node_id>/<object_id>/config');
     const allowed = [...COMMON_KEYS, ...(PLATFORM_KEYS[component] ?? [])];
     for (const key of Object.keys(c)) if (!allowed.includes(key)) say(`key "${key}" is not accepted by the ${component} platform`);
     if (!('name' in c)) say('no name (null for the main feature)');
@@ -146,6 +147,10 @@ export function haProblems(topics: Map<string, string>, prefix = 'homeassistant'
     if (component === 'switch') {
       if (dc !== undefined && !SWITCH_CLASSES.includes(dc)) say(`switch device_class ${dc}`);
       if (typeof c.command_topic !== 'string') say('switch without command_topic');
+    }
+    if (component === 'update') {
+      if (dc !== undefined && dc !== 'firmware') say(`update device_class ${dc}`);
+      if (c.command_topic !== undefined && typeof c.payload_install !== 'string') say('update with a command_topic but no payload_install');
     }
   }
   return problems;

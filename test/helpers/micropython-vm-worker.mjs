@@ -3,7 +3,7 @@
 //
 // The worker gives the VM its host: an in-memory filesystem filled from workerData.files, stdout and
 // stderr as lines, and a module `vm_host` the Python side imports for the CAN bridge
-// (can_send / can_recv) and to report a reboot. With workerData.clock === 'virtual', Date.now and
+// (can_send / can_recv) and to report a reboot or a reset, each with its flash as it is at that moment. With workerData.clock === 'virtual', Date.now and
 // setTimeout in this worker (the port's only clock and scheduler) run on virtual time that moves only
 // when the driver calls advance(ms), so simulated minutes take seconds.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -67,7 +67,9 @@ mp.registerJsModule('vm_host', {
     return f ? [f.id, f.data, f.ext ? 1 : 0, f.rtr ? 1 : 0] : null;
   },
   /** main.py's last resort ran: the node would reset the board now. */
-  reboot: (reason) => post({ type: 'reboot', reason: String(reason) }),
+  reboot: (reason) => post({ type: 'reboot', reason: String(reason), flash: readTree(cwd || '/') }),
+  /** machine.reset(): the firmware resets itself (after an update, or to roll one back). */
+  reset: () => post({ type: 'reset', flash: readTree(cwd || '/') }),
 });
 mp.runPython(`import os, sys\nos.chdir(${JSON.stringify(cwd || '/')})\nsys.path.insert(0, "")
 def _mem_info():

@@ -31,7 +31,9 @@ export interface MicroPythonVmEvents {
   /** A frame the node put on its CAN port. */
   frame: [CanFrame];
   /** The firmware's last resort ran (an exception escaped the application): it asked for a reset. */
-  reboot: [reason: string];
+  reboot: [reason: string, flash: Record<string, Uint8Array>];
+  /** The firmware reset the board itself (machine.reset()); `flash` is its file system at that moment. */
+  reset: [flash: Record<string, Uint8Array>];
   /** The worker ended (kill(), or a crash of the VM itself). */
   exit: [code: number];
 }
@@ -110,7 +112,9 @@ export class MicroPythonVm extends EventEmitter<MicroPythonVmEvents> {
       const f = m.frame as { id: number; data: string };
       this.emit('frame', { id: f.id, data: Buffer.from(f.data, 'hex') });
     } else if (m.type === 'reboot') {
-      this.emit('reboot', m.reason as string);
+      this.emit('reboot', m.reason as string, m.flash as Record<string, Uint8Array>);
+    } else if (m.type === 'reset') {
+      this.emit('reset', m.flash as Record<string, Uint8Array>);
     } else if (m.type === 'reply') {
       const settle = this.pending.get(m.id as number);
       this.pending.delete(m.id as number);

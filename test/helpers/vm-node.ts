@@ -5,6 +5,7 @@
  * read flash(), and boot() again from it. bridgeToTransport() joins its CAN port to a gateway transport:
  * the simulated bus on the host, vcan0 in the user-mode-linux guest.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CanFrame } from '../../src/can/frame.js';
 import type { Transport } from '../../src/can/transport.js';
@@ -24,6 +25,8 @@ export interface VmNodeOptions {
   clock?: 'real' | 'virtual';
   /** A previous node's flash (VmNode.flash()): boot from it instead of a fresh one. */
   flash?: Record<string, Uint8Array>;
+  /** More files for a fresh flash, by VM path (e.g. /flash/update_key.pub). */
+  files?: Record<string, string | Uint8Array>;
 }
 
 export interface HeapFigures {
@@ -31,6 +34,16 @@ export interface HeapFigures {
   alloc: number;
   /** The largest gc.mem_alloc() the CAN poll saw (every 10 ms), garbage not yet collected included. */
   peak_alloc: number;
+}
+
+/** The firmware on the flash did not start; `flash` is the flash as it was (the boot step may have written it). */
+export class FirmwareStartError extends Error {
+  constructor(
+    message: string,
+    readonly flash: Record<string, Uint8Array>,
+  ) {
+    super(message);
+  }
 }
 
 export class VmNode {
@@ -46,19 +59,27 @@ export class VmNode {
     const files: Record<string, string | Uint8Array> = options.flash
       ? { ...options.flash }
       : { ...hostFiles(`${FIRMWARE}/canplug`, '/flash/canplug', (f) => f.endsWith('.py')) };
+    if (!options.flash) Object.assign(files, options.files);
     Object.assign(files, hostFiles(`${FIRMWARE}/host`, '/flash/host', (f) => GLUE.includes(f)));
+    // main.py's boot step picks the firmware slot (a fresh flash: the firmware at the root); it is never updated.
+    files['/flash/boot_slots.py'] = readFileSync(`${FIRMWARE}/boot_slots.py`);
     if (options.config) files['/flash/config.json'] = JSON.stringify(options.config);
     const vm = await MicroPythonVm.boot({ heapBytes: options.heapBytes ?? 1 << 20, files, cwd: '/flash', clock: options.clock });
     const node = new VmNode(vm);
-    await vm.exec('from host import vm_node\nfrom host.vm_node import collect, command, heap, refresh_tables, sampling_allocations');
-    await vm.exec(`started = vm_node.boot("/flash/config.json", "/flash/state.json", ${JSON.stringify(JSON.stringify(options.plant ?? {}))})`);
-    await vm.exec('def is_started():\n    return started');
-    if (!(await vm.call('is_started'))) {
+    await vm.exec('import sys, boot_slots\nslot, trial = boot_slots.select("/flash")\nif slot:\n    sys.path.insert(0, boot_slots.slot_dir("/flash", slot))');
+    try {
+      await vm.exec('from host import vm_node\nfrom host.vm_node import collect, command, heap, refresh_tables, sampling_allocations');
+      await vm.exec(`started = vm_node.boot("/flash/config.json", "/flash/state.json", ${JSON.stringify(JSON.stringify(options.plant ?? {}))})`);
+      await vm.exec('def is_started():\n    return started');
+      if (!(await vm.call('is_started'))) throw new Error('see its output');
+      await node.refreshTables();
+      await vm.exec('vm_node.start()');
+    } catch (error) {
+      // What main.py does next on the board is a reset; whoever boots it again needs its flash as it is.
+      const flash = await vm.readTree('/flash');
       await vm.kill();
-      throw new Error(`the firmware did not start:\n${vm.lines.join('\n')}`);
+      throw new FirmwareStartError(`the firmware did not start (${(error as Error).message}):\n${vm.lines.join('\n')}`, flash);
     }
-    await node.refreshTables();
-    await vm.exec('vm_node.start()');
     return node;
   }
 

@@ -24,7 +24,7 @@ test('Mosquitto with a password file: the gateway logs in with its user, HA with
   t.after(() => tg.stop());
   const ha = await haView(mosquitto.url, undefined, { username: 'homeassistant', password: 'ha-secret' });
   t.after(() => ha.close());
-  await waitFor(() => ha.topics.get('canplug/bridge/state') === 'online' && discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'HA sees the gateway');
+  await waitFor(() => ha.topics.get('canplug/bridge/state') === 'online' && discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2, 5000, 'HA sees the gateway');
   assert.equal(tg.gateway.health().status, 'ok');
   assert.ok(!JSON.stringify(tg.gateway.health()).includes('gw-secret'), 'health hides the password');
 });
@@ -44,7 +44,7 @@ test('Mosquitto over TLS with client certificates: the gateway connects with CA,
   const tls = { ca: readFileSync(certs.caFile), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) };
   const ha = await haView(mosquitto.url, undefined, tls);
   t.after(() => ha.close());
-  await waitFor(() => ha.topics.get('canplug/socket-1/availability') === 'online' && discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'HA sees the sockets over TLS');
+  await waitFor(() => ha.topics.get('canplug/socket-1/availability') === 'online' && discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2, 5000, 'HA sees the sockets over TLS');
   await ha.client.publishAsync('canplug/socket-1/set', 'OFF');
   await waitFor(() => !tg.gateway.parts.sim.sockets[0].relay, 2000, 'switched over TLS');
 

@@ -36,7 +36,7 @@ test('the broker restarted mid-run: no SQLite reading lost while it is away, eve
   );
 
   const ha = await haView(mosquitto.url);
-  const expectedConfigs = NODES.length * 14 + 2;
+  const expectedConfigs = NODES.length * (14 + 1) + 2; // + each socket's firmware update entity, + the bridge's two
   await waitFor(
     () =>
       discoveredEntities(ha.topics).length === expectedConfigs &&

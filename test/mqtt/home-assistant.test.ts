@@ -37,7 +37,7 @@ for (const broker of ['embedded aedes', 'Mosquitto'] as const) {
     const ha = await haView(gateway.mqttUrl());
     t.after(() => ha.close());
 
-    const expectedConfigs = NODES.length * SOCKET_ENTITIES.length + 2; // + the bridge's two
+    const expectedConfigs = NODES.length * (SOCKET_ENTITIES.length + 1) + 2; // + each socket's firmware update entity (firmware-entity.ts), + the bridge's two
     await waitFor(
       () =>
         discoveredEntities(ha.topics).length === expectedConfigs &&

@@ -25,7 +25,7 @@ test('deploy/mosquitto example: the gateway and Home Assistant work through its 
   t.after(() => tg.stop());
   const ha = await haView(mosquitto.url, undefined, { username: 'homeassistant', password: 'ha-pass' });
   t.after(() => ha.close());
-  await waitFor(() => discoveredEntities(ha.topics).length === 2 * 14 + 2 && ha.topics.get('canplug/socket-2/availability') === 'online', 5000, 'HA sees everything');
+  await waitFor(() => discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2 && ha.topics.get('canplug/socket-2/availability') === 'online', 5000, 'HA sees everything');
   await waitFor(() => haProblems(ha.topics).length === 0, 3000).catch(() => assert.deepEqual(haProblems(ha.topics), []));
 
   // HA's birth message gets through to the gateway, and its commands too.

@@ -34,7 +34,7 @@ test('a restart with another base topic moves the HA entities (same unique_ids) 
   t.after(() => ha.close());
 
   const first = await runGateway(dir, { mqtt: { url: mosquitto.url } });
-  await waitFor(() => discoveredEntities(ha.topics).length === 2 * 14 + 2 && ha.topics.get('canplug/socket-2/availability') === 'online', 5000, 'discovered under canplug');
+  await waitFor(() => discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2 && ha.topics.get('canplug/socket-2/availability') === 'online', 5000, 'discovered under canplug');
   const before = discoveredEntities(ha.topics).map((e) => [e.topic, e.config.unique_id]);
   await first.stop();
 
@@ -80,7 +80,7 @@ test('a restart with another discovery prefix clears the configs under the old o
   const first = await runGateway(dir, { mqtt: { url: mosquitto.url } });
   const old = await waitFor(async () => {
     const now = await retainedNow(mosquitto.url, ['homeassistant/#']);
-    return discoveredEntities(now).length === 2 * 14 + 2 && now;
+    return discoveredEntities(now).length === 2 * (14 + 1) + 2 && now;
   }, 5000, 'discovered under homeassistant/');
   await first.stop();
 
@@ -101,7 +101,7 @@ test('a second gateway on the same base topic stays off MQTT with the reason; th
   t.after(() => first.stop());
   const ha = await haView(mosquitto.url);
   t.after(() => ha.close());
-  await waitFor(() => discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'the first gateway discovered');
+  await waitFor(() => discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2, 5000, 'the first gateway discovered');
   const marks = ha.log.length;
 
   const second = await startGateway({ mqtt: { url: mosquitto.url }, can: { sim: { nodes: [1, 2, 3] } } });
@@ -134,7 +134,7 @@ test('a bridge state left online by a dead session does not stop the gateway; a 
   const tg = await startGateway({ mqtt: { url: mosquitto.url } });
   t.after(() => tg.stop());
   assert.equal(tg.gateway.parts.mqtt.connected, true, 'nobody answered on the base topic: online');
-  await waitFor(() => discoveredEntities(ha.topics).length === 2 * 14 + 2, 5000, 'discovered');
+  await waitFor(() => discoveredEntities(ha.topics).length === 2 * (14 + 1) + 2, 5000, 'discovered');
 
   // The dead session's will arrives at last (about 1.5 keepalives later): the gateway says online again at once.
   const mark = ha.log.length;

@@ -62,7 +62,7 @@ test('legacy seed frames from cansend arrive and decode to voltage, current, pow
 
 test('kernel filters keep other ids away from the process entirely', async () => {
   const others = ['123#00', '601#4000100000000000', '180#FD080802AC040107', '740#0101020100000000', '201#0101000000000000',
-    '000#0100', '00000181#FD080802AC040107', '181#R', '7FF#FFFFFFFFFFFFFFFF', '001#0000000000000000'];
+    '000#0100', '00000181#FD080802AC040107', '181#R', '7C0#FFFFFFFFFFFFFFFF', '001#0000000000000000'];
   const before = kernelFilterMatches();
   const { transport, got } = await sendThrough([...others, '181#FD080802AC040107', ...others], '701#0101020164000000');
   assert.deepEqual(got.map(formatFrame), ['181#FD080802AC040107']);

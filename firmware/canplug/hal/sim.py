@@ -2,6 +2,7 @@
 # as the ADC sees them, and a DHT. Fakes stop at the hardware edge: the application reads ADC
 # counts, drives GPIO levels and calls dht.measure() exactly as on the ESP32.
 import math
+import os
 from array import array
 
 from canplug.hal.clocks import ticks_diff
@@ -210,8 +211,11 @@ class SimBoard:
     VirtualClock: the sampler's code is unchanged, but a busy or preempted host (or a slow
     emulated guest) can no longer smear its sampling slots."""
 
-    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, sample_clock=None, **plant_kw):
+    def __init__(self, cfg, clock, conversion_us=0, reset_cause=1, sample_clock=None, flash_bytes=None, **plant_kw):
         self.clock = clock
+        self.flash_bytes = flash_bytes  # a flash this size instead of the host's free space (update tests)
+        self.restarts = 0
+        self.on_restart = None  # what a reset does here (host/run.py and host/vm_node.py set it)
         self.sample_clock = sample_clock or clock
         self.relay_pin = SimPin()
         self.led_pin = SimPin()
@@ -220,3 +224,26 @@ class SimBoard:
         self.adc_voltage, self.adc_current = make_adcs(self.plant, cfg, conversion_us)
         self.dht = SimDht(self.plant, cfg["dht_type"])
         self.reset_cause = reset_cause
+
+    def restart(self):
+        """machine.reset() on the board; here the runner decides (it returns, unlike the board's)."""
+        self.restarts += 1
+        if self.on_restart is not None:
+            self.on_restart()
+
+    def flash_free(self, root):
+        if self.flash_bytes is None:
+            st = os.statvfs(root)
+            return st[1] * st[4]
+        return max(0, self.flash_bytes - _used(root))
+
+
+def _used(path):
+    """Bytes in whole 4 KiB blocks under `path`, as LittleFS would count them."""
+    try:
+        mode, size = os.stat(path)[0], os.stat(path)[6]
+    except OSError:
+        return 0
+    if mode & 0x4000:
+        return sum(_used(path + "/" + name) for name in os.listdir(path))
+    return (size + 4095) // 4096 * 4096
