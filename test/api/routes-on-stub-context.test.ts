@@ -49,6 +49,7 @@ async function stubApi(t: TestContext, health: () => HealthReport = () => health
     live: new LiveStream({ events, registry, log: silentLogger }),
     version: '0.0.0-test',
     commands: absent('commands'),
+    firmware: absent('firmware'),
     history: absent('history'),
     eventLog: absent('eventLog'),
     safety: absent('safety'),

@@ -10,7 +10,7 @@ import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { buildBundle, type Bundle } from '../../src/gateway/firmware-bundle.js';
 import type { FirmwareStage } from '../../src/contracts/firmware.js';
 import { bundleOf, firmwareWithVersion, newKey } from '../helpers/firmware-bundles.js';
-import { GENEROUS_MS, updateRig, type RigOptions, type UpdateRig } from '../helpers/firmware-update-rig.js';
+import { GENEROUS_MS, updateRig, type UpdateRig } from '../helpers/firmware-update-rig.js';
 import { waitFor } from '../helpers/gateway.js';
 
 /** Starts an update from REST and waits for its end; the node must then run `expected` and be online. */
