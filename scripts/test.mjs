@@ -50,7 +50,7 @@ const files = findTests('test')
 // by the last known duration of each file (test-artifacts/test-durations.json, kept across runs),
 // and where none is known yet (a fresh clone, CI) the suites known to be long start first (the guests first).
 const DURATIONS_FILE = join(dirname(FIGURES_FILE), 'test-durations.json');
-const LONG_FIRST = ['test/can/socketcan-in-guest', 'test/db/power-cut-in-guest', 'test/deploy/', 'test/browser/', 'test/firmware/'];
+const LONG_FIRST = ['test/can/socketcan-in-guest', 'test/firmware/firmware-update-in-guest', 'test/db/power-cut-in-guest', 'test/deploy/', 'test/browser/', 'test/firmware/'];
 const known = existsSync(DURATIONS_FILE) ? JSON.parse(readFileSync(DURATIONS_FILE, 'utf8')) : {};
 const hinted = (f) => LONG_FIRST.findIndex((p) => f.startsWith(p));
 const rank = (f) => known[f] ?? (hinted(f) >= 0 ? Number.MAX_SAFE_INTEGER - hinted(f) : 0);
