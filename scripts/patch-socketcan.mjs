@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// npm postinstall: applies patches/socketcan+4.0.7.patch (receive queue size and the kernel's drop
-// count, SO_RXQ_OVFL) with patch-package, then rebuilds the addon when the built one lacks it.
+// npm postinstall: applies patches/socketcan+4.0.7.patch (receive queue size, the kernel's drop
+// count SO_RXQ_OVFL, channels usable from worker threads) with patch-package, then rebuilds the addon
+// when the built one lacks it or carries an older level of it.
 // socketcan is an optional dependency: when npm skipped it, or its native build fails here, the
 // install goes on and the SocketCAN transport says at start what is missing.
 import { spawnSync } from 'node:child_process';
@@ -26,9 +27,12 @@ if (run(process.execPath, [require.resolve('patch-package/index.js')], root) !==
   process.exit(1);
 }
 
-/** Whether the built addon has the patch's methods: asked in a child, so nothing stays loaded here. */
+/** The patch level src/can/socketcan-transport.ts requires (SOCKETCAN_PATCH_LEVEL). */
+const PATCH_LEVEL = 3;
+
+/** Whether the built addon carries this level of the patch: asked in a child, so nothing stays loaded here. */
 function builtWithPatch() {
-  const probe = "const c = require('./build/Release/can.node'); process.exit(typeof c.RawChannel.prototype.getDropCount === 'function' ? 0 : 1)";
+  const probe = `const c = require('./build/Release/can.node'); process.exit((c.canplugPatch ?? 0) >= ${PATCH_LEVEL} ? 0 : 1)`;
   return spawnSync(process.execPath, ['-e', probe], { cwd: addonDir, stdio: 'ignore' }).status === 0;
 }
 

@@ -1,6 +1,5 @@
 /** Builds the configured transport. Only src/can knows which transports exist. */
 import type { Logger } from '../log.js';
-import { loadFfiRawChannels } from './ffi-raw-channel.js';
 import { filtersForProtocol } from './filters.js';
 import { SimTransport, VirtualBus } from './sim-transport.js';
 import { SocketCanTransport } from './socketcan-transport.js';
@@ -16,8 +15,7 @@ export interface TransportConfig {
 
 /**
  * `gateway`: the kernel filters what the process wakes for, only the ids the gateway decodes.
- * `safety`: the safety worker's own socket (ids it checks), opened through libc so that it serves a
- * worker thread (ffi-raw-channel.ts).
+ * `safety`: the safety worker's own socket (the ids it checks), in the worker thread that opens it.
  * `monitor`: every frame (simulated nodes, which take commands, and `canplug sniff`).
  */
 export type TransportRole = 'gateway' | 'safety' | 'monitor';
@@ -34,6 +32,5 @@ export async function createTransport(
     interface: config.interface,
     bitrate: config.bitrate,
     filters: role === 'monitor' ? undefined : filtersForProtocol(config.protocol, role),
-    ...(role === 'safety' ? { loadAddon: () => loadFfiRawChannels(config.interface) } : {}),
   });
 }

@@ -37,9 +37,9 @@ export interface RawChannel {
   setRxFilters(filters: { id: number; mask: number; invert?: boolean }[]): void;
   setErrorFilters(mask: number): void;
   /** Sizes the kernel's receive queue (canplug's patch of the addon, patches/socketcan+4.0.7.patch). */
-  setReceiveBuffer?(bytes: number): ReceiveBufferResult;
+  setReceiveBuffer(bytes: number): ReceiveBufferResult;
   /** The kernel's count of frames dropped on a full receive queue (SO_MEMINFO, else as of the last frame read: SO_RXQ_OVFL; the patch). */
-  getDropCount?(): number;
+  getDropCount(): number;
 }
 export interface SocketCanAddon {
   createRawChannelWithOptions(name: string, options: { timestamps?: boolean; non_block_send?: boolean }): RawChannel;
@@ -74,39 +74,53 @@ export interface SocketCanStats extends TransportStats {
   downReason?: string;
 }
 
-/** Loads the optional addon; the error names the package and the interface it was needed for. */
+/** The build of patches/socketcan+4.0.7.patch the transport needs: 2 = channels usable from worker threads, 3 = a GC-freed channel cannot abort the process. */
+export const SOCKETCAN_PATCH_LEVEL = 3;
+const CAN_RAW = 1; // linux/can.h
+
+interface NativeAddon {
+  RawChannel?: new (iface: string, timestamps: boolean, protocol: number, nonBlockingSend: boolean) => RawChannel;
+  canplugPatch?: number;
+}
+
+/**
+ * Loads the optional addon's channel (its native `can.node`); the error names the package and the
+ * interface it was needed for. Only the channel: the package's entry also loads its signal decoder
+ * (an addon that cannot load in a worker thread) and a KCD parser, neither of which canplug uses.
+ */
 export async function loadSocketcanAddon(iface: string, name = 'socketcan'): Promise<SocketCanAddon> {
-  // A variable specifier keeps tsc and bundlers from requiring the optional package.
-  let addon: SocketCanAddon;
-  try {
-    const mod = (await import(name)) as { default?: SocketCanAddon } & Partial<SocketCanAddon>;
-    addon = mod.default ?? (mod as SocketCanAddon);
-    if (typeof addon.createRawChannelWithOptions !== 'function') throw new Error('createRawChannelWithOptions is missing');
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`'${name}'`);
-    const why = missing
-      ? `the optional npm package "${name}" is not installed (npm install ${name}; it builds a native addon and needs python3, make and g++)`
-      : `the optional npm package "${name}" failed to load (npm rebuild ${name}): ${(err as Error).message}`;
-    throw new Error(`SocketCAN transport cannot open CAN interface "${iface}": ${why}`, { cause: err });
-  }
-  // Without the patch frames dropped on a full receive queue would go unseen: refuse, and say how to fix it.
   const require = createRequire(import.meta.url);
-  const native = require(`${name}/build/Release/can.node`) as { RawChannel?: { prototype: Partial<RawChannel> } };
-  if (typeof native.RawChannel?.prototype.getDropCount !== 'function') {
-    throw new Error(
-      `SocketCAN transport cannot open CAN interface "${iface}": the "${name}" addon was built without canplug's patch ` +
-        `(patches/socketcan+4.0.7.patch: receive queue size, kernel drop count); run npm install, or node scripts/patch-socketcan.mjs`,
+  const fail = (why: string, cause?: unknown) => new Error(`SocketCAN transport cannot open CAN interface "${iface}": ${why}`, { cause });
+  try {
+    require.resolve(`${name}/package.json`);
+  } catch (err) {
+    throw fail(`the optional npm package "${name}" is not installed (npm install ${name}; it builds a native addon and needs python3, make and g++)`, err);
+  }
+  let native: NativeAddon;
+  try {
+    native = require(`${name}/build/Release/can.node`) as NativeAddon;
+  } catch (err) {
+    throw fail(`the optional npm package "${name}" failed to load (npm rebuild ${name}): ${(err as Error).message}`, err);
+  }
+  const RawChannelClass = native.RawChannel;
+  // Without the patch frames dropped on a full receive queue would go unseen, and a channel opened in
+  // the safety worker would hand its frames to the main thread: refuse, and say how to fix it.
+  if (typeof RawChannelClass !== 'function' || (native.canplugPatch ?? 0) < SOCKETCAN_PATCH_LEVEL) {
+    throw fail(
+      `the "${name}" addon was built without canplug's patch (patches/socketcan+4.0.7.patch: receive queue size, ` +
+        `kernel drop count, worker threads); run npm install, or node scripts/patch-socketcan.mjs`,
     );
   }
-  return addon;
+  return {
+    createRawChannelWithOptions: (channel, options) =>
+      new RawChannelClass(channel, options.timestamps ?? false, CAN_RAW, options.non_block_send ?? false),
+  };
 }
 
 export class SocketCanTransport extends Transport {
   readonly name: string;
   private readonly opts: Required<Omit<SocketCanOptions, 'filters' | 'loadAddon'>> & Pick<SocketCanOptions, 'filters' | 'loadAddon'>;
   private readonly drops = new KernelDropCounter();
-  /** Whether the channels can count kernel drops (the patched addon; not the safety worker's libc channel). */
-  private countsDrops = false;
   private receiveQueue: ReceiveQueueReport;
   private addon?: SocketCanAddon;
   private channel?: RawChannel;
@@ -178,7 +192,7 @@ export class SocketCanTransport extends Transport {
     this.readDrops();
     return {
       ...this.counters,
-      kernelDrops: this.countsDrops ? this.drops.total : undefined,
+      kernelDrops: this.drops.total,
       up: this.isUp,
       interface: this.opts.interface,
       queued: this.queue.length,
@@ -188,7 +202,7 @@ export class SocketCanTransport extends Transport {
   }
 
   private readDrops(): void {
-    const count = this.channel?.getDropCount?.();
+    const count = this.channel?.getDropCount();
     if (count !== undefined) this.drops.observe(count);
   }
 
@@ -218,7 +232,7 @@ export class SocketCanTransport extends Transport {
       const flags = CAN_EFF_FLAG | CAN_RTR_FLAG;
       if (this.opts.filters) channel.setRxFilters(this.opts.filters.map((f) => ({ id: f.id, mask: (f.mask | flags) >>> 0 })));
       channel.setErrorFilters(CAN_ERR_MASK);
-      if (channel.setReceiveBuffer) this.receiveQueue = reviewReceiveQueue(this.receiveQueue.wanted, channel.setReceiveBuffer(this.receiveQueue.wanted / 2));
+      this.receiveQueue = reviewReceiveQueue(this.receiveQueue.wanted, channel.setReceiveBuffer(this.receiveQueue.wanted / 2));
       // The addon keeps its listeners in persistent (GC-root) handles: a listener that captured the
       // channel would keep it, and its socket, alive forever. A generation number names it instead.
       const gen = ++this.generation;
@@ -236,7 +250,6 @@ export class SocketCanTransport extends Transport {
     this.everUp = true;
     this.inOutage = false;
     this.channel = channel;
-    this.countsDrops = typeof channel.getDropCount === 'function';
     this.drops.newSocket();
     this.channelGen = this.generation;
     this.ifindex = state.ifindex;

@@ -88,7 +88,7 @@ export function healthReport({ parts: p, state, failed, mqttUrl, startedMono }: 
       raw_rows_dropped: db.rawRowsDropped,
       events_dropped: db.eventsDropped,
     },
-    safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips },
+    safety: { worker: worker.state, worker_restarts: worker.restarts, worker_trips: worker.trips, worker_kernel_drops: worker.kernelDrops },
     devices: { total: devices.length, online: devices.filter((d) => d.available).length, ...p.registry.problems() },
     udp,
     log_lines_suppressed: LogLimiter.suppressedTotal,

@@ -48,6 +48,7 @@ export class Metrics {
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
+    counter('canplug_safety_worker_kernel_drops_total', "CAN frames the kernel dropped because the safety worker's own socket receive queue was full");
     counter('canplug_rules_fired_total', 'rule actions fired');
     counter('canplug_event_listener_failures_total', 'event-bus listeners that threw (logged; the other listeners ran)');
     // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").

@@ -48,7 +48,12 @@ export class ChangeFilter<K> {
    */
   record(key: K, sample: Sample, now: number): void {
     const last = this.passed.get(key);
-    this.passed.set(key, { ts: now, values: last ? { ...last.values, ...sample } : { ...sample } });
+    // Updated in place: a frame that passes allocates nothing here.
+    if (!last) this.passed.set(key, { ts: now, values: { ...sample } });
+    else {
+      last.ts = now;
+      Object.assign(last.values, sample);
+    }
   }
 
   /** The sink no longer reports this key (a device removed); its next sample passes. */

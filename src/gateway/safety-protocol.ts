@@ -42,4 +42,6 @@ export type FromWorker =
   /** The worker opened a relay on a trip (the open command is already on the bus). */
   | { type: 'tripped'; key: string; trip: Trip }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; detail?: Record<string, unknown> }
+  /** Frames the kernel dropped on the worker's own socket (its receive queue was full) since it started. */
+  | { type: 'kernel-drops'; total: number }
   | { type: 'stopped' };

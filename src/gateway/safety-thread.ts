@@ -29,6 +29,9 @@ export class SafetyThread {
   restarts = 0;
   /** Trips the worker reported (it had already sent the open). */
   trips = 0;
+  /** Frames the kernel dropped on the worker's own socket, summed over its restarts. */
+  kernelDrops = 0;
+  private kernelDropsBefore = 0;
   private worker: Worker | undefined;
   private readonly pending = new Map<number, (refusal: string | undefined) => void>();
   private nextId = 1;
@@ -132,12 +135,16 @@ export class SafetyThread {
       case 'log':
         this.deps.log[message.level](message.detail ?? {}, message.msg);
         return;
+      case 'kernel-drops':
+        this.kernelDrops = this.kernelDropsBefore + message.total;
+        return;
     }
   }
 
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker || this.state === 'stopped' || !this.started) return;
     this.settleAll('the safety worker exited');
+    this.kernelDropsBefore = this.kernelDrops;
     this.state = 'restarting';
     this.restarts++;
     this.deps.log.error({ code, restart_in_ms: this.backoffMs }, 'safety worker exited; starting it again');

@@ -18,6 +18,8 @@ import { humidityResetRefusal, loosened, overLimit, rearmLevel, type Limits, typ
 
 /** While latched, a relay reported closed gets another open at most this often (as in the main thread). */
 const RESEND_OPEN_MS = 1000;
+/** How often the kernel's drop count of the worker's own socket is read (posted only when it grew). */
+const DROPS_REPORT_MS = 1000;
 
 interface Watched {
   limits: Limits;
@@ -105,7 +107,14 @@ function answer(request: SafetyRequest): string | undefined {
   }
 }
 
+let dropsReported = 0;
+const dropsTimer = setInterval(() => {
+  const drops = transport.stats().kernelDrops ?? 0;
+  if (drops !== dropsReported) post({ type: 'kernel-drops', total: (dropsReported = drops) });
+}, DROPS_REPORT_MS);
+
 async function stop(): Promise<void> {
+  clearInterval(dropsTimer);
   await can.stop();
   post({ type: 'stopped' });
   port.close();

@@ -141,6 +141,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       // everything retained is republished on reconnect.
       queueQoSZero: false,
       resubscribe: true,
+      // mqtt-packet's cache of every 16-bit number as a ready Buffer is 65,536 objects, about 6.5 MB of
+      // heap for the life of the process; without it a topic length costs one 2-byte Buffer per publish.
+      writeCache: false,
       // mqtt.js's debug logging costs a few percent per publish even when off; keep it only when asked for (DEBUG=mqttjs*).
       ...(process.env.DEBUG ? {} : { log: () => {} }),
     };

@@ -28,8 +28,11 @@ export class StatePolicy {
 
   /** True when this state should be published now; it is then taken as published. */
   admit(key: string, payload: Record<string, unknown>): boolean {
-    if (this.atOnce.get(key) !== atOnceFields(payload)) {
-      this.published(key, payload);
+    // Every frame comes through here: each field string and sample is made once.
+    const atOnce = atOnceFields(payload);
+    if (this.atOnce.get(key) !== atOnce) {
+      this.atOnce.set(key, atOnce);
+      this.filter.record(key, sample(payload), this.clock());
       return true;
     }
     return this.filter.admit(key, sample(payload), this.clock());
@@ -47,8 +50,11 @@ export class StatePolicy {
   }
 }
 
+/** The at-once fields as one string to compare; `firmware`, the only free text, comes last, so no two states join alike. */
 function atOnceFields(payload: Record<string, unknown>): string {
-  return JSON.stringify(PUBLISHED_AT_ONCE.map((k) => payload[k]));
+  let fields = '';
+  for (const k of PUBLISHED_AT_ONCE) fields += `${String(payload[k])}|`;
+  return fields;
 }
 
 function sample(payload: Record<string, unknown>): Sample {

@@ -2,7 +2,8 @@
 // and up). What only the kernel can show (filters, down/up, floods) is in test/vcan/, run in a UML guest.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSocketcanAddon, SocketCanTransport, type RawChannel, type SocketCanAddon } from '../../src/can/socketcan-transport.js';
+import { readFileSync } from 'node:fs';
+import { loadSocketcanAddon, SOCKETCAN_PATCH_LEVEL, SocketCanTransport, type RawChannel, type SocketCanAddon } from '../../src/can/socketcan-transport.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
 import type { CanFrame } from '../../src/can/frame.js';
 import { waitFor } from '../helpers/gateway.js';
@@ -210,8 +211,12 @@ test('kernel drops add up over reconnects and across the 32-bit wrap of the kern
   assert.equal(transport.stats().kernelDrops, 0xffff_fff0 + 21 + 4 + 3);
 });
 
-test('the installed socketcan addon carries the patch that sizes the queue and counts kernel drops', async () => {
-  // loadSocketcanAddon refuses an addon built without patches/socketcan+4.0.7.patch.
+test('the installed socketcan addon carries the patch that sizes the queue, counts kernel drops and serves worker threads', async () => {
+  // loadSocketcanAddon refuses an addon built without patches/socketcan+4.0.7.patch, or with an older level of it.
   const addon = await loadSocketcanAddon('vcan0');
   assert.equal(typeof addon.createRawChannelWithOptions, 'function');
+  // The level is written in three places: the patch, the postinstall script that rebuilds an older build, and here.
+  const root = new URL('../../', import.meta.url);
+  assert.match(readFileSync(new URL('patches/socketcan+4.0.7.patch', root), 'utf8'), new RegExp(`#define CANPLUG_PATCH_LEVEL ${SOCKETCAN_PATCH_LEVEL}\\n`));
+  assert.match(readFileSync(new URL('scripts/patch-socketcan.mjs', root), 'utf8'), new RegExp(`const PATCH_LEVEL = ${SOCKETCAN_PATCH_LEVEL};`));
 });

@@ -78,7 +78,7 @@ test('staged from this checkout: the program as the release packs it, a runnable
   const unitPath = join(root, 'usr/lib/systemd/system/canplug.service');
   const unit = readFileSync(unitPath, 'utf8');
   assert.doesNotMatch(unit, /@[A-Z]+@/, 'every placeholder filled in');
-  assert.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-semi-space-size=2 /usr/lib/canplug/bin/canplug\\.js run$`, 'm'));
+  assert.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-semi-space-size=2 --heap-growing-percent=20 /usr/lib/canplug/bin/canplug\\.js run$`, 'm'));
   for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=on-failure', 'User=canplug', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/canplug', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_CAN AF_NETLINK']) {
     assert.match(unit, new RegExp(`^${line}$`, 'm'), line);
   }

@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { QUEUED_FRAME_BYTES } from '../../src/can/receive-queue.js';
-import { loadFfiRawChannels } from '../../src/can/ffi-raw-channel.js';
-import { V1_SAFETY_FILTERS } from '../../src/can/filters.js';
-import { IFACE, PATIENCE_MS, assertInGuest, linkCounters, openTransport, resetVcan, stopAll } from './vcan-helpers.js';
+import { IFACE, PATIENCE_MS, assertInGuest, linkCounters, resetVcan, stopAll } from './vcan-helpers.js';
 
 const BACKLOG = '/proc/sys/net/core/netdev_max_backlog';
 let savedBacklog = '';
@@ -81,9 +79,12 @@ test('a stalled gateway: frames dropped on the full receive queue appear in heal
 
   const burst = await burstWhileStalled(tg, 4000);
   const dropped = await metric(tg, 'canplug_can_kernel_drops_total');
+  // The safety worker's own socket is counted apart (its thread was not stalled; a busy guest may still drop some).
+  const workerDropped = await metric(tg, 'canplug_safety_worker_kernel_drops_total');
   t.diagnostic(
     `metric stalled reader: 4000 sent, ${burst.devDropped} dropped at the device, ${burst.received} received, ` +
-      `${dropped} counted as kernel drops; ${Math.round(queue.bytes / burst.received)} queue bytes per frame`,
+      `${dropped} counted as kernel drops; ${Math.round(queue.bytes / burst.received)} queue bytes per frame; ` +
+      `${workerDropped} dropped on the safety worker's socket`,
   );
   // The safety worker's socket gets the same frames (and reads them: its thread is not stalled), so the
   // kernel's per-filter counters mix both sockets: every frame reached this one because none was
@@ -106,25 +107,4 @@ test('the same stall with the queue sized for 1 Mbit/s holds every frame: zero k
   assert.equal(burst.devDropped, 0);
   assert.equal(burst.received, 4000, 'every frame reached the gateway after the stall');
   assert.equal(dropped, 0);
-});
-
-test("the safety worker's own socket (libc through koffi) sizes its queue the same way", async (t: TestContext) => {
-  const transport = await openTransport({ filters: V1_SAFETY_FILTERS, bitrate: 125000, loadAddon: () => loadFfiRawChannels(IFACE) });
-  assert.deepEqual(transport.stats().receiveQueue, { bytes: 1000 * QUEUED_FRAME_BYTES, wanted: 1000 * QUEUED_FRAME_BYTES });
-  const link0 = await linkCounters();
-  // This thread blocked while cangen sends: the queue holds what it was sized for, the kernel drops the rest.
-  const gen = spawnSync('cangen', [IFACE, '-g', '0', '-n', '4000', '-I', '181', '-L', '8', '-D', 'i'], { encoding: 'utf8' });
-  assert.equal(gen.status, 0, `cangen: ${gen.stderr}`);
-  let last = -1;
-  let since = Date.now();
-  await waitFor(() => {
-    const now = transport.stats().received;
-    if (now !== last) [last, since] = [now, Date.now()];
-    return Date.now() - since > 1500;
-  }, 60_000, 'the socket to drain');
-  const { received, kernelDrops } = transport.stats();
-  t.diagnostic(`metric safety socket: 4000 sent, ${received} held by the queue and read after the stall`);
-  assert.equal((await linkCounters()).rxDropped - link0.rxDropped, 0);
-  assert.ok(received >= 1000 && received < 4000, `${received} frames held: at least the 1,000 of one second at 125 kbit/s`);
-  assert.equal(kernelDrops, undefined, 'this channel does not count them (docs/socketcan.md)');
 });
