@@ -50,7 +50,14 @@ const files = findTests('test')
 // by the last known duration of each file (test-artifacts/test-durations.json, kept across runs),
 // and where none is known yet (a fresh clone, CI) the suites known to be long start first (the guests first).
 const DURATIONS_FILE = join(dirname(FIGURES_FILE), 'test-durations.json');
-const LONG_FIRST = ['test/can/socketcan-in-guest', 'test/firmware/firmware-update-in-guest', 'test/db/power-cut-in-guest', 'test/deploy/', 'test/browser/', 'test/firmware/'];
+const LONG_FIRST = [
+  'test/can/socketcan-in-guest',
+  'test/firmware/firmware-update-in-guest',
+  'test/db/power-cut-in-guest',
+  'test/deploy/',
+  'test/browser/',
+  'test/firmware/',
+];
 const known = existsSync(DURATIONS_FILE) ? JSON.parse(readFileSync(DURATIONS_FILE, 'utf8')) : {};
 const hinted = (f) => LONG_FIRST.findIndex((p) => f.startsWith(p));
 const rank = (f) => known[f] ?? (hinted(f) >= 0 ? Number.MAX_SAFE_INTEGER - hinted(f) : 0);
@@ -93,7 +100,10 @@ process.exit(result.status ?? 1);
 
 /** The summary reporter's JSON lines. */
 function rows(jsonl) {
-  return jsonl.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return jsonl
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 /** Every skip with its reason (a machine without a tool must say what it left out), then the slowest files. */
@@ -104,7 +114,10 @@ function summary(jsonl) {
   const skips = all.filter((r) => r.kind === 'skip');
   out.push('', `Skipped: ${skips.length}`);
   for (const s of skips) out.push(`  ${name(s.file)}: ${s.name}`, `    because ${s.reason}`);
-  const slowest = all.filter((r) => r.kind === 'file').sort((a, b) => b.ms - a.ms).slice(0, 10);
+  const slowest = all
+    .filter((r) => r.kind === 'file')
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 10);
   out.push('', 'Slowest files:');
   for (const f of slowest) out.push(`  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${name(f.file)}`);
   return `${out.join('\n')}\n`;

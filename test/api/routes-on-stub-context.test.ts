@@ -143,13 +143,29 @@ test('GET /api/devices lists every device with its live state; unknown routes ar
   assert.equal(list.statusCode, 200);
   assert.deepEqual(
     list.json().map((d: { name: string; available: boolean; state: object }) => [d.name, d.available, d.state]),
-    [['socket-3', true, { state: 'ON', power: 42.5, humidity: 55, interlock: false, fault: false, problem: false, uptime: 10, firmware: '1.0', frames_lost: 0 }]],
+    [
+      [
+        'socket-3',
+        true,
+        {
+          state: 'ON',
+          power: 42.5,
+          humidity: 55,
+          interlock: false,
+          fault: false,
+          problem: false,
+          uptime: 10,
+          firmware: '1.0',
+          frames_lost: 0,
+        },
+      ],
+    ],
   );
   const missing = await app.inject({ url: '/api/nothing-here?x=1' });
   assert.deepEqual(missing.json(), { error: 'no route GET /api/nothing-here', statusCode: 404 });
 });
 
-test('health answers with the gateway\'s report', async (t) => {
+test("health answers with the gateway's report", async (t) => {
   const report = healthReport({ status: 'degraded', problems: ['the MQTT broker is not reachable'] });
   const { app } = await stubApi(t, () => report);
   const res = await app.inject({ url: '/api/health' });

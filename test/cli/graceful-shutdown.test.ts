@@ -36,12 +36,20 @@ async function startFlood(t: { after: (fn: () => unknown) => void }): Promise<Fl
   const rest = new URL(banner.rest as string).origin;
   const recorder = await recordingClient(broker.url, ['canplug/#']);
   t.after(() => recorder.client.endAsync());
-  await waitFor(() => NODES.every((n) => recorder.messages.get(`canplug/socket-${n}/availability`) === 'online'), 30_000, 'all sockets online');
+  await waitFor(
+    () => NODES.every((n) => recorder.messages.get(`canplug/socket-${n}/availability`) === 'online'),
+    30_000,
+    'all sockets online',
+  );
   // Let readings pile up in the writer: the shutdown must write them.
-  const health = await waitFor(async () => {
-    const body = (await (await fetch(`${rest}/api/health`)).json()) as { database: { pending: number; readings_written: number } };
-    return body.database.pending > 300 && body.database;
-  }, 30_000, '300 readings pending');
+  const health = await waitFor(
+    async () => {
+      const body = (await (await fetch(`${rest}/api/health`)).json()) as { database: { pending: number; readings_written: number } };
+      return body.database.pending > 300 && body.database;
+    },
+    30_000,
+    '300 readings pending',
+  );
   return {
     daemon,
     broker,
@@ -75,7 +83,10 @@ test('SIGTERM during a flood: every accepted reading is in SQLite, offline is pu
 
   const rows = countRows(flood.dbPath);
   const { written, pending } = flood.accepted;
-  assert.ok(rows.readings + rows.events >= written + pending, `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`);
+  assert.ok(
+    rows.readings + rows.events >= written + pending,
+    `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`,
+  );
   const stopped = await flood.daemon.waitForLog((l) => l.msg === 'canplug stopped');
   assert.equal(stopped.readings_written, rows.readings, 'every reading the daemon counted as written is in the file');
   assert.equal(stopped.pending, 0);
@@ -96,5 +107,8 @@ test('SIGTERM with a hung MQTT broker: the daemon gives up on it and exits withi
   assert.ok(ms < 5000, `exited ${ms} ms after SIGTERM`);
   const rows = countRows(flood.dbPath);
   const { written, pending } = flood.accepted;
-  assert.ok(rows.readings + rows.events >= written + pending, `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`);
+  assert.ok(
+    rows.readings + rows.events >= written + pending,
+    `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`,
+  );
 });

@@ -36,7 +36,9 @@ test('the broker SIGKILLed twice during a 20-socket flood: no reading lost, reta
     await waitFor(
       () =>
         view.messages.get('canplug/bridge/state') === 'online' &&
-        NODES.every((n) => view.messages.get(`canplug/socket-${n}/availability`) === 'online' && view.messages.has(`canplug/socket-${n}`)) &&
+        NODES.every(
+          (n) => view.messages.get(`canplug/socket-${n}/availability`) === 'online' && view.messages.has(`canplug/socket-${n}`),
+        ) &&
         [...view.messages.keys()].filter((k) => k.startsWith('homeassistant/') && k.endsWith('/config')).length >= NODES.length * 14,
       8000,
       `retained state back after kill ${kill}`,
@@ -49,6 +51,13 @@ test('the broker SIGKILLed twice during a 20-socket flood: no reading lost, reta
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0, 'every reading is in SQLite');
   assert.equal(gateway.parts.writer.health().readingsDropped, 0);
-  t.diagnostic(`retained state back ${restoreTimes.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after each restart; ${seen.readings} readings`);
-  recordFigure({ kind: 'fault', name: 'MQTT broker SIGKILLed during a 20-socket flood', survived: `${KILLS} kills; retained state back in ${Math.max(...restoreTimes).toFixed(0)} ms at worst`, lost });
+  t.diagnostic(
+    `retained state back ${restoreTimes.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after each restart; ${seen.readings} readings`,
+  );
+  recordFigure({
+    kind: 'fault',
+    name: 'MQTT broker SIGKILLed during a 20-socket flood',
+    survived: `${KILLS} kills; retained state back in ${Math.max(...restoreTimes).toFixed(0)} ms at worst`,
+    lost,
+  });
 });

@@ -47,7 +47,10 @@ test('a close asks the guards in turn; the first reason refuses it, is logged wi
   });
   control.addGuard(() => void asked.push('third'));
 
-  await assert.rejects(control.setRelay(device, 'close', 'rest'), (e) => e instanceof RefusedError && e.message === 'humidity 85 %RH is over the limit');
+  await assert.rejects(
+    control.setRelay(device, 'close', 'rest'),
+    (e) => e instanceof RefusedError && e.message === 'humidity 85 %RH is over the limit',
+  );
   assert.deepEqual(asked, ['first', 'second']);
   assert.deepEqual(can.calls, [], 'the driver was never asked');
   assert.deepEqual(sent, []);
@@ -95,9 +98,12 @@ test('a confirmed switch: relay.sent with the origin, one device change, one log
   );
 });
 
-test('a device without a driver cannot be switched; a refusal by the device itself is logged like a guard\'s', async (t) => {
+test("a device without a driver cannot be switched; a refusal by the device itself is logged like a guard's", async (t) => {
   const { control, device, log } = setup(t);
-  await assert.rejects(control.setRelay(device, 'open', 'rest'), (e) => e instanceof UnavailableError && e.message === 'socket-1 has no switch that canplug can drive');
+  await assert.rejects(
+    control.setRelay(device, 'open', 'rest'),
+    (e) => e instanceof UnavailableError && e.message === 'socket-1 has no switch that canplug can drive',
+  );
 
   control.registerDriver('can', driver(new RefusedError('socket-1: the node refused: its interlock is latched')));
   await assert.rejects(control.setRelay(device, 'close', 'cli'), RefusedError);

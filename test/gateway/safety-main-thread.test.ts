@@ -37,9 +37,26 @@ async function setup(t: TestContext, safetyConfig: Record<string, unknown> = {})
   const seq = { environment: 0, power: 0 };
   const report = {
     humidity: (humidity: number, relay = true) =>
-      canNodes.handle({ type: 'environment', node: 1, humidity, temperature: 21, humidityLimit: 80, hysteresis: 10, status: status(relay), seq: seq.environment++ & 0xff }),
+      canNodes.handle({
+        type: 'environment',
+        node: 1,
+        humidity,
+        temperature: 21,
+        humidityLimit: 80,
+        hysteresis: 10,
+        status: status(relay),
+        seq: seq.environment++ & 0xff,
+      }),
     power: (power: number, relay = true) =>
-      canNodes.handle({ type: 'power', node: 1, voltage: 230, current: power / 230, power, status: status(relay), seq: seq.power++ & 0xff }),
+      canNodes.handle({
+        type: 'power',
+        node: 1,
+        voltage: 230,
+        current: power / 230,
+        power,
+        status: status(relay),
+        seq: seq.power++ & 0xff,
+      }),
   };
   return { ...unit, clock, control, safety, device, switched, report };
 }
@@ -56,7 +73,10 @@ test('humidity at the limit: the relay is opened before any other listener sees 
     log.filter((e) => e.type === 'trip').map((e) => [e.cause, e.origin, e.detail]),
     [['humidity 80 %RH is at or over the limit 80 %RH', 'gateway', { quantity: 'humidity', value: 80, limit: 80 }]],
   );
-  await assert.rejects(control.setRelay(device, 'close', 'rest'), (e) => e instanceof RefusedError && /interlocked by the gateway: humidity 80 %RH/.test(e.message));
+  await assert.rejects(
+    control.setRelay(device, 'close', 'rest'),
+    (e) => e instanceof RefusedError && /interlocked by the gateway: humidity 80 %RH/.test(e.message),
+  );
   assert.deepEqual(switched, ['open'], 'the refused close never reached the switch');
 });
 
@@ -66,7 +86,9 @@ test('a reset waits until humidity is below the limit minus the hysteresis, then
   report.humidity(71, false);
   await assert.rejects(
     safety.reset(device, 'rest'),
-    (e) => e instanceof RefusedError && e.message === 'socket-1: humidity 71 %RH is not yet below the re-arm level 70 %RH (limit 80 minus hysteresis 10)',
+    (e) =>
+      e instanceof RefusedError &&
+      e.message === 'socket-1: humidity 71 %RH is not yet below the re-arm level 70 %RH (limit 80 minus hysteresis 10)',
   );
   assert.ok(device.state.gatewayLatch, 'still latched');
   report.humidity(69, false);
@@ -144,7 +166,8 @@ test('while interlocked, limits may only get stricter; the refusal says which li
     safety.setLimits(device, { power_limit_w: 3000 }, 'rest'),
     (e) =>
       e instanceof RefusedError &&
-      e.message === 'socket-1 is interlocked: its limits cannot be loosened (power_limit_w 2000 -> 3000) until the latch is reset under the limits it tripped on',
+      e.message ===
+        'socket-1 is interlocked: its limits cannot be loosened (power_limit_w 2000 -> 3000) until the latch is reset under the limits it tripped on',
   );
   assert.equal(log.filter((e) => e.type === 'refusal').length, 1);
   await assert.rejects(safety.setLimits(device, { humidity_limit: 60, humidity_hysteresis: 60 }, 'rest'), {

@@ -16,5 +16,10 @@ const AEDES_PROCESS = fileURLToPath(new URL('./aedes-broker-process.ts', import.
 export async function startBroker(options: { port?: number } = {}): Promise<TestBroker> {
   if (MOSQUITTO || mosquittoRequired) return startMosquitto(options);
   const port = options.port ?? (await freePort());
-  return superviseBroker('aedes (mosquitto is not installed)', [process.execPath, '--import', 'tsx', AEDES_PROCESS, String(port)], port, `mqtt://127.0.0.1:${port}`);
+  return superviseBroker(
+    'aedes (mosquitto is not installed)',
+    [process.execPath, '--import', 'tsx', AEDES_PROCESS, String(port)],
+    port,
+    `mqtt://127.0.0.1:${port}`,
+  );
 }

@@ -25,7 +25,9 @@ export const mosquittoRequired = process.env.CANPLUG_REQUIRE_MOSQUITTO === '1';
 /** Options for `test()`: skipped with the reason when mosquitto is missing and not required. */
 export function mosquittoTest(): { skip?: string } {
   if (MOSQUITTO || mosquittoRequired) return {};
-  return { skip: 'mosquitto is not installed (apt-get install mosquitto mosquitto-clients); set CANPLUG_REQUIRE_MOSQUITTO=1 to fail instead' };
+  return {
+    skip: 'mosquitto is not installed (apt-get install mosquitto mosquitto-clients); set CANPLUG_REQUIRE_MOSQUITTO=1 to fail instead',
+  };
 }
 
 export interface MosquittoOptions {
@@ -85,7 +87,10 @@ function accepts(port: number): Promise<boolean> {
 
 /** Starts a broker; the caller registers `t.after(() => broker.close())`. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  if (!MOSQUITTO) throw new Error(`mosquitto is not installed${mosquittoRequired ? ' but CANPLUG_REQUIRE_MOSQUITTO=1' : ''}: apt-get install mosquitto mosquitto-clients`);
+  if (!MOSQUITTO)
+    throw new Error(
+      `mosquitto is not installed${mosquittoRequired ? ' but CANPLUG_REQUIRE_MOSQUITTO=1' : ''}: apt-get install mosquitto mosquitto-clients`,
+    );
   const workDir = mkdtempSync(join(tmpdir(), 'canplug-mosquitto-'));
   const port = options.port ?? (await freePort());
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
@@ -101,7 +106,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     lines.push('allow_anonymous true');
   }
   if (options.tls) {
-    lines.push(`cafile ${options.tls.caFile}`, `certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`, 'require_certificate true');
+    lines.push(
+      `cafile ${options.tls.caFile}`,
+      `certfile ${options.tls.certFile}`,
+      `keyfile ${options.tls.keyFile}`,
+      'require_certificate true',
+    );
   }
   if (options.aclFile) lines.push(`acl_file ${options.aclFile}`);
   lines.push(...(options.extraLines ?? []));
@@ -188,9 +198,30 @@ export function makeCertificates(workDir: string): TestCertificates {
     ['client', '/CN=canplug', []],
   ] as const) {
     openssl('req', ...newKey, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`), '-subj', subject);
-    openssl('x509', '-req', '-in', path(`${name}.csr`), '-CA', path('ca.crt'), '-CAkey', path('ca.key'), '-CAcreateserial', '-out', path(`${name}.crt`), '-days', '2', ...ext);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      path(`${name}.csr`),
+      '-CA',
+      path('ca.crt'),
+      '-CAkey',
+      path('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      path(`${name}.crt`),
+      '-days',
+      '2',
+      ...ext,
+    );
   }
-  return { caFile: path('ca.crt'), serverCert: path('server.crt'), serverKey: path('server.key'), clientCert: path('client.crt'), clientKey: path('client.key') };
+  return {
+    caFile: path('ca.crt'),
+    serverCert: path('server.crt'),
+    serverKey: path('server.key'),
+    clientCert: path('client.crt'),
+    clientKey: path('client.key'),
+  };
 }
 
 /** True when the openssl command line is there (the TLS test needs it). */

@@ -33,7 +33,8 @@ const PYTHON = '/usr/bin/python3';
  */
 export function notifyTest(): { skip?: string } {
   if (!existsSync(PYTHON)) return { skip: `${PYTHON} is missing (the notification socket's listener; apt-get install python3)` };
-  if (spawnSync('sh', ['-c', 'command -v systemd-notify']).status !== 0) return { skip: 'systemd-notify is not installed (apt-get install systemd)' };
+  if (spawnSync('sh', ['-c', 'command -v systemd-notify']).status !== 0)
+    return { skip: 'systemd-notify is not installed (apt-get install systemd)' };
   return {};
 }
 

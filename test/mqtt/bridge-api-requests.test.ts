@@ -66,14 +66,26 @@ test('every bad request gets one specific sentence and runs nothing', async (t) 
   const { ask, registry, ...unit } = await setup(t);
   canDevice({ registry, ...unit }, 1);
   const cases: [string, string | Buffer, string][] = [
-    ['device/explode', '{}', 'unknown request "device/explode"; known: device/rename, device/remove, device/limits, device/reset, device/report, health_check'],
-    ['device/rename', 'x'.repeat(MAX_REQUEST_BYTES + 1), `payload is ${MAX_REQUEST_BYTES + 1} bytes; a request is at most ${MAX_REQUEST_BYTES}`],
+    [
+      'device/explode',
+      '{}',
+      'unknown request "device/explode"; known: device/rename, device/remove, device/limits, device/reset, device/report, health_check',
+    ],
+    [
+      'device/rename',
+      'x'.repeat(MAX_REQUEST_BYTES + 1),
+      `payload is ${MAX_REQUEST_BYTES + 1} bytes; a request is at most ${MAX_REQUEST_BYTES}`,
+    ],
     ['device/rename', Buffer.from([0xff, 0xfe]), 'payload is not UTF-8 text; send a JSON object'],
     ['device/rename', '[1]', 'payload must be a JSON object such as {"id":"socket-1"}; got an array'],
     ['device/rename', '{"from":"socket-1"}', 'to: required'],
     ['device/rename', '{"from":"socket-1","to":"x","as":"y"}', 'as: unknown field; allowed fields: from, to, transaction'],
     ['device/limits', '{"id":"socket-1","humidity_limit":"high"}', 'humidity_limit: expected integer; got "high"'],
-    ['device/limits', '{"id":"socket-1"}', 'give at least one limit: humidity_limit, humidity_hysteresis, power_limit_w, current_limit_a, auto_rearm'],
+    [
+      'device/limits',
+      '{"id":"socket-1"}',
+      'give at least one limit: humidity_limit, humidity_hysteresis, power_limit_w, current_limit_a, auto_rearm',
+    ],
     ['device/reset', '{"id":"socket-9"}', 'no device "socket-9"'],
   ];
   for (const [path, payload, error] of cases) {
@@ -83,7 +95,10 @@ test('every bad request gets one specific sentence and runs nothing', async (t) 
   const bad = await ask('device/rename', '{"from":"socket-1",');
   assert.match(bad.error ?? '', /^payload is not valid JSON \(.+\); send a JSON object such as \{"id":"socket-1"\}$/);
   const retained = await ask('device/rename', '{"from":"socket-1","to":"Heater"}', true);
-  assert.equal(retained.error, 'retained requests are ignored (they would run again after every reconnect); publish without the retain flag');
+  assert.equal(
+    retained.error,
+    'retained requests are ignored (they would run again after every reconnect); publish without the retain flag',
+  );
   assert.equal(registry.canNode(1)!.name, 'socket-1', 'nothing was renamed');
 });
 
@@ -94,7 +109,10 @@ test('remove: an online device needs "force", an interlocked one is kept even wi
   registry.update(latched, { state: { nodeHumidityLatched: true } });
 
   const refused = await ask('device/remove', '{"id":"socket-1"}');
-  assert.equal(refused.error, 'socket-1 is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway');
+  assert.equal(
+    refused.error,
+    'socket-1 is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway',
+  );
   const kept = await ask('device/remove', '{"id":"socket-2","force":true}');
   assert.equal(kept.error, 'socket-2 is interlocked; reset the latch once its condition has cleared before removing it');
   assert.deepEqual((await ask('device/remove', '{"id":"1","force":true}')).data, { id: 'socket-1', key: 'can:1', force: true });
@@ -112,7 +130,10 @@ test('rename and limits change the device; the retained device list follows', as
   assert.equal((limits.data.limits as { power_limit_w: number }).power_limit_w, 1500);
   const list = await waitFor(
     () => {
-      const devices = JSON.parse(ha.messages.get('canplug/bridge/devices') ?? '[]') as { friendly_name: string; limits: { power_limit_w: number } }[];
+      const devices = JSON.parse(ha.messages.get('canplug/bridge/devices') ?? '[]') as {
+        friendly_name: string;
+        limits: { power_limit_w: number };
+      }[];
       return devices.find((d) => d.friendly_name === 'Dryer' && d.limits.power_limit_w === 1500);
     },
     3000,
@@ -121,7 +142,7 @@ test('rename and limits change the device; the retained device list follows', as
   assert.equal(list.friendly_name, 'Dryer');
 });
 
-test('report asks the node over CAN and answers once it replies; a refusal is an error with the node\'s answer', async (t) => {
+test("report asks the node over CAN and answers once it replies; a refusal is an error with the node's answer", async (t) => {
   const { ask, bus, ...unit } = await setup(t);
   canDevice(unit, 4);
   bus.answer('ok');

@@ -37,7 +37,11 @@ test('a broker that stops reading: unsent state stays bounded, and every state i
   broker.resume();
   const fresh = await recordingClient(broker.url, ['canplug/socket-9']);
   t.after(() => fresh.client.endAsync());
-  await waitFor(() => JSON.parse(fresh.messages.get('canplug/socket-9') ?? '{}').voltage === lastVoltage, 10_000, 'retained state is the latest once the broker reads again');
+  await waitFor(
+    () => JSON.parse(fresh.messages.get('canplug/socket-9') ?? '{}').voltage === lastVoltage,
+    10_000,
+    'retained state is the latest once the broker reads again',
+  );
   const rows = gateway.parts.writer.health();
   assert.equal(rows.readingsDropped, 0, 'no reading lost in SQLite');
 });

@@ -38,7 +38,12 @@ async function setup(t: TestContext) {
   return { ...unit, discovery, ha, configs, url: broker.url };
 }
 
-type Config = { unique_id: string; state_topic: string; command_topic?: string; device: { identifiers: string[]; name: string; via_device: string } };
+type Config = {
+  unique_id: string;
+  state_topic: string;
+  command_topic?: string;
+  device: { identifiers: string[]; name: string; via_device: string };
+};
 
 test('a CAN socket becomes one HA device with every entity, keyed on its node id; a rename keeps the unique_ids and moves the state topic', async (t) => {
   const { discovery, registry, configs, ...unit } = await setup(t);
@@ -55,7 +60,11 @@ test('a CAN socket becomes one HA device with every entity, keyed on its node id
   assert.ok(before.has(`${PREFIX}/binary_sensor/canplug_gw1_bridge/connection_state/config`), 'the bridge is a device too');
 
   registry.rename(device, 'Dryer');
-  await waitFor(() => (JSON.parse(configs().get(`${PREFIX}/switch/canplug_gw1_can_5/switch/config`)!) as Config).state_topic === 'canplug/Dryer', 3000, 'state topic moved');
+  await waitFor(
+    () => (JSON.parse(configs().get(`${PREFIX}/switch/canplug_gw1_can_5/switch/config`)!) as Config).state_topic === 'canplug/Dryer',
+    3000,
+    'state topic moved',
+  );
   const after = configs();
   for (const topic of topics()) {
     const old = JSON.parse(before.get(topic)!) as Config;
@@ -65,7 +74,7 @@ test('a CAN socket becomes one HA device with every entity, keyed on its node id
   }
 });
 
-test('a removed device\'s configs are cleared with empty retained payloads', async (t) => {
+test("a removed device's configs are cleared with empty retained payloads", async (t) => {
   const { discovery, registry, configs, ha, ...unit } = await setup(t);
   discovery.start();
   t.after(() => discovery.stop());
@@ -84,7 +93,11 @@ test('a Wi-Fi plug gets a switch, a power sensor and the safety event; a quantit
   discovery.start();
   t.after(() => discovery.stop());
   const plug = registry.ensure('wifi:42', 'wifi', 'Heater');
-  const objects = () => [...configs().keys()].filter((topic) => topic.includes('wifi_42')).map((topic) => topic.split('/')[3]).sort();
+  const objects = () =>
+    [...configs().keys()]
+      .filter((topic) => topic.includes('wifi_42'))
+      .map((topic) => topic.split('/')[3])
+      .sort();
   await waitFor(() => objects().length === 3, 3000, 'the plug discovered');
   assert.deepEqual(objects(), ['power', 'safety_event', 'switch']);
   registry.update(plug, { state: { voltage: 231 } });
@@ -107,7 +120,7 @@ test('HA\'s birth message re-sends every config; a retained "online" (the broker
   await waitFor(() => sent() === 2 * (ENTITIES.length + 2), 3000, 'everything re-sent');
 });
 
-test('at start, a retained config of ours that no entity owns is cleared; another gateway\'s is left alone', async (t) => {
+test("at start, a retained config of ours that no entity owns is cleared; another gateway's is left alone", async (t) => {
   const { discovery, ha, url } = await setup(t);
   const ours = `${PREFIX}/sensor/canplug_gw1_can_9/power/config`;
   const theirs = `${PREFIX}/sensor/canplug_gw2_can_9/power/config`;
@@ -122,5 +135,5 @@ test('at start, a retained config of ours that no entity owns is cleared; anothe
   t.after(() => discovery.stop());
   await waitFor(() => ha.messages.get(ours) === '', 3000, 'our stale config cleared');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.notEqual(ha.messages.get(theirs), '', 'the other gateway\'s config stays');
+  assert.notEqual(ha.messages.get(theirs), '', "the other gateway's config stays");
 });

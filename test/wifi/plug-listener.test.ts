@@ -114,7 +114,10 @@ test('a newer switch command supersedes the one still waiting; stop() fails what
   const lamp = registry.find('Lamp')!;
   const first = plugs.expectRelay(lamp, true, 12_000);
   const second = plugs.expectRelay(lamp, false, 12_000);
-  await assert.rejects(first.confirmed, (e) => e instanceof UnavailableError && e.message === 'superseded by a newer switch command for Lamp');
+  await assert.rejects(
+    first.confirmed,
+    (e) => e instanceof UnavailableError && e.message === 'superseded by a newer switch command for Lamp',
+  );
   plugs.stop();
   await assert.rejects(second.confirmed, (e) => e instanceof UnavailableError && e.message === 'the gateway is shutting down');
 });

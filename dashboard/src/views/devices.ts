@@ -39,7 +39,17 @@ class Card {
       message: h('div', { class: 'message', role: 'alert' }),
     };
     const p = this.parts;
-    const more = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'device settings', title: 'device settings', onclick: () => openDeviceDialog(this.view) }, '⋯');
+    const more = h(
+      'button',
+      {
+        class: 'icon-button',
+        type: 'button',
+        'aria-label': 'device settings',
+        title: 'device settings',
+        onclick: () => openDeviceDialog(this.view),
+      },
+      '⋯',
+    );
     this.el = h(
       'article',
       { class: 'card' },
@@ -203,7 +213,14 @@ export class DevicesView implements View {
       this.cards.delete(key);
     }
     if (devices.length === 0) {
-      replace(this.root, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…'));
+      replace(
+        this.root,
+        h(
+          'p',
+          { class: 'empty' },
+          store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…',
+        ),
+      );
       return;
     }
     const grid = h('div', { class: 'cards' });
