@@ -29,7 +29,7 @@ interface Case {
 }
 
 function estimate(c: Case) {
-  const gapMs = (FRAME / c.bitrate) * 1000 / c.share;
+  const gapMs = ((FRAME / c.bitrate) * 1000) / c.share;
   let frames = 0;
   let ms = 0;
   for (const m of messages) {
@@ -48,17 +48,29 @@ for (const bitrate of [125_000, 500_000]) {
   cases.push({ bitrate, share: 0.5, blockSize: 255, turnaroundMs: 0, label: 'bus-limited (node keeps up)' });
   cases.push({ bitrate, share: 0.5, blockSize: 63, turnaroundMs: 5, label: 'host runner / VM node, BS 63, 5 ms per block' });
   cases.push({ bitrate, share: 0.5, blockSize: 1, turnaroundMs: 5, label: 'ESP32 + MCP2515, BS 1, 5 ms per frame (assumed)' });
-  cases.push({ bitrate, share: 0.5, blockSize: 1, turnaroundMs: 20, label: 'ESP32 + MCP2515, BS 1, 20 ms per frame (a sampling window in the way)' });
+  cases.push({
+    bitrate,
+    share: 0.5,
+    blockSize: 1,
+    turnaroundMs: 20,
+    label: 'ESP32 + MCP2515, BS 1, 20 ms per frame (a sampling window in the way)',
+  });
 }
 
-process.stdout.write(`bundle: ${bundle.manifest.files.length} files, ${bytes} bytes in ${messages.length} messages; a frame is ${FRAME} bits at worst\n\n`);
+process.stdout.write(
+  `bundle: ${bundle.manifest.files.length} files, ${bytes} bytes in ${messages.length} messages; a frame is ${FRAME} bits at worst\n\n`,
+);
 process.stdout.write('| bitrate | node | frames | time | share of the bus |\n|---|---|---|---|---|\n');
 for (const e of cases.map(estimate)) {
-  process.stdout.write(`| ${e.bitrate / 1000} kbit/s | ${e.label} | ${e.frames} | ${e.seconds.toFixed(0)} s | ${(e.share_of_bus * 100).toFixed(0)} % |\n`);
+  process.stdout.write(
+    `| ${e.bitrate / 1000} kbit/s | ${e.label} | ${e.frames} | ${e.seconds.toFixed(0)} s | ${(e.share_of_bus * 100).toFixed(0)} % |\n`,
+  );
 }
 // A report (power 0x180+n) has a higher priority than any transfer frame: it waits for at most the one
 // frame already on the bus, as it already may for a heartbeat (0x700+n), so the worst case is unchanged.
 for (const bitrate of [125_000, 500_000]) {
-  process.stdout.write(`\n${bitrate / 1000} kbit/s: one 8-byte frame takes ${((FRAME / bitrate) * 1000).toFixed(2)} ms at worst: the most a transfer frame can delay a report`);
+  process.stdout.write(
+    `\n${bitrate / 1000} kbit/s: one 8-byte frame takes ${((FRAME / bitrate) * 1000).toFixed(2)} ms at worst: the most a transfer frame can delay a report`,
+  );
 }
 process.stdout.write('\n');

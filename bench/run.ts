@@ -48,7 +48,8 @@ function parseArgs(argv: string[]): { names: string[]; options: BenchOptions; li
     else if (arg === '--cpu-prof') options.cpuProfDir = resolve(value());
     else if (arg === '--list') list = true;
     else if (arg === '--from-source') options.fromSource = true;
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg} (--quick, --runs N, --minutes N, --cpu-prof DIR, --from-source, --list)`);
+    else if (arg.startsWith('-'))
+      throw new Error(`unknown option ${arg} (--quick, --runs N, --minutes N, --cpu-prof DIR, --from-source, --list)`);
     else names.push(arg);
   }
   if (options.quick && !runsGiven) options.runs = 1;
@@ -80,7 +81,10 @@ async function main(): Promise<void> {
   const selected = names.length ? CASES.filter((c) => names.includes(c.name)) : CASES;
   if (!options.fromSource) console.log(`gateway processes run the compiled code: ${await prepareCompiled()} on dist/`);
   const prioritized = prioritize();
-  if (!prioritized) console.log(`could not raise the benchmark's priority (nice ${BENCH_NICE} needs root): numbers include more of the machine's other work`);
+  if (!prioritized)
+    console.log(
+      `could not raise the benchmark's priority (nice ${BENCH_NICE} needs root): numbers include more of the machine's other work`,
+    );
   const started = new Date();
   const loadBefore = load();
   const rows: Row[] = [];
@@ -103,7 +107,9 @@ async function main(): Promise<void> {
   }
   console.log(`\n${table(rows)}\n`);
   const loadAfter = load();
-  console.log(`load average ${loadBefore.join(' ')} at the start, ${loadAfter.join(' ')} at the end (1/5/15 min; ${machineInfo().cores} cores)`);
+  console.log(
+    `load average ${loadBefore.join(' ')} at the start, ${loadAfter.join(' ')} at the end (1/5/15 min; ${machineInfo().cores} cores)`,
+  );
   const out = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(out, { recursive: true });
   const file = `${out}latest.json`;
@@ -112,7 +118,13 @@ async function main(): Promise<void> {
     node: process.version,
     machine: machineInfo(),
     git: revision(),
-    options: { quick: options.quick, runs: options.runs, minutes: options.minutes, from_source: options.fromSource ?? false, cases: selected.map((c) => c.name) },
+    options: {
+      quick: options.quick,
+      runs: options.runs,
+      minutes: options.minutes,
+      from_source: options.fromSource ?? false,
+      cases: selected.map((c) => c.name),
+    },
     load: { before: loadBefore, after: loadAfter },
     nice: prioritized ? BENCH_NICE : null,
     cases,

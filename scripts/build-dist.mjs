@@ -29,8 +29,20 @@ export async function buildDist() {
   const old = `${OUT}.old-${process.pid}`;
   rmSync(next, { recursive: true, force: true });
   mkdirSync(next, { recursive: true });
-  await build({ entryPoints, outdir: next, outbase: SRC, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, logLevel: 'warning' });
-  writeFileSync(join(next, 'build.json'), `${JSON.stringify({ sourceHash: hash, files: entryPoints.length, built: new Date().toISOString() }, null, 2)}\n`);
+  await build({
+    entryPoints,
+    outdir: next,
+    outbase: SRC,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  writeFileSync(
+    join(next, 'build.json'),
+    `${JSON.stringify({ sourceHash: hash, files: entryPoints.length, built: new Date().toISOString() }, null, 2)}\n`,
+  );
   if (existsSync(OUT)) renameSync(OUT, old);
   renameSync(next, OUT);
   rmSync(old, { recursive: true, force: true });

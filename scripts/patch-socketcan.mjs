@@ -41,5 +41,7 @@ if (builtWithPatch()) process.exit(0);
 const nodeGyp = process.env.npm_config_node_gyp ?? require.resolve('node-gyp/bin/node-gyp.js');
 console.log('patch-socketcan: rebuilding the socketcan addon with the patch');
 if (run(process.execPath, [nodeGyp, 'rebuild'], addonDir) !== 0 || !builtWithPatch()) {
-  console.warn('patch-socketcan: the socketcan addon did not build; the simulated bus works, SocketCAN needs python3, make and g++ (then npm install again)');
+  console.warn(
+    'patch-socketcan: the socketcan addon did not build; the simulated bus works, SocketCAN needs python3, make and g++ (then npm install again)',
+  );
 }

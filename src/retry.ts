@@ -55,7 +55,10 @@ export class Retry {
       const delayMs = Math.min(this.delays.maxMs, this.delays.firstMs * 2 ** this.failures);
       this.failures++;
       // The first failure and every change of reason are warnings; the same reason again is debug.
-      this.log[message === this.error ? 'debug' : 'warn']({ err: message, retry_in_ms: delayMs, failures: this.failures }, `cannot ${this.what}; retrying`);
+      this.log[message === this.error ? 'debug' : 'warn'](
+        { err: message, retry_in_ms: delayMs, failures: this.failures },
+        `cannot ${this.what}; retrying`,
+      );
       this.error = message;
       this.timer = setTimeout(() => void this.attempt(), delayMs);
       this.timer.unref();

@@ -31,7 +31,10 @@ export const canMqttVcan: BenchCase = {
       return [{ case: 'can-mqtt-vcan', scenario: '(not run)', result: `no UML guest here: ${availability.reason}`, data: {} }];
     }
     mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-    writeFileSync(GUEST_OPTIONS_FILE, JSON.stringify({ quick: options.quick, runs: options.runs, minutes: options.minutes, fromSource: options.fromSource }));
+    writeFileSync(
+      GUEST_OPTIONS_FILE,
+      JSON.stringify({ quick: options.quick, runs: options.runs, minutes: options.minutes, fromSource: options.fromSource }),
+    );
     try {
       const result = await runInGuest({
         files: ['bench/guest/can-mqtt.guest.ts'],

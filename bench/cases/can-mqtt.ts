@@ -62,7 +62,11 @@ export interface FlowSetup {
 }
 
 /** One flow measurement against a gateway that is already up (its source on the bus). */
-export async function measureFlow({ gateway, source, subscriber, brokerPid }: FlowSetup, rate: number, frames: number): Promise<FlowResult> {
+export async function measureFlow(
+  { gateway, source, subscriber, brokerPid }: FlowSetup,
+  rate: number,
+  frames: number,
+): Promise<FlowResult> {
   const before = await gateway.measure('flush');
   subscriber.expect(frames);
   if (source !== gateway) await gateway.mark();
@@ -150,7 +154,12 @@ export function flowRows(caseName: string, variant: string, plan: FlowPlan, runs
     gcTotalMs: pick((x) => x.gcTotalMs),
     flushMaxMs: pick((x) => x.flushMaxMs),
     involuntarySwitches: pick((x) => x.involuntarySwitches),
-    latency: { p50: pick((x) => x.latency.p50), p99: pick((x) => x.latency.p99), max: pick((x) => x.latency.max), n: pick((x) => x.latency.n) },
+    latency: {
+      p50: pick((x) => x.latency.p50),
+      p99: pick((x) => x.latency.p99),
+      max: pick((x) => x.latency.max),
+      n: pick((x) => x.latency.n),
+    },
     headLatencyMs: pick((x) => x.headLatencyMs),
     tailLatencyMs: pick((x) => x.tailLatencyMs),
     runs,

@@ -81,7 +81,9 @@ async function measure(what: What, broker: Mosquitto, background: boolean, optio
       await online(gateway.ready.httpUrl!);
       await sleep(1000);
       // Background traffic long enough to cover every measurement below.
-      const traffic = background ? gateway.run(BACKGROUND_RATE, BACKGROUND_RATE * Math.ceil((count * 2 * (INTERVAL_MS + 30)) / 1000 + 5)) : undefined;
+      const traffic = background
+        ? gateway.run(BACKGROUND_RATE, BACKGROUND_RATE * Math.ceil((count * 2 * (INTERVAL_MS + 30)) / 1000 + 5))
+        : undefined;
       let results: Results;
       if (what === 'commands') {
         await restCommands(gateway, WARM_UP); // connection, JIT: not what a user waits for
@@ -91,7 +93,8 @@ async function measure(what: What, broker: Mosquitto, background: boolean, optio
       } else {
         results = { trip: percentiles(await gateway.trips(options.quick ? 10 : 50)) };
         // The frame source runs in the stalled thread too, so only on the idle bus.
-        if (!background) results.stalled = percentiles(await gateway.stalledTrips(STALLED_NODES.slice(0, options.quick ? 10 : 40), STALL_MS));
+        if (!background)
+          results.stalled = percentiles(await gateway.stalledTrips(STALLED_NODES.slice(0, options.quick ? 10 : 40), STALL_MS));
       }
       await traffic;
       return results;
@@ -105,7 +108,13 @@ const SCENARIOS: Record<string, { what: What; scenario: string; target: string; 
   rest: { what: 'commands', scenario: 'REST PUT relay -> frame -> reply -> 200', target: 'p99 < 20 ms', limit: 20, unit: 'commands, 20/s' },
   mqtt: { what: 'commands', scenario: 'MQTT set -> frame at the node', target: 'p99 < 20 ms', limit: 20, unit: 'commands, 20/s' },
   trip: { what: 'safety', scenario: 'humidity frame -> open command', target: 'p99 < 100 ms', limit: 100, unit: 'trips' },
-  stalled: { what: 'safety', scenario: 'humidity frame -> open command, main loop stalled 10 s', target: 'p99 < 100 ms', limit: 100, unit: 'trips' },
+  stalled: {
+    what: 'safety',
+    scenario: 'humidity frame -> open command, main loop stalled 10 s',
+    target: 'p99 < 100 ms',
+    limit: 100,
+    unit: 'trips',
+  },
 };
 
 function benchCase(what: What, description: string): BenchCase {
@@ -120,7 +129,11 @@ function benchCase(what: What, description: string): BenchCase {
           const runs: Results[] = [];
           for (let i = 0; i < options.runs; i++) {
             const r = await measure(what, broker, background, options);
-            options.log(`  ${bus} run ${i + 1}: ${Object.entries(r).map(([k, p]) => `${k} p50/p99/max ${p.p50}/${p.p99}/${p.max} ms`).join(', ')}`);
+            options.log(
+              `  ${bus} run ${i + 1}: ${Object.entries(r)
+                .map(([k, p]) => `${k} p50/p99/max ${p.p50}/${p.p99}/${p.max} ms`)
+                .join(', ')}`,
+            );
             runs.push(r);
           }
           for (const key of Object.keys(runs[0])) {

@@ -52,9 +52,17 @@ export async function hostSlice(options: BenchOptions, percent: number): Promise
           const setup = { gateway, source, subscriber, brokerPid: broker.pid };
           options.log(`  sim, ${percent} % of a core:`);
           const goal = GOALS[percent];
-          const ladder = await climb(setup, slice, { rates: HOST_RATES, seconds: seconds(options), always: goal ? [goal.rate] : [], log: options.log });
+          const ladder = await climb(setup, slice, {
+            rates: HOST_RATES,
+            seconds: seconds(options),
+            always: goal ? [goal.rate] : [],
+            log: options.log,
+          });
           const trips = ladder.ceiling > 0 ? await tripsUnderFlood(setup, ladder.ceiling) : undefined;
-          if (trips) options.log(`    trips under a flood at ${ladder.ceiling}/s: p50/p99/max ${trips.p50}/${trips.p99}/${trips.max} ms, ${trips.missed} missed`);
+          if (trips)
+            options.log(
+              `    trips under a flood at ${ladder.ceiling}/s: p50/p99/max ${trips.p50}/${trips.p99}/${trips.max} ms, ${trips.missed} missed`,
+            );
           return { percent, ...ladder, trips };
         } finally {
           await subscriber.close();
@@ -74,13 +82,24 @@ export function sliceRows(env: string, result: SliceResult, peer?: SliceResult):
   const top = stepAt(result, result.ceiling);
   const atGoal = goal ? stepAt(result, goal.rate) : undefined;
   const describe = (s: typeof top) =>
-    s ? `p50/p99 ${s.latency.p50}/${s.latency.p99} ms, RSS ${s.rssPeakMb} MB, CPU ${s.cpuUsPerFrame} µs/frame (${s.cpuPct} % of a core), kernel drops ${s.kernelDrops}` : 'no lossless rate';
+    s
+      ? `p50/p99 ${s.latency.p50}/${s.latency.p99} ms, RSS ${s.rssPeakMb} MB, CPU ${s.cpuUsPerFrame} µs/frame (${s.cpuPct} % of a core), kernel drops ${s.kernelDrops}`
+      : 'no lossless rate';
   const trips = result.trips
     ? `trip under the flood p50/p99/max ${result.trips.p50}/${result.trips.p99}/${result.trips.max} ms${result.trips.missed ? `, ${result.trips.missed} of ${result.trips.n + result.trips.missed} without an open command within 5 s` : ''}`
     : 'no trip measured';
-  const goalText = goal && atGoal ? `; at ${goal.rate}/s: ${atGoal.lossless ? 'lossless' : `NOT lossless (loss ${atGoal.loss}, ${atGoal.throughput}/s)`}, ${describe(atGoal)}` : '';
+  const goalText =
+    goal && atGoal
+      ? `; at ${goal.rate}/s: ${atGoal.lossless ? 'lossless' : `NOT lossless (loss ${atGoal.loss}, ${atGoal.throughput}/s)`}, ${describe(atGoal)}`
+      : '';
   const met = goal
-    ? !!atGoal && atGoal.lossless && atGoal.latency.p99 < goal.p99Ms && result.ceiling >= goal.rate && !!result.trips && result.trips.missed === 0 && result.trips.max < goal.tripMs
+    ? !!atGoal &&
+      atGoal.lossless &&
+      atGoal.latency.p99 < goal.p99Ms &&
+      result.ceiling >= goal.rate &&
+      !!result.trips &&
+      result.trips.missed === 0 &&
+      result.trips.max < goal.tripMs
     : undefined;
   const rows: Row[] = [
     {
@@ -115,7 +134,10 @@ async function guestSlices(options: BenchOptions): Promise<GuestSlices | string>
   if (!availability.ok) return `no UML guest here: ${availability.reason}`;
   await installPeer(options.log);
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  writeFileSync(GUEST_OPTIONS_FILE, JSON.stringify({ quick: options.quick, runs: options.runs, minutes: options.minutes, fromSource: options.fromSource }));
+  writeFileSync(
+    GUEST_OPTIONS_FILE,
+    JSON.stringify({ quick: options.quick, runs: options.runs, minutes: options.minutes, fromSource: options.fromSource }),
+  );
   try {
     const result = await runInGuest({
       files: ['bench/guest/pi-budget.guest.ts'],
@@ -142,7 +164,8 @@ async function guestSlices(options: BenchOptions): Promise<GuestSlices | string>
 
 export const piBudget: BenchCase = {
   name: 'pi-budget',
-  description: 'the gateway alone in a slice of one core (25/50/100 %, 10 ms period): lossless ceiling, p50/p99, trip under a flood, RSS, CPU per frame; sim and vcan, Node-RED as peer',
+  description:
+    'the gateway alone in a slice of one core (25/50/100 %, 10 ms period): lossless ceiling, p50/p99, trip under a flood, RSS, CPU per frame; sim and vcan, Node-RED as peer',
   async run(options) {
     const controllers = cpuControllers();
     if ('error' in controllers) return [{ case: 'pi-budget', scenario: '(not run)', result: controllers.error, data: {} }];
@@ -152,7 +175,14 @@ export const piBudget: BenchCase = {
     if (typeof guest === 'string') {
       rows.push({ case: 'pi-budget', scenario: 'vcan (not run)', result: guest, data: {} });
     } else {
-      for (const result of guest.canplug) rows.push(...sliceRows('vcan (UML)', result, guest.peer.find((p) => p.percent === result.percent)));
+      for (const result of guest.canplug)
+        rows.push(
+          ...sliceRows(
+            'vcan (UML)',
+            result,
+            guest.peer.find((p) => p.percent === result.percent),
+          ),
+        );
     }
     return rows;
   },

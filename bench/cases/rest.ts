@@ -35,7 +35,8 @@ export const rest: BenchCase = {
           await sleep(1500); // every socket announced
           const url = `${gateway.ready.httpUrl}/api/devices`;
           const devices = (await (await fetch(url)).json()) as unknown[];
-          if (devices.length !== NODES.length) throw new Error(`GET /api/devices listed ${devices.length} devices, expected ${NODES.length}`);
+          if (devices.length !== NODES.length)
+            throw new Error(`GET /api/devices listed ${devices.length} devices, expected ${NODES.length}`);
           await autocannon({ url, connections: CONNECTIONS, duration: 1 }); // warm-up
           const runs: RestRun[] = [];
           for (let i = 0; i < options.runs; i++) {
@@ -51,7 +52,9 @@ export const rest: BenchCase = {
               errors: r.errors,
               gateway_cpu_pct: round((m.cpuMs / m.wallMs) * 100, 1),
             };
-            options.log(`  run ${i + 1}: ${run.requests_per_s} requests/s, p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms, gateway CPU ${run.gateway_cpu_pct} %`);
+            options.log(
+              `  run ${i + 1}: ${run.requests_per_s} requests/s, p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms, gateway CPU ${run.gateway_cpu_pct} %`,
+            );
             runs.push(run);
           }
           const med = (f: (r: RestRun) => number) => median(runs.map(f));

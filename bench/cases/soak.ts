@@ -71,10 +71,17 @@ export const soak: BenchCase = {
             sent += ran.sent;
             received += subscriber.received;
             const m = await gateway.measure();
-            const point = { minute: round(((i + 1) * CHUNK_S) / 60, 2), rssMb: round(m.rssEnd / MB, 1), cpuPct: round((m.cpuMs / m.wallMs) * 100, 1), heapMb: round(m.heapUsed / MB, 1) };
+            const point = {
+              minute: round(((i + 1) * CHUNK_S) / 60, 2),
+              rssMb: round(m.rssEnd / MB, 1),
+              cpuPct: round((m.cpuMs / m.wallMs) * 100, 1),
+              heapMb: round(m.heapUsed / MB, 1),
+            };
             trace.push(point);
             if ((i + 1) % 6 === 0 || i === chunks - 1) {
-              options.log(`  ${point.minute} min: RSS ${point.rssMb} MB, heap ${point.heapMb} MB, CPU ${point.cpuPct} %, loss so far ${sent - received}`);
+              options.log(
+                `  ${point.minute} min: RSS ${point.rssMb} MB, heap ${point.heapMb} MB, CPU ${point.cpuPct} %, loss so far ${sent - received}`,
+              );
             }
           }
           const liveMessages = live.messages();
@@ -84,7 +91,19 @@ export const soak: BenchCase = {
           const endMb = trace[trace.length - 1].rssMb;
           const peakMb = Math.max(...trace.map((p) => p.rssMb));
           const flat = endMb <= firstMinute * 1.1;
-          const data = { minutes, rate: RATE, sent, received, loss: sent - received, startMb, firstMinuteMb: firstMinute, endMb, peakMb, liveMessages, trace };
+          const data = {
+            minutes,
+            rate: RATE,
+            sent,
+            received,
+            loss: sent - received,
+            startMb,
+            firstMinuteMb: firstMinute,
+            endMb,
+            peakMb,
+            liveMessages,
+            trace,
+          };
           const row: Row = {
             case: 'soak',
             scenario: `${minutes} min at 2k frames/s, 16 rules, live stream`,

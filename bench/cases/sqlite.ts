@@ -6,7 +6,14 @@
 import { runShape, SHAPES, type Shape } from '../history.bench.js';
 import type { BenchCase, Row } from '../lib/bench-case.js';
 
-const TEN_MILLION: Shape = { name: '375 days at 3.24 s', stepMs: 3240, bucket: '18h', bucketMs: 18 * 3_600_000, readings: 10_000_000, rawRuns: 2 };
+const TEN_MILLION: Shape = {
+  name: '375 days at 3.24 s',
+  stepMs: 3240,
+  bucket: '18h',
+  bucketMs: 18 * 3_600_000,
+  readings: 10_000_000,
+  rawRuns: 2,
+};
 
 export const sqlite: BenchCase = {
   name: 'sqlite',
@@ -17,7 +24,9 @@ export const sqlite: BenchCase = {
     for (const shape of shapes) {
       const r = await runShape(shape);
       const label = `${(r.readings / 1e6).toFixed(0)}M readings, ${r.shape}`;
-      options.log(`  ${label}: insert ${r.insert_readings_per_s}/s, SQL ${r.sql_median_ms} ms, REST ${r.rest_median_ms} ms, raw ${r.raw_readings_median_ms} ms`);
+      options.log(
+        `  ${label}: insert ${r.insert_readings_per_s}/s, SQL ${r.sql_median_ms} ms, REST ${r.rest_median_ms} ms, raw ${r.raw_readings_median_ms} ms`,
+      );
       rows.push({
         case: 'sqlite',
         scenario: `ingest, ${label}`,

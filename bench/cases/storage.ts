@@ -35,7 +35,12 @@ interface Scenario {
 
 /** Settings as a Pi owner would choose them (docs/service.md, "Storage on an SD card"). */
 const SCENARIOS: Scenario[] = [
-  { name: '10 sockets, default settings (commit every 30 s, synchronous full, readings stored on change)', nodes: TEN, database: {}, target: { mbPerDay: 300, what: '< 300 MB a day' } },
+  {
+    name: '10 sockets, default settings (commit every 30 s, synchronous full, readings stored on change)',
+    nodes: TEN,
+    database: {},
+    target: { mbPerDay: 300, what: '< 300 MB a day' },
+  },
   {
     name: '10 sockets, most durable (commit every 250 ms as before, synchronous full, every reading stored)',
     nodes: TEN,
@@ -72,9 +77,16 @@ async function commitTimes(rest: string): Promise<{ commits: number; mean_ms: nu
   const text = await (await fetch(`${rest}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   const commits = value('canplug_db_flush_seconds_count');
-  const buckets = [...text.matchAll(/^canplug_db_flush_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => ({ le: Number(m[1]), n: Number(m[2]) }));
+  const buckets = [...text.matchAll(/^canplug_db_flush_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => ({
+    le: Number(m[1]),
+    n: Number(m[2]),
+  }));
   const p99 = buckets.find((b) => b.n >= 0.99 * commits)?.le;
-  return { commits, mean_ms: round((value('canplug_db_flush_seconds_sum') / commits) * 1000, 2), p99_under_ms: p99 === undefined || !Number.isFinite(p99) ? null : p99 * 1000 };
+  return {
+    commits,
+    mean_ms: round((value('canplug_db_flush_seconds_sum') / commits) * 1000, 2),
+    p99_under_ms: p99 === undefined || !Number.isFinite(p99) ? null : p99 * 1000,
+  };
 }
 
 async function readingsWritten(rest: string): Promise<number> {
@@ -105,7 +117,11 @@ async function measureWrites(options: BenchOptions): Promise<Row[]> {
     try {
       await sleep(warmupS * 1000);
       const before = await Promise.all(
-        running.map(async (r) => ({ bytes: writeBytes(r.daemon.child.pid!), readings: await readingsWritten(r.rest), rawRows: rawRows(r.path) })),
+        running.map(async (r) => ({
+          bytes: writeBytes(r.daemon.child.pid!),
+          readings: await readingsWritten(r.rest),
+          rawRows: rawRows(r.path),
+        })),
       );
       await sleep(windowS * 1000);
       const rows: Row[] = [];
@@ -169,7 +185,8 @@ async function measureWrites(options: BenchOptions): Promise<Row[]> {
 
 export const storage: BenchCase = {
   name: 'storage',
-  description: 'bytes written to disk per day by the demo daemon (/proc/<pid>/io), and a year of generated history: size per tier, every range answered without a gap',
+  description:
+    'bytes written to disk per day by the demo daemon (/proc/<pid>/io), and a year of generated history: size per tier, every range answered without a gap',
   async run(options) {
     const writes = await measureWrites(options);
     const year = await yearOfHistory(options);
@@ -194,7 +211,12 @@ function perSocketMonth(writes: Row[], year: Row): Row[] {
         result:
           `${round(months, 1)} MB a month of per-minute and hourly rollups, plus the raw readings kept: ` +
           `${round(rawDay * 7, 1)} MB for the default 7 days (${round(rawDay * 30, 1)} MB if a month is kept)`,
-        data: { rollups_mb_per_month: round(months, 2), raw_mb_per_day: rawDay, raw_mb_7_days: round(rawDay * 7, 2), raw_mb_30_days: round(rawDay * 30, 2) },
+        data: {
+          rollups_mb_per_month: round(months, 2),
+          raw_mb_per_day: rawDay,
+          raw_mb_7_days: round(rawDay * 7, 2),
+          raw_mb_30_days: round(rawDay * 30, 2),
+        },
       };
     });
 }

@@ -46,7 +46,12 @@ async function canplugSlice(options: BenchOptions, broker: Mosquitto, dir: strin
       await sleep(3000); // nodes announced, devices created, discovery published
       const setup = { gateway, source, subscriber, brokerPid: broker.pid };
       const goal = GOALS[percent];
-      const ladder = await climb(setup, slice, { rates: GUEST_RATES, seconds: seconds(options), always: goal ? [goal.rate] : [], log: progress });
+      const ladder = await climb(setup, slice, {
+        rates: GUEST_RATES,
+        seconds: seconds(options),
+        always: goal ? [goal.rate] : [],
+        log: progress,
+      });
       const trips = ladder.ceiling > 0 ? await tripsUnderFlood(setup, ladder.ceiling) : undefined;
       progress(`canplug ${percent} %: ceiling ${ladder.ceiling}, trips ${JSON.stringify(trips)}`);
       return { percent, ...ladder, trips };

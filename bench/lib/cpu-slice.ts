@@ -13,7 +13,9 @@ const ROOT = '/sys/fs/cgroup';
 
 /** Where the `cpu` and `cpuacct` controllers of cgroup v1 are mounted, or why there is no slice here. */
 export function cpuControllers(): { cpu: string; cpuacct: string } | { error: string } {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '));
   const v1 = mounts.filter((m) => m[2] === 'cgroup');
   const find = (controller: string) => v1.find((m) => m[3].split(',').includes(controller))?.[1];
   const cpu = find('cpu');
@@ -69,7 +71,10 @@ export class CpuSlice {
 
   usage(): SliceUsage {
     const stat = Object.fromEntries(
-      readFileSync(join(this.dirs[0], 'cpu.stat'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]),
+      readFileSync(join(this.dirs[0], 'cpu.stat'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string]),
     );
     const acct = this.dirs.find((d) => existsSync(join(d, 'cpuacct.usage')))!;
     return {

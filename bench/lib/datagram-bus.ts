@@ -89,7 +89,10 @@ export class DatagramBridge {
 }
 
 /** The source's side: sends frames to the gateway's port, hands the gateway's frames to `onFrame`. */
-export async function datagramBusLink(gatewayPort: number, onFrame: (frame: CanFrame) => void): Promise<{ send: (frame: CanFrame) => void; close: () => void }> {
+export async function datagramBusLink(
+  gatewayPort: number,
+  onFrame: (frame: CanFrame) => void,
+): Promise<{ send: (frame: CanFrame) => void; close: () => void }> {
   const socket = createSocket({ type: 'udp4', sendBufferSize: 4 * 1024 * 1024 });
   socket.on('message', (msg) => {
     const frame = decodeFrame(msg);

@@ -125,7 +125,16 @@ export class FrameSource {
 
   /** An environment frame of `node` in its own sequence (humidity over 80 %RH trips the safety rule). */
   environmentFrame(node: number, humidity: number): CanFrame {
-    return encode({ type: 'environment', node, humidity, temperature: 21, humidityLimit: 80, hysteresis: 10, status: RUNNING, seq: this.nextSeq(0x280 + node) });
+    return encode({
+      type: 'environment',
+      node,
+      humidity,
+      temperature: 21,
+      humidityLimit: 80,
+      hysteresis: 10,
+      status: RUNNING,
+      seq: this.nextSeq(0x280 + node),
+    });
   }
 
   private nextSeq(id: number): number {

@@ -165,7 +165,12 @@ async function start(request: Extract<ChildRequest, { type: 'start' }>): Promise
   };
   for (const socket of gateway.parts.sim.sockets) {
     socket.onCommand = (command, at) =>
-      commands.push({ node: socket.node, op: command.op, action: 'action' in command ? command.action : undefined, at: performance.timeOrigin + at });
+      commands.push({
+        node: socket.node,
+        op: command.op,
+        action: 'action' in command ? command.action : undefined,
+        at: performance.timeOrigin + at,
+      });
   }
   const virtualBus = gateway.parts.sim.bus;
   if (virtualBus && request.sourceNodes.length > 0) {

@@ -143,7 +143,11 @@ export class BenchProcess {
     if (!this.exited) this.child.send({ type: 'ack', received, id: 0 } satisfies Envelope<ChildRequest>);
   }
 
-  async run(rate: number, frames: number, window?: number): Promise<{ sent: number; startedAt: number; endedAt: number; sendTimes: Float64Array }> {
+  async run(
+    rate: number,
+    frames: number,
+    window?: number,
+  ): Promise<{ sent: number; startedAt: number; endedAt: number; sendTimes: Float64Array }> {
     const reply = await this.request({ type: 'run', rate, frames, window });
     if (reply.type !== 'ran') throw new Error(`unexpected reply ${reply.type}`);
     const bytes = readFileSync(reply.sendTimesFile);

@@ -14,7 +14,8 @@ import type { Measurement } from './gateway-process.js';
 import { prioritize } from './bench-case.js';
 
 const PEER_DIR = fileURLToPath(new URL('../peer/node-red/', import.meta.url));
-export const PEER_VERSION = (JSON.parse(readFileSync(join(PEER_DIR, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['node-red'];
+export const PEER_VERSION = (JSON.parse(readFileSync(join(PEER_DIR, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+  .dependencies['node-red'];
 const RED_JS = join(PEER_DIR, 'node_modules', 'node-red', 'red.js');
 
 /** npm ci into bench/peer/node-red once (about 40 s and 120 MB); nothing when it is there already. */
@@ -32,7 +33,17 @@ function flow(iface: string, mqttUrl: string): unknown[] {
     { id: 'tab', type: 'tab', label: 'canplug peer' },
     { id: 'can-in', type: 'canplug-peer-socketcan', z: 'tab', interface: iface, wires: [['mqtt-out']] },
     { id: 'mqtt-out', type: 'mqtt out', z: 'tab', broker: 'broker', topic: 'peer/frames', qos: '0', retain: 'false', wires: [] },
-    { id: 'broker', type: 'mqtt-broker', broker: hostname, port, clientid: 'canplug-peer', usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+    {
+      id: 'broker',
+      type: 'mqtt-broker',
+      broker: hostname,
+      port,
+      clientid: 'canplug-peer',
+      usetls: false,
+      protocolVersion: '4',
+      keepalive: '60',
+      cleansession: true,
+    },
   ];
 }
 
@@ -74,12 +85,17 @@ export class NodeRedPeer implements MeasuredProcess {
         externalModules: { autoInstall: false },
       })};\n`,
     );
-    const child = spawn(process.execPath, [RED_JS, '--userDir', this.userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RED_JS, '--userDir', this.userDir, '--settings', settings], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     prioritize(child.pid);
     let output = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Node-RED did not start its flows within ${timeoutMs} ms:\n${output.slice(-3000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`Node-RED did not start its flows within ${timeoutMs} ms:\n${output.slice(-3000)}`)),
+        timeoutMs,
+      );
       const onData = (chunk: Buffer) => {
         output += chunk;
         if (/Started flows/.test(output)) {

@@ -20,7 +20,12 @@ export interface Percentiles {
 }
 
 export function percentiles(values: ArrayLike<number>): Percentiles {
-  return { p50: round(quantile(values, 0.5), 2), p99: round(quantile(values, 0.99), 2), max: round(quantile(values, 1), 2), n: values.length };
+  return {
+    p50: round(quantile(values, 0.5), 2),
+    p99: round(quantile(values, 0.99), 2),
+    max: round(quantile(values, 1), 2),
+    n: values.length,
+  };
 }
 
 export function round(value: number, digits = 0): number {

@@ -23,7 +23,11 @@ export class Subscriber {
    * `topics`: canplug's state topics by default (`<base>/<device>`, not availability, set or bridge
    * topics); `counter` reads a payload's frame counter (default: a canplug state message).
    */
-  static async connect(url: string, baseTopic = 'canplug', counter: (payload: Buffer) => number | undefined = stateCounter): Promise<Subscriber> {
+  static async connect(
+    url: string,
+    baseTopic = 'canplug',
+    counter: (payload: Buffer) => number | undefined = stateCounter,
+  ): Promise<Subscriber> {
     const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, clientId: `canplug-bench-${process.pid}` });
     const subscriber = new Subscriber(client, counter);
     client.on('message', (_topic, payload, packet) => {
@@ -88,7 +92,10 @@ export function rawFrameCounter(payload: Buffer): number | undefined {
   if (id === undefined || id < 0x181 || id > 0x1ff) return undefined;
   const at = payload.indexOf(DATA);
   if (at < 0) return undefined;
-  const bytes = payload.toString('latin1', at + DATA.length, payload.indexOf(0x5d, at)).split(',').map(Number); // up to ]
+  const bytes = payload
+    .toString('latin1', at + DATA.length, payload.indexOf(0x5d, at))
+    .split(',')
+    .map(Number); // up to ]
   return bytes.length >= 4 ? bytes[0] + bytes[1] * 256 + (bytes[2] + bytes[3] * 256) * 65536 : undefined;
 }
 

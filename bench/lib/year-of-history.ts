@@ -57,7 +57,12 @@ function generateMinutes(db: Db, sockets: Socket[], from: number, to: number): v
           s.temperature = clamp(wander(s.temperature, 0.4), 5, 40);
           const e0 = s.energyWh;
           s.energyWh += s.power / 60;
-          const stat = (q: Quantity, mean: number, spread: number, n: number) => [scaled(q, mean - spread), scaled(q, mean + spread), scaled(q, mean) * n, n];
+          const stat = (q: Quantity, mean: number, spread: number, n: number) => [
+            scaled(q, mean - spread),
+            scaled(q, mean + spread),
+            scaled(q, mean) * n,
+            n,
+          ];
           insert.run(
             t,
             i + 1,
@@ -75,7 +80,9 @@ function generateMinutes(db: Db, sockets: Socket[], from: number, to: number): v
     })();
   }
   const sums = QUANTITIES.map((q) => `min(${q}_min), max(${q}_max), sum(${q}_sum), sum(${q}_n)`).join(', ');
-  db.prepare(`INSERT INTO readings_1h SELECT t - t % ${HOUR}, device_id, sum(n), ${sums} FROM readings_1m WHERE t >= ? AND t < ? GROUP BY 1, 2 ORDER BY 1, 2`).run(from, to);
+  db.prepare(
+    `INSERT INTO readings_1h SELECT t - t % ${HOUR}, device_id, sum(n), ${sums} FROM readings_1m WHERE t >= ? AND t < ? GROUP BY 1, 2 ORDER BY 1, 2`,
+  ).run(from, to);
 }
 
 /** The last days through the production writer: every reading, stored on change. Returns the readings and each socket's last counter report. */
@@ -152,7 +159,16 @@ async function checkRanges(gateway: Gateway, now: number, days: number): Promise
       result: `${buckets.length} buckets of ${bucket / 1000} s from the ${tier} tier, ${missing.length} missing; REST ${round(median(ms), 1)} ms (median of 5)`,
       target: 'no gap',
       met: missing.length === 0,
-      data: { ...range, url, bucket_ms: bucket, tier, buckets: buckets.length, expected: expected.length, missing: missing.slice(0, 10), rest_ms: ms.map((m) => round(m, 1)) },
+      data: {
+        ...range,
+        url,
+        bucket_ms: bucket,
+        tier,
+        buckets: buckets.length,
+        expected: expected.length,
+        missing: missing.slice(0, 10),
+        rest_ms: ms.map((m) => round(m, 1)),
+      },
     });
   }
   return rows;
@@ -161,14 +177,27 @@ async function checkRanges(gateway: Gateway, now: number, days: number): Promise
 export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
   return withTempDir(async (dir) => {
     const path = join(dir, 'year.db');
-    const config = parseConfig({ can: { sim: { nodes: [] } }, mqtt: { embedded_port: 0 }, http: { port: 0 }, udp: { port: 0 }, database: { path }, log: { level: 'silent' } });
+    const config = parseConfig({
+      can: { sim: { nodes: [] } },
+      mqtt: { embedded_port: 0 },
+      http: { port: 0 },
+      udp: { port: 0 },
+      database: { path },
+      log: { level: 'silent' },
+    });
     const now = Math.floor(Date.now() / MINUTE) * MINUTE;
     const days = options.quick ? 40 : 366; // one day more than the per-minute retention: the retention run trims it
     const rawDays = config.database.retention_days;
     const db = openDatabase(path);
     const store = new SqliteDeviceStore(db);
     for (let i = 1; i <= SOCKETS; i++) store.insert(`can:${i}`, 'can', `socket-${i}`);
-    const sockets: Socket[] = Array.from({ length: SOCKETS }, (_, i) => ({ load: LOADS[i % 3], power: LOADS[i % 3], humidity: 40 + 5 * (i % 4), temperature: 21, energyWh: 1000 * i }));
+    const sockets: Socket[] = Array.from({ length: SOCKETS }, (_, i) => ({
+      load: LOADS[i % 3],
+      power: LOADS[i % 3],
+      humidity: 40 + 5 * (i % 4),
+      temperature: 21,
+      energyWh: 1000 * i,
+    }));
     const firstWh = sockets[1].energyWh;
     let started = performance.now();
     generateMinutes(db, sockets, now - days * DAY, now - rawDays * DAY);
@@ -179,7 +208,10 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
     const readingsMs = performance.now() - started;
     const pruned = await pruneDatabase(db, { cutoffs: retentionCutoffs(retentionDays(config.database), now), pauseMs: 0 });
     db.pragma('wal_checkpoint(TRUNCATE)');
-    const tiers = db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as { name: string; bytes: number }[];
+    const tiers = db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as {
+      name: string;
+      bytes: number;
+    }[];
     const size = db.prepare('SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()').pluck().get() as number;
     const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
     const counts = { readings: count('readings'), readings_1m: count('readings_1m'), readings_1h: count('readings_1h') };
@@ -190,9 +222,11 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
       raw_window_mb: mb(table('readings') / SOCKETS),
       // A month of minutes (43,200) and of hours (720) of one socket, at the measured bytes per row.
       minute_mb_per_month: mb((table('readings_1m') / counts.readings_1m) * 43_200),
-      hour_mb_per_month: round(((table('readings_1h') + table('readings_1h_device_t')) / counts.readings_1h) * 720 / 1e6, 3),
+      hour_mb_per_month: round((((table('readings_1h') + table('readings_1h_device_t')) / counts.readings_1h) * 720) / 1e6, 3),
     };
-    options.log(`  generated ${days} days for ${SOCKETS} sockets: minutes in ${round(minutesMs / 1000, 1)} s, ${readings} readings through the writer in ${round(readingsMs / 1000, 1)} s; retention deleted ${JSON.stringify(pruned)}`);
+    options.log(
+      `  generated ${days} days for ${SOCKETS} sockets: minutes in ${round(minutesMs / 1000, 1)} s, ${readings} readings through the writer in ${round(readingsMs / 1000, 1)} s; retention deleted ${JSON.stringify(pruned)}`,
+    );
     options.log(`  ${mb(size)} MB: ${tiers.map((t) => `${t.name} ${mb(t.bytes)}`).join(', ')}; rows ${JSON.stringify(counts)}`);
     const rows: Row[] = [
       {
@@ -203,7 +237,16 @@ export function yearOfHistory(options: BenchOptions): Promise<Row[]> {
           `per socket: ${perSocketMonth.raw_window_mb} MB of raw readings, ${perSocketMonth.minute_mb_per_month} MB of minutes and ${perSocketMonth.hour_mb_per_month} MB of hours per month`,
         target: '< 2 GB',
         met: size < 2e9,
-        data: { days, size, tiers, counts, readings, pruned, per_socket_month: perSocketMonth, generate_ms: { minutes: Math.round(minutesMs), readings: Math.round(readingsMs) } },
+        data: {
+          days,
+          size,
+          tiers,
+          counts,
+          readings,
+          pruned,
+          per_socket_month: perSocketMonth,
+          generate_ms: { minutes: Math.round(minutesMs), readings: Math.round(readingsMs) },
+        },
       },
     ];
 

@@ -27,7 +27,13 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal });
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      signal,
+    });
   } catch {
     throw new ApiError(0, 'the gateway cannot be reached');
   }

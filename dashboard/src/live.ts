@@ -5,7 +5,11 @@
 import { CLOSE, LIVE_PROTOCOL, type LiveMessage } from '../../src/contracts/live.js';
 import { getToken } from './token.js';
 
-export type LinkState = { kind: 'connecting' } | { kind: 'up' } | { kind: 'down'; retryInS: number } | { kind: 'unauthorized'; reason: string };
+export type LinkState =
+  | { kind: 'connecting' }
+  | { kind: 'up' }
+  | { kind: 'down'; retryInS: number }
+  | { kind: 'unauthorized'; reason: string };
 
 export interface LiveHandlers {
   message(message: LiveMessage): void;

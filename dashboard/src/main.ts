@@ -61,7 +61,11 @@ function onMessage(message: LiveMessage): void {
     case 'event':
       rememberEvent(message.event);
       if (current?.view instanceof EventsView) current.view.live(message.event);
-      if (ALERTS.has(message.event.type)) toast(`${message.event.device ?? 'gateway'}: ${message.event.type}${message.event.cause ? ` (${message.event.cause})` : ''}`, 'error');
+      if (ALERTS.has(message.event.type))
+        toast(
+          `${message.event.device ?? 'gateway'}: ${message.event.type}${message.event.cause ? ` (${message.event.cause})` : ''}`,
+          'error',
+        );
       return;
   }
 }
@@ -73,7 +77,9 @@ function onState(state: LinkState): void {
   if (state.kind === 'up') banner(undefined);
   else if (state.kind === 'down') {
     const retry = `Reconnecting${state.retryInS > 0 ? ` in ${state.retryInS} s` : '…'}`;
-    banner(store.loaded ? `The gateway cannot be reached: showing the last known state. ${retry}` : `The gateway cannot be reached. ${retry}`);
+    banner(
+      store.loaded ? `The gateway cannot be reached: showing the last known state. ${retry}` : `The gateway cannot be reached. ${retry}`,
+    );
   } else if (state.kind === 'unauthorized') {
     // Only with read protection on, or a token the gateway no longer takes (rotated).
     banner('The gateway wants its API token.', 'info');

@@ -23,7 +23,8 @@ export function startScreenSaver(params: URLSearchParams): void {
     e.preventDefault();
     e.stopPropagation();
   };
-  for (const type of ['pointerdown', 'pointerup', 'touchstart', 'touchend', 'mousedown', 'mouseup']) cover.addEventListener(type, swallow, { passive: false });
+  for (const type of ['pointerdown', 'pointerup', 'touchstart', 'touchend', 'mousedown', 'mouseup'])
+    cover.addEventListener(type, swallow, { passive: false });
   cover.addEventListener('click', (e) => {
     swallow(e);
     cover.hidden = true;

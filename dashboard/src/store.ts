@@ -66,7 +66,11 @@ class DeviceStore {
   visible(): DeviceView[] {
     return [...this.devices.values()]
       .filter((d) => d.settings.hidden !== true)
-      .sort((a, b) => String(a.settings.room ?? '').localeCompare(String(b.settings.room ?? '')) || a.name.localeCompare(b.name, undefined, { numeric: true }));
+      .sort(
+        (a, b) =>
+          String(a.settings.room ?? '').localeCompare(String(b.settings.room ?? '')) ||
+          a.name.localeCompare(b.name, undefined, { numeric: true }),
+      );
   }
 
   private drop(key: string): void {

@@ -18,7 +18,14 @@ export async function askForToken(reason: string, done: () => void, unlocking = 
   } catch {
     // read protection is on: the generic hint will do
   }
-  const input = h('input', { type: 'password', required: true, autocomplete: 'off', spellcheck: false, 'aria-label': 'API token', placeholder: 'paste the token' });
+  const input = h('input', {
+    type: 'password',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: false,
+    'aria-label': 'API token',
+    placeholder: 'paste the token',
+  });
   const dialog = h('dialog', { 'aria-label': 'API token' });
   const close = () => {
     open = false;
@@ -39,12 +46,33 @@ export async function askForToken(reason: string, done: () => void, unlocking = 
       h('h2', {}, unlocking ? 'Unlock switching with the API token' : 'This gateway needs its API token'),
       // On a first visit the reason is just "no token"; once one was given, say what was wrong with it.
       getToken() && h('p', { class: 'message' }, reason),
-      h('p', {}, 'The token is in ', h('code', {}, where), '. Paste it here once; this browser keeps it. For a kiosk, open the dashboard at ', h('code', {}, `${location.origin}${location.pathname}#token=<token>`), '.'),
+      h(
+        'p',
+        {},
+        'The token is in ',
+        h('code', {}, where),
+        '. Paste it here once; this browser keeps it. For a kiosk, open the dashboard at ',
+        h('code', {}, `${location.origin}${location.pathname}#token=<token>`),
+        '.',
+      ),
       input,
       h(
         'div',
         { class: 'dialog-actions' },
-        getToken() && h('button', { class: 'button', type: 'button', onclick: () => (setToken(''), close(), done()) }, 'Forget the token'),
+        getToken() &&
+          h(
+            'button',
+            {
+              class: 'button',
+              type: 'button',
+              onclick: () => {
+                setToken('');
+                close();
+                done();
+              },
+            },
+            'Forget the token',
+          ),
         unlocking && h('button', { class: 'button', type: 'button', onclick: close }, 'Cancel'),
         h('button', { class: 'button primary', type: 'submit' }, 'Save'),
       ),

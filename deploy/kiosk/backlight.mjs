@@ -20,7 +20,11 @@ if (!(seconds > 0)) {
   say(`usage: backlight.mjs <seconds> (got ${process.argv[2]})`);
   process.exit(2);
 }
-const panels = existsSync(backlightDir) ? readdirSync(backlightDir).map((name) => join(backlightDir, name, 'bl_power')).filter((p) => existsSync(p)) : [];
+const panels = existsSync(backlightDir)
+  ? readdirSync(backlightDir)
+      .map((name) => join(backlightDir, name, 'bl_power'))
+      .filter((p) => existsSync(p))
+  : [];
 if (panels.length === 0) {
   say(`no backlight in ${backlightDir}: the screen stays lit (the page turns black when idle)`);
   process.exit(0);

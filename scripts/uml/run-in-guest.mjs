@@ -13,8 +13,17 @@
 // guest at once, as pulling the plug would: what its page cache held never reaches the image.
 import { spawn } from 'node:child_process';
 import {
-  accessSync, constants, copyFileSync, createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync,
-  statfsSync, writeFileSync,
+  accessSync,
+  constants,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
@@ -26,8 +35,14 @@ const MODULES_ROOT = '/usr/lib/uml/modules';
 const NEEDED_MODULES = ['net/can/can.ko', 'net/can/can-raw.ko', 'drivers/net/can/dev/can-dev.ko', 'drivers/net/can/vcan.ko'];
 // Host programs the guest runs (it shares the host's /), with the Debian package that has them.
 const NEEDED_PROGRAMS = [
-  ['cansend', 'can-utils'], ['candump', 'can-utils'], ['cangen', 'can-utils'], ['ip', 'iproute2'],
-  ['insmod', 'kmod'], ['tc', 'iproute2'], ['timeout', 'coreutils'], ['mount', 'mount'],
+  ['cansend', 'can-utils'],
+  ['candump', 'can-utils'],
+  ['cangen', 'can-utils'],
+  ['ip', 'iproute2'],
+  ['insmod', 'kmod'],
+  ['tc', 'iproute2'],
+  ['timeout', 'coreutils'],
+  ['mount', 'mount'],
 ];
 
 function which(program) {
@@ -68,7 +83,10 @@ export function guestAvailability() {
 export function vcanTestFiles() {
   const dir = join(REPO_ROOT, 'test', 'vcan');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.vcan.ts')).sort().map((f) => `test/vcan/${f}`);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.vcan.ts'))
+    .sort()
+    .map((f) => `test/vcan/${f}`);
 }
 
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -94,7 +112,15 @@ function groupMembers(pgid) {
  * { status, timedOut, bootMs, suiteMs, totalMs, tests, metrics, tap, console, runDir, leftover }.
  * Never rejects for a failing suite; rejects only when the guest cannot be spawned at all.
  */
-export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_000, mem = '1G', onConsole, disk, env: guestEnv = {}, signal } = {}) {
+export async function runInGuest({
+  files = vcanTestFiles(),
+  timeoutMs = 15 * 60_000,
+  mem = '1G',
+  onConsole,
+  disk,
+  env: guestEnv = {},
+  signal,
+} = {}) {
   const availability = guestAvailability();
   if (!availability.ok) throw new Error(`cannot start the UML guest: ${availability.reason}`);
   const runDir = mkdtempSync(join(tmpdir(), 'canplug-uml-'));
@@ -104,9 +130,15 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
   const rel = files.map((f) => relative(REPO_ROOT, resolve(REPO_ROOT, f)));
   writeFileSync(
     join(runDir, 'guest-env.sh'),
-    [`NODE=${shq(process.execPath)}`, `CANPLUG_CWD=${shq(REPO_ROOT)}`, `GUEST_TIMEOUT_S=${guestTimeoutS}`,
-      `GUEST_DISK=${disk ? 'ubda' : ''}`, ...Object.entries(guestEnv).map(([k, v]) => `export ${k}=${shq(v)}`),
-      `set -- ${rel.map(shq).join(' ')}`, ''].join('\n'),
+    [
+      `NODE=${shq(process.execPath)}`,
+      `CANPLUG_CWD=${shq(REPO_ROOT)}`,
+      `GUEST_TIMEOUT_S=${guestTimeoutS}`,
+      `GUEST_DISK=${disk ? 'ubda' : ''}`,
+      ...Object.entries(guestEnv).map(([k, v]) => `export ${k}=${shq(v)}`),
+      `set -- ${rel.map(shq).join(' ')}`,
+      '',
+    ].join('\n'),
   );
   const env = { ...process.env };
   // UML keeps guest RAM in a file under TMPDIR, else /dev/shm: a small /dev/shm (containers) would SIGBUS it.
@@ -118,8 +150,16 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
     env.TMPDIR ??= runDir;
   }
   const args = [
-    `mem=${mem}`, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${runDir}/init.sh`,
-    'con=null', 'con0=fd:0,fd:1', 'quiet', `CANPLUG_RUN=${runDir}`,
+    `mem=${mem}`,
+    'root=/dev/root',
+    'rootfstype=hostfs',
+    'rootflags=/',
+    'rw',
+    `init=${runDir}/init.sh`,
+    'con=null',
+    'con0=fd:0,fd:1',
+    'quiet',
+    `CANPLUG_RUN=${runDir}`,
     ...(disk ? [`ubd0=${resolve(disk)}`] : []),
   ];
   const t0 = performance.now();
@@ -192,7 +232,10 @@ export async function runInGuest({ files = vcanTestFiles(), timeoutMs = 15 * 60_
 
   const read = (name) => (existsSync(join(runDir, name)) ? readFileSync(join(runDir, name), 'utf8') : '');
   const statusText = read('status').trim();
-  const events = read('events.jsonl').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const events = read('events.jsonl')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const result = {
     status: statusText === '' ? null : Number(statusText),
     timedOut,

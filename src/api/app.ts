@@ -95,7 +95,10 @@ export async function buildApp({ ctx, log }: AppOptions): Promise<FastifyInstanc
       if (suppressed !== undefined) log.warn({ remote: request.ip, limit: perMinute }, `rate limit reached by ${request.ip}`);
     },
     errorResponseBuilder: (_request, context) =>
-      new HttpError(429, `too many changes or failed logins from this address: at most ${context.max} per minute; try again in ${context.after}`),
+      new HttpError(
+        429,
+        `too many changes or failed logins from this address: at most ${context.max} per minute; try again in ${context.after}`,
+      ),
   });
   app.decorate('rateLimited', () => rateLimited.count);
   registerAuth(app, { tokens: ctx.tokens, readProtection: ctx.http.read_protection, failures: ctx.authFailures });

@@ -79,7 +79,8 @@ export class TokenStore {
       this.warned = false;
       this.log.info({ path: this.path }, 'API token file changed; the new token is in force');
     } catch (error) {
-      if (!this.warned) this.log.warn({ err: (error as Error).message }, 'cannot use the changed API token file; the token loaded earlier stays in force');
+      if (!this.warned)
+        this.log.warn({ err: (error as Error).message }, 'cannot use the changed API token file; the token loaded earlier stays in force');
       this.warned = true;
     }
   }
@@ -109,7 +110,10 @@ export function presentedToken(request: FastifyRequest, liveStream = false): str
   if (!liveStream) return undefined;
   const protocols = request.headers['sec-websocket-protocol'];
   if (typeof protocols === 'string') {
-    const bearer = protocols.split(',').map((p) => p.trim()).find((p) => p.startsWith(BEARER_PROTOCOL));
+    const bearer = protocols
+      .split(',')
+      .map((p) => p.trim())
+      .find((p) => p.startsWith(BEARER_PROTOCOL));
     if (bearer) return bearer.slice(BEARER_PROTOCOL.length);
   }
   const query = request.query as Record<string, unknown> | undefined;
@@ -135,9 +139,16 @@ export function checkCredentials(tokens: TokenStore, request: FastifyRequest, li
   try {
     const token = presentedToken(request, liveStream);
     if (token === undefined) {
-      verdict = { wrong: false, problem: 'this request needs the API token: send "Authorization: Bearer <token>" (the token file is named in the gateway log at start-up)' };
+      verdict = {
+        wrong: false,
+        problem:
+          'this request needs the API token: send "Authorization: Bearer <token>" (the token file is named in the gateway log at start-up)',
+      };
     } else if (!tokens.matches(token)) {
-      verdict = { wrong: true, problem: 'the API token is wrong; it may have been rotated (see the token file named in the gateway log at start-up)' };
+      verdict = {
+        wrong: true,
+        problem: 'the API token is wrong; it may have been rotated (see the token file named in the gateway log at start-up)',
+      };
     } else {
       verdict = { wrong: false };
     }
@@ -165,7 +176,10 @@ export class AuthFailures {
     const earlier = this.logLimiter.take(request.ip);
     if (earlier === undefined) return;
     const path = request.url.split('?')[0].slice(0, 100);
-    this.log.warn({ remote: request.ip, where, method: request.method, path, failures: earlier + 1 }, `authentication failed from ${request.ip}`);
+    this.log.warn(
+      { remote: request.ip, where, method: request.method, path, failures: earlier + 1 },
+      `authentication failed from ${request.ip}`,
+    );
   }
 }
 
@@ -182,7 +196,11 @@ export function failsAuthentication(tokens: TokenStore | undefined, request: Fas
  * (or auth off) writes. A token that is presented but wrong is refused, so a client learns at once
  * that its token went stale (rotated) instead of silently losing its controls.
  */
-export function liveAccess(tokens: TokenStore | undefined, request: FastifyRequest, readProtection: boolean): LiveAccess | Required<Verdict> {
+export function liveAccess(
+  tokens: TokenStore | undefined,
+  request: FastifyRequest,
+  readProtection: boolean,
+): LiveAccess | Required<Verdict> {
   if (!tokens) return 'write';
   const verdict = checkCredentials(tokens, request, true);
   if (verdict.problem === undefined) return 'write';

@@ -1,7 +1,14 @@
 /** One error handler: every 4xx says what was wrong in one sentence; 5xx internals stay in the log. The gateway's errors (src/gateway/errors.ts) get their status codes here. */
 import Database from 'better-sqlite3';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BusUnavailableError, CommandTimeoutError, InvalidRequestError, NotConfiguredError, RefusedError, UnavailableError } from '../gateway/errors.js';
+import {
+  BusUnavailableError,
+  CommandTimeoutError,
+  InvalidRequestError,
+  NotConfiguredError,
+  RefusedError,
+  UnavailableError,
+} from '../gateway/errors.js';
 
 /** An error whose message is safe and meant for the client. */
 export class HttpError extends Error {
@@ -47,7 +54,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     let friendly = error.code ? FRIENDLY[error.code] : undefined;
     const limit = request.routeOptions.bodyLimit;
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit && limit !== 64 * 1024) friendly = `the request body is larger than the ${Math.round(limit / 1024)} KiB this route accepts`;
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit && limit !== 64 * 1024)
+      friendly = `the request body is larger than the ${Math.round(limit / 1024)} KiB this route accepts`;
     if (friendly) return reply.status(error.statusCode ?? 400).send({ error: friendly, statusCode: error.statusCode ?? 400 });
     const status = statusOf(error) ?? (error.statusCode && error.statusCode < 500 ? error.statusCode : 500);
     if (status >= 500 && statusOf(error) === undefined) {
@@ -55,7 +63,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.status(500).send({ error: 'internal error; see the gateway log', statusCode: 500 });
     }
     if (error instanceof Database.SqliteError) {
-      return reply.status(status).send({ error: `the database refuses changes right now (${error.message}); nothing was changed, try again later`, statusCode: status });
+      return reply.status(status).send({
+        error: `the database refuses changes right now (${error.message}); nothing was changed, try again later`,
+        statusCode: status,
+      });
     }
     return reply.status(status).send({ error: error.message, statusCode: status });
   });

@@ -42,9 +42,13 @@ export class HttpServer {
     this.app = await buildApp({ log, ctx: { ...ctx, authFailures: this.authFailures, live: this.live } });
     this.app.server.maxConnections = MAX_HTTP_CONNECTIONS;
     this.app.server.on('drop', () => this.connectionsDropped++);
-    this.binding = new Retry(`listen for HTTP on ${host}:${port}`, async () => {
-      await this.app.listen({ host, port });
-    }, log);
+    this.binding = new Retry(
+      `listen for HTTP on ${host}:${port}`,
+      async () => {
+        await this.app.listen({ host, port });
+      },
+      log,
+    );
     await this.binding.start();
   }
 

@@ -16,7 +16,8 @@ function describe(error: ValueError): string {
       return 'is required';
     case ValueErrorType.Union:
       // A choice of fixed values can be listed; a union of shapes falls through to the general message.
-      if ((error.schema.anyOf as TSchema[]).every((s) => 'const' in s)) return `${JSON.stringify(error.value)} is not allowed; expected ${allowed(error.schema)}`;
+      if ((error.schema.anyOf as TSchema[]).every((s) => 'const' in s))
+        return `${JSON.stringify(error.value)} is not allowed; expected ${allowed(error.schema)}`;
       return `${JSON.stringify(error.value)} does not match any of the allowed forms (see /docs)`;
     default:
       return `${error.message[0].toLowerCase()}${error.message.slice(1)}${error.value !== undefined && typeof error.value !== 'object' ? `; got ${JSON.stringify(error.value)}` : ''}`;

@@ -72,7 +72,10 @@ export class CanBus extends EventEmitter<CanBusEvents> {
   private logKernelDrops(): void {
     const drops = this.transport.stats().kernelDrops ?? 0;
     if (drops > this.dropsLogged) {
-      this.log.warn({ dropped: drops - this.dropsLogged, total: drops }, 'CAN frames dropped in the kernel: the gateway fell behind the bus');
+      this.log.warn(
+        { dropped: drops - this.dropsLogged, total: drops },
+        'CAN frames dropped in the kernel: the gateway fell behind the bus',
+      );
       this.dropsLogged = drops;
     }
   }

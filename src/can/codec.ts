@@ -96,9 +96,7 @@ export type Message =
 
 export type MessageType = Message['type'];
 
-export type DecodeResult =
-  | { ok: true; message: Message }
-  | { ok: false; reason: 'unknown' | 'malformed'; detail: string };
+export type DecodeResult = { ok: true; message: Message } | { ok: false; reason: 'unknown' | 'malformed'; detail: string };
 
 const unknown = (detail: string): DecodeResult => ({ ok: false, reason: 'unknown', detail });
 const malformed = (detail: string): DecodeResult => ({ ok: false, reason: 'malformed', detail });
@@ -114,10 +112,7 @@ export function decodeStatus(byte: number): Status {
 
 export function encodeStatus(status: Status): number {
   return (
-    (status.relay ? 0x01 : 0) |
-    (status.humidityLatched ? 0x02 : 0) |
-    (status.powerLatched ? 0x04 : 0) |
-    (status.sensorFault ? 0x08 : 0)
+    (status.relay ? 0x01 : 0) | (status.humidityLatched ? 0x02 : 0) | (status.powerLatched ? 0x04 : 0) | (status.sensorFault ? 0x08 : 0)
   );
 }
 
@@ -226,7 +221,10 @@ export function decode(frame: CanFrame): DecodeResult {
     case CobBase.transferToGateway: {
       const pdu = decodePdu(d);
       if (!pdu.ok) return malformed(`transfer frame: ${pdu.detail}`);
-      return { ok: true, message: { type: 'transfer', node, direction: base === CobBase.transferToNode ? 'toNode' : 'toGateway', pdu: pdu.pdu } };
+      return {
+        ok: true,
+        message: { type: 'transfer', node, direction: base === CobBase.transferToNode ? 'toNode' : 'toGateway', pdu: pdu.pdu },
+      };
     }
   }
   return unknown(`id 0x${frame.id.toString(16)}`);
@@ -267,8 +265,7 @@ export function validateCommand(command: Command): string | undefined {
   switch (command.op) {
     case 'setHumidityLimit':
       return (
-        inRange('humidity limit', command.limit, 1, 100) ??
-        inRange('hysteresis', command.hysteresis, 0, command.limit - 1) // at or over the limit the latch never re-arms
+        inRange('humidity limit', command.limit, 1, 100) ?? inRange('hysteresis', command.hysteresis, 0, command.limit - 1) // at or over the limit the latch never re-arms
       );
     case 'setReportPeriod':
       return inRange('report period', command.ms, 100, 60000);
@@ -358,7 +355,10 @@ export function encode(message: Message): CanFrame {
       d.writeUInt32LE(u32(message.detail), 4);
       return { id: CobBase.reply + message.node, data: d };
     case 'transfer':
-      return { id: (message.direction === 'toNode' ? CobBase.transferToNode : CobBase.transferToGateway) + message.node, data: encodePdu(message.pdu) };
+      return {
+        id: (message.direction === 'toNode' ? CobBase.transferToNode : CobBase.transferToGateway) + message.node,
+        data: encodePdu(message.pdu),
+      };
     case 'heartbeat': {
       const [major, minor] = message.firmware.split('.').map(Number);
       d[0] = NodeState[message.state];

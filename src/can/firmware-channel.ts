@@ -76,7 +76,10 @@ export class FirmwareChannel {
     // A refused message (overflow) is usually followed by the node's result saying why: wait a little for it.
     const wait = sendError ? Math.min(timeoutMs, 500) : timeoutMs;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(sendError ?? new TransferTimeoutError(`node ${this.options.node} did not answer within ${timeoutMs} ms`)), wait);
+      timer = setTimeout(
+        () => reject(sendError ?? new TransferTimeoutError(`node ${this.options.node} did not answer within ${timeoutMs} ms`)),
+        wait,
+      );
     });
     try {
       return await Promise.race([answered, timeout]);

@@ -24,7 +24,7 @@ export const RESULTS: readonly { name: string; text: string }[] = [
   { name: 'fileCorrupt', text: 'a file arrived corrupted (its SHA-256 does not match the manifest)' },
   { name: 'fileSize', text: 'a file arrived with the wrong size' },
   { name: 'transferBroken', text: 'a transfer frame was lost or out of order' },
-  { name: 'transferTimeout', text: 'the transfer stalled (no frame within the node\'s update_frame_timeout_ms, 1 s by default)' },
+  { name: 'transferTimeout', text: "the transfer stalled (no frame within the node's update_frame_timeout_ms, 1 s by default)" },
   { name: 'writeFailed', text: 'writing to the flash failed' },
   { name: 'outOfOrder', text: 'the request came out of order' },
   { name: 'filesMissing', text: 'not every file arrived before the commit' },

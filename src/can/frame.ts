@@ -11,7 +11,10 @@ export interface CanFrame {
 }
 
 export function formatFrame(frame: CanFrame): string {
-  const id = frame.id.toString(16).toUpperCase().padStart(frame.ext ? 8 : 3, '0');
+  const id = frame.id
+    .toString(16)
+    .toUpperCase()
+    .padStart(frame.ext ? 8 : 3, '0');
   if (frame.rtr) return `${id}#R`;
   return `${id}#${frame.data.toString('hex').toUpperCase()}`;
 }

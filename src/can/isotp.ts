@@ -133,7 +133,7 @@ export interface SenderOptions {
 
 /** Least time between two transfer frames so that they take at most `share` of a bus at `bitrate`. */
 export function pacingGapMs(bitrate: number, share: number): number {
-  return (frameBits(8) / bitrate) * 1000 / share;
+  return ((frameBits(8) / bitrate) * 1000) / share;
 }
 
 export class IsoTpError extends Error {}
@@ -192,7 +192,8 @@ export class IsoTpSender {
   flow(pdu: Extract<IsoTpPdu, { kind: 'flow' }>): void {
     if (!this.settle || this.credit > 0 || this.next === 0) return;
     clearTimeout(this.timer);
-    if (pdu.status === 'overflow') return this.fail(new IsoTpError(`the receiver cannot take a ${this.length}-byte message (flow control: overflow)`));
+    if (pdu.status === 'overflow')
+      return this.fail(new IsoTpError(`the receiver cannot take a ${this.length}-byte message (flow control: overflow)`));
     if (pdu.status === 'wait') {
       if (++this.waits > (this.options.maxWaits ?? 10)) return this.fail(new IsoTpError('the receiver kept answering "wait"'));
       this.armFlowTimeout();
@@ -224,7 +225,8 @@ export class IsoTpSender {
     this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) / this.gapMs);
     this.refilledAt = now;
     while (this.credit > 0 && this.next < this.frames.length && this.tokens >= 1) {
-      if (!this.options.send(this.frames[this.next])) return this.fail(new IsoTpError('the CAN bus refused a transfer frame (down, or its queue is full)'));
+      if (!this.options.send(this.frames[this.next]))
+        return this.fail(new IsoTpError('the CAN bus refused a transfer frame (down, or its queue is full)'));
       this.next++;
       this.credit--;
       this.tokens -= 1;

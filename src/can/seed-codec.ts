@@ -16,10 +16,9 @@ export interface SeedReading {
   value: number;
 }
 
-export type SeedDecodeResult =
-  | { ok: true; message: SeedReading }
-  | { ok: false; reason: 'unknown' | 'malformed'; detail: string };
+export type SeedDecodeResult = { ok: true; message: SeedReading } | { ok: false; reason: 'unknown' | 'malformed'; detail: string };
 
+// biome-ignore lint/complexity/useSimpleNumberKeys: CAN ids in hex, as the seed project's frames list them
 const QUANTITY_BY_ID: Record<number, SeedQuantity> = { 0x001: 'voltage', 0x002: 'current', 0x003: 'power', 0x004: 'humidity' };
 
 export function decodeSeed(frame: CanFrame): SeedDecodeResult {

@@ -307,16 +307,17 @@ export class SimSocket {
       status,
       seq: this.powerSeq++ & 0xff,
     });
-    if (this.sendEnvironment) this.emit({
-      type: 'environment',
-      node: this.node,
-      humidity: this.humidity,
-      temperature: this.temperature,
-      humidityLimit: this.humidityLimit,
-      hysteresis: this.hysteresis,
-      status,
-      seq: this.envSeq++ & 0xff,
-    });
+    if (this.sendEnvironment)
+      this.emit({
+        type: 'environment',
+        node: this.node,
+        humidity: this.humidity,
+        temperature: this.temperature,
+        humidityLimit: this.humidityLimit,
+        hysteresis: this.hysteresis,
+        status,
+        seq: this.envSeq++ & 0xff,
+      });
     if (withEnergy) this.emit({ type: 'energy', node: this.node, energyWh: this.energyWh, uptime: this.uptime });
   }
 

@@ -9,7 +9,13 @@ import type { CanFrame } from './frame.js';
 import { interfaceState } from './can-interfaces.js';
 import { describeErrorFrame } from './error-frame.js';
 import type { CanFilter } from './filters.js';
-import { KernelDropCounter, receiveQueueBytes, reviewReceiveQueue, type ReceiveBufferResult, type ReceiveQueueReport } from './receive-queue.js';
+import {
+  KernelDropCounter,
+  receiveQueueBytes,
+  reviewReceiveQueue,
+  type ReceiveBufferResult,
+  type ReceiveQueueReport,
+} from './receive-queue.js';
 import { Transport, type TransportStats } from './transport.js';
 
 // linux/can.h
@@ -94,7 +100,10 @@ export async function loadSocketcanAddon(iface: string, name = 'socketcan'): Pro
   try {
     require.resolve(`${name}/package.json`);
   } catch (err) {
-    throw fail(`the optional npm package "${name}" is not installed (npm install ${name}; it builds a native addon and needs python3, make and g++)`, err);
+    throw fail(
+      `the optional npm package "${name}" is not installed (npm install ${name}; it builds a native addon and needs python3, make and g++)`,
+      err,
+    );
   }
   let native: NativeAddon;
   try {
@@ -175,7 +184,9 @@ export class SocketCanTransport extends Transport {
   send(frame: CanFrame): boolean {
     const max = frame.ext ? CAN_EFF_MASK : CAN_SFF_MASK;
     if (!Number.isInteger(frame.id) || frame.id < 0 || frame.id > max || frame.data.length > 8 || frame.err) {
-      throw new RangeError(`cannot send id 0x${frame.id.toString(16)} with ${frame.data.length} bytes${frame.err ? ' as error frame' : ''}`);
+      throw new RangeError(
+        `cannot send id 0x${frame.id.toString(16)} with ${frame.data.length} bytes${frame.err ? ' as error frame' : ''}`,
+      );
     }
     if (!this.isUp || this.queue.length >= this.opts.maxQueue) {
       this.counters.dropped++;

@@ -87,7 +87,10 @@ export function parseInteger(name: string, text: string, min: number, max: numbe
 /** Node ids such as `1,2,5-8`. */
 export function parseNodeList(text: string): number[] {
   const nodes = new Set<number>();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const range = /^(\d+)-(\d+)$/.exec(part);
     if (range) {
       const [from, to] = [parseInteger('node id', range[1], 1, 63), parseInteger('node id', range[2], 1, 63)];

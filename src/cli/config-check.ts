@@ -17,7 +17,9 @@ export function knownEnvNames(schema: TSchema = ConfigSchema, path: string[] = [
 export function configWarnings(config: Config, env: NodeJS.ProcessEnv): string[] {
   const warnings: string[] = [];
   const known = new Set([...knownEnvNames(), 'CANPLUG_CONFIG']);
-  for (const name of Object.keys(env).filter((n) => n.startsWith('CANPLUG_') && !known.has(n)).sort()) {
+  for (const name of Object.keys(env)
+    .filter((n) => n.startsWith('CANPLUG_') && !known.has(n))
+    .sort()) {
     warnings.push(`environment variable ${name} is not a config key and is ignored`);
   }
   if (config.can.transport === 'socketcan' && !existsSync(`/sys/class/net/${config.can.interface}`)) {

@@ -35,14 +35,20 @@ export function addDbCommands(program: Command): void {
         overwrite: opts.force,
         onProgress: ({ donePages, totalPages }) => {
           if (!bar && process.stdout.isTTY && totalPages >= PROGRESS_BAR_MIN_PAGES) {
-            bar = new SingleBar({ format: 'backup [{bar}] {percentage}% | {value}/{total} pages | ETA {eta}s', stream: process.stdout }, Presets.shades_classic);
+            bar = new SingleBar(
+              { format: 'backup [{bar}] {percentage}% | {value}/{total} pages | ETA {eta}s', stream: process.stdout },
+              Presets.shades_classic,
+            );
             bar.start(totalPages, 0);
           }
           bar?.update(donePages);
         },
       }).catch((error: Error) => {
         bar?.stop();
-        throw new CliError(`backup failed: ${error.message}`, error.message.includes('already exists') || error.message.startsWith('no database') ? EXIT.usage : EXIT.failure);
+        throw new CliError(
+          `backup failed: ${error.message}`,
+          error.message.includes('already exists') || error.message.startsWith('no database') ? EXIT.usage : EXIT.failure,
+        );
       });
       bar?.stop();
       process.stdout.write(`backed up ${source} to ${file}: ${mib(result.bytes)} in ${(result.ms / 1000).toFixed(1)} s\n`);
@@ -50,7 +56,10 @@ export function addDbCommands(program: Command): void {
 
   db.command('prune')
     .description('delete what has aged out of each tier (raw readings, rollups, events), in small batches (safe while the daemon runs)')
-    .option('--older-than <age>', 'e.g. 90d, 12w, 36h: raw readings and events older than this (the rollups keep their history); default: each tier\'s retention from the config')
+    .option(
+      '--older-than <age>',
+      "e.g. 90d, 12w, 36h: raw readings and events older than this (the rollups keep their history); default: each tier's retention from the config",
+    )
     .option('--dry-run', 'count what would be deleted; delete nothing')
     .addHelpText(
       'after',

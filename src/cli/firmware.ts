@@ -12,7 +12,15 @@ import WebSocket from 'ws';
 import { LIVE_PROTOCOL, type LiveMessage } from '../contracts/live.js';
 import { tokenPath } from '../api/token.js';
 import type { Config } from '../config/config.js';
-import { BundleError, buildBundle, loadOrCreateSigningKey, publicKeyHex, readBundleFile, writeBundleFile, type Bundle } from '../gateway/firmware-bundle.js';
+import {
+  BundleError,
+  buildBundle,
+  loadOrCreateSigningKey,
+  publicKeyHex,
+  readBundleFile,
+  writeBundleFile,
+  type Bundle,
+} from '../gateway/firmware-bundle.js';
 import type { FirmwareStatus } from '../contracts/firmware.js';
 import { firmwarePaths } from '../gateway/firmware-updater.js';
 import { CliError, configOption, EXIT, EXIT_CODES_HELP, parseInteger, readConfig, requireDataOwner } from './common.js';
@@ -49,7 +57,9 @@ async function api<T>(base: string, token: string, method: string, path: string,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new CliError(`cannot reach the canplug daemon at ${base} (${(error as Error).cause ?? (error as Error).message}); is it running? (--url)`);
+    throw new CliError(
+      `cannot reach the canplug daemon at ${base} (${(error as Error).cause ?? (error as Error).message}); is it running? (--url)`,
+    );
   }
   return { status: response.status, json: (await response.json()) as T };
 }
@@ -70,11 +80,20 @@ class Progress {
   private readonly multi: MultiBar | undefined;
 
   constructor(tty: boolean) {
-    if (tty) this.multi = new MultiBar({ format: '{device} [{bar}] {percentage}% {stage} {detail}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+    if (tty)
+      this.multi = new MultiBar(
+        { format: '{device} [{bar}] {percentage}% {stage} {detail}', hideCursor: true, clearOnComplete: false },
+        Presets.shades_classic,
+      );
   }
 
   show(s: FirmwareStatus): void {
-    const detail = s.stage === 'failed' ? s.error : s.stage === 'transferring' ? `${Math.round(s.sentBytes / 1024)}/${Math.round(s.totalBytes / 1024)} KiB` : `${s.from ?? '?'} -> ${s.to}`;
+    const detail =
+      s.stage === 'failed'
+        ? s.error
+        : s.stage === 'transferring'
+          ? `${Math.round(s.sentBytes / 1024)}/${Math.round(s.totalBytes / 1024)} KiB`
+          : `${s.from ?? '?'} -> ${s.to}`;
     if (this.multi) {
       const payload = { device: s.device.padEnd(12), stage: s.stage, detail };
       const bar = this.bars.get(s.key) ?? this.multi.create(100, 0, payload);
@@ -118,11 +137,20 @@ async function update(config: Config, target: string, options: { bundle?: string
     if (allDone()) settle.resolve();
   });
   live.on('close', () => settle.reject(new CliError('the daemon closed the live stream (stopping?) before the updates ended')));
-  const timer = setTimeout(() => settle.reject(new CliError(`the updates did not end within ${options.timeoutS} s`)), options.timeoutS * 1000);
+  const timer = setTimeout(
+    () => settle.reject(new CliError(`the updates did not end within ${options.timeoutS} s`)),
+    options.timeoutS * 1000,
+  );
   let refused = 0;
   try {
     for (const t of targets) {
-      const answer = await api<FirmwareStatus & { error?: string }>(base, token, 'POST', `/api/devices/${encodeURIComponent(t.name)}/firmware`, bundle ? { bundle } : {});
+      const answer = await api<FirmwareStatus & { error?: string }>(
+        base,
+        token,
+        'POST',
+        `/api/devices/${encodeURIComponent(t.name)}/firmware`,
+        bundle ? { bundle } : {},
+      );
       if (answer.status !== 202) {
         process.stderr.write(`canplug: ${t.name}: ${answer.json.error ?? `HTTP ${answer.status}`}\n`);
         refused++;
@@ -140,20 +168,27 @@ async function update(config: Config, target: string, options: { bundle?: string
   }
   const failed = [...statuses.values()].filter((s) => s.stage === 'failed');
   for (const s of statuses.values()) {
-    process.stdout.write(s.stage === 'installed' ? `${s.device}: firmware ${s.to} installed (was ${s.from ?? '?'})\n` : `${s.device}: update to ${s.to} failed: ${s.error}\n`);
+    process.stdout.write(
+      s.stage === 'installed'
+        ? `${s.device}: firmware ${s.to} installed (was ${s.from ?? '?'})\n`
+        : `${s.device}: update to ${s.to} failed: ${s.error}\n`,
+    );
   }
   return failed.length > 0 || refused > 0 ? EXIT.refused : EXIT.ok;
 }
 
 export function addFirmwareCommands(program: Command): void {
-  const firmware = program.command('firmware').description('the sockets\' firmware: sign a bundle, update sockets over the CAN bus');
+  const firmware = program.command('firmware').description("the sockets' firmware: sign a bundle, update sockets over the CAN bus");
 
   firmware
     .command('build')
     .description('bundle and sign the firmware folder (canplug/ and the update key) for updates')
     .option('-s, --source <dir>', 'firmware folder with canplug/ in it', FIRMWARE_DIR)
     .option('-o, --out <file>', 'where to write the bundle (default: firmware.bundle, the one the daemon offers)')
-    .addHelpText('after', `\nSigns with firmware.key (made on first use, mode 0600; keep a copy: sockets accept only bundles signed by it).\n${EXIT_CODES_HELP}`)
+    .addHelpText(
+      'after',
+      `\nSigns with firmware.key (made on first use, mode 0600; keep a copy: sockets accept only bundles signed by it).\n${EXIT_CODES_HELP}`,
+    )
     .action((opts: { source: string; out?: string }, command: Command) => {
       const { config } = readConfig(configOption(command));
       const paths = firmwarePaths(config);
@@ -187,7 +222,10 @@ export function addFirmwareCommands(program: Command): void {
     .option('-b, --bundle <file>', 'a bundle from "firmware build" (default: the daemon\'s, firmware.bundle)')
     .option('-u, --url <url>', 'the daemon (default: from http.host and http.port in the config)')
     .option('-t, --timeout <s>', 'give up waiting after this long', '3600')
-    .addHelpText('after', `\nThe token comes from http.token_file (default: "token" beside the database).\nExit 0: every update installed; 3: one was refused by the daemon or the socket, or rolled back.\n${EXIT_CODES_HELP}`)
+    .addHelpText(
+      'after',
+      `\nThe token comes from http.token_file (default: "token" beside the database).\nExit 0: every update installed; 3: one was refused by the daemon or the socket, or rolled back.\n${EXIT_CODES_HELP}`,
+    )
     .action(async (device: string, opts: { bundle?: string; url?: string; timeout: string }, command: Command) => {
       const { config } = readConfig(configOption(command));
       const timeoutS = parseInteger('--timeout', opts.timeout, 10, 86400);

@@ -5,7 +5,7 @@
  * through REST or MQTT).
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CanBus } from '../can/can-bus.js';
 import { PowerOnState, validateCommand, type Command as NodeCommand } from '../can/codec.js';
 import type { Transport } from '../can/transport.js';
@@ -118,7 +118,8 @@ export function addSendCommand(program: Command): void {
       const node = parseInteger('node', nodeText, 1, 63);
       const nodeCommand = parseNodeCommand(words);
       const timeoutMs = parseInteger('--timeout', opts.timeout, 10, 60000);
-      if (config.can.protocol !== 'v1') throw new CliError('send speaks protocol v1; the legacy seed socket has no node ids or replies', EXIT.usage);
+      if (config.can.protocol !== 'v1')
+        throw new CliError('send speaks protocol v1; the legacy seed socket has no node ids or replies', EXIT.usage);
       const transport = await busTransport(config, opts.interface, silentLogger);
       process.exitCode = await send(transport, node, nodeCommand, { timeoutMs, out: process.stdout });
     });

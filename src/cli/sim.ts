@@ -4,7 +4,7 @@
  * without sockets: run the daemon on can0/vcan0 and this beside it.
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { SimSocket } from '../can/sim-socket.js';
 import type { SimSeedSocket } from '../can/sim-seed-socket.js';
 import type { Transport } from '../can/transport.js';
@@ -67,34 +67,47 @@ export function addSimCommand(program: Command): void {
     .description('run simulated sockets on a real or virtual CAN interface (test an installation without hardware)')
     .option('-i, --interface <name>', 'CAN interface, e.g. vcan0 or can0 (default: can.interface from the config)')
     .option('--nodes <ids>', 'node ids to simulate, e.g. 1,2,5-8 (default: can.sim.nodes from the config)')
-    .addOption(new Option('-p, --protocol <protocol>', 'v1 sockets or the legacy seed socket (default: can.protocol)').choices(['v1', 'seed']))
+    .addOption(
+      new Option('-p, --protocol <protocol>', 'v1 sockets or the legacy seed socket (default: can.protocol)').choices(['v1', 'seed']),
+    )
     .option('--report-period <ms>', 'report period (default: can.sim.report_period_ms)')
     .option('--humidity <percent>', 'starting humidity, %RH (at or over the limit the sockets trip)')
     .option('--wander', 'let humidity and load drift, like the demo')
     .addHelpText('after', `\nRuns until Ctrl-C. The sockets answer commands and trip like the firmware does.\n${EXIT_CODES_HELP}`)
-    .action(async (opts: { interface?: string; nodes?: string; protocol?: 'v1' | 'seed'; reportPeriod?: string; humidity?: string; wander?: boolean }, command: Command) => {
-      const { config } = readConfig(configOption(command));
-      const nodes = opts.nodes === undefined ? config.can.sim.nodes : parseNodeList(opts.nodes);
-      const protocol = opts.protocol ?? config.can.protocol;
-      if (protocol === 'seed' && opts.nodes !== undefined) throw new CliError('the legacy seed profile has one socket and no node ids; drop --nodes', EXIT.usage);
-      const reportPeriodMs = opts.reportPeriod === undefined ? config.can.sim.report_period_ms : parseInteger('--report-period', opts.reportPeriod, 100, 60000);
-      const humidity = opts.humidity === undefined ? undefined : parseInteger('--humidity', opts.humidity, 0, 100);
-      const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
-      const sim = await runSimSockets(transport, nodes, {
-        protocol,
-        reportPeriodMs,
-        humidity,
-        humidityLimit: config.safety.humidity_limit,
-        hysteresis: config.safety.humidity_hysteresis,
-        wander: opts.wander,
-      });
-      const out: Writable = process.stdout;
-      out.write(`simulating ${protocol === 'seed' ? 'the legacy seed socket' : `nodes ${nodes.join(', ')}`} on ${opts.interface ?? config.can.interface}; Ctrl-C stops\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await sim.stop();
-      out.write('stopped\n');
-    });
+    .action(
+      async (
+        opts: { interface?: string; nodes?: string; protocol?: 'v1' | 'seed'; reportPeriod?: string; humidity?: string; wander?: boolean },
+        command: Command,
+      ) => {
+        const { config } = readConfig(configOption(command));
+        const nodes = opts.nodes === undefined ? config.can.sim.nodes : parseNodeList(opts.nodes);
+        const protocol = opts.protocol ?? config.can.protocol;
+        if (protocol === 'seed' && opts.nodes !== undefined)
+          throw new CliError('the legacy seed profile has one socket and no node ids; drop --nodes', EXIT.usage);
+        const reportPeriodMs =
+          opts.reportPeriod === undefined
+            ? config.can.sim.report_period_ms
+            : parseInteger('--report-period', opts.reportPeriod, 100, 60000);
+        const humidity = opts.humidity === undefined ? undefined : parseInteger('--humidity', opts.humidity, 0, 100);
+        const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
+        const sim = await runSimSockets(transport, nodes, {
+          protocol,
+          reportPeriodMs,
+          humidity,
+          humidityLimit: config.safety.humidity_limit,
+          hysteresis: config.safety.humidity_hysteresis,
+          wander: opts.wander,
+        });
+        const out: Writable = process.stdout;
+        out.write(
+          `simulating ${protocol === 'seed' ? 'the legacy seed socket' : `nodes ${nodes.join(', ')}`} on ${opts.interface ?? config.can.interface}; Ctrl-C stops\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await sim.stop();
+        out.write('stopped\n');
+      },
+    );
 }

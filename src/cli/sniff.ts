@@ -3,7 +3,7 @@
  * Frames that are not protocol frames are shown raw with the reason, never dropped silently.
  */
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { decode } from '../can/codec.js';
 import { formatFrame, type CanFrame } from '../can/frame.js';
 import { decodeSeed } from '../can/seed-codec.js';
@@ -36,7 +36,11 @@ export interface SniffSummary {
  * Starts `transport` and prints its frames to `out` until `stop()` or `count` frames; `done`
  * resolves then, with the transport stopped.
  */
-export async function sniff(transport: Transport, out: Writable, options: SniffOptions): Promise<{ done: Promise<SniffSummary>; stop: () => void }> {
+export async function sniff(
+  transport: Transport,
+  out: Writable,
+  options: SniffOptions,
+): Promise<{ done: Promise<SniffSummary>; stop: () => void }> {
   const summary: SniffSummary = { shown: 0, unknown: 0, malformed: 0, busErrors: 0 };
   const now = options.now ?? (() => new Date());
   let finish: (s: SniffSummary) => void = () => {};
@@ -52,7 +56,11 @@ export async function sniff(transport: Transport, out: Writable, options: SniffO
     if (!result.ok) {
       summary[result.reason]++;
       if (options.node !== undefined) return;
-      write(`${'?'.padEnd(8)}${result.reason.padEnd(12)} ${raw}  (${result.detail})`, { frame: raw, error: result.reason, detail: result.detail });
+      write(`${'?'.padEnd(8)}${result.reason.padEnd(12)} ${raw}  (${result.detail})`, {
+        frame: raw,
+        error: result.reason,
+        detail: result.detail,
+      });
     } else {
       const message = result.message;
       if (options.node !== undefined && !('node' in message && message.node === options.node)) return;
@@ -91,26 +99,41 @@ export function addSniffCommand(program: Command): void {
     .command('sniff')
     .description('print live CAN frames decoded in protocol terms (like candump, but "node 3 power 230.1 V ...")')
     .option('-i, --interface <name>', 'CAN interface, e.g. can0 or vcan0 (default: can.interface from the config)')
-    .addOption(new Option('-p, --protocol <protocol>', 'protocol to decode (default: can.protocol from the config)').choices(['v1', 'seed']))
+    .addOption(
+      new Option('-p, --protocol <protocol>', 'protocol to decode (default: can.protocol from the config)').choices(['v1', 'seed']),
+    )
     .option('-n, --node <id>', 'only frames from or to this node')
     .option('--count <n>', 'stop after this many frames')
     .option('--raw', 'also print each frame in candump notation')
     .option('--json', 'one JSON object per line')
     .addHelpText('after', `\nStops on Ctrl-C (exit 0) and prints a summary on stderr.\n${EXIT_CODES_HELP}`)
-    .action(async (opts: { interface?: string; protocol?: 'v1' | 'seed'; node?: string; count?: string; raw?: boolean; json?: boolean }, command: Command) => {
-      const { config } = readConfig(configOption(command));
-      const node = opts.node === undefined ? undefined : parseInteger('--node', opts.node, 1, 63);
-      const count = opts.count === undefined ? undefined : parseInteger('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
-      const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
-      const session = await sniff(transport, process.stdout, { protocol: opts.protocol ?? config.can.protocol, json: opts.json, raw: opts.raw, node, count });
-      // `canplug sniff | head` closes the pipe: stop quietly instead of dying on EPIPE.
-      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EPIPE') session.stop();
-        else throw error;
-      });
-      process.once('SIGINT', () => session.stop());
-      process.once('SIGTERM', () => session.stop());
-      const summary = await session.done;
-      process.stderr.write(`${summary.shown} frames shown, ${summary.unknown} unknown, ${summary.malformed} malformed, ${summary.busErrors} bus errors\n`);
-    });
+    .action(
+      async (
+        opts: { interface?: string; protocol?: 'v1' | 'seed'; node?: string; count?: string; raw?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const { config } = readConfig(configOption(command));
+        const node = opts.node === undefined ? undefined : parseInteger('--node', opts.node, 1, 63);
+        const count = opts.count === undefined ? undefined : parseInteger('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
+        const transport = await busTransport(config, opts.interface, silentLogger, 'monitor');
+        const session = await sniff(transport, process.stdout, {
+          protocol: opts.protocol ?? config.can.protocol,
+          json: opts.json,
+          raw: opts.raw,
+          node,
+          count,
+        });
+        // `canplug sniff | head` closes the pipe: stop quietly instead of dying on EPIPE.
+        process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EPIPE') session.stop();
+          else throw error;
+        });
+        process.once('SIGINT', () => session.stop());
+        process.once('SIGTERM', () => session.stop());
+        const summary = await session.done;
+        process.stderr.write(
+          `${summary.shown} frames shown, ${summary.unknown} unknown, ${summary.malformed} malformed, ${summary.busErrors} bus errors\n`,
+        );
+      },
+    );
 }

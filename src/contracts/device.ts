@@ -15,7 +15,7 @@ export const DeviceStatePayload = Type.Object(
   {
     state: Type.Optional(Type.Union([Type.Literal('ON'), Type.Literal('OFF')], { description: 'the relay' })),
     ...measured,
-    interlock: Type.Boolean({ description: 'a latch (the node\'s or the gateway\'s) refuses closing' }),
+    interlock: Type.Boolean({ description: "a latch (the node's or the gateway's) refuses closing" }),
     fault: Type.Boolean({ description: 'a sensor or the node reports a fault' }),
     problem: Type.Boolean({ description: 'a watchdog alarm is raised (see problems)' }),
     uptime: Type.Optional(Type.Number({ description: 's, from the node' })),

@@ -10,6 +10,7 @@ export const EventTypeSchema = Type.Union(
   { description: 'trip, rearm, reset, refusal, limit, relay, availability, alarm, alarm-cleared, fault, reboot, node-event, rule' },
 );
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: TypeBox's template-literal pattern, not a JavaScript template
 export const OriginSchema = Type.Union([...ORIGINS.map((o) => Type.Literal(o)), Type.TemplateLiteral('rule:${number}')], {
   description: 'node, gateway, rest, mqtt, cli, or rule:<id>',
 });

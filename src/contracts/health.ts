@@ -13,7 +13,11 @@ export type HealthStatus = Static<typeof HealthStatus>;
 export const HealthReport = Type.Object(
   {
     status: HealthStatus,
-    problems: Type.Optional(Type.Array(Type.String(), { description: 'what keeps the status from ok, one sentence each (a port taken and retried, the CAN interface down, ...)' })),
+    problems: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'what keeps the status from ok, one sentence each (a port taken and retried, the CAN interface down, ...)',
+      }),
+    ),
     version: Type.String(),
     uptime_s: Count('seconds since the daemon started (monotonic)'),
     can: Type.Object(
@@ -33,7 +37,9 @@ export const HealthReport = Type.Object(
         receive_queue: Type.Optional(
           Type.Object(
             {
-              bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'the queue the kernel granted (none until a socket was opened)' })),
+              bytes: Type.Optional(
+                Type.Integer({ minimum: 0, description: 'the queue the kernel granted (none until a socket was opened)' }),
+              ),
               wanted: Type.Integer({ minimum: 0, description: 'one second of a full bus' }),
               problem: Type.Optional(Type.String({ description: 'why the queue is smaller than wanted, and what to change' })),
             },

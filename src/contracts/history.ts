@@ -5,17 +5,18 @@ import { ENERGY_PERIODS, HISTORY_TIERS, QUANTITIES, UNITS, type Quantity } from 
 const Stat = Type.Object({ min: Type.Number(), avg: Type.Number(), max: Type.Number() });
 export type Stat = Static<typeof Stat>;
 
-const perQuantity = Object.fromEntries(QUANTITIES.map((q) => [q, Type.Optional(Type.Object(Stat.properties, { description: UNITS[q] }))])) as Record<
-  Quantity,
-  TOptional<TObject<(typeof Stat)['properties']>>
->;
+const perQuantity = Object.fromEntries(
+  QUANTITIES.map((q) => [q, Type.Optional(Type.Object(Stat.properties, { description: UNITS[q] }))]),
+) as Record<Quantity, TOptional<TObject<(typeof Stat)['properties']>>>;
 
 /** GET /api/devices/:id/readings */
 export const ReadingHistory = Type.Object({
   device: Type.String(),
   from: Type.Integer(),
   to: Type.Integer(),
-  bucket_ms: Type.Integer({ description: 'the bucket used: the one asked for, widened to whole minutes or hours where the finer rows have aged out' }),
+  bucket_ms: Type.Integer({
+    description: 'the bucket used: the one asked for, widened to whole minutes or hours where the finer rows have aged out',
+  }),
   tier: Type.Union(
     HISTORY_TIERS.map((t) => Type.Literal(t)),
     { description: 'where the buckets come from: raw readings (kept days), per-minute rollups (about a year) or hourly ones (for ever)' },

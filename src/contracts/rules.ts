@@ -11,7 +11,7 @@ const literals = <T extends string>(values: readonly T[], description?: string) 
     description ? { description } : {},
   );
 
-const TimeOfDay = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, 24 h, the gateway machine\'s local time' });
+const TimeOfDay = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: "HH:MM, 24 h, the gateway machine's local time" });
 const DeviceRef = Type.String({ minLength: 1, maxLength: 100, description: 'name, node id or key; answers show the current name' });
 
 export const RuleCondition = Type.Object(
@@ -20,7 +20,9 @@ export const RuleCondition = Type.Object(
     quantity: literals(RULE_QUANTITIES, 'state is the relay: compare with "ON"/"OFF" (or 1/0)'),
     relation: literals(RELATIONS),
     value: Type.Union([Type.Number(), Type.Literal('ON'), Type.Literal('OFF')]),
-    for_s: Type.Optional(Type.Number({ minimum: 0, maximum: 86400, description: 'the condition must hold this long before the rule fires' })),
+    for_s: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 86400, description: 'the condition must hold this long before the rule fires' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,7 +34,7 @@ export const SwitchAction = Type.Object(
 export const PublishAction = Type.Object(
   {
     action: Type.Literal('publish'),
-    topic: Type.String({ minLength: 1, maxLength: 256, description: 'not under the gateway\'s base topic, no wildcards' }),
+    topic: Type.String({ minLength: 1, maxLength: 256, description: "not under the gateway's base topic, no wildcards" }),
     payload: Type.String({ maxLength: 65536 }),
     retain: Type.Optional(Type.Boolean()),
   },
@@ -44,7 +46,10 @@ export const EventAction = Type.Object(
 );
 export const RuleAction = Type.Union([SwitchAction, PublishAction, EventAction]);
 
-const Window = Type.Object({ from: TimeOfDay, to: TimeOfDay }, { additionalProperties: false, description: 'from inclusive, to exclusive; may wrap past midnight' });
+const Window = Type.Object(
+  { from: TimeOfDay, to: TimeOfDay },
+  { additionalProperties: false, description: 'from inclusive, to exclusive; may wrap past midnight' },
+);
 const Days = Type.Array(literals(DAYS), { minItems: 1, maxItems: 7, uniqueItems: true });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -8,7 +8,14 @@
 export const QUANTITIES = ['voltage', 'current', 'power', 'energy', 'humidity', 'temperature'] as const;
 export type Quantity = (typeof QUANTITIES)[number];
 
-export const UNITS: Record<Quantity, string> = { voltage: 'V', current: 'A', power: 'W', energy: 'kWh', humidity: '%RH', temperature: '°C' };
+export const UNITS: Record<Quantity, string> = {
+  voltage: 'V',
+  current: 'A',
+  power: 'W',
+  energy: 'kWh',
+  humidity: '%RH',
+  temperature: '°C',
+};
 
 /** Where stored history comes from: the raw readings (kept days), per-minute rollups (about a year), hourly ones (for ever). */
 export const HISTORY_TIERS = ['raw', '1m', '1h'] as const;

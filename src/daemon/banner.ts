@@ -3,7 +3,10 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../mqtt/connection.js';
 
-export function printBanner(log: Logger, { config, httpUrl, mqttUrl, tokenFile }: { config: Config; httpUrl: string; mqttUrl: string; tokenFile?: string }): void {
+export function printBanner(
+  log: Logger,
+  { config, httpUrl, mqttUrl, tokenFile }: { config: Config; httpUrl: string; mqttUrl: string; tokenFile?: string },
+): void {
   const base = config.mqtt.base_topic;
   const mqtt = redactUrl(mqttUrl);
   log.info(

@@ -144,15 +144,57 @@ export class Gateway {
       }
     }
     const written = this.writer?.health();
-    this.log.info({ readings_written: written?.readingsWritten, readings_dropped: written?.readingsDropped, pending: written?.pending }, 'canplug stopped');
+    this.log.info(
+      { readings_written: written?.readingsWritten, readings_dropped: written?.readingsDropped, pending: written?.pending },
+      'canplug stopped',
+    );
   }
 
   /** The parts, for whole-daemon tests and the bench to look into; nothing in src reads them from here. */
   get parts(): Parts {
     if (!this.api) throw new Error('the gateway has not started');
-    const { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, brokerBinding, mqtt, discovery } = this;
+    const {
+      config,
+      events,
+      metrics,
+      db,
+      writer,
+      registry,
+      can,
+      canNodes,
+      commands,
+      control,
+      safety,
+      sim,
+      broker,
+      brokerBinding,
+      mqtt,
+      discovery,
+    } = this;
     const { wifi, rules, tokens, http, api } = this;
-    return { config, events, metrics, db, writer, registry, can, canNodes, commands, control, safety, sim, broker, brokerBinding, mqtt, discovery, wifi, rules, tokens, http: http!, api };
+    return {
+      config,
+      events,
+      metrics,
+      db,
+      writer,
+      registry,
+      can,
+      canNodes,
+      commands,
+      control,
+      safety,
+      sim,
+      broker,
+      brokerBinding,
+      mqtt,
+      discovery,
+      wifi,
+      rules,
+      tokens,
+      http: http!,
+      api,
+    };
   }
 
   health(): HealthReport {
@@ -212,11 +254,20 @@ export class Gateway {
     this.step('database', () => {
       this.db.close();
     });
-    this.writer = new BatchWriter(this.db, { flushIntervalMs: c.flush_interval_ms, storePolicy: storedReadingsPolicy(c), log: this.child('db') });
+    this.writer = new BatchWriter(this.db, {
+      flushIntervalMs: c.flush_interval_ms,
+      storePolicy: storedReadingsPolicy(c),
+      log: this.child('db'),
+    });
     this.writer.onFlush = (_n, ms) => this.metrics.dbFlushSeconds.observe(ms / 1000);
     this.writer.start();
     this.step('writer', () => this.writer.stop());
-    this.registry = new Registry({ events: this.events, store: new SqliteDeviceStore(this.db, { energyWriter: this.writer }), log: this.child('registry'), heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms });
+    this.registry = new Registry({
+      events: this.events,
+      store: new SqliteDeviceStore(this.db, { energyWriter: this.writer }),
+      log: this.child('registry'),
+      heartbeatTimeoutMs: this.config.can.heartbeat_timeout_ms,
+    });
     this.registry.load();
     const store = new MqttNamespaceStore(this.db);
     const { base_topic: baseTopic, discovery_prefix: discoveryPrefix } = this.config.mqtt;
@@ -238,7 +289,9 @@ export class Gateway {
     this.control.registerDriver('can', new CanRelayDriver(this.commands));
     this.control.registerDriver('seed', new SeedRelayDriver(this.can));
     // Two nodes on one id: a close would reach both (docs/reliability.md, "Two nodes, one node id").
-    this.control.addGuard((d) => (d.state.conflict ? `${d.name}: ${d.state.conflict}; closing is refused until one of them gets another node id` : undefined));
+    this.control.addGuard((d) =>
+      d.state.conflict ? `${d.name}: ${d.state.conflict}; closing is refused until one of them gets another node id` : undefined,
+    );
     this.canNodes = new CanNodes({ registry: this.registry, events: this.events, bus: this.can, log: this.child('registry') });
     this.canNodes.start();
     this.step('can-nodes', () => this.canNodes.stop());
@@ -308,13 +361,32 @@ export class Gateway {
     const { events, registry, control, mqtt: connection } = this;
     const baseTopic = c.mqtt.base_topic;
     const policy = new StatePolicy(c.mqtt.publish, monotonicMs);
-    await this.startFeature('mqtt-devices', new DeviceTopics({ connection, events, registry, control, policy, baseTopic, log: this.child('mqtt') }));
+    await this.startFeature(
+      'mqtt-devices',
+      new DeviceTopics({ connection, events, registry, control, policy, baseTopic, log: this.child('mqtt') }),
+    );
     this.wifi = new WifiPlugs({ registry, config: c.udp, log: this.child('wifi') });
     control.registerDriver('wifi', new WifiRelayDriver({ plugs: this.wifi, config: c.udp, log: this.child('wifi') }));
     await this.startFeature('wifi-plugs', this.wifi);
-    this.rules = new RulesEngine({ store: new SqliteRulesStore(this.db), registry, control, events, mqtt: connection, baseTopic, log: this.child('rules') });
+    this.rules = new RulesEngine({
+      store: new SqliteRulesStore(this.db),
+      registry,
+      control,
+      events,
+      mqtt: connection,
+      baseTopic,
+      log: this.child('rules'),
+    });
     await this.startFeature('rules', this.rules);
-    this.firmware = new FirmwareUpdater({ bus: this.can, commands: this.commands, registry, control, events, config: c, log: this.child('firmware') });
+    this.firmware = new FirmwareUpdater({
+      bus: this.can,
+      commands: this.commands,
+      registry,
+      control,
+      events,
+      config: c,
+      log: this.child('firmware'),
+    });
     await this.startFeature('firmware-updates', this.firmware);
     this.bridge = new BridgeApi({
       connection,
@@ -387,10 +459,29 @@ export class Gateway {
       });
       await this.startFeature('mqtt-discovery', this.discovery);
       const { discovery } = this;
-      const entity = { connection, events, registry, updater: this.firmware, baseTopic, prefix: c.mqtt.discovery_prefix, ...(previousPrefix !== '' ? { previousPrefix } : {}), version: VERSION };
-      await this.startFeature('mqtt-firmware-entity', new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d.key), log: this.child('discovery') }));
+      const entity = {
+        connection,
+        events,
+        registry,
+        updater: this.firmware,
+        baseTopic,
+        prefix: c.mqtt.discovery_prefix,
+        ...(previousPrefix !== '' ? { previousPrefix } : {}),
+        version: VERSION,
+      };
+      await this.startFeature(
+        'mqtt-firmware-entity',
+        new FirmwareEntity({ ...entity, deviceIdentifier: (d) => discovery.nodeId(d.key), log: this.child('discovery') }),
+      );
     }
-    const namespace = new Namespace({ store, connection, registry, baseTopic, discoveryPrefix: c.mqtt.discovery_prefix, log: this.child('mqtt') });
+    const namespace = new Namespace({
+      store,
+      connection,
+      registry,
+      baseTopic,
+      discoveryPrefix: c.mqtt.discovery_prefix,
+      log: this.child('mqtt'),
+    });
     await this.startFeature('mqtt-namespace', namespace);
   }
 }

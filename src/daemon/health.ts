@@ -9,7 +9,11 @@ import type { Parts } from './parts.js';
 /** What the report reads: the parts that keep the figures, and where the daemon is in its life. */
 export interface HealthSources {
   /** HTTP is missing while it is being built (the MQTT bridge publishes health during start-up). */
-  parts: Pick<Parts, 'config' | 'can' | 'canNodes' | 'registry' | 'writer' | 'safety' | 'mqtt' | 'broker' | 'brokerBinding' | 'discovery' | 'wifi'> & Partial<Pick<Parts, 'http'>>;
+  parts: Pick<
+    Parts,
+    'config' | 'can' | 'canNodes' | 'registry' | 'writer' | 'safety' | 'mqtt' | 'broker' | 'brokerBinding' | 'discovery' | 'wifi'
+  > &
+    Partial<Pick<Parts, 'http'>>;
   /** The daemon's state: ok once started (then degraded while a part is down). */
   state: HealthStatus;
   failed: { feature: string; error: string }[];
@@ -67,7 +71,14 @@ export function healthReport({ parts: p, state, failed, mqttUrl, startedMono }: 
       ...(p.discovery ? { discovery_resends_coalesced: p.discovery.resendsCoalesced } : {}),
       ...(p.mqtt.error ? { error: p.mqtt.error } : {}),
       ...(p.broker && broker
-        ? { embedded_broker: { listening: broker.ok, ...(broker.error ? { error: broker.error } : {}), clients: p.broker.clients, refused: p.broker.refused } }
+        ? {
+            embedded_broker: {
+              listening: broker.ok,
+              ...(broker.error ? { error: broker.error } : {}),
+              clients: p.broker.clients,
+              refused: p.broker.refused,
+            },
+          }
         : {}),
     },
     http: {

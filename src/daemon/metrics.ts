@@ -37,10 +37,16 @@ export class Metrics {
     counter('canplug_can_frames_malformed_total', 'CAN frames with a protocol id but a bad length or content');
     counter('canplug_can_frames_lost_total', 'CAN frames lost, from sequence gaps');
     counter('canplug_can_bus_errors_total', 'CAN error frames and controller errors');
-    counter('canplug_can_kernel_drops_total', "CAN frames the kernel dropped because the gateway's socket receive queue was full (SO_RXQ_OVFL)");
+    counter(
+      'canplug_can_kernel_drops_total',
+      "CAN frames the kernel dropped because the gateway's socket receive queue was full (SO_RXQ_OVFL)",
+    );
     counter('canplug_mqtt_messages_published_total', 'MQTT messages published');
     counter('canplug_mqtt_messages_rejected_total', 'MQTT messages refused (too big, bad payload)');
-    counter('canplug_mqtt_messages_dropped_total', 'QoS 0 state messages dropped while the broker was not reading (republished once it reads again)');
+    counter(
+      'canplug_mqtt_messages_dropped_total',
+      'QoS 0 state messages dropped while the broker was not reading (republished once it reads again)',
+    );
     counter('canplug_db_readings_written_total', 'readings written to SQLite');
     counter('canplug_udp_datagrams_received_total', 'Wi-Fi plug UDP datagrams received');
     counter('canplug_udp_datagrams_malformed_total', 'Wi-Fi plug UDP datagrams refused');
@@ -48,7 +54,10 @@ export class Metrics {
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
-    counter('canplug_safety_worker_kernel_drops_total', "CAN frames the kernel dropped because the safety worker's own socket receive queue was full");
+    counter(
+      'canplug_safety_worker_kernel_drops_total',
+      "CAN frames the kernel dropped because the safety worker's own socket receive queue was full",
+    );
     counter('canplug_rules_fired_total', 'rule actions fired');
     counter('canplug_event_listener_failures_total', 'event-bus listeners that threw (logged; the other listeners ran)');
     // What outside input was refused or cut off by a bound (docs/reliability.md, "Nothing unbounded").
@@ -99,4 +108,3 @@ export class Metrics {
     return this.registry.metrics();
   }
 }
-

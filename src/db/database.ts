@@ -67,7 +67,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
 
 /** `<db>.v1-before-002-rules.<UTC time>.bak`: never overwrites an earlier backup. */
 export function backupPath(path: string, current: number, next: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${path}.v${current}-before-${next}.${stamp}.bak`;
 }
 
@@ -92,7 +95,10 @@ function migrate(db: Db, path: string, existed: boolean, options: OpenOptions): 
     const started = performance.now();
     db.prepare('VACUUM INTO ?').run(backup);
     syncFile(backup);
-    options.log?.info({ backup, from_version: current, ms: Math.round(performance.now() - started) }, 'database backed up before migrating');
+    options.log?.info(
+      { backup, from_version: current, ms: Math.round(performance.now() - started) },
+      'database backed up before migrating',
+    );
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const migration of pending) {

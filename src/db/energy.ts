@@ -10,7 +10,6 @@ import type { EnergyReader, PeriodEnergy } from '../gateway/storage.js';
 import type { Db } from './database.js';
 import { HOUR_MS } from './rollups.js';
 
-
 type Lookup = { get(...params: number[]): { t: number; v: number } | undefined };
 
 export class EnergyHistory implements EnergyReader {

@@ -16,7 +16,7 @@
 import type { HistoryTier as Tier } from '../contracts/vocabulary.js';
 import type { Bucket, HistoryAnswer, HistoryQuery, HistoryReader } from '../gateway/storage.js';
 import type { Db } from './database.js';
-import { QUANTITIES, type Quantity } from '../contracts/vocabulary.js';
+import { QUANTITIES } from '../contracts/vocabulary.js';
 import { ROLLUPS, STORED_SCALE } from './rollups.js';
 
 export interface HistoryOptions {
@@ -101,7 +101,8 @@ export class History implements HistoryReader {
     const agedOut = (finer: number | null, coarser: number | null, coarserMs: number) =>
       coarser !== null && (finer === null || (from < finer && coarser < floorTo(finer, coarserMs)));
     const [minute, hour] = ROLLUPS.map((r) => r.periodMs);
-    if (tierOf(bucket) === 'raw' && (to - from > RAW_RANGE_MS || agedOut(this.oldest.raw(), this.oldest['1m'](), minute))) bucket = ceilTo(bucket, minute);
+    if (tierOf(bucket) === 'raw' && (to - from > RAW_RANGE_MS || agedOut(this.oldest.raw(), this.oldest['1m'](), minute)))
+      bucket = ceilTo(bucket, minute);
     if (tierOf(bucket) === '1m' && agedOut(this.oldest['1m'](), this.oldest['1h'](), hour)) bucket = ceilTo(bucket, hour);
     return { bucketMs: bucket, tier: tierOf(bucket) };
   }

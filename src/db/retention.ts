@@ -14,7 +14,12 @@ export const DAY_MS = 86_400_000;
 export type RetentionDays = Record<PruneTier, number>;
 
 /** The retention settings of the config as days per tier. */
-export function retentionDays(database: { retention_days: number; minute_retention_days: number; hour_retention_days: number; event_retention_days: number }): RetentionDays {
+export function retentionDays(database: {
+  retention_days: number;
+  minute_retention_days: number;
+  hour_retention_days: number;
+  event_retention_days: number;
+}): RetentionDays {
   return {
     readings: database.retention_days,
     minutes: database.minute_retention_days,
@@ -73,7 +78,8 @@ export class Retention {
     const started = performance.now();
     try {
       const result = await pruneDatabase(db, { cutoffs: retentionCutoffs(retention, Date.now()), aborted: () => this.stopped });
-      if (result.batches > 0) log.info({ ...result, retention_days: retention, ms: Math.round(performance.now() - started) }, 'aged-out rows deleted');
+      if (result.batches > 0)
+        log.info({ ...result, retention_days: retention, ms: Math.round(performance.now() - started) }, 'aged-out rows deleted');
     } catch (error) {
       log.error({ err: (error as Error).message }, 'retention run failed; trying again tomorrow');
     }

@@ -25,7 +25,14 @@ export const ROLLUPS = [
  * The stored resolution, the CAN frames' own: 0.1 V, 1 mA, 0.1 W, 1 Wh, 0.1 %RH, 0.1 °C. Rollup
  * columns hold value x scale as integers; raw readings are rounded to the same resolution.
  */
-export const STORED_SCALE: Record<Quantity, number> = { voltage: 10, current: 1000, power: 10, energy: 1000, humidity: 10, temperature: 10 };
+export const STORED_SCALE: Record<Quantity, number> = {
+  voltage: 10,
+  current: 1000,
+  power: 10,
+  energy: 1000,
+  humidity: 10,
+  temperature: 10,
+};
 
 /** A value rounded to its stored resolution, in its own unit. */
 export const roundToStored = (q: Quantity, value: number): number => Math.round(value * STORED_SCALE[q]) / STORED_SCALE[q];

@@ -23,7 +23,8 @@ const fromRow = (r: Row): StoredRule => ({
   fireCount: r.fire_count,
 });
 
-const definitionOf = (d: RuleDefinition): string => JSON.stringify({ when: d.when, at: d.at, between: d.between, days: d.days, then: d.then });
+const definitionOf = (d: RuleDefinition): string =>
+  JSON.stringify({ when: d.when, at: d.at, between: d.between, days: d.days, then: d.then });
 
 export class SqliteRulesStore implements RulesStore {
   private readonly s;

@@ -90,7 +90,15 @@ export class BatchWriter {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private lastError: string | undefined;
-  private counters = { readingsWritten: 0, rawRowsWritten: 0, eventsWritten: 0, readingsDropped: 0, rawRowsDropped: 0, eventsDropped: 0, lastFlushMs: 0 };
+  private counters = {
+    readingsWritten: 0,
+    rawRowsWritten: 0,
+    eventsWritten: 0,
+    readingsDropped: 0,
+    rawRowsDropped: 0,
+    eventsDropped: 0,
+    lastFlushMs: 0,
+  };
   private readonly insertReading;
   private readonly insertEvent;
   private readonly saveEnergy;
@@ -112,7 +120,10 @@ export class BatchWriter {
     // A frame of the same kind twice in one millisecond keeps one row.
     this.insertReading = db.prepare(
       `INSERT INTO readings (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-       ON CONFLICT (ts, device_id, kind) DO UPDATE SET ${columns.slice(3).map((c) => `${c} = coalesce(excluded.${c}, ${c})`).join(', ')}`,
+       ON CONFLICT (ts, device_id, kind) DO UPDATE SET ${columns
+         .slice(3)
+         .map((c) => `${c} = coalesce(excluded.${c}, ${c})`)
+         .join(', ')}`,
     );
     this.insertEvent = db.prepare('INSERT INTO events (ts, device_id, type, cause, origin, detail) VALUES (?, ?, ?, ?, ?, ?)');
     this.saveEnergy = db.prepare('UPDATE devices SET energy_offset_wh = ?, last_energy_wh = ? WHERE id = ?');
@@ -180,13 +191,24 @@ export class BatchWriter {
         }
         this.rollups.write();
         for (const e of events) {
-          this.insertEvent.run(e.ts, e.deviceId ?? null, e.type, e.cause ?? null, e.origin ?? null, e.detail === undefined ? null : JSON.stringify(e.detail));
+          this.insertEvent.run(
+            e.ts,
+            e.deviceId ?? null,
+            e.type,
+            e.cause ?? null,
+            e.origin ?? null,
+            e.detail === undefined ? null : JSON.stringify(e.detail),
+          );
         }
         for (const e of this.energy.values()) this.saveEnergy.run(e.offsetWh, e.lastWh, e.deviceId);
       })();
     } catch (error) {
       const message = (error as Error).message;
-      if (this.lastError !== message) this.options.log.error({ err: message, pending: readings.length + events.length }, 'database write failed; keeping rows and retrying');
+      if (this.lastError !== message)
+        this.options.log.error(
+          { err: message, pending: readings.length + events.length },
+          'database write failed; keeping rows and retrying',
+        );
       this.lastError = message;
       return false;
     }

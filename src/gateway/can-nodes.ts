@@ -96,7 +96,13 @@ export class CanNodes {
       case 'environment': {
         const framesLost = this.countLoss(device, t, 'environment', message.seq);
         const { humidity, temperature } = message;
-        const state = { ...this.status(device, t, message.status), humidity, temperature, nodeHumidityLimit: message.humidityLimit, nodeHysteresis: message.hysteresis };
+        const state = {
+          ...this.status(device, t, message.status),
+          humidity,
+          temperature,
+          nodeHumidityLimit: message.humidityLimit,
+          nodeHysteresis: message.hysteresis,
+        };
         registry.reading({ device, ts: now, humidity, temperature }, { lastSeen: now, framesLost, state });
         return;
       }
@@ -191,7 +197,8 @@ export class CanNodes {
     const { registry } = this.deps;
     registry.update(device, { lastSeen: now });
     if (message.type === 'event') return this.nodeEvent(device, message, now);
-    if (message.type === 'power') registry.checkOnly({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power });
+    if (message.type === 'power')
+      registry.checkOnly({ device, ts: now, voltage: message.voltage, current: message.current, power: message.power });
     if (message.type === 'environment') registry.checkOnly({ device, ts: now, humidity: message.humidity });
   }
 
@@ -215,7 +222,14 @@ export class CanNodes {
   private nodeEvent(device: Device, message: Extract<Message, { type: 'event' }>, now: number): void {
     const described = describeNodeEvent(message);
     if (described.type === 'trip') this.nodeTrips++;
-    this.deps.events.emit('log', { ts: now, device, type: described.type, cause: described.cause, origin: 'node', detail: described.detail });
+    this.deps.events.emit('log', {
+      ts: now,
+      device,
+      type: described.type,
+      cause: described.cause,
+      origin: 'node',
+      detail: described.detail,
+    });
     this.deps.registry.update(device, { lastSeen: now, ...(described.fault ? { state: { fault: true } } : {}) });
   }
 }

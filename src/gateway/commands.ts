@@ -21,7 +21,6 @@ export function nextToken(range: { first: number; last: number }, previous: numb
   return previous === undefined || previous >= range.last || previous < range.first ? range.first : previous + 1;
 }
 
-
 interface Pending {
   resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
@@ -55,7 +54,11 @@ export class Commands {
   }
 
   /** Sends a command and resolves with the node's reply (whatever its result code); `sent` is called once it is on the bus. */
-  send(node: number, command: Command, { timeoutMs = this.timeoutMs, sent }: { timeoutMs?: number; sent?: () => void } = {}): Promise<Reply> {
+  send(
+    node: number,
+    command: Command,
+    { timeoutMs = this.timeoutMs, sent }: { timeoutMs?: number; sent?: () => void } = {},
+  ): Promise<Reply> {
     const problem = validateCommand(command);
     if (problem) return Promise.reject(new CommandArgumentError(problem));
     const token = this.token(node);

@@ -10,7 +10,6 @@ import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import { LogLimiter } from '../log-limiter.js';
 
-
 export interface RelayDriver {
   /**
    * Switches the device; resolves with the relay state the device confirmed. Calls `sent` once the
@@ -85,7 +84,9 @@ export class DeviceControl {
   forceOpen(device: Device, origin: Origin, onError: (error: Error) => void): void {
     const driver = this.drivers.get(device.kind);
     if (!driver) return;
-    driver.setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin)).then((relay) => this.confirmed(device, relay), onError);
+    driver
+      .setRelay(device, 'open', () => this.events.emit('relay.sent', device, 'open', origin))
+      .then((relay) => this.confirmed(device, relay), onError);
   }
 
   /** The device confirmed its relay; a report that confirmed it was already announced (one MQTT state, not two: the registry publishes changes only). */
@@ -101,6 +102,13 @@ export class DeviceControl {
   private refused(device: Device, reason: string, origin: Origin): void {
     const repeated = this.refusals.take(`${device.key}\0${origin}\0${reason}`);
     if (repeated === undefined) return;
-    this.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: reason, origin, detail: { request: 'close relay', ...(repeated ? { repeated } : {}) } });
+    this.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'refusal',
+      cause: reason,
+      origin,
+      detail: { request: 'close relay', ...(repeated ? { repeated } : {}) },
+    });
   }
 }

@@ -16,4 +16,3 @@ export function nextPeriod(start: number, period: EnergyPeriod): number {
   if (period === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
   return new Date(d.getFullYear(), d.getMonth(), d.getDate() + (period === 'week' ? 7 : 1)).getTime();
 }
-

@@ -66,7 +66,11 @@ export class EventBus {
       added.push([event, entry]);
     }
     return () => {
-      for (const [event, entry] of added) this.listeners.set(event, (this.listeners.get(event) ?? []).filter((e) => e !== entry));
+      for (const [event, entry] of added)
+        this.listeners.set(
+          event,
+          (this.listeners.get(event) ?? []).filter((e) => e !== entry),
+        );
     };
   }
 

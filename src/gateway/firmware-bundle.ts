@@ -137,7 +137,8 @@ function packageFiles(firmwareDir: string): string[] {
  * the node will trust afterwards (default: the signing key itself).
  */
 export function buildBundle(firmwareDir: string, key: KeyObject, options: { nextKey?: KeyObject; created?: Date } = {}): Bundle {
-  if (!existsSync(join(firmwareDir, 'canplug', '__init__.py'))) throw new BundleError(`${firmwareDir} has no canplug/__init__.py: not a firmware folder`);
+  if (!existsSync(join(firmwareDir, 'canplug', '__init__.py')))
+    throw new BundleError(`${firmwareDir} has no canplug/__init__.py: not a firmware folder`);
   const version = firmwareVersion(join(firmwareDir, 'canplug'));
   const contents = new Map<string, Buffer>();
   for (const path of packageFiles(firmwareDir)) contents.set(path, readFileSync(join(firmwareDir, path)));
@@ -170,7 +171,9 @@ export function verifyBundle(bundle: Bundle, key: KeyObject): VerifiedBundle {
   const manifestBytes = Buffer.from(bundle.manifest, 'base64');
   const signature = Buffer.from(bundle.signature, 'base64');
   if (signature.length !== 64 || !verify(null, manifestBytes, createPublicKey(key), signature)) {
-    throw new BundleError(`the bundle's signature does not match this gateway's key (${publicKeyHex(key)}): it was signed with another key, or altered`);
+    throw new BundleError(
+      `the bundle's signature does not match this gateway's key (${publicKeyHex(key)}): it was signed with another key, or altered`,
+    );
   }
   let manifest: Manifest;
   try {
@@ -178,15 +181,18 @@ export function verifyBundle(bundle: Bundle, key: KeyObject): VerifiedBundle {
   } catch {
     throw new BundleError('the manifest is not JSON');
   }
-  if (manifest.version !== bundle.version) throw new BundleError(`the manifest says version ${manifest.version}, the bundle ${bundle.version}`);
+  if (manifest.version !== bundle.version)
+    throw new BundleError(`the manifest says version ${manifest.version}, the bundle ${bundle.version}`);
   const contents = manifest.files.map((f) => {
     if (!pathAllowed(f.path)) throw new BundleError(`${f.path}: not a path the node accepts`);
     const data = bundle.files[f.path] === undefined ? undefined : Buffer.from(bundle.files[f.path], 'base64');
     if (!data) throw new BundleError(`${f.path} is in the manifest but not in the bundle`);
-    if (data.length !== f.size || sha256(data) !== f.sha256) throw new BundleError(`${f.path} does not match its manifest entry (size or SHA-256)`);
+    if (data.length !== f.size || sha256(data) !== f.sha256)
+      throw new BundleError(`${f.path} does not match its manifest entry (size or SHA-256)`);
     return data;
   });
-  if (!manifest.files.some((f) => f.path === KEY_FILE)) throw new BundleError(`the bundle has no ${KEY_FILE}: the node could take no further update`);
+  if (!manifest.files.some((f) => f.path === KEY_FILE))
+    throw new BundleError(`the bundle has no ${KEY_FILE}: the node could take no further update`);
   return { version: manifest.version, manifestBytes, signature, manifest, contents, spaceNeeded: spaceNeeded(manifest) };
 }
 

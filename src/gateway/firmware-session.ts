@@ -7,7 +7,16 @@
 import type { CanBus } from '../can/can-bus.js';
 import type { Message } from '../can/codec.js';
 import { FirmwareChannel, TransferTimeoutError } from '../can/firmware-channel.js';
-import { describeResult, encodeBegin, encodeCopy, encodeFile, encodeRequest, Request, type Info, type NodeAnswer } from '../can/firmware-protocol.js';
+import {
+  describeResult,
+  encodeBegin,
+  encodeCopy,
+  encodeFile,
+  encodeRequest,
+  Request,
+  type Info,
+  type NodeAnswer,
+} from '../can/firmware-protocol.js';
 import type { FirmwareStage } from '../contracts/firmware.js';
 import type { Commands } from './commands.js';
 import type { VerifiedBundle } from './firmware-bundle.js';
@@ -77,7 +86,8 @@ export async function runSession(o: SessionOptions): Promise<void> {
       }
       const answer = await channel.request(payload, resultFor(request), i === 0 ? o.answerTimeoutMs : fileTimeoutMs);
       const result = (answer as Extract<NodeAnswer, { kind: 'result' }>).result;
-      if (result.code !== OK) throw new UpdateFailedError(`the node refused ${i === 0 ? 'the manifest' : fileName(i - 1)}: ${describeResult(result, fileName)}`);
+      if (result.code !== OK)
+        throw new UpdateFailedError(`the node refused ${i === 0 ? 'the manifest' : fileName(i - 1)}: ${describeResult(result, fileName)}`);
       before += payload.length;
       o.onProgress(before, total);
     }
@@ -128,7 +138,9 @@ async function query(channel: FirmwareChannel): Promise<Info> {
       last = error;
     }
   }
-  throw new UpdateFailedError(`the node does not answer firmware requests (${(last as Error).message}): is its firmware older than the update protocol?`);
+  throw new UpdateFailedError(
+    `the node does not answer firmware requests (${(last as Error).message}): is its firmware older than the update protocol?`,
+  );
 }
 
 /**
@@ -174,7 +186,12 @@ function confirm(o: SessionOptions, channel: FirmwareChannel): Promise<void> {
     o.signal?.addEventListener('abort', () => finish(new UpdateFailedError('the gateway stopped before the node confirmed the update')));
     const timer = setInterval(() => void poll(), POLL_MS);
     const deadline = setTimeout(
-      () => finish(new UpdateFailedError(`no confirmation from the node within ${o.confirmTimeoutMs / 1000} s (it runs ${running ?? 'nothing it reported'})`)),
+      () =>
+        finish(
+          new UpdateFailedError(
+            `no confirmation from the node within ${o.confirmTimeoutMs / 1000} s (it runs ${running ?? 'nothing it reported'})`,
+          ),
+        ),
       o.confirmTimeoutMs,
     );
   });

@@ -62,7 +62,9 @@ export class FirmwareUpdater {
 
   start(): void {
     this.removeGuard = this.deps.control.addGuard((device) =>
-      this.updating(device) ? `${device.name}: a firmware update is running; the relay stays in its power-on state until it ends` : undefined,
+      this.updating(device)
+        ? `${device.name}: a firmware update is running; the relay stays in its power-on state until it ends`
+        : undefined,
     );
   }
 
@@ -97,8 +99,10 @@ export class FirmwareUpdater {
 
   /** Queues an update of `device` with `bundle` (default: the configured one); the status it starts with. */
   update(device: Device, origin: FirmwareStatus['origin'], bundle?: Bundle): FirmwareStatus {
-    if (device.kind !== 'can' || device.node === undefined) throw new RefusedError(`${device.name} is not a CAN socket: only they take firmware over the bus`);
-    if (this.deps.bus.protocol !== 'v1') throw new RefusedError('firmware updates need protocol v1 (the legacy seed socket has no transfer ids)');
+    if (device.kind !== 'can' || device.node === undefined)
+      throw new RefusedError(`${device.name} is not a CAN socket: only they take firmware over the bus`);
+    if (this.deps.bus.protocol !== 'v1')
+      throw new RefusedError('firmware updates need protocol v1 (the legacy seed socket has no transfer ids)');
     if (this.updating(device)) throw new UnavailableError(`${device.name} is already being updated`);
     if (!device.available) throw new UnavailableError(`${device.name} is offline`);
     let verified: VerifiedBundle;
@@ -125,7 +129,14 @@ export class FirmwareUpdater {
     this.statuses.set(device.key, status);
     this.queue.push({ device, bundle: verified, status });
     this.announce(status);
-    this.deps.events.emit('log', { ts: Date.now(), device, type: 'firmware', cause: 'queued', origin, detail: { from: status.from ?? null, to: status.to } });
+    this.deps.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'firmware',
+      cause: 'queued',
+      origin,
+      detail: { from: status.from ?? null, to: status.to },
+    });
     const queued = { ...status };
     this.next();
     return queued;
@@ -192,12 +203,26 @@ export class FirmwareUpdater {
       });
       set({ stage: 'installed', progress: 100, finishedAt: new Date().toISOString() });
       this.deps.log.info({ device: device.name, from: status.from, to: status.to, transfer_ms: status.transferMs }, 'firmware installed');
-      this.deps.events.emit('log', { ts: Date.now(), device, type: 'firmware', cause: 'installed', origin: status.origin, detail: { from: status.from ?? null, to: status.to } });
+      this.deps.events.emit('log', {
+        ts: Date.now(),
+        device,
+        type: 'firmware',
+        cause: 'installed',
+        origin: status.origin,
+        detail: { from: status.from ?? null, to: status.to },
+      });
     } catch (error) {
       const message = (error as Error).message;
       set({ stage: 'failed', error: message, finishedAt: new Date().toISOString() });
       this.deps.log.warn({ device: device.name, to: status.to, err: message }, 'firmware update failed');
-      this.deps.events.emit('log', { ts: Date.now(), device, type: 'firmware', cause: 'failed', origin: status.origin, detail: { to: status.to, error: message } });
+      this.deps.events.emit('log', {
+        ts: Date.now(),
+        device,
+        type: 'firmware',
+        cause: 'failed',
+        origin: status.origin,
+        detail: { to: status.to, error: message },
+      });
     }
   }
 

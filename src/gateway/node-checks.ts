@@ -34,9 +34,20 @@ export class IdentityCheck {
     this.last = { uptime, at: now };
     if (last && state !== 'boot') {
       const elapsedS = (now - last.at) / 1000;
-      if (uptime < last.uptime) return this.evidence(this.uptimeEvidence, UPTIME_EVIDENCE, now, `uptime went back from ${last.uptime} s to ${uptime} s without a boot heartbeat`);
+      if (uptime < last.uptime)
+        return this.evidence(
+          this.uptimeEvidence,
+          UPTIME_EVIDENCE,
+          now,
+          `uptime went back from ${last.uptime} s to ${uptime} s without a boot heartbeat`,
+        );
       if (uptime > last.uptime + elapsedS + UPTIME_SLACK_S) {
-        return this.evidence(this.uptimeEvidence, UPTIME_EVIDENCE, now, `uptime ran ahead from ${last.uptime} s to ${uptime} s in ${elapsedS.toFixed(1)} s`);
+        return this.evidence(
+          this.uptimeEvidence,
+          UPTIME_EVIDENCE,
+          now,
+          `uptime ran ahead from ${last.uptime} s to ${uptime} s in ${elapsedS.toFixed(1)} s`,
+        );
       }
     }
     if (this.conflict !== undefined && now - this.lastEvidenceAt > IDENTITY_WINDOW_MS) {
@@ -48,7 +59,12 @@ export class IdentityCheck {
 
   /** A seq counter went back (or repeated): returns 'started' when that makes a conflict. */
   seqWentBack(kind: string, from: number, to: number, now: number): 'started' | undefined {
-    return this.evidence(this.seqEvidence, SEQ_EVIDENCE, now, `${kind} seq counter went back ${SEQ_EVIDENCE} times in ${IDENTITY_WINDOW_MS / 1000} s, last from ${from} to ${to}`);
+    return this.evidence(
+      this.seqEvidence,
+      SEQ_EVIDENCE,
+      now,
+      `${kind} seq counter went back ${SEQ_EVIDENCE} times in ${IDENTITY_WINDOW_MS / 1000} s, last from ${from} to ${to}`,
+    );
   }
 
   private evidence(list: number[], needed: number, now: number, detail: string): 'started' | undefined {

@@ -112,9 +112,12 @@ export class Registry {
    */
   remove(device: Device, { force = false }: { force?: boolean } = {}): void {
     const record = this.record(device);
-    if (interlocked(record)) throw new RefusedError(`${record.name} is interlocked; reset the latch once its condition has cleared before removing it`);
+    if (interlocked(record))
+      throw new RefusedError(`${record.name} is interlocked; reset the latch once its condition has cleared before removing it`);
     if (record.available && !force) {
-      throw new RefusedError(`${record.name} is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway`);
+      throw new RefusedError(
+        `${record.name} is online and would come back at its next heartbeat; disconnect it first, or remove it with "force" to do it anyway`,
+      );
     }
     this.options.store.remove(record.id);
     this.devices.delete(record.key);
@@ -190,7 +193,8 @@ export class Registry {
     const energy = this.tracking.get(record)!.energy;
     const was = energy.lastWh;
     const { changed, wentBack } = energy.update(counterWh, monotonicMs());
-    if (wentBack) this.options.log.info({ device: record.name, was, now: counterWh }, 'energy counter went back on the node; the total carries on');
+    if (wentBack)
+      this.options.log.info({ device: record.name, was, now: counterWh }, 'energy counter went back on the node; the total carries on');
     if (changed) this.saveEnergy(record, energy);
     return energy.kWh!;
   }
@@ -249,7 +253,10 @@ export class Registry {
     try {
       this.firstStage?.(reading, quarantined);
     } catch (error) {
-      this.options.log.error({ device: reading.device.name, err: (error as Error).message }, 'the safety check failed on a reading; the safety worker still checks it');
+      this.options.log.error(
+        { device: reading.device.name, err: (error as Error).message },
+        'the safety check failed on a reading; the safety worker still checks it',
+      );
     }
   }
 
@@ -322,7 +329,10 @@ export class Registry {
       if (this.energyUnsaved.delete(device)) this.options.log.info({ device: device.name }, 'energy total saved again');
     } catch (error) {
       if (!this.energyUnsaved.has(device)) {
-        this.options.log.warn({ device: device.name, err: (error as Error).message }, 'energy total not saved; kept in memory and saved with the next change');
+        this.options.log.warn(
+          { device: device.name, err: (error as Error).message },
+          'energy total not saved; kept in memory and saved with the next change',
+        );
       }
       this.energyUnsaved.add(device);
     }

@@ -12,7 +12,6 @@ import { RuleInput, type RuleView } from '../contracts/rules.js';
 import { KIND_QUANTITIES, type DeviceKind, type RuleQuantity } from '../contracts/vocabulary.js';
 import type { ResolvedAction, ResolvedCondition, RuleDefinition, StoredRule } from './stored-rule.js';
 
-
 export interface ResolveContext {
   registry: Registry;
   /** The gateway's MQTT base topic: rules may not publish under it. */
@@ -73,7 +72,8 @@ export function resolveRule(input: RuleInput, ctx: ResolveContext): RuleDefiniti
   if (!when && !at) throw new RuleError('a rule needs "when" (a condition) or "at" (a time of day for a schedule)');
   if (when && at) throw new RuleError('a rule has "when" or "at", not both ("at" makes it a schedule)');
   if (at && between) throw new RuleError('between: a schedule ("at") takes "days" but not "between"');
-  if (between && between.from === between.to) throw new RuleError('between: "from" and "to" are the same time; leave "between" out for all day');
+  if (between && between.from === between.to)
+    throw new RuleError('between: "from" and "to" are the same time; leave "between" out for all day');
   return { when: when && resolveCondition(when, ctx), at, between, days: input.days ?? null, then: resolveAction(input.then, ctx) };
 }
 
@@ -98,7 +98,8 @@ function resolveCondition(c: NonNullable<RuleInput['when']>, ctx: ResolveContext
     else if (c.value === 'OFF' || c.value === 0) value = 0;
     else throw new RuleError(`when.value: state is "ON" or "OFF" (or 1 / 0), not ${JSON.stringify(c.value)}`);
   } else {
-    if (typeof c.value !== 'number') throw new RuleError(`when.value: ${c.quantity} is compared with a number, not ${JSON.stringify(c.value)}`);
+    if (typeof c.value !== 'number')
+      throw new RuleError(`when.value: ${c.quantity} is compared with a number, not ${JSON.stringify(c.value)}`);
     value = c.value;
   }
   return { deviceKey: device.key, quantity: c.quantity, relation: c.relation, value, forS: c.for_s ?? 0 };

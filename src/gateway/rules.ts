@@ -103,7 +103,12 @@ export class RulesEngine implements Feature {
   /** Validates and stores a new rule; throws RuleError with the reason. */
   create(input: RuleInput): StoredRule {
     const definition = resolveRule(input, this.deps);
-    const rule = this.deps.store.insert({ name: input.name, enabled: input.enabled ?? true, position: input.position ?? Number.MAX_SAFE_INTEGER, definition });
+    const rule = this.deps.store.insert({
+      name: input.name,
+      enabled: input.enabled ?? true,
+      position: input.position ?? Number.MAX_SAFE_INTEGER,
+      definition,
+    });
     this.reload();
     this.deps.log.info({ rule: rule.id, name: rule.name }, 'rule created');
     return this.get(rule.id)!;
@@ -115,7 +120,12 @@ export class RulesEngine implements Feature {
     if (!current) return undefined;
     const definition = resolveRule(input, this.deps);
     this.forget(id);
-    this.deps.store.update(id, { name: input.name, enabled: input.enabled ?? current.enabled, position: input.position ?? current.position, definition });
+    this.deps.store.update(id, {
+      name: input.name,
+      enabled: input.enabled ?? current.enabled,
+      position: input.position ?? current.position,
+      definition,
+    });
     this.reload();
     this.deps.log.info({ rule: id, name: input.name }, 'rule updated');
     return this.get(id);
@@ -210,7 +220,12 @@ export class RulesEngine implements Feature {
     rt.timer = undefined;
     const device = this.deps.registry.byKey(when.deviceKey);
     const value = device && valueIn(device.state, when.quantity);
-    if (device?.available && value !== undefined && compare(when.relation, value, when.value) && inWindow(rule.between, rule.days, new Date())) {
+    if (
+      device?.available &&
+      value !== undefined &&
+      compare(when.relation, value, when.value) &&
+      inWindow(rule.between, rule.days, new Date())
+    ) {
       rt.phase = 'active';
       this.fire(rule, device, { value, for_s: when.forS });
     } else {
@@ -237,7 +252,11 @@ export class RulesEngine implements Feature {
     const t = rule.then;
     const target = t.action === 'switch' ? this.deps.registry.byKey(t.deviceKey) : undefined;
     const summary =
-      t.action === 'switch' ? `switch ${target?.name ?? t.deviceKey} ${t.state}` : t.action === 'publish' ? `publish to ${t.topic}` : t.message;
+      t.action === 'switch'
+        ? `switch ${target?.name ?? t.deviceKey} ${t.state}`
+        : t.action === 'publish'
+          ? `publish to ${t.topic}`
+          : t.message;
     this.deps.log.info({ rule: rule.id, name: rule.name, ...trigger }, `rule fired: ${summary}`);
     this.deps.events.emit('log', {
       ts,
@@ -278,7 +297,14 @@ export class RulesEngine implements Feature {
 
   private failed(rule: StoredRule, device: Device | undefined, reason: string): void {
     this.deps.log.warn({ rule: rule.id, name: rule.name, reason }, 'rule action failed');
-    this.deps.events.emit('log', { ts: Date.now(), device, type: 'rule', cause: `action failed: ${reason}`, origin: `rule:${rule.id}`, detail: { rule: rule.id, name: rule.name } });
+    this.deps.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'rule',
+      cause: `action failed: ${reason}`,
+      origin: `rule:${rule.id}`,
+      detail: { rule: rule.id, name: rule.name },
+    });
   }
 
   private scheduleNextMinute(): void {

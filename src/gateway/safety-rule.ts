@@ -36,13 +36,28 @@ export interface Trip {
 /** The first limit the reading is at or over (humidity, power, current), or undefined. */
 export function overLimit(limits: Limits, r: RuleReading): Trip | undefined {
   if (r.humidity !== undefined && r.humidity >= limits.humidity_limit) {
-    return { kind: 'humidity', reason: `humidity ${r.humidity} %RH is at or over the limit ${limits.humidity_limit} %RH`, value: r.humidity, limit: limits.humidity_limit };
+    return {
+      kind: 'humidity',
+      reason: `humidity ${r.humidity} %RH is at or over the limit ${limits.humidity_limit} %RH`,
+      value: r.humidity,
+      limit: limits.humidity_limit,
+    };
   }
   if (r.power !== undefined && limits.power_limit_w > 0 && r.power >= limits.power_limit_w) {
-    return { kind: 'over-power', reason: `power ${r.power} W is at or over the limit ${limits.power_limit_w} W`, value: r.power, limit: limits.power_limit_w };
+    return {
+      kind: 'over-power',
+      reason: `power ${r.power} W is at or over the limit ${limits.power_limit_w} W`,
+      value: r.power,
+      limit: limits.power_limit_w,
+    };
   }
   if (r.current !== undefined && limits.current_limit_a > 0 && r.current >= limits.current_limit_a) {
-    return { kind: 'over-current', reason: `current ${r.current} A is at or over the limit ${limits.current_limit_a} A`, value: r.current, limit: limits.current_limit_a };
+    return {
+      kind: 'over-current',
+      reason: `current ${r.current} A is at or over the limit ${limits.current_limit_a} A`,
+      value: r.current,
+      limit: limits.current_limit_a,
+    };
   }
   return undefined;
 }

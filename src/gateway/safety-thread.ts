@@ -90,7 +90,8 @@ export class SafetyThread {
   /** The worker's refusal, or undefined when it agrees; a worker that cannot answer refuses. */
   ask(request: SafetyRequest): Promise<string | undefined> {
     const worker = this.worker;
-    if (!worker || this.state !== 'running') return Promise.resolve(`the safety worker is ${this.state}; refused until it watches the bus again`);
+    if (!worker || this.state !== 'running')
+      return Promise.resolve(`the safety worker is ${this.state}; refused until it watches the bus again`);
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -34,7 +34,9 @@ const init = workerData as SafetyWorkerInit;
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 const forward = (level: 'warn' | 'error') => (first: unknown, second?: unknown) =>
-  typeof first === 'string' ? post({ type: 'log', level, msg: first }) : post({ type: 'log', level, msg: String(second), detail: first as Record<string, unknown> });
+  typeof first === 'string'
+    ? post({ type: 'log', level, msg: first })
+    : post({ type: 'log', level, msg: String(second), detail: first as Record<string, unknown> });
 const log = { debug: () => {}, warn: forward('warn'), error: forward('error') };
 
 const watched = new Map<string, Watched>();
@@ -93,7 +95,9 @@ function answer(request: SafetyRequest): string | undefined {
   const w = watch(request.key);
   switch (request.type) {
     case 'may-close':
-      return w.latch ? `${request.name} is interlocked by the gateway: ${w.latch.reason}; a person must reset it once the condition has cleared` : undefined;
+      return w.latch
+        ? `${request.name} is interlocked by the gateway: ${w.latch.reason}; a person must reset it once the condition has cleared`
+        : undefined;
     case 'may-set-limits': {
       const looser = w.latch ? loosened(w.limits, request.limits) : [];
       if (looser.length === 0) return undefined;

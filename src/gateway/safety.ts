@@ -20,11 +20,19 @@ import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
 import { monotonicMs } from './clock.js';
 import type { Latch, SafetyWorkerInit } from './safety-protocol.js';
-import { humidityResetRefusal, loosened, overLimit, rearmLevel, type LatchKind, type Limits, type LimitsPatch, type Trip } from './safety-rule.js';
+import {
+  humidityResetRefusal,
+  loosened,
+  overLimit,
+  rearmLevel,
+  type LatchKind,
+  type Limits,
+  type LimitsPatch,
+  type Trip,
+} from './safety-rule.js';
 import { SafetyThread } from './safety-thread.js';
 
 export { LimitsPatch, loosened, type Limits } from './safety-rule.js';
-
 
 /** Every time here is monotonicMs(): a wall-clock jump must neither raise nor hide an alarm. */
 interface Watch {
@@ -132,7 +140,13 @@ export class Safety {
       const latch: Latch | undefined = kind && d.state.gatewayLatch ? { kind, reason: d.state.gatewayLatch } : undefined;
       return { key: d.key, limits: this.limits(d), latch };
     });
-    return { can: { transport: can.transport, interface: can.interface, protocol: can.protocol, bitrate: can.bitrate }, busName, gatewayRule: config.gateway_rule, defaults, devices };
+    return {
+      can: { transport: can.transport, interface: can.interface, protocol: can.protocol, bitrate: can.bitrate },
+      busName,
+      gatewayRule: config.gateway_rule,
+      defaults,
+      devices,
+    };
   }
 
   /** The limits in force for a device: its own overrides over the configured defaults. */
@@ -164,7 +178,14 @@ export class Safety {
         ? `${device.name} is interlocked: its limits cannot be loosened (${looser.join(', ')}) until the latch is reset under the limits it tripped on`
         : await this.worker.ask({ type: 'may-set-limits', key: device.key, name: device.name, limits: next });
     if (refusal) {
-      this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: refusal, origin, detail: { request: 'limits', ...patch } });
+      this.deps.events.emit('log', {
+        ts: Date.now(),
+        device,
+        type: 'refusal',
+        cause: refusal,
+        origin,
+        detail: { request: 'limits', ...patch },
+      });
       throw new RefusedError(refusal);
     }
     const own = { ...((device.settings.safety ?? {}) as LimitsPatch), ...patch };
@@ -184,7 +205,13 @@ export class Safety {
       this.worker.limits(device.key, next);
     }
     // A lower limit may already be exceeded.
-    this.evaluate(device, { device, ts: Date.now(), humidity: device.state.humidity, power: device.state.power, current: device.state.current });
+    this.evaluate(device, {
+      device,
+      ts: Date.now(),
+      humidity: device.state.humidity,
+      power: device.state.power,
+      current: device.state.current,
+    });
     return next;
   }
 
@@ -194,7 +221,14 @@ export class Safety {
       await this.tryReset(device, origin);
     } catch (error) {
       if (error instanceof RefusedError) {
-        this.deps.events.emit('log', { ts: Date.now(), device, type: 'refusal', cause: error.message, origin, detail: { request: 'reset' } });
+        this.deps.events.emit('log', {
+          ts: Date.now(),
+          device,
+          type: 'refusal',
+          cause: error.message,
+          origin,
+          detail: { request: 'reset' },
+        });
       }
       throw error;
     }
@@ -210,7 +244,8 @@ export class Safety {
     }
     if (device.kind === 'can' && (device.state.nodeHumidityLatched || device.state.nodePowerLatched)) {
       const reply = await this.deps.commands.send(device.node!, { op: 'resetLatch' });
-      if (reply.result === 'interlocked') throw new RefusedError(`${device.name}: the node refused the reset: its own sensor still reads over the re-arm level`);
+      if (reply.result === 'interlocked')
+        throw new RefusedError(`${device.name}: the node refused the reset: its own sensor still reads over the re-arm level`);
     }
     const refusal = await this.worker.ask({ type: 'reset', key: device.key, name: device.name });
     if (refusal) throw new RefusedError(refusal);
@@ -254,7 +289,8 @@ export class Safety {
     const limits = this.limits(device);
     const trip = overLimit(limits, r);
     if (trip) this.trip(device, trip);
-    else if (this.watch(device).latch === 'humidity' && limits.auto_rearm && r.humidity !== undefined && r.humidity < rearmLevel(limits)) this.autoRearm(device);
+    else if (this.watch(device).latch === 'humidity' && limits.auto_rearm && r.humidity !== undefined && r.humidity < rearmLevel(limits))
+      this.autoRearm(device);
   }
 
   private trip(device: Device, { kind, reason, value, limit }: Trip): void {
@@ -266,7 +302,14 @@ export class Safety {
     this.setLatch(device, { kind, reason });
     this.trips++;
     this.deps.log.warn({ device: device.name, reason }, 'safety trip');
-    this.deps.events.emit('log', { ts: Date.now(), device, type: 'trip', cause: reason, origin: 'gateway', detail: { quantity: kind, value, limit } });
+    this.deps.events.emit('log', {
+      ts: Date.now(),
+      device,
+      type: 'trip',
+      cause: reason,
+      origin: 'gateway',
+      detail: { quantity: kind, value, limit },
+    });
   }
 
   private open(device: Device, w: Watch): void {
@@ -365,11 +408,25 @@ export class Safety {
     for (const device of this.deps.registry.list()) {
       const w = this.watches.get(device);
       if (!w) continue;
-      if (w.openExpectedSince !== undefined && device.state.relay === true && now - w.openExpectedSince > c.relay_confirm_s * 1000 + RELAY_REPORT_DELAY_MS[device.kind]) {
-        this.alarm(device, 'relay-stuck', `the relay still reports closed ${Math.round((now - w.openExpectedSince) / 1000)} s after an open command`);
+      if (
+        w.openExpectedSince !== undefined &&
+        device.state.relay === true &&
+        now - w.openExpectedSince > c.relay_confirm_s * 1000 + RELAY_REPORT_DELAY_MS[device.kind]
+      ) {
+        this.alarm(
+          device,
+          'relay-stuck',
+          `the relay still reports closed ${Math.round((now - w.openExpectedSince) / 1000)} s after an open command`,
+        );
       }
       const humiditySince = w.lastHumidityAt ?? w.closedSince;
-      if (device.kind !== 'wifi' && device.available && device.state.relay === true && humiditySince !== undefined && now - humiditySince > c.humidity_stale_s * 1000) {
+      if (
+        device.kind !== 'wifi' &&
+        device.available &&
+        device.state.relay === true &&
+        humiditySince !== undefined &&
+        now - humiditySince > c.humidity_stale_s * 1000
+      ) {
         this.alarm(device, 'humidity-stale', `no humidity report for over ${c.humidity_stale_s} s while the socket is on`);
       }
     }

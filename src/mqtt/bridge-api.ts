@@ -28,7 +28,8 @@ export const MAX_REQUEST_BYTES = 4096;
 
 const Transaction = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()], { description: 'echoed in the response' }));
 const DeviceRef = Type.String({ minLength: 1, maxLength: 64, description: 'friendly name, node id or key' });
-const request = <P extends TProperties>(properties: P) => Type.Object({ ...properties, transaction: Transaction }, { additionalProperties: false });
+const request = <P extends TProperties>(properties: P) =>
+  Type.Object({ ...properties, transaction: Transaction }, { additionalProperties: false });
 
 export const RenameRequest = request({ from: DeviceRef, to: Type.String({ minLength: 1, maxLength: 64 }) });
 export const RemoveRequest = request({
@@ -103,7 +104,11 @@ export class BridgeApi {
     connection.on('connect', republish);
     const healthTimer = setInterval(() => this.publishHealth(), HEALTH_CHECK_MS);
     healthTimer.unref();
-    this.cleanups.push(() => connection.off('connect', republish), () => clearTimeout(this.devicesTimer), () => clearInterval(healthTimer));
+    this.cleanups.push(
+      () => connection.off('connect', republish),
+      () => clearTimeout(this.devicesTimer),
+      () => clearInterval(healthTimer),
+    );
     this.publishRetained(false);
   }
 
@@ -131,8 +136,10 @@ export class BridgeApi {
   ): { route: Route; value: Record<string, unknown>; transaction?: unknown } | { error: string; transaction?: unknown } {
     const route = Object.hasOwn(this.routes, path) ? this.routes[path] : undefined;
     if (!route) return { error: `unknown request "${clip(path)}"; known: ${Object.keys(this.routes).join(', ')}` };
-    if (retained) return { error: 'retained requests are ignored (they would run again after every reconnect); publish without the retain flag' };
-    if (payload.length > MAX_REQUEST_BYTES) return { error: `payload is ${payload.length} bytes; a request is at most ${MAX_REQUEST_BYTES}` };
+    if (retained)
+      return { error: 'retained requests are ignored (they would run again after every reconnect); publish without the retain flag' };
+    if (payload.length > MAX_REQUEST_BYTES)
+      return { error: `payload is ${payload.length} bytes; a request is at most ${MAX_REQUEST_BYTES}` };
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(payload).trim();
@@ -148,7 +155,9 @@ export class BridgeApi {
       }
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      return { error: `payload must be a JSON object such as {"id":"socket-1"}; got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}` };
+      return {
+        error: `payload must be a JSON object such as {"id":"socket-1"}; got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`,
+      };
     }
     const value = json as Record<string, unknown>;
     const transaction = typeof value.transaction === 'string' || typeof value.transaction === 'number' ? value.transaction : undefined;
@@ -212,7 +221,8 @@ export class BridgeApi {
   private respondError(path: string, error: string, transaction: unknown): void {
     // Limited per request kind: the error names values from the payload, and a path can be anything.
     const suppressed = this.logLimiter.take(Object.hasOwn(this.routes, path) ? path : 'unknown request');
-    if (suppressed !== undefined) this.deps.log.warn({ request: clip(path), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT bridge request refused');
+    if (suppressed !== undefined)
+      this.deps.log.warn({ request: clip(path), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT bridge request refused');
     this.respond(path, { data: {}, status: 'error', error, ...(transaction !== undefined ? { transaction } : {}) });
   }
 

@@ -183,7 +183,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     if (waitMs <= 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        if (!this.refusal) o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
+        if (!this.refusal)
+          o.log.warn({ url: redactUrl(o.url), error: this.lastError }, 'MQTT broker not reachable yet; retrying in the background');
         resolve();
       }, waitMs);
       const refused = () => this.refusal !== undefined && settled();
@@ -201,7 +202,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
   /** The first connect: online only when no other gateway answers on the base topic. */
   private async claim(client: MqttClient): Promise<void> {
     this.claiming = true;
-    const other = this.options.guard ? await findLiveGateway(client, this.options.baseTopic, this.instance).catch(() => undefined) : undefined;
+    const other = this.options.guard
+      ? await findLiveGateway(client, this.options.baseTopic, this.instance).catch(() => undefined)
+      : undefined;
     this.claiming = false;
     if (client !== this.client || !client.connected) return; // stopped, or the connection dropped meanwhile: the next connect claims
     if (other) return this.refuse(client, other);
@@ -230,7 +233,10 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     // Anyone who may publish can send this at any rate: the log is limited, the answer is one message.
     const suppressed = this.logLimiter.take('bridge state offline');
     if (suppressed !== undefined) {
-      this.options.log.info({ ...(suppressed ? { suppressed } : {}) }, 'the bridge state was set offline while this gateway is online (an old session\'s last will); publishing online again');
+      this.options.log.info(
+        { ...(suppressed ? { suppressed } : {}) },
+        "the bridge state was set offline while this gateway is online (an old session's last will); publishing online again",
+      );
     }
     this.publish(this.bridgeStateTopic, 'online', { retain: true, qos: 1 });
   }
@@ -244,9 +250,17 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
     } catch {
       return;
     }
-    if (typeof info !== 'object' || info === null || !('instance' in info) || typeof info.instance !== 'string' || info.instance === this.instance) return;
+    if (
+      typeof info !== 'object' ||
+      info === null ||
+      !('instance' in info) ||
+      typeof info.instance !== 'string' ||
+      info.instance === this.instance
+    )
+      return;
     // The host is the other side's word: clipped, and the log limited, whatever it sends.
-    const host = 'host' in info && typeof info.host === 'string' ? ` on host ${clipTopic(info.host.replace(/[^\x20-\x7e]/g, '?')).slice(0, 64)}` : '';
+    const host =
+      'host' in info && typeof info.host === 'string' ? ` on host ${clipTopic(info.host.replace(/[^\x20-\x7e]/g, '?')).slice(0, 64)}` : '';
     const conflict = `another canplug gateway${host} publishes on base topic "${this.options.baseTopic}" too: their topics overwrite each other; give each gateway its own mqtt.base_topic`;
     if (this.conflict !== conflict && this.logLimiter.take('conflict') !== undefined) this.options.log.error(conflict);
     this.conflict = conflict;
@@ -313,7 +327,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
       this.rejected++;
       // A client flooding big payloads must not flood the log too.
       const suppressed = this.logLimiter.take('oversized');
-      if (suppressed !== undefined) this.options.log.warn({ topic: clipTopic(topic), bytes: payload.length, ...(suppressed ? { suppressed } : {}) }, `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`);
+      if (suppressed !== undefined)
+        this.options.log.warn(
+          { topic: clipTopic(topic), bytes: payload.length, ...(suppressed ? { suppressed } : {}) },
+          `MQTT payload over ${MAX_PAYLOAD_BYTES} bytes refused`,
+        );
       return;
     }
     for (const [filter, handlers] of this.handlers) {
@@ -324,7 +342,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; close: []; resyn
         } catch (error) {
           this.rejected++;
           const suppressed = this.logLimiter.take(`failed ${filter}`);
-          if (suppressed !== undefined) this.options.log.error({ topic: clipTopic(topic), err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'MQTT handler failed');
+          if (suppressed !== undefined)
+            this.options.log.error(
+              { topic: clipTopic(topic), err: (error as Error).message, ...(suppressed ? { suppressed } : {}) },
+              'MQTT handler failed',
+            );
         }
       }
     }

@@ -61,7 +61,8 @@ function clip(text: string): string {
   return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
 }
 
-export const RETAINED_SET = 'retained set messages are ignored (they would switch the socket again at every reconnect); publish without the retain flag, and clear the retained one with an empty retained message';
+export const RETAINED_SET =
+  'retained set messages are ignored (they would switch the socket again at every reconnect); publish without the retain flag, and clear the retained one with an empty retained message';
 
 export interface DeviceTopicsDeps {
   connection: MqttConnection;
@@ -101,11 +102,17 @@ export class DeviceTopics {
         log: (e) => this.publishEvent(e),
       }),
     );
-    const republish = () => this.deps.registry.list().forEach((d) => this.publishDevice(d));
+    const republish = () => {
+      for (const d of this.deps.registry.list()) this.publishDevice(d);
+    };
     connection.on('connect', republish);
     connection.on('resync', republish);
     // Stopping: the configs moved long ago, and the old topics must not stay retained for good.
-    this.cleanups.push(() => connection.off('connect', republish), () => connection.off('resync', republish), () => retirement.flush());
+    this.cleanups.push(
+      () => connection.off('connect', republish),
+      () => connection.off('resync', republish),
+      () => retirement.flush(),
+    );
     republish();
   }
 
@@ -165,13 +172,16 @@ export class DeviceTopics {
     if (retained) return this.respondError(name, RETAINED_SET, 'retained');
     const parsed = parseSetPayload(payload);
     if ('error' in parsed) return this.respondError(name, parsed.error, 'bad payload');
-    this.deps.control.setRelay(device, parsed.action, 'mqtt').catch((error: Error) => this.respondError(name, error.message, `refused ${device.key}`));
+    this.deps.control
+      .setRelay(device, parsed.action, 'mqtt')
+      .catch((error: Error) => this.respondError(name, error.message, `refused ${device.key}`));
   }
 
   /** `reason` is what the log is limited by: a category, never the payload or a name from the topic. */
   private respondError(device: string, error: string, reason: string): void {
     const suppressed = this.logLimiter.take(reason);
-    if (suppressed !== undefined) this.deps.log.warn({ device: clip(device), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT set refused');
+    if (suppressed !== undefined)
+      this.deps.log.warn({ device: clip(device), error, ...(suppressed ? { suppressed } : {}) }, 'MQTT set refused');
     this.deps.connection.publish(
       `${this.deps.baseTopic}/bridge/response/device/set`,
       JSON.stringify({ status: 'error', error, data: { device } }),

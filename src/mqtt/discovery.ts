@@ -266,7 +266,8 @@ export class Discovery {
     if (device?.via_device !== this.bridgeId && !ids.includes(this.bridgeId)) return;
     // Anyone who may publish can make such configs at any rate: the log is limited, the clearing not.
     const suppressed = this.logLimiter.take('stale config');
-    if (suppressed !== undefined) this.deps.log.info({ topic, ...(suppressed ? { suppressed } : {}) }, 'clearing a stale Home Assistant discovery config');
+    if (suppressed !== undefined)
+      this.deps.log.info({ topic, ...(suppressed ? { suppressed } : {}) }, 'clearing a stale Home Assistant discovery config');
     this.clear(topic);
   }
 

@@ -103,7 +103,9 @@ export class EmbeddedBroker {
         server.close();
         reject(
           error.code === 'EADDRINUSE'
-            ? new Error(`the embedded MQTT broker cannot listen on ${host}:${port}: the port is in use (is another broker running? set mqtt.url to use it)`)
+            ? new Error(
+                `the embedded MQTT broker cannot listen on ${host}:${port}: the port is in use (is another broker running? set mqtt.url to use it)`,
+              )
             : new Error(`the embedded MQTT broker cannot listen on ${host}:${port}: ${error.message}`),
         );
       });
@@ -161,7 +163,11 @@ export class EmbeddedBroker {
         const bytes = packet.payload.length === 0 ? 0 : packet.payload.length + packet.topic.length;
         const before = this.retained.get(packet.topic) ?? 0;
         const topics = this.retained.size + (before === 0 && bytes > 0 ? 1 : 0);
-        if (!this.isGateway(client) && bytes > before && (this.retainedBytes - before + bytes > MAX_RETAINED_BYTES || topics > MAX_RETAINED_TOPICS)) {
+        if (
+          !this.isGateway(client) &&
+          bytes > before &&
+          (this.retainedBytes - before + bytes > MAX_RETAINED_BYTES || topics > MAX_RETAINED_TOPICS)
+        ) {
           this.refused.retained_over_limit++;
           return done(new Error('the embedded broker holds no more retained messages'));
         }
@@ -171,7 +177,7 @@ export class EmbeddedBroker {
         done(null);
       },
       authorizeSubscribe: (client, subscription, done) => {
-        const held = client ? this.subscriptions.get(client) ?? new Set<string>() : undefined;
+        const held = client ? (this.subscriptions.get(client) ?? new Set<string>()) : undefined;
         if (client && held) {
           if (!this.isGateway(client) && !held.has(subscription.topic) && held.size >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
             this.refused.subscriptions_over_limit++;
@@ -185,7 +191,12 @@ export class EmbeddedBroker {
       // The gateway's client id is what a take-over needs: never forward it on $SYS (new and gone
       // clients, their subscriptions).
       authorizeForward: (client, packet) =>
-        gatewayClientId && !this.isGateway(client) && packet.topic.startsWith('$SYS/') && Buffer.from(packet.payload).includes(gatewayClientId) ? null : packet,
+        gatewayClientId &&
+        !this.isGateway(client) &&
+        packet.topic.startsWith('$SYS/') &&
+        Buffer.from(packet.payload).includes(gatewayClientId)
+          ? null
+          : packet,
     });
     aedes.on('client', (client) => {
       if (this.isGateway(client)) this.gatewayClient = client;

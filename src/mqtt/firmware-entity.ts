@@ -49,7 +49,9 @@ export class FirmwareEntity {
   start(): void {
     const { connection, events, baseTopic, prefix } = this.deps;
     this.cleanups.push(
-      connection.subscribe(`${baseTopic}/+/firmware/install`, (topic, payload) => this.install(topic.split('/').at(-3)!, payload.toString())),
+      connection.subscribe(`${baseTopic}/+/firmware/install`, (topic, payload) =>
+        this.install(topic.split('/').at(-3)!, payload.toString()),
+      ),
       connection.subscribe(`${prefix}/status`, (_topic, payload, retained) => {
         if (!retained && payload.toString().trim() === 'online') this.publishAll(true);
       }),
@@ -88,7 +90,8 @@ export class FirmwareEntity {
     const { prefix, connection } = this.deps;
     if (previous === undefined || previous === prefix || !connection.connected) return;
     this.previousPrefix = undefined;
-    for (const { config } of this.topics.values()) connection.publish(`${previous}${config.slice(prefix.length)}`, '', { retain: true, qos: 1 });
+    for (const { config } of this.topics.values())
+      connection.publish(`${previous}${config.slice(prefix.length)}`, '', { retain: true, qos: 1 });
   }
 
   private install(name: string, payload: string): void {

@@ -27,11 +27,15 @@ export async function startGatewayMqtt(c: Config['mqtt'], log: Logger, onAcknowl
     const credentials = c.password ? { username: c.username, password: c.password } : undefined;
     const embedded = new EmbeddedBroker({ host: c.embedded_host, port: c.embedded_port, credentials, gatewayClientId: clientId });
     broker = embedded;
-    brokerBinding = new Retry(`start the embedded MQTT broker on ${c.embedded_host}:${c.embedded_port}`, async () => {
-      await embedded.listen();
-      // A later try: the connection exists by then and has been waiting for this.
-      if (connection) void connection.start(0);
-    }, log);
+    brokerBinding = new Retry(
+      `start the embedded MQTT broker on ${c.embedded_host}:${c.embedded_port}`,
+      async () => {
+        await embedded.listen();
+        // A later try: the connection exists by then and has been waiting for this.
+        if (connection) void connection.start(0);
+      },
+      log,
+    );
     await brokerBinding.start();
   }
   connection = new MqttConnection({

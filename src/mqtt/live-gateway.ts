@@ -43,7 +43,11 @@ export async function findLiveGateway(client: MqttClient, baseTopic: string, ins
 function describe(info: string | undefined): string {
   try {
     const i = JSON.parse(info ?? '') as { version?: unknown; host?: unknown; gateway_id?: unknown };
-    const parts = [typeof i.host === 'string' && `on host ${i.host}`, typeof i.gateway_id === 'string' && `gateway id ${i.gateway_id}`, typeof i.version === 'string' && `version ${i.version}`];
+    const parts = [
+      typeof i.host === 'string' && `on host ${i.host}`,
+      typeof i.gateway_id === 'string' && `gateway id ${i.gateway_id}`,
+      typeof i.version === 'string' && `version ${i.version}`,
+    ];
     return parts.filter(Boolean).join(', ') || 'no details';
   } catch {
     return 'no details';

@@ -103,7 +103,12 @@ export class Namespace {
       return;
     }
     log.info({ from: old, to: baseTopic }, 'base topic changed: the old retained topics are cleared once the discovery configs moved');
-    this.retirement?.clearLater(leftoverTopics(old, registry.list().map((d) => d.name)));
+    this.retirement?.clearLater(
+      leftoverTopics(
+        old,
+        registry.list().map((d) => d.name),
+      ),
+    );
   }
 }
 

@@ -40,7 +40,8 @@ export class PacketSizeGuard extends Transform {
           if (this.multiplier > 128 ** 4) return done(new PacketTooLargeError('malformed remaining length'));
           continue;
         }
-        if (this.length > this.maxBytes) return done(new PacketTooLargeError(`a packet of ${this.length} bytes, over the ${this.maxBytes}-byte limit`));
+        if (this.length > this.maxBytes)
+          return done(new PacketTooLargeError(`a packet of ${this.length} bytes, over the ${this.maxBytes}-byte limit`));
         this.left = this.length;
         this.state = this.left === 0 ? 'type' : 'body';
       }

@@ -43,6 +43,7 @@ export function parseDatagram(bytes: Uint8Array, maxBytes: number): ParseResult 
   }
   // A C string may carry its terminator or a line end; nothing else outside printable text.
   text = text.replace(/[\0\r\n]+$/, '');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(text)) return fail('contains control characters');
 
   const [head, ...parts] = text.split('&');

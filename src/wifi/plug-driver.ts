@@ -34,14 +34,21 @@ export class WifiRelayDriver implements RelayDriver {
     const timeoutMs = config.switch_timeout_ms;
     // Expect the confirming broadcast before sending: it may arrive before the plug's answer does.
     const expectation = plugs.expectRelay(device, on, timeoutMs);
-    const exchange = new PlugSwitch(url, device.key.slice('wifi:'.length), on, {
-      sent,
-      failed: (error) => expectation.cancel(error),
-      answered: (success) => {
-        if (!success) log.warn({ device: device.name }, 'the plug switched but could not store the state in its flash');
+    const exchange = new PlugSwitch(
+      url,
+      device.key.slice('wifi:'.length),
+      on,
+      {
+        sent,
+        failed: (error) => expectation.cancel(error),
+        answered: (success) => {
+          if (!success) log.warn({ device: device.name }, 'the plug switched but could not store the state in its flash');
+        },
+        lost: (reason) =>
+          log.info({ device: device.name, reason }, 'no answer to save_thing; waiting for the broadcast that shows the switch'),
       },
-      lost: (reason) => log.info({ device: device.name, reason }, 'no answer to save_thing; waiting for the broadcast that shows the switch'),
-    }, timeoutMs);
+      timeoutMs,
+    );
     try {
       return await expectation.confirmed;
     } catch (error) {

@@ -109,7 +109,8 @@ export class PlugSwitch {
 
   private closed(): void {
     if (this.stage === 'connecting') this.fail(`cannot reach the plug at ${this.url}: ${this.lastError || 'the connection closed'}`);
-    else if (this.stage === 'identifying') this.fail(`the plug at ${this.url} closed the WebSocket before answering request_things; nothing was sent`);
+    else if (this.stage === 'identifying')
+      this.fail(`the plug at ${this.url} closed the WebSocket before answering request_things; nothing was sent`);
     else if (this.stage === 'sent') {
       this.stage = 'ended';
       this.handlers.lost('the WebSocket closed before the plug answered save_thing');

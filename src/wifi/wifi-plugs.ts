@@ -77,7 +77,11 @@ export class WifiPlugs implements Feature {
       } catch (error) {
         // A failure past parsing (the database refusing a new device) must not take the listener down.
         const suppressed = this.logLimiter.take('not applied');
-        if (suppressed !== undefined) this.deps.log.error({ from: remote.address, err: (error as Error).message, ...(suppressed ? { suppressed } : {}) }, 'Wi-Fi plug datagram not applied');
+        if (suppressed !== undefined)
+          this.deps.log.error(
+            { from: remote.address, err: (error as Error).message, ...(suppressed ? { suppressed } : {}) },
+            'Wi-Fi plug datagram not applied',
+          );
       }
     });
     try {
@@ -116,7 +120,15 @@ export class WifiPlugs implements Feature {
   stats(): { listening: boolean; error?: string; port?: number; datagrams: number; malformed: number; ignored: number; excess: number } {
     const { received, malformed, ignored, excess } = this.counters;
     const error = this.binding?.state().error;
-    return { listening: this.socket !== undefined, ...(error ? { error } : {}), ...(this.port ? { port: this.port } : {}), datagrams: received, malformed, ignored, excess };
+    return {
+      listening: this.socket !== undefined,
+      ...(error ? { error } : {}),
+      ...(this.port ? { port: this.port } : {}),
+      datagrams: received,
+      malformed,
+      ignored,
+      excess,
+    };
   }
 
   /** The address the plug's last broadcast came from, if it has sent one since the gateway started. */
@@ -136,7 +148,9 @@ export class WifiPlugs implements Feature {
     const confirmed = new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(key);
-        reject(new CommandTimeoutError(`${device.name} did not confirm: no broadcast showing it ${on ? 'ON' : 'OFF'} within ${timeoutMs} ms`));
+        reject(
+          new CommandTimeoutError(`${device.name} did not confirm: no broadcast showing it ${on ? 'ON' : 'OFF'} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       waiter = { on, resolve, reject, timer };
     });
@@ -161,7 +175,11 @@ export class WifiPlugs implements Feature {
     if (!result.ok) {
       this.counters.malformed++;
       const suppressed = this.logLimiter.take('malformed');
-      if (suppressed !== undefined) this.deps.log.debug({ from: remote.address, bytes: bytes.length, error: result.error, ...(suppressed ? { suppressed } : {}) }, 'malformed Wi-Fi plug datagram');
+      if (suppressed !== undefined)
+        this.deps.log.debug(
+          { from: remote.address, bytes: bytes.length, error: result.error, ...(suppressed ? { suppressed } : {}) },
+          'malformed Wi-Fi plug datagram',
+        );
       return;
     }
     const device = this.device(result.datagram);
@@ -190,7 +208,11 @@ export class WifiPlugs implements Feature {
     if (registry.list().filter((x) => x.kind === 'wifi').length >= config.max_plugs) {
       this.counters.ignored++;
       const suppressed = this.logLimiter.take('max_plugs');
-      if (suppressed !== undefined) log.warn({ chipId: d.chipId, max: config.max_plugs, ...(suppressed ? { suppressed } : {}) }, 'new Wi-Fi plug ignored: udp.max_plugs reached');
+      if (suppressed !== undefined)
+        log.warn(
+          { chipId: d.chipId, max: config.max_plugs, ...(suppressed ? { suppressed } : {}) },
+          'new Wi-Fi plug ignored: udp.max_plugs reached',
+        );
       return undefined;
     }
     return registry.ensure(key, 'wifi', deviceNameFor(d.nodeName) ?? `plug-${d.chipId}`);

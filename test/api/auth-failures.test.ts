@@ -67,7 +67,8 @@ test('wrong tokens on protected reads count too; right tokens and missing ones d
     assert.equal((await api.inject({ url: '/api/devices' })).statusCode, 401);
   }
   const codes: number[] = [];
-  for (let i = 0; i < 8; i++) codes.push((await api.inject({ url: '/api/devices', headers: { authorization: `Bearer wrong-${i}` } })).statusCode);
+  for (let i = 0; i < 8; i++)
+    codes.push((await api.inject({ url: '/api/devices', headers: { authorization: `Bearer wrong-${i}` } })).statusCode);
   assert.deepEqual(codes, [401, 401, 401, 401, 401, 429, 429, 429]);
   const lines = logs.lines().filter((l) => FAIL2BAN_LINE.test(String(l.msg)));
   assert.equal(lines.length, 1);
@@ -77,7 +78,11 @@ test('wrong tokens on protected reads count too; right tokens and missing ones d
   // Public reads ignore a stale token, as before: nothing to guess there.
   const open = await startGateway({ http: { rate_limit: 5 } });
   t.after(() => open.stop());
-  for (let i = 0; i < 10; i++) assert.equal((await open.gateway.parts.api.inject({ url: '/api/devices', headers: { authorization: 'Bearer stale' } })).statusCode, 200);
+  for (let i = 0; i < 10; i++)
+    assert.equal(
+      (await open.gateway.parts.api.inject({ url: '/api/devices', headers: { authorization: 'Bearer stale' } })).statusCode,
+      200,
+    );
 });
 
 test('a live stream with the right token is not limited', async (t) => {

@@ -7,7 +7,7 @@ import { startGateway, waitFor } from '../helpers/gateway.js';
 import { registeredRoutes } from '../helpers/routes.js';
 
 const arrays = (n: number) => '['.repeat(n) + ']'.repeat(n);
-const objects = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const objects = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 const THEN = '"then":{"action":"event","message":"x"}';
 
 test('a body nested thousands of levels deep is a 400 on every route that takes a body, never a 500', async (t) => {
@@ -15,7 +15,12 @@ test('a body nested thousands of levels deep is a 400 on every route that takes 
   t.after(() => tg.stop());
   const { api } = tg.gateway.parts;
   await waitFor(() => tg.gateway.parts.registry.find('socket-1'), 3000, 'socket-1 known');
-  const rule = await api.inject({ method: 'POST', url: '/api/rules', headers: tg.auth, payload: { name: 'r', at: '07:00', then: { action: 'event', message: 'x' } } });
+  const rule = await api.inject({
+    method: 'POST',
+    url: '/api/rules',
+    headers: tg.auth,
+    payload: { name: 'r', at: '07:00', then: { action: 'event', message: 'x' } },
+  });
   assert.equal(rule.statusCode, 201, rule.body);
   const deep = [
     `{"name":"x",${THEN},"days":${arrays(30_000)}}`,
@@ -42,7 +47,12 @@ test('a body nested thousands of levels deep is a 400 on every route that takes 
   }
   assert.equal(tg.gateway.parts.rules.list().length, 1, 'nothing was created');
   // Ordinary bodies are still read as before.
-  const ok = await api.inject({ method: 'PUT', url: `/api/rules/${rule.json().id}`, headers: tg.auth, payload: { name: 'renamed', at: '08:00', then: { action: 'event', message: 'y' } } });
+  const ok = await api.inject({
+    method: 'PUT',
+    url: `/api/rules/${rule.json().id}`,
+    headers: tg.auth,
+    payload: { name: 'renamed', at: '08:00', then: { action: 'event', message: 'y' } },
+  });
   assert.equal(ok.statusCode, 200, ok.body);
 });
 
@@ -52,7 +62,12 @@ test('integers in paths and query strings must be written as integers', async (t
   const { api } = tg.gateway.parts;
   await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   for (let i = 0; i < 10; i++) {
-    const res = await api.inject({ method: 'POST', url: '/api/rules', headers: tg.auth, payload: { name: `r${i}`, at: '07:00', then: { action: 'event', message: 'x' } } });
+    const res = await api.inject({
+      method: 'POST',
+      url: '/api/rules',
+      headers: tg.auth,
+      payload: { name: `r${i}`, at: '07:00', then: { action: 'event', message: 'x' } },
+    });
     assert.equal(res.statusCode, 201);
   }
   for (const id of ['1e1', '1.0', '1.5', '0x1', '+1', '1_0', ' 1', '1 ', 'Infinity', '99999999999999999999']) {
@@ -66,7 +81,11 @@ test('integers in paths and query strings must be written as integers', async (t
   assert.equal((await api.inject({ method: 'DELETE', url: '/api/rules/10', headers: tg.auth })).statusCode, 204);
 
   for (const seconds of ['2.5e3', '2.5', '1e1', '0x10', '']) {
-    const res = await api.inject({ method: 'POST', url: `/api/devices/socket-1/identify?seconds=${encodeURIComponent(seconds)}`, headers: tg.auth });
+    const res = await api.inject({
+      method: 'POST',
+      url: `/api/devices/socket-1/identify?seconds=${encodeURIComponent(seconds)}`,
+      headers: tg.auth,
+    });
     assert.equal(res.statusCode, 400, `seconds=${seconds}: ${res.body}`);
     assert.match(res.json().error, /^querystring\.seconds: expected integer; got "/);
   }

@@ -37,7 +37,9 @@ test('past 50 live-stream clients a newcomer is closed with 1013 "try again late
 
 test(`past ${MAX_HTTP_CONNECTIONS} open HTTP connections a newcomer is closed at once; requests work again once they go`, async (t) => {
   const idle: Socket[] = [];
-  t.after(() => idle.forEach((s) => s.destroy()));
+  t.after(() => {
+    for (const s of idle) s.destroy();
+  });
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { port } = new URL(tg.gateway.httpUrl());

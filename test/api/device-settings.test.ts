@@ -9,7 +9,8 @@ test('rename and settings: sent to the node where they live, merged, kept across
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
-  const patch = (id: string, payload: object) => gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${id}`, headers: tg.auth, payload });
+  const patch = (id: string, payload: object) =>
+    gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${id}`, headers: tg.auth, payload });
 
   const renamed = await patch('socket-1', { name: 'kitchen kettle' });
   assert.equal(renamed.statusCode, 200, renamed.body);
@@ -39,8 +40,14 @@ test('rename and settings: sent to the node where they live, merged, kept across
 
   for (const [body, message] of [
     [{ settings: { report_period_ms: 50 } }, /^body\.settings\.report_period_ms: /],
-    [{ settings: { humidity_limit: 60 } }, /^body\.settings\.humidity_limit: unknown key; allowed keys here: room, hidden, report_period_ms, power_on_state, ws_port$/],
-    [{ settings: { power_on_state: 'maybe' } }, /^body\.settings\.power_on_state: "maybe" is not allowed; expected one of "off", "on", "restore"$/],
+    [
+      { settings: { humidity_limit: 60 } },
+      /^body\.settings\.humidity_limit: unknown key; allowed keys here: room, hidden, report_period_ms, power_on_state, ws_port$/,
+    ],
+    [
+      { settings: { power_on_state: 'maybe' } },
+      /^body\.settings\.power_on_state: "maybe" is not allowed; expected one of "off", "on", "restore"$/,
+    ],
     [{}, /^body/],
   ] as const) {
     const res = await patch('socket-2', body);
@@ -68,7 +75,8 @@ test('identify blinks a CAN socket and answers 504 when it stays silent', async 
   const tg = await startGateway({ can: { command_timeout_ms: 300 } });
   t.after(() => tg.stop());
   await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
-  const identify = (query = '') => tg.gateway.parts.api.inject({ method: 'POST', url: `/api/devices/socket-1/identify${query}`, headers: tg.auth });
+  const identify = (query = '') =>
+    tg.gateway.parts.api.inject({ method: 'POST', url: `/api/devices/socket-1/identify${query}`, headers: tg.auth });
   const res = await identify('?seconds=5');
   assert.equal(res.statusCode, 200, res.body);
   assert.deepEqual(res.json(), { device: 'socket-1', seconds: 5 });

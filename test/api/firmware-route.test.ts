@@ -9,14 +9,21 @@ import { buildBundle, writeBundleFile } from '../../src/gateway/firmware-bundle.
 import { FIRMWARE, newKey } from '../helpers/firmware-bundles.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 
-test('firmware route: refusals with their status codes, and a socket that does not answer fails the update', { timeout: 60_000 }, async (t) => {
+test('firmware route: refusals with their status codes, and a socket that does not answer fails the update', {
+  timeout: 60_000,
+}, async (t) => {
   const tg = await startGateway({ can: { sim: { nodes: [1] } }, firmware: { answer_timeout_ms: 500 } });
   t.after(() => tg.stop());
   const api = tg.gateway.parts.api;
-  const post = (id: string, payload: unknown = {}) => api.inject({ method: 'POST', url: `/api/devices/${id}/firmware`, headers: tg.auth, payload: payload as object });
+  const post = (id: string, payload: unknown = {}) =>
+    api.inject({ method: 'POST', url: `/api/devices/${id}/firmware`, headers: tg.auth, payload: payload as object });
   await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 5000, 'socket-1 online');
 
-  assert.equal((await api.inject({ method: 'POST', url: '/api/devices/socket-1/firmware', payload: {} })).statusCode, 401, 'the token is needed');
+  assert.equal(
+    (await api.inject({ method: 'POST', url: '/api/devices/socket-1/firmware', payload: {} })).statusCode,
+    401,
+    'the token is needed',
+  );
   const unknown = await post('socket-9');
   assert.equal(unknown.statusCode, 404);
   const nothing = await post('socket-1');
@@ -47,14 +54,22 @@ test('firmware route: refusals with their status codes, and a socket that does n
   assert.equal((await post('socket-1')).statusCode, 409, 'one update per socket at a time');
   const closing = await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
   assert.equal(closing.statusCode, 409);
-  const failed = await waitFor(async () => {
-    const update = (await api.inject({ url: '/api/devices/socket-1/firmware' })).json().update;
-    return update?.stage === 'failed' ? update : undefined;
-  }, 30_000, 'the update to fail');
+  const failed = await waitFor(
+    async () => {
+      const update = (await api.inject({ url: '/api/devices/socket-1/firmware' })).json().update;
+      return update?.stage === 'failed' ? update : undefined;
+    },
+    30_000,
+    'the update to fail',
+  );
   assert.match(failed.error, /the node does not answer firmware requests/);
   const view = (await api.inject({ url: '/api/devices/socket-1/firmware' })).json();
   assert.deepEqual([view.installed, view.latest], ['1.0', '1.0']);
-  assert.equal((await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } })).statusCode, 200, 'the guard let go');
+  assert.equal(
+    (await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } })).statusCode,
+    200,
+    'the guard let go',
+  );
   const events = (await api.inject({ url: '/api/events?device=socket-1&type=firmware' })).json().events as { cause: string }[];
   assert.deepEqual(events.map((e) => e.cause).sort(), ['failed', 'queued']);
 });

@@ -39,7 +39,13 @@ test('the dashboard is served at / with security headers, and no path leaves its
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
 
-  for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/..%5csecret.txt', '/%2e%2e%2f%2e%2e%2fpackage.json']) {
+  for (const path of [
+    '/../secret.txt',
+    '/%2e%2e/secret.txt',
+    '/assets/..%2f..%2fsecret.txt',
+    '/..%5csecret.txt',
+    '/%2e%2e%2f%2e%2e%2fpackage.json',
+  ]) {
     const res = await rawGet(base, path);
     assert.ok(res.status === 404 || res.status === 403 || res.status === 400, `${path}: ${res.status}`);
     assert.doesNotMatch(res.body, /outside the dashboard|"name": "canplug"/, path);
@@ -55,7 +61,11 @@ test('without a built dashboard / says how to build it', async (t) => {
 });
 
 test('CORS is off by default and allows only the configured origins when on', async (t) => {
-  const preflight = { method: 'OPTIONS' as const, url: '/api/devices/socket-1/relay', headers: { origin: 'http://ha.local:8123', 'access-control-request-method': 'PUT' } };
+  const preflight = {
+    method: 'OPTIONS' as const,
+    url: '/api/devices/socket-1/relay',
+    headers: { origin: 'http://ha.local:8123', 'access-control-request-method': 'PUT' },
+  };
   const off = await startGateway();
   t.after(() => off.stop());
   const closed = await off.gateway.parts.api.inject(preflight);
@@ -77,11 +87,21 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
   const { api } = tg.gateway.parts;
   await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
 
-  const big = await api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: { ...tg.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(100_000) }) });
+  const big = await api.inject({
+    method: 'PATCH',
+    url: '/api/devices/socket-1',
+    headers: { ...tg.auth, 'content-type': 'application/json' },
+    payload: JSON.stringify({ name: 'x'.repeat(100_000) }),
+  });
   assert.equal(big.statusCode, 413);
   assert.equal(big.json().error, 'the request body is larger than the 64 KiB this API accepts');
 
-  const text = await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: { ...tg.auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'on=1' });
+  const text = await api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    headers: { ...tg.auth, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'on=1',
+  });
   assert.equal(text.statusCode, 415);
   assert.match(text.json().error, /must be JSON/);
 
@@ -92,7 +112,10 @@ test('bodies over the limit, non-JSON bodies and floods of changes are refused i
   }
   const limited = await api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
   assert.equal(limited.statusCode, 429);
-  assert.match(limited.json().error, /^too many changes or failed logins from this address: at most 5 per minute; try again in \d+ (seconds?|minute)$/);
+  assert.match(
+    limited.json().error,
+    /^too many changes or failed logins from this address: at most 5 per minute; try again in \d+ (seconds?|minute)$/,
+  );
   // Reads are not limited.
   for (let i = 0; i < 10; i++) assert.equal((await api.inject({ url: '/api/devices' })).statusCode, 200);
   // Without the token: still counted, so guessing tokens is limited as well.
@@ -104,7 +127,11 @@ test('/docs lists every route of the API', async (t) => {
   t.after(() => tg.stop());
   const openapi = (await tg.gateway.parts.api.inject({ url: '/docs/json' })).json();
   const paths = Object.keys(openapi.paths);
-  assert.deepEqual(openapi.paths['/api/devices/{id}/relay'].put.security, [{ bearer: [] }], 'mutating routes are marked as needing the token');
+  assert.deepEqual(
+    openapi.paths['/api/devices/{id}/relay'].put.security,
+    [{ bearer: [] }],
+    'mutating routes are marked as needing the token',
+  );
   assert.equal(openapi.paths['/api/devices'].get.security, undefined, 'reads are open by default');
   for (const p of [
     '/api/health',
@@ -121,8 +148,12 @@ test('/docs lists every route of the API', async (t) => {
     assert.ok(paths.includes(p), `${p} in OpenAPI`);
   }
   // Not only the ones named above: every route under /api and /metrics, with its methods.
-  const documented = Object.entries(openapi.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-  const api = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) => /^(GET|POST|PUT|PATCH|DELETE) \/(api\/|metrics)/.test(r));
+  const documented = Object.entries(openapi.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+  );
+  const api = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) =>
+    /^(GET|POST|PUT|PATCH|DELETE) \/(api\/|metrics)/.test(r),
+  );
   assert.ok(api.length >= 11, api.join(', '));
   for (const route of api) assert.ok(documented.includes(route), `${route} in OpenAPI`);
   const docs = await tg.gateway.parts.api.inject({ url: '/docs/' });

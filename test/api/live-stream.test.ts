@@ -19,12 +19,17 @@ interface Connection {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-async function connect(tg: TestGateway, how: { protocols?: string[]; query?: string; headers?: Record<string, string> }): Promise<Connection> {
+async function connect(
+  tg: TestGateway,
+  how: { protocols?: string[]; query?: string; headers?: Record<string, string> },
+): Promise<Connection> {
   const url = `${tg.gateway.httpUrl().replace(/^http/, 'ws')}/api/live${how.query ?? ''}`;
   const ws = new WebSocket(url, how.protocols ?? [], { headers: how.headers });
   const messages: LiveMessage[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as LiveMessage));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await once(ws, 'open');
   return { ws, messages, closed };
 }
@@ -44,9 +49,18 @@ test('the live stream sends a snapshot, then device changes and event-log entrie
   assert.equal(snapshot.type, 'snapshot');
   assert.deepEqual(snapshot.type === 'snapshot' && snapshot.devices.map((d) => d.name).sort(), ['socket-1', 'socket-2']);
 
-  const res = await tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const res = await tg.gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    headers: tg.auth,
+    payload: { on: false },
+  });
   assert.equal(res.statusCode, 200);
-  await waitFor(() => deviceUpdates(c, 'socket-1').some((m) => m.type === 'device' && m.device.state.state === 'OFF'), 2000, 'OFF on the stream');
+  await waitFor(
+    () => deviceUpdates(c, 'socket-1').some((m) => m.type === 'device' && m.device.state.state === 'OFF'),
+    2000,
+    'OFF on the stream',
+  );
   const event = await waitFor(() => c.messages.find((m) => m.type === 'event' && m.event.type === 'relay'), 2000, 'relay event');
   assert.equal(event.type === 'event' && event.event.origin, 'rest');
   assert.equal(event.type === 'event' && event.event.device, 'socket-1');
@@ -74,7 +88,11 @@ test('without a token the live stream is read-only; a wrong token is refused wit
   assert.equal(withToken.type === 'snapshot' && withToken.access, 'write');
   const header = await connect(tg, { headers: { authorization: `Bearer ${tg.token}` } });
   t.after(() => header.ws.close());
-  await waitFor(() => header.messages.some((m) => m.type === 'snapshot' && m.access === 'write'), 2000, 'snapshot with the Authorization header');
+  await waitFor(
+    () => header.messages.some((m) => m.type === 'snapshot' && m.access === 'write'),
+    2000,
+    'snapshot with the Authorization header',
+  );
 
   const plain = await tg.gateway.parts.api.inject({ url: '/api/live' });
   assert.equal(plain.statusCode, 426);

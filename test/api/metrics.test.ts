@@ -11,10 +11,14 @@ test('/metrics counts frames, times database flushes and MQTT acknowledgements, 
   const tg = await startGateway();
   t.after(() => tg.stop());
   const scrape = async () => (await tg.gateway.parts.api.inject({ url: '/metrics' })).body;
-  const text = await waitFor(async () => {
-    const body = await scrape();
-    return (value(body, 'canplug_db_flush_seconds_count') ?? 0) > 0 && body;
-  }, 3000, 'a database flush observed');
+  const text = await waitFor(
+    async () => {
+      const body = await scrape();
+      return (value(body, 'canplug_db_flush_seconds_count') ?? 0) > 0 && body;
+    },
+    3000,
+    'a database flush observed',
+  );
   const res = await tg.gateway.parts.api.inject({ url: '/metrics' });
   assert.match(res.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
   assert.ok(value(text, 'canplug_can_frames_received_total')! > 0);

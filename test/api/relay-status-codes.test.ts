@@ -7,7 +7,8 @@ test('PUT relay answers 200, 404, 400, 409 and 504 as the design says', async (t
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 3000, 'sockets online');
-  const put = (id: string, payload: unknown) => gateway.parts.api.inject({ method: 'PUT', url: `/api/devices/${id}/relay`, headers: tg.auth, payload: payload as object });
+  const put = (id: string, payload: unknown) =>
+    gateway.parts.api.inject({ method: 'PUT', url: `/api/devices/${id}/relay`, headers: tg.auth, payload: payload as object });
 
   await t.test('200 with the confirmed state, by name and by node id', async () => {
     const off = await put('socket-1', { on: false });
@@ -31,7 +32,12 @@ test('PUT relay answers 200, 404, 400, 409 and 504 as the design says', async (t
       assert.equal(res.statusCode, 400, JSON.stringify(body));
       assert.match(res.json().error, /^body/);
     }
-    const notJson = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: { ...tg.auth, 'content-type': 'application/json' }, payload: '{"on":' });
+    const notJson = await gateway.parts.api.inject({
+      method: 'PUT',
+      url: '/api/devices/socket-1/relay',
+      headers: { ...tg.auth, 'content-type': 'application/json' },
+      payload: '{"on":',
+    });
     assert.equal(notJson.statusCode, 400);
   });
 

@@ -7,7 +7,6 @@ import { serious } from '../helpers/dashboard-page.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 import { discoveredEntities, haView } from '../helpers/ha-rules.js';
 
-
 test('the dashboard in headless Chromium against a gateway on the simulated bus', { timeout: 180_000 }, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
@@ -33,7 +32,12 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
 
   await t.test("Home Assistant's link to a socket (its configuration_url) opens that socket's card and settings", async () => {
     const ha = await haView(gateway.mqttUrl(), ['homeassistant/#']);
-    const socket3 = await waitFor(() => discoveredEntities(ha.topics).find((e) => e.component === 'switch' && (e.config.device as { name: string }).name === 'socket-3'), 3000, 'socket-3 discovered');
+    const socket3 = await waitFor(
+      () =>
+        discoveredEntities(ha.topics).find((e) => e.component === 'switch' && (e.config.device as { name: string }).name === 'socket-3'),
+      3000,
+      'socket-3 discovered',
+    );
     await ha.close();
     const url = (socket3.config.device as { configuration_url: string }).configuration_url;
     await page.goto(url);
@@ -51,9 +55,18 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     await waitFor(() => gateway.parts.sim.sockets[0].relay === false, 5000, 'the node opened its relay');
     await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
     // Power falls to 0 only when the node's next power frame arrives: that comes over the live stream.
-    await page.waitForFunction(() => /^0\.0\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement).innerText), undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => /^0\.0\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement).innerText),
+      undefined,
+      { timeout: 5000 },
+    );
     // A switch from elsewhere (REST here; MQTT or a rule alike) shows up without any click.
-    const res = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: true } });
+    const res = await gateway.parts.api.inject({
+      method: 'PUT',
+      url: '/api/devices/socket-1/relay',
+      headers: tg.auth,
+      payload: { on: true },
+    });
     assert.equal(res.statusCode, 200);
     await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'true');
     await screenshot(page, 'dashboard-800x480');
@@ -65,7 +78,9 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     assert.equal(await toggle('socket-2').getAttribute('aria-checked'), 'false', 'the node opened on the trip');
     await toggle('socket-2').click();
     const message = card('socket-2').locator('.message[role="alert"]');
-    await page.waitForFunction(() => /interlocked/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText));
+    await page.waitForFunction(() =>
+      /interlocked/.test((document.querySelector('[data-device="socket-2"] .message[role="alert"]') as HTMLElement).innerText),
+    );
     assert.match(await message.innerText(), /socket-2 is interlocked by the gateway: humidity 90 %RH is at or over the limit 80 %RH/);
     assert.equal(gateway.parts.sim.sockets[1].relay, false, 'still off');
     assert.ok(await card('socket-2').locator('.reset').isVisible(), 'a reset button is offered');
@@ -99,7 +114,11 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     await docs.goto(`${gateway.httpUrl()}/docs`);
     await docs.locator('.opblock-summary-path').first().waitFor({ timeout: 15_000 });
     const paths = await docs.locator('.opblock-summary-path').allInnerTexts();
-    for (const p of ['/api/devices/{id}/relay', '/api/live', '/metrics']) assert.ok(paths.some((x) => x.replace(/\u200b/g, '').includes(p)), p);
+    for (const p of ['/api/devices/{id}/relay', '/api/live', '/metrics'])
+      assert.ok(
+        paths.some((x) => x.replace(/\u200b/g, '').includes(p)),
+        p,
+      );
     await docs.close();
   });
 
@@ -116,7 +135,11 @@ test('the dashboard in headless Chromium against a gateway on the simulated bus'
     t.after(() => again.stop());
     await banner.waitFor({ state: 'hidden', timeout: 40_000 });
     await page.waitForFunction(() => document.querySelector('#link')?.classList.contains('up'));
-    await page.waitForFunction(() => !(document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement).disabled, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => !(document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement).disabled,
+      undefined,
+      { timeout: 10_000 },
+    );
   });
 
   assert.deepEqual(serious(errors), []);
@@ -133,11 +156,18 @@ test('without the token the dashboard is read-only: live values, controls disabl
   await page.goto(gateway.httpUrl());
   await toggle.waitFor();
   assert.equal(await page.locator('dialog[open]').count(), 0, 'no token dialog in the way');
-  await page.waitForFunction(() => /^\d+(\.\d)?\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement)?.innerText ?? ''));
+  await page.waitForFunction(() =>
+    /^\d+(\.\d)?\s*W$/.test((document.querySelector('[data-device="socket-1"] .power') as HTMLElement)?.innerText ?? ''),
+  );
   assert.ok(await toggle.isDisabled(), 'the switch is disabled');
   assert.match((await toggle.getAttribute('title')) ?? '', /read-only: unlock with the API token/);
   // Live: a change made elsewhere shows up.
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    headers: tg.auth,
+    payload: { on: false },
+  });
   assert.equal(off.statusCode, 200);
   await page.waitForFunction(() => document.querySelector('[data-device="socket-1"] .toggle')?.getAttribute('aria-checked') === 'false');
   // The settings dialog shows, but saves nothing.
@@ -149,7 +179,11 @@ test('without the token the dashboard is read-only: live values, controls disabl
   const unlock = page.getByRole('button', { name: /unlock/i });
   await unlock.click();
   const dialog = page.locator('dialog[aria-label="API token"]');
-  assert.match(await dialog.innerText(), new RegExp(gateway.parts.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'says where the token file is');
+  assert.match(
+    await dialog.innerText(),
+    new RegExp(gateway.parts.tokens!.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    'says where the token file is',
+  );
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   assert.ok(await toggle.isDisabled(), 'still read-only after Cancel');
   await unlock.click();

@@ -33,7 +33,11 @@ const CHECKS: Record<string, (page: Page) => Promise<void>> = {
     await page.waitForFunction(() => [...document.querySelectorAll('.card .spark canvas')].length === 3, undefined, { timeout: 10_000 });
     // A line across the whole width (the window is at least 10 s, so after 10 s), not a dot.
     const width = await page.locator('.card[data-device="socket-1"] .spark').evaluate((el) => el.clientWidth);
-    await waitFor(async () => (await canvasInk(page, '.card[data-device="socket-1"] .spark canvas')) > width * 0.9, 25_000, 'a sparkline across the card');
+    await waitFor(
+      async () => (await canvasInk(page, '.card[data-device="socket-1"] .spark canvas')) > width * 0.9,
+      25_000,
+      'a sparkline across the card',
+    );
   },
   async history(page) {
     await pickerFilledAndChartsDrawn(page, 'socket-1');
@@ -57,7 +61,9 @@ const CHECKS: Record<string, (page: Page) => Promise<void>> = {
 
 async function pickerFilledAndChartsDrawn(page: Page, selected: string): Promise<void> {
   const picker = page.getByLabel('device', { exact: true });
-  await page.waitForFunction(() => document.querySelectorAll('select[aria-label="device"] option').length === 3, undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelectorAll('select[aria-label="device"] option').length === 3, undefined, {
+    timeout: 10_000,
+  });
   assert.deepEqual(await picker.locator('option').allInnerTexts(), SOCKETS, 'the picker lists every socket');
   assert.equal(await picker.inputValue(), selected);
   await page.locator('.chart .uplot').nth(3).waitFor();
@@ -66,7 +72,9 @@ async function pickerFilledAndChartsDrawn(page: Page, selected: string): Promise
   assert.equal(await page.getByText('No device to show yet.').count(), 0);
 }
 
-test('every view opened cold at 800x480 and 390x844: devices listed, picker filled, charts drawn, no overflow, every tab reachable', { timeout: 300_000 }, async (t) => {
+test('every view opened cold at 800x480 and 390x844: devices listed, picker filled, charts drawn, no overflow, every tab reachable', {
+  timeout: 300_000,
+}, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
   const dir = mkdtempSync(join(tmpdir(), 'canplug-cold-'));
@@ -74,7 +82,11 @@ test('every view opened cold at 800x480 and 390x844: devices listed, picker fill
   const database = join(dir, 'canplug.db');
   seedHistory(database, SOCKETS);
   // Wandering readings: the sparklines and screenshots show a live socket, not a flat line.
-  const tg = await startGateway({ http: { dashboard_dir: site }, database: { path: database }, can: { sim: { nodes: [1, 2, 3], wander: true } } });
+  const tg = await startGateway({
+    http: { dashboard_dir: site },
+    database: { path: database },
+    can: { sim: { nodes: [1, 2, 3], wander: true } },
+  });
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 5000, 'sockets online');
@@ -82,7 +94,15 @@ test('every view opened cold at 800x480 and 390x844: devices listed, picker fill
     method: 'POST',
     url: '/api/rules',
     headers: tg.auth,
-    payload: { name: 'fan off when dry', enabled: true, when: { device: 'socket-2', quantity: 'humidity', relation: '<', value: 30 }, at: null, between: null, days: null, then: { action: 'switch', device: 'socket-3', state: 'off' } },
+    payload: {
+      name: 'fan off when dry',
+      enabled: true,
+      when: { device: 'socket-2', quantity: 'humidity', relation: '<', value: 30 },
+      at: null,
+      between: null,
+      days: null,
+      then: { action: 'switch', device: 'socket-3', state: 'off' },
+    },
   });
   assert.equal(rule.statusCode, 201, rule.body);
   const browser = await launchBrowser(t);

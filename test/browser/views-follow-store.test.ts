@@ -14,7 +14,9 @@ import { serious } from '../helpers/dashboard-page.js';
 const options = (page: Page, label: string) => page.getByLabel(label, { exact: true }).locator('option').allInnerTexts();
 const waitForOptions = (page: Page, label: string, want: string[]) =>
   page.waitForFunction(
-    ([label, want]) => JSON.stringify([...document.querySelectorAll(`select[aria-label="${label}"] option`)].map((o) => o.textContent)) === JSON.stringify(want),
+    ([label, want]) =>
+      JSON.stringify([...document.querySelectorAll(`select[aria-label="${label}"] option`)].map((o) => o.textContent)) ===
+      JSON.stringify(want),
     [label, want] as const,
   );
 

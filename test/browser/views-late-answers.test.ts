@@ -34,7 +34,9 @@ async function hold(page: Page, url: RegExp) {
   };
 }
 
-test('late answers never land on the page: a view left, a filter changed, a switch flipped again, a device gone', { timeout: 240_000 }, async (t) => {
+test('late answers never land on the page: a view left, a filter changed, a switch flipped again, a device gone', {
+  timeout: 240_000,
+}, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
   const tg = await startGateway({ http: { dashboard_dir: site }, can: { sim: { nodes: [1, 2, 3] } } });
@@ -57,7 +59,11 @@ test('late answers never land on the page: a view left, a filter changed, a swit
   await card('socket-3').waitFor();
 
   await t.test('a view left while its data loads: no error, the view the user went to stays', async () => {
-    for (const [view, url] of [['Events', /\/api\/events\?/], ['History', /\/readings\?/], ['Rules', /\/api\/rules$/]] as const) {
+    for (const [view, url] of [
+      ['Events', /\/api\/events\?/],
+      ['History', /\/readings\?/],
+      ['Rules', /\/api\/rules$/],
+    ] as const) {
       const slow = await hold(page, url);
       await tab(view).click();
       const [request] = await slow.next(1);
@@ -86,7 +92,10 @@ test('late answers never land on the page: a view left, a filter changed, a swit
     await rows.filter({ hasText: 'socket-2' }).first().waitFor();
     await settled(second.request);
     const texts = await rows.allInnerTexts();
-    assert.ok(texts.every((text) => text.includes('socket-2')), `only socket-2's events: ${JSON.stringify(texts)}`);
+    assert.ok(
+      texts.every((text) => text.includes('socket-2')),
+      `only socket-2's events: ${JSON.stringify(texts)}`,
+    );
   });
 
   await t.test('Rules: two switches flipped quickly: the older list arriving last does not undo the newer', async () => {
@@ -95,7 +104,15 @@ test('late answers never land on the page: a view left, a filter changed, a swit
         method: 'POST',
         url: '/api/rules',
         headers: tg.auth,
-        payload: { name, enabled: true, when: null, at: '07:00', between: null, days: null, then: { action: 'switch', device: 'socket-3', state: 'off' } },
+        payload: {
+          name,
+          enabled: true,
+          when: null,
+          at: '07:00',
+          between: null,
+          days: null,
+          then: { action: 'switch', device: 'socket-3', state: 'off' },
+        },
       });
       assert.equal(res.statusCode, 201, res.body);
     }
@@ -108,7 +125,9 @@ test('late answers never land on the page: a view left, a filter changed, a swit
     await enabled('fan off').click();
     const [older, newer] = await slow.next(2);
     await newer.deliver();
-    await page.waitForFunction(() => document.querySelector('[aria-label="rule fan off enabled"]')?.getAttribute('aria-checked') === 'false');
+    await page.waitForFunction(
+      () => document.querySelector('[aria-label="rule fan off enabled"]')?.getAttribute('aria-checked') === 'false',
+    );
     await older.deliver();
     await settled(older.request);
     await slow.release();
@@ -124,12 +143,20 @@ test('late answers never land on the page: a view left, a filter changed, a swit
     await card('socket-2').locator('.toggle').click();
     await slow.next(1);
     // Another device renamed: the cards are laid out again while the request is on its way.
-    const res = await gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/socket-1', headers: tg.auth, payload: { name: 'washer' } });
+    const res = await gateway.parts.api.inject({
+      method: 'PATCH',
+      url: '/api/devices/socket-1',
+      headers: tg.auth,
+      payload: { name: 'washer' },
+    });
     assert.equal(res.statusCode, 200, res.body);
     await card('washer').waitFor();
     assert.ok(await card('socket-2').locator('.toggle').isDisabled(), 'still busy: a second tap would send a second request');
     await slow.release();
-    await card('socket-2').locator('.message[role="alert"]').filter({ hasText: /socket-2 is interlocked/ }).waitFor();
+    await card('socket-2')
+      .locator('.message[role="alert"]')
+      .filter({ hasText: /socket-2 is interlocked/ })
+      .waitFor();
     assert.ok(await card('socket-2').locator('.toggle').isEnabled());
   });
 

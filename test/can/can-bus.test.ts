@@ -53,7 +53,12 @@ test('the gateway survives a burst of junk frames and keeps bridging', async (t)
   }
   await waitFor(() => gateway.parts.can.counters.received >= 5000, 5000, 'junk received');
   assert.ok(gateway.parts.can.counters.malformed + gateway.parts.can.counters.unknown > 1000);
-  const res = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const res = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    headers: tg.auth,
+    payload: { on: false },
+  });
   assert.equal(res.statusCode, 200);
 });
 

@@ -13,7 +13,10 @@ test('firmware/canplug.dbc is generated from the current protocol constants (run
 
 /** A small independent DBC reader: enough to decode little-endian signals the way cantools does. */
 function parseDbc(text: string) {
-  const messages = new Map<number, { name: string; dlc: number; signals: { name: string; start: number; length: number; signed: boolean; factor: number; mux?: string }[] }>();
+  const messages = new Map<
+    number,
+    { name: string; dlc: number; signals: { name: string; start: number; length: number; signed: boolean; factor: number; mux?: string }[] }
+  >();
   let current: ReturnType<typeof messages.get>;
   for (const line of text.split('\n')) {
     const bo = /^BO_ (\d+) (\w+): (\d+) /.exec(line);
@@ -24,7 +27,14 @@ function parseDbc(text: string) {
     }
     const sg = /^ SG_ (\w+)(?: (M|m\d+))? : (\d+)\|(\d+)@1([+-]) \(([\d.e-]+),0\)/.exec(line);
     if (sg && current) {
-      current.signals.push({ name: sg[1], mux: sg[2], start: Number(sg[3]), length: Number(sg[4]), signed: sg[5] === '-', factor: Number(sg[6]) });
+      current.signals.push({
+        name: sg[1],
+        mux: sg[2],
+        start: Number(sg[3]),
+        length: Number(sg[4]),
+        signed: sg[5] === '-',
+        factor: Number(sg[6]),
+      });
     }
   }
   return messages;
@@ -62,10 +72,18 @@ test('the DBC decodes every test vector to the same values as the codec', () => 
     const m = v.message;
     switch (m.type) {
       case 'power':
-        assert.deepEqual([s.Voltage, s.Current, s.Power, s.RelayClosed, s.PowerLatched, s.Seq], [m.voltage, m.current, m.power, +m.status.relay, +m.status.powerLatched, m.seq], v.name);
+        assert.deepEqual(
+          [s.Voltage, s.Current, s.Power, s.RelayClosed, s.PowerLatched, s.Seq],
+          [m.voltage, m.current, m.power, +m.status.relay, +m.status.powerLatched, m.seq],
+          v.name,
+        );
         break;
       case 'environment':
-        assert.deepEqual([s.Humidity, s.Temperature, s.NodeHumidityLimit, s.HumidityLatched, s.SensorFault], [m.humidity, m.temperature, m.humidityLimit, +m.status.humidityLatched, +m.status.sensorFault], v.name);
+        assert.deepEqual(
+          [s.Humidity, s.Temperature, s.NodeHumidityLimit, s.HumidityLatched, s.SensorFault],
+          [m.humidity, m.temperature, m.humidityLimit, +m.status.humidityLatched, +m.status.sensorFault],
+          v.name,
+        );
         break;
       case 'energy':
         assert.deepEqual([s.EnergyWh, s.Uptime], [m.energyWh, m.uptime], v.name);
@@ -78,14 +96,19 @@ test('the DBC decodes every test vector to the same values as the codec', () => 
         assert.deepEqual([s.EventCode, s.EventValue, s.Uptime], [m.code, m.value, m.uptime], v.name);
         break;
       case 'reply':
-        assert.deepEqual([s.ReplyOpcode, s.Token, s.RelayClosed, s.HumidityLatched], [m.opcode, m.token, +m.status.relay, +m.status.humidityLatched], v.name);
+        assert.deepEqual(
+          [s.ReplyOpcode, s.Token, s.RelayClosed, s.HumidityLatched],
+          [m.opcode, m.token, +m.status.relay, +m.status.humidityLatched],
+          v.name,
+        );
         break;
       case 'command':
         assert.equal(s.Token, m.token, v.name);
         if (m.command.op === 'setHumidityLimit') assert.deepEqual([s.HumidityLimit, s.Hysteresis], [m.command.limit, m.command.hysteresis]);
         if (m.command.op === 'setReportPeriod') assert.equal(s.ReportPeriod, m.command.ms);
         if (m.command.op === 'setPowerLimit') assert.equal(s.PowerLimit, m.command.watts);
-        if (m.command.op === 'setHumidityLimit') assert.equal(s.PowerLimit, undefined, 'multiplexed signals of other opcodes are not decoded');
+        if (m.command.op === 'setHumidityLimit')
+          assert.equal(s.PowerLimit, undefined, 'multiplexed signals of other opcodes are not decoded');
         break;
       case 'discovery':
         assert.equal(s.TargetNode, m.target, v.name);

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { CobBase, splitId } from '../../src/can/codec.js';
 import { SEED_FILTERS, V1_NODE_TO_GATEWAY_FILTERS, filtersForProtocol, matchesFilters, rangeFilters } from '../../src/can/filters.js';
 
-const NODE_TO_GATEWAY = new Set<number>([CobBase.event, CobBase.power, CobBase.environment, CobBase.energy, CobBase.reply, CobBase.heartbeat, CobBase.transferToGateway]);
+const NODE_TO_GATEWAY = new Set<number>([
+  CobBase.event,
+  CobBase.power,
+  CobBase.environment,
+  CobBase.energy,
+  CobBase.reply,
+  CobBase.heartbeat,
+  CobBase.transferToGateway,
+]);
 
 test('v1 filters pass exactly the node -> gateway ids of nodes 1..63, over all 2048 ids', () => {
   const passed: number[] = [];
@@ -26,7 +34,12 @@ test('seed filters pass exactly 0x001..0x004', () => {
 });
 
 test('rangeFilters covers any range exactly and refuses ids beyond 11 bits', () => {
-  for (const [lo, hi] of [[0, 0x7ff], [0x123, 0x456], [5, 5], [0x700, 0x7ff]]) {
+  for (const [lo, hi] of [
+    [0, 0x7ff],
+    [0x123, 0x456],
+    [5, 5],
+    [0x700, 0x7ff],
+  ]) {
     for (let id = 0; id < 0x800; id++) assert.equal(matchesFilters(id, rangeFilters(lo, hi)), id >= lo && id <= hi);
   }
   assert.deepEqual(rangeFilters(0, 0x7ff), [{ id: 0, mask: 0 }]);

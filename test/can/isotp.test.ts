@@ -25,7 +25,10 @@ test('segment() and a receiver give back every message length, across the 12-bit
   for (const length of [1, 7, 8, 13, 14, 100, 4095, 4096, 20_000]) {
     const message = Buffer.from(Array.from({ length }, (_, i) => (i * 31 + length) & 0xff));
     const frames = segment(message);
-    assert.ok(frames.every((f) => f.length === 8), 'every frame has DLC 8');
+    assert.ok(
+      frames.every((f) => f.length === 8),
+      'every frame has DLC 8',
+    );
     const expected = length <= 7 ? 1 : length <= 4095 ? 1 + Math.ceil((length - 6) / 7) : 1 + Math.ceil((length - 2) / 7);
     assert.equal(frames.length, expected, `${length} bytes`);
     assert.deepEqual(reassemble(frames), message, `${length} bytes`);
@@ -53,7 +56,13 @@ test('frame lengths and pacing: an 8-byte frame is 135 bits at worst; half of 12
 
 test('the sender waits for flow control after each block, and paces its frames to the gap it was given', async () => {
   const sent: { data: Buffer; at: number }[] = [];
-  const sender = new IsoTpSender({ send: (data) => (sent.push({ data, at: performance.now() }), true), gapMs: 5 });
+  const sender = new IsoTpSender({
+    send: (data) => {
+      sent.push({ data, at: performance.now() });
+      return true;
+    },
+    gapMs: 5,
+  });
   const message = Buffer.alloc(6 + 7 * 9, 0x5a); // first frame + 9 consecutive frames
   const done = sender.send(message);
   await new Promise((r) => setTimeout(r, 30));
@@ -90,10 +99,19 @@ test('overflow, silence and a bus that refuses frames each end the send with the
 
 test('a receiver STmin slows the sender below its own gap', async () => {
   const sent: number[] = [];
-  const sender = new IsoTpSender({ send: () => (sent.push(performance.now()), true), gapMs: 0 });
+  const sender = new IsoTpSender({
+    send: () => {
+      sent.push(performance.now());
+      return true;
+    },
+    gapMs: 0,
+  });
   const done = sender.send(Buffer.alloc(6 + 7 * 5));
   sender.flow({ kind: 'flow', status: 'continue', blockSize: 0, stMin: 20 });
   await done;
   const cf = sent.slice(1);
-  assert.ok(cf[cf.length - 1] - cf[0] >= 4 * 20 - 2, `5 consecutive frames at STmin 20 ms took ${(cf[cf.length - 1] - cf[0]).toFixed(1)} ms`);
+  assert.ok(
+    cf[cf.length - 1] - cf[0] >= 4 * 20 - 2,
+    `5 consecutive frames at STmin 20 ms took ${(cf[cf.length - 1] - cf[0]).toFixed(1)} ms`,
+  );
 });

@@ -3,9 +3,16 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadSocketcanAddon, SOCKETCAN_PATCH_LEVEL, SocketCanTransport, type RawChannel, type SocketCanAddon } from '../../src/can/socketcan-transport.js';
+import {
+  loadSocketcanAddon,
+  SOCKETCAN_PATCH_LEVEL,
+  SocketCanTransport,
+  type RawChannel,
+  type SocketCanAddon,
+} from '../../src/can/socketcan-transport.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
 import type { CanFrame } from '../../src/can/frame.js';
+import { waitFor } from '../helpers/gateway.js';
 
 type Msg = { id: number; data: Buffer; ext?: boolean; rtr?: boolean; err?: boolean };
 
@@ -106,10 +113,22 @@ test('frames are emitted and counted; error frames become bus errors with their 
   channels[0].onMessage!({ id: 0x04, err: true, data: Buffer.from([0, 0x03, 0, 0, 0, 0, 0, 0]) });
   assert.deepEqual(frames, [{ id: 0x181, data: Buffer.from('FD080802AC040107', 'hex') }]);
   assert.deepEqual(errors, ['bus-off', 'controller:rx-overflow,controller:tx-overflow']);
-  assert.deepEqual({ ...transport.stats(), downReason: undefined }, {
-    received: 1, sent: 0, dropped: 0, busErrors: 2, reconnects: 0, up: true, interface: 'lo', queued: 0, downReason: undefined,
-    kernelDrops: 0, receiveQueue: { bytes: 1_024_000, wanted: 1_024_000 },
-  });
+  assert.deepEqual(
+    { ...transport.stats(), downReason: undefined },
+    {
+      received: 1,
+      sent: 0,
+      dropped: 0,
+      busErrors: 2,
+      reconnects: 0,
+      up: true,
+      interface: 'lo',
+      queued: 0,
+      downReason: undefined,
+      kernelDrops: 0,
+      receiveQueue: { bytes: 1_024_000, wanted: 1_024_000 },
+    },
+  );
 });
 
 test('a full device queue keeps frames in a bounded queue, in order, and drops beyond it', async () => {
@@ -121,8 +140,12 @@ test('a full device queue keeps frames in a bounded queue, in order, and drops b
   assert.deepEqual(results, [true, true, true, false, false]);
   assert.equal(transport.stats().queued, 3);
   assert.equal(transport.stats().dropped, 2);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(ch.written.map((m) => m.id), [0x201, 0x202, 0x203]);
+  // The queue drains on the next write attempts (a loaded machine may take longer than usual).
+  await waitFor(() => ch.written.length === 3, 5000, 'the three queued frames written');
+  assert.deepEqual(
+    ch.written.map((m) => m.id),
+    [0x201, 0x202, 0x203],
+  );
   assert.equal(transport.stats().sent, 3);
   assert.equal(transport.stats().queued, 0);
 });
@@ -172,7 +195,9 @@ test('reconnect attempts back off from 200 ms, doubling, and never wait longer t
   // 200, 400, then the 600 cap: timers fire no earlier than asked, and a little later on a busy machine.
   const expected = [200, 400, 600, 600, 600, 600];
   assert.equal(gaps.length, expected.length);
-  gaps.forEach((gap, i) => assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`));
+  gaps.forEach((gap, i) => {
+    assert.ok(gap >= expected[i] - 5 && gap < expected[i] + 250, `gap ${i + 1}: ${gap.toFixed(0)} ms, expected ${expected[i]}`);
+  });
   assert.equal(transport.stats().up, true);
 });
 
@@ -213,6 +238,12 @@ test('the installed socketcan addon carries the patch that sizes the queue, coun
   assert.equal(typeof addon.createRawChannelWithOptions, 'function');
   // The level is written in three places: the patch, the postinstall script that rebuilds an older build, and here.
   const root = new URL('../../', import.meta.url);
-  assert.match(readFileSync(new URL('patches/socketcan+4.0.7.patch', root), 'utf8'), new RegExp(`#define CANPLUG_PATCH_LEVEL ${SOCKETCAN_PATCH_LEVEL}\\n`));
-  assert.match(readFileSync(new URL('scripts/patch-socketcan.mjs', root), 'utf8'), new RegExp(`const PATCH_LEVEL = ${SOCKETCAN_PATCH_LEVEL};`));
+  assert.match(
+    readFileSync(new URL('patches/socketcan+4.0.7.patch', root), 'utf8'),
+    new RegExp(`#define CANPLUG_PATCH_LEVEL ${SOCKETCAN_PATCH_LEVEL}\\n`),
+  );
+  assert.match(
+    readFileSync(new URL('scripts/patch-socketcan.mjs', root), 'utf8'),
+    new RegExp(`const PATCH_LEVEL = ${SOCKETCAN_PATCH_LEVEL};`),
+  );
 });

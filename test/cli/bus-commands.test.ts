@@ -28,11 +28,20 @@ test('sim + sniff: simulated sockets on one bus, decoded in protocol terms by a 
   assert.equal(summary.shown, 12);
   const lines = text().trim().split('\n');
   assert.equal(lines.length, 12);
-  assert.ok(lines.every((l) => l.startsWith('12:00:00.123  node ')), lines[0]);
+  assert.ok(
+    lines.every((l) => l.startsWith('12:00:00.123  node ')),
+    lines[0],
+  );
   const power = lines.find((l) => l.includes(' power '));
-  assert.match(power ?? '', /^12:00:00\.123  node (3|7) +power +230\.0 V {2}\d+\.\d{3} A {2}\d+\.\d W {2}relay on {2}seq \d+$/);
-  assert.ok(lines.some((l) => / environment +\d+\.\d %RH {2}21\.0 °C {2}limit 80 %RH \(hysteresis 10\)/.test(l)), 'environment line');
-  assert.ok(lines.some((l) => / heartbeat +(boot|running) {2}protocol 1 {2}firmware 1\.0/.test(l)), 'heartbeat line');
+  assert.match(power ?? '', /^12:00:00\.123 {2}node (3|7) +power +230\.0 V {2}\d+\.\d{3} A {2}\d+\.\d W {2}relay on {2}seq \d+$/);
+  assert.ok(
+    lines.some((l) => / environment +\d+\.\d %RH {2}21\.0 °C {2}limit 80 %RH \(hysteresis 10\)/.test(l)),
+    'environment line',
+  );
+  assert.ok(
+    lines.some((l) => / heartbeat +(boot|running) {2}protocol 1 {2}firmware 1\.0/.test(l)),
+    'heartbeat line',
+  );
 });
 
 test('sniff shows frames that are not protocol frames, with the reason; filters by node; JSON lines', async (t) => {
@@ -47,7 +56,10 @@ test('sniff shows frames that are not protocol frames, with the reason; filters 
   other.send(encode({ type: 'energy', node: 5, energyWh: 1234, uptime: 60 }));
   const summary = await session.done;
   assert.deepEqual(summary, { shown: 3, unknown: 1, malformed: 1, busErrors: 0 });
-  const records = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const records = text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(records[0].error, 'unknown');
   assert.equal(records[0].frame, '123#0102');
   assert.equal(records[1].error, 'malformed');
@@ -82,7 +94,10 @@ test('send: the node switches and the reply is printed; an interlock refusal exi
   assert.match(on.text(), /-> interlocked \(relay off, HUMIDITY INTERLOCK\)/);
 
   const limit = capture();
-  assert.equal(await send(new SimTransport(bus), 4, parseNodeCommand(['humidity-limit', '95', '5']), { timeoutMs: 1000, out: limit.out }), EXIT.ok);
+  assert.equal(
+    await send(new SimTransport(bus), 4, parseNodeCommand(['humidity-limit', '95', '5']), { timeoutMs: 1000, out: limit.out }),
+    EXIT.ok,
+  );
   assert.equal(socket.humidityLimit, 95);
 
   const silent = capture();
@@ -101,7 +116,10 @@ test('send refuses bad commands before touching the bus, saying what is wrong', 
   };
   assert.deepEqual(problem(['relay', 'maybe']), { message: 'relay takes one of on, off, toggle; got "maybe"', code: EXIT.usage });
   assert.deepEqual(problem(['humidity-limit', '75']), { message: 'humidity-limit needs the hysteresis in %RH', code: EXIT.usage });
-  assert.deepEqual(problem(['report-period', '50']), { message: 'the period in ms must be an integer from 100 to 60000, got "50"', code: EXIT.usage });
+  assert.deepEqual(problem(['report-period', '50']), {
+    message: 'the period in ms must be an integer from 100 to 60000, got "50"',
+    code: EXIT.usage,
+  });
   assert.match(problem(['explode'])?.message ?? '', /^unknown command "explode"\ncommands:/);
   assert.deepEqual(parseNodeCommand(['power-on', 'restore']), { op: 'setPowerOnState', state: 'restore' });
   assert.deepEqual(parseNodeCommand(['identify']), { op: 'identify', seconds: 10 });

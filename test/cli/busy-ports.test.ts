@@ -20,11 +20,13 @@ function daemonIn(t: { after: (fn: () => unknown) => void }, sections: Record<st
   const dir = mkdtempSync(join(tmpdir(), 'canplug-busy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Commits every 200 ms (the default waits 30 s, for the SD card): the tests look for stored readings.
-  return writeDaemonConfig(dir, { can: { sim: { report_period_ms: 200 } }, database: { flush_interval_ms: 200 }, ...sections }).then((config) => {
-    const daemon = startDaemon(['run', '--config', config]);
-    t.after(() => daemon.kill());
-    return daemon;
-  });
+  return writeDaemonConfig(dir, { can: { sim: { report_period_ms: 200 } }, database: { flush_interval_ms: 200 }, ...sections }).then(
+    (config) => {
+      const daemon = startDaemon(['run', '--config', config]);
+      t.after(() => daemon.kill());
+      return daemon;
+    },
+  );
 }
 
 async function stops(daemon: Daemon): Promise<void> {
@@ -49,30 +51,42 @@ test('HTTP port taken: the daemon runs without it, says so on MQTT, and listens 
 
   const mqtt = await recordingClient(banner.mqtt as string, ['canplug/#']);
   t.after(() => mqtt.client.endAsync());
-  const health = await waitFor(() => {
-    const text = mqtt.messages.get('canplug/bridge/health');
-    const body = text ? (JSON.parse(text) as { status: string; problems: string[] }) : undefined;
-    return body?.status === 'degraded' && body;
-  }, 10_000, 'bridge/health degraded');
+  const health = await waitFor(
+    () => {
+      const text = mqtt.messages.get('canplug/bridge/health');
+      const body = text ? (JSON.parse(text) as { status: string; problems: string[] }) : undefined;
+      return body?.status === 'degraded' && body;
+    },
+    10_000,
+    'bridge/health degraded',
+  );
   assert.equal(health.problems.length, 1);
   assert.match(health.problems[0], /^HTTP is not listening \(.*EADDRINUSE.*\); retrying$/);
   await waitFor(() => mqtt.messages.has('canplug/socket-1'), 5000, 'the bus is bridged');
   // Storage runs: the bridge's health check reports readings written.
   // Asked again until the first commit shows in the answer (one answer per request).
-  const report = await waitFor(async () => {
-    await mqtt.client.publishAsync('canplug/bridge/request/health_check', '');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const text = mqtt.messages.get('canplug/bridge/response/health_check');
-    const data = text ? (JSON.parse(text) as { data: Health }).data : undefined;
-    return data && data.database.readings_written > 0 && data;
-  }, 10_000, 'readings written');
+  const report = await waitFor(
+    async () => {
+      await mqtt.client.publishAsync('canplug/bridge/request/health_check', '');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const text = mqtt.messages.get('canplug/bridge/response/health_check');
+      const data = text ? (JSON.parse(text) as { data: Health }).data : undefined;
+      return data && data.database.readings_written > 0 && data;
+    },
+    10_000,
+    'readings written',
+  );
   assert.equal(report.can.up, true);
 
   held.server.close();
-  await waitFor(async () => {
-    const res = await fetch(`http://127.0.0.1:${held.port}/api/health`).catch(() => undefined);
-    return res?.status === 200;
-  }, 30_000, 'HTTP listening once the port is free');
+  await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${held.port}/api/health`).catch(() => undefined);
+      return res?.status === 200;
+    },
+    30_000,
+    'HTTP listening once the port is free',
+  );
   await waitFor(() => JSON.parse(mqtt.messages.get('canplug/bridge/health')!).status === 'ok', 5000, 'bridge/health ok');
   await stops(daemon);
 });
@@ -82,18 +96,29 @@ test('embedded broker port taken: bus, safety and storage run, health says why, 
   const daemon = await daemonIn(t, { mqtt: { embedded_port: held.port } });
   const banner = await daemon.waitForLog((l) => typeof l.rest === 'string', 60_000);
   const rest = new URL(banner.rest as string).origin;
-  const health = await waitFor(async () => {
-    const body = (await (await fetch(`${rest}/api/health`)).json()) as Health;
-    return body.database.readings_written > 0 && body;
-  }, 10_000, 'readings stored without MQTT');
+  const health = await waitFor(
+    async () => {
+      const body = (await (await fetch(`${rest}/api/health`)).json()) as Health;
+      return body.database.readings_written > 0 && body;
+    },
+    10_000,
+    'readings stored without MQTT',
+  );
   assert.equal(health.status, 'degraded');
   assert.equal(health.can.up, true);
-  assert.ok(health.problems!.some((p) => /^the embedded MQTT broker is not listening \(.*port is in use.*\); retrying$/.test(p)), health.problems!.join('; '));
+  assert.ok(
+    health.problems!.some((p) => /^the embedded MQTT broker is not listening \(.*port is in use.*\); retrying$/.test(p)),
+    health.problems!.join('; '),
+  );
   const devices = (await (await fetch(`${rest}/api/devices`)).json()) as { name: string; available: boolean }[];
   assert.ok(devices.some((d) => d.name === 'socket-1' && d.available));
 
   held.server.close();
-  await waitFor(async () => ((await (await fetch(`${rest}/api/health`)).json()) as Health).status === 'ok', 30_000, 'healthy once the port is free');
+  await waitFor(
+    async () => ((await (await fetch(`${rest}/api/health`)).json()) as Health).status === 'ok',
+    30_000,
+    'healthy once the port is free',
+  );
   const mqtt = await recordingClient(`mqtt://127.0.0.1:${held.port}`, ['canplug/bridge/state']);
   t.after(() => mqtt.client.endAsync());
   await waitFor(() => mqtt.messages.get('canplug/bridge/state') === 'online', 5000, 'the gateway on its own broker');

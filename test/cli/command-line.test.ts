@@ -8,7 +8,10 @@ import { runCli } from '../helpers/cli.js';
 async function help(args: string[]): Promise<{ code: number; text: string }> {
   const write = process.stdout.write.bind(process.stdout);
   let text = '';
-  process.stdout.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    text += chunk;
+    return true;
+  }) as typeof process.stdout.write;
   try {
     await buildProgram().parseAsync(['node', 'canplug', ...args, '--help']);
     return { code: -1, text };
@@ -25,7 +28,8 @@ const COMMANDS = [['run'], ['sim'], ['sniff'], ['send'], ['db', 'backup'], ['db'
 test('every command has --help that exits 0 and documents the exit codes', async () => {
   const top = await help([]);
   assert.equal(top.code, EXIT.ok);
-  for (const name of ['run', 'sim', 'sniff', 'send', 'db', 'config', 'token']) assert.match(top.text, new RegExp(`^  ${name}\\b`, 'm'), name);
+  for (const name of ['run', 'sim', 'sniff', 'send', 'db', 'config', 'token'])
+    assert.match(top.text, new RegExp(`^  ${name}\\b`, 'm'), name);
   for (const command of COMMANDS) {
     const { code, text } = await help(command);
     assert.equal(code, EXIT.ok, command.join(' '));

@@ -33,10 +33,13 @@ test('editing, adding, removing or renaming a source makes the build stale', (t)
     ['edited', () => writeFileSync(join(root, 'src', 'can', 'codec.ts'), 'export const b = 3;\n')],
     ['added', () => writeFileSync(join(root, 'src', 'can', 'frame.ts'), 'export {};\n')],
     ['removed', () => unlinkSync(join(root, 'src', 'can', 'frame.ts'))],
-    ['moved', () => {
-      unlinkSync(join(root, 'src', 'cli.ts'));
-      writeFileSync(join(root, 'src', 'can', 'cli.ts'), 'export const a = 1;\n');
-    }],
+    [
+      'moved',
+      () => {
+        unlinkSync(join(root, 'src', 'cli.ts'));
+        writeFileSync(join(root, 'src', 'can', 'cli.ts'), 'export const a = 1;\n');
+      },
+    ],
   ];
   for (const [what, change] of changes) {
     recordBuild(root);

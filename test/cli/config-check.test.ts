@@ -40,14 +40,27 @@ safety:
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines[0], `canplug: ${path}: 8 problems`);
   const keys = lines.slice(1).map((l) => l.trim().split(':')[0]);
-  assert.deepEqual(keys.sort(), ['can.bitrate', 'can.sim.nodes.1', 'can.transport', 'database.retention_days', 'http.hots', 'http.port', 'mqtt.base_topic', 'safety.humidity_limit']);
+  assert.deepEqual(keys.sort(), [
+    'can.bitrate',
+    'can.sim.nodes.1',
+    'can.transport',
+    'database.retention_days',
+    'http.hots',
+    'http.port',
+    'mqtt.base_topic',
+    'safety.humidity_limit',
+  ]);
   assert.match(result.stderr, /can\.transport: "socketcann" is not allowed; expected one of "sim", "socketcan"/);
   assert.match(result.stderr, /http\.hots: unknown key; allowed keys here: host, port/);
   assert.match(result.stderr, /http\.port: 99999 is not allowed; expected an integer from 0 to 65535/);
 });
 
 test('config check passes a good file (exit 0, summary), warns about ignored variables, and reports bad YAML with its line', async (t) => {
-  const good = tempFile(t, 'good.yaml', 'can:\n  transport: socketcan\n  interface: can0\nmqtt:\n  url: mqtt://user:secret@broker.lan:1883\ndatabase:\n  path: /var/lib/canplug/canplug.db\n');
+  const good = tempFile(
+    t,
+    'good.yaml',
+    'can:\n  transport: socketcan\n  interface: can0\nmqtt:\n  url: mqtt://user:secret@broker.lan:1883\ndatabase:\n  path: /var/lib/canplug/canplug.db\n',
+  );
   const ok = await runCli(['config', 'check', good], { env: { CANPLUG_HTTP_PROT: '9090', CANPLUG_HTTP_PORT: '9091' } });
   assert.equal(ok.code, EXIT.ok, ok.stderr);
   assert.match(ok.stdout, new RegExp(`^${good}: OK\n`));

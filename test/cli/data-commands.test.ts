@@ -52,7 +52,10 @@ test('db prune deletes old readings and events (dry run first), and refuses an a
   writeFileSync(config, `database:\n  path: ${path}\n  retention_days: 150\n  event_retention_days: 150\n`);
   const byConfig = await runCli(['--config', config, 'db', 'prune']);
   assert.equal(byConfig.code, EXIT.ok, byConfig.stderr);
-  assert.match(byConfig.stdout, /^deleted 2 raw readings older than [^,]*, 0 per-minute rollups older than [^,]*, 1 event older than .* in 2 batches/);
+  assert.match(
+    byConfig.stdout,
+    /^deleted 2 raw readings older than [^,]*, 0 per-minute rollups older than [^,]*, 1 event older than .* in 2 batches/,
+  );
 
   const check = new Database(path, { readonly: true });
   t.after(() => check.close());
@@ -60,7 +63,7 @@ test('db prune deletes old readings and events (dry run first), and refuses an a
   assert.equal(count(check, 'events'), 2);
 });
 
-test('token rotate writes a new 0600 token beside the database and prints it; as root it will not touch the service user\'s files', async (t) => {
+test("token rotate writes a new 0600 token beside the database and prints it; as root it will not touch the service user's files", async (t) => {
   const { db, path, dir } = tempDatabase(t);
   db.close();
   const config = configFor(dir, path);

@@ -7,12 +7,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FirmwareStatus } from '../../src/contracts/firmware.js';
-import { buildBundle, loadSigningKey, publicKeyHex, readBundleFile, verifyBundle, writeBundleFile } from '../../src/gateway/firmware-bundle.js';
+import {
+  buildBundle,
+  loadSigningKey,
+  publicKeyHex,
+  readBundleFile,
+  verifyBundle,
+  writeBundleFile,
+} from '../../src/gateway/firmware-bundle.js';
 import { FIRMWARE, firmwareWithVersion, newKey } from '../helpers/firmware-bundles.js';
 import { runCli, writeDaemonConfig } from '../helpers/cli.js';
 import { startGateway, waitFor } from '../helpers/gateway.js';
 
-test('firmware build signs the firmware folder with a key it makes; firmware key prints its public half', { timeout: 60_000 }, async (t) => {
+test('firmware build signs the firmware folder with a key it makes; firmware key prints its public half', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-fw-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const config = await writeDaemonConfig(dir, {});
@@ -55,7 +64,9 @@ test('firmware build signs the firmware folder with a key it makes; firmware key
   assert.equal(readFileSync(keyFile, 'utf8').includes('PRIVATE KEY'), true);
 });
 
-test('firmware update all: every online CAN socket, one at a time; exit 3 with each socket\'s reason when they fail', { timeout: 120_000 }, async (t) => {
+test("firmware update all: every online CAN socket, one at a time; exit 3 with each socket's reason when they fail", {
+  timeout: 120_000,
+}, async (t) => {
   // The simulated sockets speak the protocol but not the transfer: each update fails, one after the other.
   const tg = await startGateway({ can: { sim: { nodes: [1, 2] } }, firmware: { answer_timeout_ms: 500 } });
   t.after(() => tg.stop());
@@ -72,7 +83,8 @@ test('firmware update all: every online CAN socket, one at a time; exit 3 with e
 
   const cli = await runCli(['--config', config, 'firmware', 'update', 'all', '--url', tg.gateway.httpUrl()], { timeoutMs: 90_000 });
   assert.equal(cli.code, 3, `${cli.stdout}\n${cli.stderr}`);
-  for (const name of ['socket-1', 'socket-2']) assert.match(cli.stdout, new RegExp(`${name}: update to 1\\.0 failed: the node does not answer firmware requests`));
+  for (const name of ['socket-1', 'socket-2'])
+    assert.match(cli.stdout, new RegExp(`${name}: update to 1\\.0 failed: the node does not answer firmware requests`));
   // firmware.parallel is 1 by default: the second socket leaves the queue only once the first ended.
   const first = seen.find((s) => s.stage !== 'queued')!.device;
   const firstEnded = seen.findIndex((s) => s.device === first && s.stage === 'failed');

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../helpers/cli.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 
 const NODES = Array.from({ length: 20 }, (_, i) => i + 1);
 
 interface Flood {
   daemon: Daemon;
-  broker: Mosquitto;
+  broker: TestBroker;
   messages: Map<string, string>;
   dbPath: string;
   /** Readings accepted by the writer before SIGTERM (written + pending; pending also counts a few events). */
@@ -23,7 +23,7 @@ interface Flood {
 async function startFlood(t: { after: (fn: () => unknown) => void }): Promise<Flood> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-shutdown-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const broker = await startMosquitto();
+  const broker = await startBroker();
   t.after(() => broker.close());
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: 100 } },
@@ -36,12 +36,20 @@ async function startFlood(t: { after: (fn: () => unknown) => void }): Promise<Fl
   const rest = new URL(banner.rest as string).origin;
   const recorder = await recordingClient(broker.url, ['canplug/#']);
   t.after(() => recorder.client.endAsync());
-  await waitFor(() => NODES.every((n) => recorder.messages.get(`canplug/socket-${n}/availability`) === 'online'), 30_000, 'all sockets online');
+  await waitFor(
+    () => NODES.every((n) => recorder.messages.get(`canplug/socket-${n}/availability`) === 'online'),
+    30_000,
+    'all sockets online',
+  );
   // Let readings pile up in the writer: the shutdown must write them.
-  const health = await waitFor(async () => {
-    const body = (await (await fetch(`${rest}/api/health`)).json()) as { database: { pending: number; readings_written: number } };
-    return body.database.pending > 300 && body.database;
-  }, 30_000, '300 readings pending');
+  const health = await waitFor(
+    async () => {
+      const body = (await (await fetch(`${rest}/api/health`)).json()) as { database: { pending: number; readings_written: number } };
+      return body.database.pending > 300 && body.database;
+    },
+    30_000,
+    '300 readings pending',
+  );
   return {
     daemon,
     broker,
@@ -75,7 +83,10 @@ test('SIGTERM during a flood: every accepted reading is in SQLite, offline is pu
 
   const rows = countRows(flood.dbPath);
   const { written, pending } = flood.accepted;
-  assert.ok(rows.readings + rows.events >= written + pending, `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`);
+  assert.ok(
+    rows.readings + rows.events >= written + pending,
+    `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`,
+  );
   const stopped = await flood.daemon.waitForLog((l) => l.msg === 'canplug stopped');
   assert.equal(stopped.readings_written, rows.readings, 'every reading the daemon counted as written is in the file');
   assert.equal(stopped.pending, 0);
@@ -96,5 +107,8 @@ test('SIGTERM with a hung MQTT broker: the daemon gives up on it and exits withi
   assert.ok(ms < 5000, `exited ${ms} ms after SIGTERM`);
   const rows = countRows(flood.dbPath);
   const { written, pending } = flood.accepted;
-  assert.ok(rows.readings + rows.events >= written + pending, `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`);
+  assert.ok(
+    rows.readings + rows.events >= written + pending,
+    `rows ${JSON.stringify(rows)} hold the ${written} written + ${pending} pending before SIGTERM`,
+  );
 });

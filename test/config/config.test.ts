@@ -46,8 +46,14 @@ test('every problem is reported at once', () => {
 
 test('an unknown key is refused, naming the keys that are allowed', () => {
   const problems = problemsOf(() => parseConfig({ http: { prot: 9090 }, colour: 'blue' }));
-  assert.ok(problems.some((p) => p.startsWith('http.prot: unknown key; allowed keys here: host, port')), problems.join('\n'));
-  assert.ok(problems.some((p) => p.startsWith('colour: unknown key')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith('http.prot: unknown key; allowed keys here: host, port')),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith('colour: unknown key')),
+    problems.join('\n'),
+  );
 });
 
 test('environment variables override the file, typed by the schema', () => {

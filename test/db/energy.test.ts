@@ -56,7 +56,10 @@ test('kWh per day follows the local calendar, including a 23-hour day', (t) => {
   );
   // A 1 kW load is 24 kWh a day. The first day starts at its first reading and ends at its last (23:55):
   // the 5 minutes to midnight are counted on the next day, with its first reading.
-  assert.deepEqual(days.map((d) => d.kwh), [24 - 5 / 60, 24, 23, 24].map((x) => Math.round(x * 1000) / 1000));
+  assert.deepEqual(
+    days.map((d) => d.kwh),
+    [24 - 5 / 60, 24, 23, 24].map((x) => Math.round(x * 1000) / 1000),
+  );
 });
 
 test('energy used across a gap at midnight is counted once, in the period of the next reading; periods add up to the counter', (t) => {
@@ -68,7 +71,10 @@ test('energy used across a gap at midnight is counted once, in the period of the
   ];
   write(db, rows);
   const days = new EnergyHistory(db).perPeriod(1, 'day', local(2026, 5, 31), local(2026, 6, 4));
-  assert.deepEqual(days.map((d) => d.kwh), [null, 10, 5 + 16, null]);
+  assert.deepEqual(
+    days.map((d) => d.kwh),
+    [null, 10, 5 + 16, null],
+  );
   const total = days.reduce((s, d) => s + (d.kwh ?? 0), 0);
   assert.equal(total, rows.at(-1)!.energy! - rows[0].energy!);
 });
@@ -79,11 +85,20 @@ test('weeks and months, and a device without any counter', (t) => {
   write(db, [{ deviceId: 2, ts: local(2026, 1, 10), power: 5 }]);
   const energy = new EnergyHistory(db);
   const months = energy.perPeriod(1, 'month', local(2026, 1, 15), local(2026, 2, 15));
-  assert.deepEqual(months.map((m) => [new Date(m.start).getMonth() + 1, m.kwh]), [
-    [1, 31 * 24 - 0.5],
-    [2, 28 * 24],
-  ]);
+  assert.deepEqual(
+    months.map((m) => [new Date(m.start).getMonth() + 1, m.kwh]),
+    [
+      [1, 31 * 24 - 0.5],
+      [2, 28 * 24],
+    ],
+  );
   const weeks = energy.perPeriod(1, 'week', local(2026, 1, 12), local(2026, 1, 19));
-  assert.deepEqual(weeks.map((w) => w.kwh), [7 * 24]);
-  assert.deepEqual(energy.perPeriod(2, 'day', local(2026, 1, 9), local(2026, 1, 11)).map((d) => d.kwh), [null, null]);
+  assert.deepEqual(
+    weeks.map((w) => w.kwh),
+    [7 * 24],
+  );
+  assert.deepEqual(
+    energy.perPeriod(2, 'day', local(2026, 1, 9), local(2026, 1, 11)).map((d) => d.kwh),
+    [null, null],
+  );
 });

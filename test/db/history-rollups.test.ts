@@ -31,14 +31,21 @@ function reference(rows: ReadingRow[], deviceId: number, from: number, to: numbe
       t,
       count: b.count,
       values: Object.fromEntries(
-        Object.entries(b.v).map(([q, xs]) => [q, { min: Math.min(...xs), avg: xs.reduce((s, x) => s + x, 0) / xs.length, max: Math.max(...xs) }]),
+        Object.entries(b.v).map(([q, xs]) => [
+          q,
+          { min: Math.min(...xs), avg: xs.reduce((s, x) => s + x, 0) / xs.length, max: Math.max(...xs) },
+        ]),
       ),
     }));
 }
 
 /** `avgTolerance`: readings stored before migration 005 were not rounded, so their averages may differ by half the resolution. */
 function assertSameBuckets(actual: Bucket[], expected: Bucket[], what: string, avgTolerance = 0): void {
-  assert.deepEqual(actual.map((b) => [b.t, b.count]), expected.map((b) => [b.t, b.count]), `${what}: bucket starts and counts`);
+  assert.deepEqual(
+    actual.map((b) => [b.t, b.count]),
+    expected.map((b) => [b.t, b.count]),
+    `${what}: bucket starts and counts`,
+  );
   actual.forEach((b, i) => {
     const e = expected[i];
     assert.deepEqual(Object.keys(b.values).sort(), Object.keys(e.values).sort(), `${what}: quantities at ${b.t}`);
@@ -46,7 +53,10 @@ function assertSameBuckets(actual: Bucket[], expected: Bucket[], what: string, a
       const es = e.values[q as keyof Bucket['values']]!;
       assert.ok(Math.abs(s.min - es.min) < 1e-9, `${what}: ${q} min at ${b.t}: ${s.min} vs ${es.min}`);
       assert.ok(Math.abs(s.max - es.max) < 1e-9, `${what}: ${q} max at ${b.t}: ${s.max} vs ${es.max}`);
-      assert.ok(Math.abs(s.avg - es.avg) <= avgTolerance + 1e-9 * Math.max(1, Math.abs(es.avg)), `${what}: ${q} avg at ${b.t}: ${s.avg} vs ${es.avg}`);
+      assert.ok(
+        Math.abs(s.avg - es.avg) <= avgTolerance + 1e-9 * Math.max(1, Math.abs(es.avg)),
+        `${what}: ${q} avg at ${b.t}: ${s.avg} vs ${es.avg}`,
+      );
     }
   });
 }
@@ -95,7 +105,11 @@ test('history from the rollups equals history computed from every raw reading', 
   // Hour multiples use the hourly rollup, minute multiples the per-minute one, 90 s and 7 s the raw readings.
   for (const bucketMs of [7_200_000, 3_600_000, 600_000, 60_000, 90_000, 7_000]) {
     for (const deviceId of [1, 2]) {
-      assertSameBuckets(history.buckets({ deviceId, from, to, bucketMs }), reference(rows, deviceId, from, to, bucketMs), `bucket ${bucketMs} device ${deviceId}`);
+      assertSameBuckets(
+        history.buckets({ deviceId, from, to, bucketMs }),
+        reference(rows, deviceId, from, to, bucketMs),
+        `bucket ${bucketMs} device ${deviceId}`,
+      );
     }
   }
 });
@@ -114,7 +128,11 @@ test('any range and bucket gives the same answer as the raw readings (property)'
       (offset, length, bucketMs) => {
         const from = T0 + offset;
         const to = from + length;
-        assertSameBuckets(history.buckets({ deviceId: 1, from, to, bucketMs }), reference(rows, 1, from, to, bucketMs), `[${from}, ${to}) by ${bucketMs}`);
+        assertSameBuckets(
+          history.buckets({ deviceId: 1, from, to, bucketMs }),
+          reference(rows, 1, from, to, bucketMs),
+          `[${from}, ${to}) by ${bucketMs}`,
+        );
       },
     ),
     { numRuns: 60 },
@@ -130,9 +148,12 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   const path = join(dir, 'old.db');
   const rows = sampleRows().slice(0, 3000);
   const old = openDatabase(path, { migrationsDir: only001 });
-  const insert = old.prepare('INSERT INTO readings (device_id, ts, voltage, current, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const insert = old.prepare(
+    'INSERT INTO readings (device_id, ts, voltage, current, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   old.transaction(() => {
-    for (const r of rows) insert.run(r.deviceId, r.ts, r.voltage ?? null, r.current ?? null, r.power ?? null, null, r.humidity ?? null, r.temperature ?? null);
+    for (const r of rows)
+      insert.run(r.deviceId, r.ts, r.voltage ?? null, r.current ?? null, r.power ?? null, null, r.humidity ?? null, r.temperature ?? null);
   })();
   old.close();
 
@@ -140,7 +161,12 @@ test('migration 003 builds the rollups from readings stored before it', (t) => {
   t.after(() => db.close());
   const history = new History(db);
   const to = rows.at(-1)!.ts + 1;
-  assertSameBuckets(history.buckets({ deviceId: 2, from: T0, to, bucketMs: 3_600_000 }), reference(rows, 2, T0, to, 3_600_000), 'hourly after migrating', 0.05);
+  assertSameBuckets(
+    history.buckets({ deviceId: 2, from: T0, to, bucketMs: 3_600_000 }),
+    reference(rows, 2, T0, to, 3_600_000),
+    'hourly after migrating',
+    0.05,
+  );
   // New readings after the migration land in the same rollups.
   const more: ReadingRow[] = [{ deviceId: 2, ts: to + 10, power: 12345 }];
   writeAll(db, more);
@@ -153,7 +179,8 @@ test('migration 005 keeps the last 7 days of raw readings, a row per frame, and 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const upTo004 = join(dir, 'migrations');
   mkdirSync(upTo004);
-  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql', '004-mqtt-namespace.sql']) copyFileSync(join(MIGRATIONS_DIR, name), join(upTo004, name));
+  for (const name of ['001-initial.sql', '002-rules.sql', '003-reading-rollups.sql', '004-mqtt-namespace.sql'])
+    copyFileSync(join(MIGRATIONS_DIR, name), join(upTo004, name));
   const path = join(dir, 'old.db');
   const old = openDatabase(path, { migrationsDir: upTo004 });
   const newest = T0 + 20 * 86_400_000;
@@ -165,28 +192,46 @@ test('migration 005 keeps the last 7 days of raw readings, a row per frame, and 
     { deviceId: 1, ts: newest - 60_000, humidity: 41.26, temperature: 20.04 }, // the same millisecond
     { deviceId: 2, ts: newest, energy: 1.2344 },
   ];
-  const insert = old.prepare('INSERT INTO readings (device_id, ts, voltage, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  for (const r of rows) insert.run(r.deviceId, r.ts, r.voltage ?? null, r.power ?? null, r.energy ?? null, r.humidity ?? null, r.temperature ?? null);
-  const rollup = old.prepare('INSERT INTO readings_1m (device_id, t, n, power_min, power_max, power_sum, power_n) VALUES (1, ?, 2, 12.34, 20.06, 32.4, 2)');
+  const insert = old.prepare(
+    'INSERT INTO readings (device_id, ts, voltage, power, energy, humidity, temperature) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  for (const r of rows)
+    insert.run(r.deviceId, r.ts, r.voltage ?? null, r.power ?? null, r.energy ?? null, r.humidity ?? null, r.temperature ?? null);
+  const rollup = old.prepare(
+    'INSERT INTO readings_1m (device_id, t, n, power_min, power_max, power_sum, power_n) VALUES (1, ?, 2, 12.34, 20.06, 32.4, 2)',
+  );
   rollup.run(T0);
   old.close();
 
   const db = openDatabase(path, { backupBeforeMigrate: false });
   t.after(() => db.close());
-  assert.deepEqual(db.prepare('SELECT ts - ? AS dt, device_id, kind, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id, kind').all(newest), [
-    { dt: -7 * 86_400_000, device_id: 1, kind: 4, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
-    { dt: -60_000, device_id: 1, kind: 5, voltage: 230, power: 100, energy: null, humidity: null, temperature: null },
-    { dt: -60_000, device_id: 1, kind: 48, voltage: null, power: null, energy: null, humidity: 41.3, temperature: 20 },
-    { dt: 0, device_id: 2, kind: 8, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
-  ]);
-  assert.deepEqual(db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m WHERE t = ?').get(T0), {
-    n: 2,
-    power_min: 123,
-    power_max: 201,
-    power_sum: 324,
-    power_n: 2,
-  }, 'in 0.1 W');
-  const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM readings_1h WHERE device_id = 1 AND t >= 0 AND t < 1").all() as { detail: string }[];
+  assert.deepEqual(
+    db
+      .prepare(
+        'SELECT ts - ? AS dt, device_id, kind, voltage, power, energy, humidity, temperature FROM readings ORDER BY ts, device_id, kind',
+      )
+      .all(newest),
+    [
+      { dt: -7 * 86_400_000, device_id: 1, kind: 4, voltage: null, power: 50, energy: null, humidity: null, temperature: null },
+      { dt: -60_000, device_id: 1, kind: 5, voltage: 230, power: 100, energy: null, humidity: null, temperature: null },
+      { dt: -60_000, device_id: 1, kind: 48, voltage: null, power: null, energy: null, humidity: 41.3, temperature: 20 },
+      { dt: 0, device_id: 2, kind: 8, voltage: null, power: null, energy: 1.234, humidity: null, temperature: null },
+    ],
+  );
+  assert.deepEqual(
+    db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m WHERE t = ?').get(T0),
+    {
+      n: 2,
+      power_min: 123,
+      power_max: 201,
+      power_sum: 324,
+      power_n: 2,
+    },
+    'in 0.1 W',
+  );
+  const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM readings_1h WHERE device_id = 1 AND t >= 0 AND t < 1').all() as {
+    detail: string;
+  }[];
   assert.match(plan.map((p) => p.detail).join(' '), /readings_1h_device_t/, 'hours of one device come from their index');
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
 });

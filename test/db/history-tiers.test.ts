@@ -20,7 +20,11 @@ test('raw tier: a quiet device is a flat line at its last stored value, and a si
   // 100 W every second for 10 minutes (stored once a minute), 300 W for 5 minutes, then silence.
   for (let s = 0; s < 900; s++) writer.addReading({ deviceId: 1, ts: T0 + s * 1000, power: s < 600 ? 100 : 300 });
   assert.ok(writer.flush());
-  assert.equal(db.prepare('SELECT count(*) FROM readings').pluck().get(), 15, 'once a minute, and the step: 0, 60 .. 540, 600, 660 .. 840 s');
+  assert.equal(
+    db.prepare('SELECT count(*) FROM readings').pluck().get(),
+    15,
+    'once a minute, and the step: 0, 60 .. 540, 600, 660 .. 840 s',
+  );
   const history = new History(db, { storeIntervalMs: policy.maxIntervalMs });
   const buckets = history.buckets({ deviceId: 1, from: T0, to: T0 + 30 * MINUTE, bucketMs: 10_000 });
   const power = new Map(buckets.map((b) => [(b.t - T0) / 1000, b.values.power]));
@@ -34,14 +38,18 @@ test('raw tier: a quiet device is a flat line at its last stored value, and a si
 
   // Bucket counts are the stored readings; minute buckets come from the rollups and count every reading.
   const minutes = history.buckets({ deviceId: 1, from: T0, to: T0 + 30 * MINUTE, bucketMs: MINUTE });
-  assert.deepEqual(minutes.map((b) => b.count), Array(15).fill(60));
+  assert.deepEqual(
+    minutes.map((b) => b.count),
+    Array(15).fill(60),
+  );
 });
 
 test('a range reaching back past where raw readings (or minutes) aged out, or longer than 6 h, is answered a tier coarser: no gap', async (t) => {
   const { db } = tempDatabase(t);
   const writer = new BatchWriter(db, { flushIntervalMs: 60_000, storePolicy: policy, log: silentLogger });
   // 12 days of a power frame every 20 s whose value moves every 5 minutes.
-  for (let ts = T0; ts < T0 + 12 * DAY; ts += 20_000) writer.addReading({ deviceId: 1, ts, power: 50 + (Math.floor(ts / (5 * MINUTE)) % 7) * 10 });
+  for (let ts = T0; ts < T0 + 12 * DAY; ts += 20_000)
+    writer.addReading({ deviceId: 1, ts, power: 50 + (Math.floor(ts / (5 * MINUTE)) % 7) * 10 });
   assert.ok(writer.flush());
   const now = T0 + 12 * DAY;
   // Raw readings kept 2 days, minutes 7: what the daily retention leaves.
@@ -65,8 +73,12 @@ test('a range reaching back past where raw readings (or minutes) aged out, or lo
     assert.equal(answer.bucketMs, answered, `${name}: bucket`);
     const expected = Math.ceil((to - from) / answered) + (from % answered === 0 ? 0 : 1) - (to % answered === 0 ? 0 : 1);
     const starts = answer.buckets.map((b) => b.t);
-    for (let i = 1; i < starts.length; i++) assert.equal(starts[i] - starts[i - 1], answered, `${name}: no gap before ${new Date(starts[i]).toISOString()}`);
+    for (let i = 1; i < starts.length; i++)
+      assert.equal(starts[i] - starts[i - 1], answered, `${name}: no gap before ${new Date(starts[i]).toISOString()}`);
     assert.ok(Math.abs(starts.length - expected) <= 1, `${name}: ${starts.length} buckets, about ${expected}`);
-    assert.ok(answer.buckets.every((b) => b.values.power && b.values.power.min >= 50 && b.values.power.max <= 110), `${name}: values`);
+    assert.ok(
+      answer.buckets.every((b) => b.values.power && b.values.power.min >= 50 && b.values.power.max <= 110),
+      `${name}: values`,
+    );
   }
 });

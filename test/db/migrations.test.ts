@@ -69,6 +69,9 @@ test('a database from a newer canplug is refused with a clear message', async (t
   assert.throws(
     () => openDatabase(path, { migrationsDir: dir }),
     (error: Error) =>
-      error instanceof NewerDatabaseError && /has schema version 999 but this canplug knows up to \d+: it was written by a newer canplug; upgrade canplug or restore a backup/.test(error.message),
+      error instanceof NewerDatabaseError &&
+      /has schema version 999 but this canplug knows up to \d+: it was written by a newer canplug; upgrade canplug or restore a backup/.test(
+        error.message,
+      ),
   );
 });

@@ -65,7 +65,10 @@ async function boot(disk: string, env: Record<string, string>, cutAfter?: (mark:
   return { result, marks };
 }
 
-test('power cuts at random points during writes: the database stays whole, loses at most the commit interval, and energy never goes back', { skip, timeout: 30 * 60_000 }, async (t) => {
+test('power cuts at random points during writes: the database stays whole, loses at most the commit interval, and energy never goes back', {
+  skip,
+  timeout: 30 * 60_000,
+}, async (t) => {
   assert.ok(!missing, `CANPLUG_REQUIRE_VCAN=1 but: ${missing}`);
   const dir = mkdtempSync(join(tmpdir(), 'canplug-power-cut-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -103,19 +106,30 @@ test('power cuts at random points during writes: the database stays whole, loses
       assert.equal(c.savedBelowStored, 0, `after cut ${cut}: a saved energy total is below a stored reading`);
       const committed = previous.filter((m) => m.what === 'committed' && m.data.ok);
       const lastCommitted = committed.at(-1)?.data.newest as number | undefined;
-      if (lastCommitted) assert.ok((c.newest as number) >= lastCommitted, `after cut ${cut}: a commit that had returned is missing (newest ${c.newest}, committed ${lastCommitted})`);
+      if (lastCommitted)
+        assert.ok(
+          (c.newest as number) >= lastCommitted,
+          `after cut ${cut}: a commit that had returned is missing (newest ${c.newest}, committed ${lastCommitted})`,
+        );
       const alive = previous.filter((m) => m.what === 'alive').map((m) => m.data.newest as number);
       assert.ok(alive.length > 0 && committed.length > 0, `boot ${cut} wrote nothing before the cut`);
       const accepted = Math.max(...alive);
       const lost = accepted - (c.newest as number);
       lostMs.push(lost);
-      assert.ok(lost <= COMMIT_MS + SLACK_MS, `after cut ${cut}: readings of the last ${lost} ms lost; the window is ${COMMIT_MS} ms (+${SLACK_MS} ms for the commit itself)`);
+      assert.ok(
+        lost <= COMMIT_MS + SLACK_MS,
+        `after cut ${cut}: readings of the last ${lost} ms lost; the window is ${COMMIT_MS} ms (+${SLACK_MS} ms for the commit itself)`,
+      );
       const flushes = previous.filter((m) => m.what === 'flushing' || m.what === 'committed');
       if (flushes.at(-1)?.what === 'flushing') midCommit++;
-      t.diagnostic(`cut ${cut}: ${c.readings} readings stored, ${lost} ms of readings lost${flushes.at(-1)?.what === 'flushing' ? ' (cut during a commit)' : ''}`);
+      t.diagnostic(
+        `cut ${cut}: ${c.readings} readings stored, ${lost} ms of readings lost${flushes.at(-1)?.what === 'flushing' ? ' (cut during a commit)' : ''}`,
+      );
     }
     previous = marks;
   }
-  t.diagnostic(`${CUTS} cuts, ${midCommit} of them during a commit; readings lost per cut: ${lostMs.join(', ')} ms (commit interval ${COMMIT_MS} ms)`);
+  t.diagnostic(
+    `${CUTS} cuts, ${midCommit} of them during a commit; readings lost per cut: ${lostMs.join(', ')} ms (commit interval ${COMMIT_MS} ms)`,
+  );
   assert.ok(midCommit > 0, 'at least one cut landed during a commit');
 });

@@ -29,11 +29,15 @@ function inspect(path: string): Record<string, unknown> {
     const readings = db.prepare('SELECT count(*) FROM readings').pluck().get() as number;
     // Each device's stored totals in time order, raw rows and per-minute maxima: never lower than before.
     const rawDown = db
-      .prepare('SELECT count(*) FROM (SELECT energy - lag(energy) OVER (PARTITION BY device_id ORDER BY ts) AS step FROM readings WHERE energy IS NOT NULL) WHERE step < 0')
+      .prepare(
+        'SELECT count(*) FROM (SELECT energy - lag(energy) OVER (PARTITION BY device_id ORDER BY ts) AS step FROM readings WHERE energy IS NOT NULL) WHERE step < 0',
+      )
       .pluck()
       .get() as number;
     const minuteDown = db
-      .prepare('SELECT count(*) FROM (SELECT energy_max - lag(energy_max) OVER (PARTITION BY device_id ORDER BY t) AS step FROM readings_1m WHERE energy_n > 0) WHERE step < 0')
+      .prepare(
+        'SELECT count(*) FROM (SELECT energy_max - lag(energy_max) OVER (PARTITION BY device_id ORDER BY t) AS step FROM readings_1m WHERE energy_n > 0) WHERE step < 0',
+      )
       .pluck()
       .get() as number;
     // The saved total a restart carries on from is never below a stored reading.

@@ -23,7 +23,10 @@ test('prune deletes raw readings and events older than their cutoffs, in batches
   assert.equal(result.events, 300);
   const sizes = totals.map((n, i) => n - (totals[i - 1] ?? 0));
   // A batch ends at a time: the three devices' rows of its last time go together (128 rounded up to 129).
-  assert.ok(sizes.every((n) => n <= 130), `batch sizes ${sizes.join(', ')}`);
+  assert.ok(
+    sizes.every((n) => n <= 130),
+    `batch sizes ${sizes.join(', ')}`,
+  );
   assert.equal(result.batches, sizes.length);
   assert.equal(totals.at(-1), 1200);
   assert.equal(count(db, 'readings', `ts < ${cutoff}`), 0);
@@ -33,9 +36,19 @@ test('prune deletes raw readings and events older than their cutoffs, in batches
 
 test('prune stops between batches when aborted (daemon shutdown)', async (t) => {
   const { db } = tempDatabase(t);
-  seed(db, 1, Array.from({ length: 1000 }, (_, i) => i));
+  seed(
+    db,
+    1,
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   let batches = 0;
-  const result = await pruneDatabase(db, { cutoffs: { readings: 10_000 }, batchSize: 100, pauseMs: 0, aborted: () => batches >= 2, onBatch: () => batches++ });
+  const result = await pruneDatabase(db, {
+    cutoffs: { readings: 10_000 },
+    batchSize: 100,
+    pauseMs: 0,
+    aborted: () => batches >= 2,
+    onBatch: () => batches++,
+  });
   assert.equal(result.readings, 200);
   assert.equal(count(db, 'readings'), 800);
 });
@@ -50,14 +63,24 @@ test('the daily retention run deletes what has aged out of each tier, each by it
     rollup('readings_1m').run(ts - (ts % 60_000));
     rollup('readings_1h').run(ts - (ts % 3_600_000));
   }
-  const tiers = () => ({ readings: count(db, 'readings'), minutes: count(db, 'readings_1m'), hours: count(db, 'readings_1h'), events: count(db, 'events') });
+  const tiers = () => ({
+    readings: count(db, 'readings'),
+    minutes: count(db, 'readings_1m'),
+    hours: count(db, 'readings_1h'),
+    events: count(db, 'events'),
+  });
   const keepAll = new Retention({ db, retention: { readings: 0, minutes: 0, hours: 0, events: 0 }, log: silentLogger, firstRunMs: 0 });
   keepAll.start();
   await new Promise((r) => setTimeout(r, 50));
   await keepAll.stop();
   assert.deepEqual(tiers(), { readings: 10, minutes: 5, hours: 5, events: 5 });
 
-  const retention = new Retention({ db, retention: { readings: 30, minutes: 35, hours: 0, events: 365 }, log: silentLogger, firstRunMs: 10 });
+  const retention = new Retention({
+    db,
+    retention: { readings: 30, minutes: 35, hours: 0, events: 365 },
+    log: silentLogger,
+    firstRunMs: 10,
+  });
   retention.start();
   t.after(() => retention.stop());
   await new Promise((r) => setTimeout(r, 200));

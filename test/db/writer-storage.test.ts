@@ -22,7 +22,15 @@ test('with the default policy a reading is stored when it moves beyond its deadb
   const writer = new BatchWriter(db, { flushIntervalMs: 60_000, storePolicy: policy, log: silentLogger });
   // Power frames every second for 3 minutes: 100 W with 1 W of noise, a step to 200 W at 90 s.
   const rows: ReadingRow[] = [];
-  for (let s = 0; s < 180; s++) rows.push({ deviceId: 1, ts: T0 + s * 1000, voltage: 230 + (s % 3) * 0.5, current: 0.43, power: (s < 90 ? 100 : 200) + (s % 2), relay: true });
+  for (let s = 0; s < 180; s++)
+    rows.push({
+      deviceId: 1,
+      ts: T0 + s * 1000,
+      voltage: 230 + (s % 3) * 0.5,
+      current: 0.43,
+      power: (s < 90 ? 100 : 200) + (s % 2),
+      relay: true,
+    });
   for (const r of rows) writer.addReading(r);
   assert.ok(writer.flush());
 
@@ -36,9 +44,24 @@ test('with the default policy a reading is stored when it moves beyond its deadb
       [150, 200], // a minute after the step
     ],
   );
-  const minutes = db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m ORDER BY t').all() as Record<string, number>[];
-  assert.deepEqual(minutes.map((m) => m.n), [60, 60, 60], 'every reading is counted in its minute');
-  assert.deepEqual(minutes.map((m) => [m.power_min, m.power_max]), [[1000, 1010], [1000, 2010], [2000, 2010]], 'min and max of every reading, in 0.1 W');
+  const minutes = db.prepare('SELECT n, power_min, power_max, power_sum, power_n FROM readings_1m ORDER BY t').all() as Record<
+    string,
+    number
+  >[];
+  assert.deepEqual(
+    minutes.map((m) => m.n),
+    [60, 60, 60],
+    'every reading is counted in its minute',
+  );
+  assert.deepEqual(
+    minutes.map((m) => [m.power_min, m.power_max]),
+    [
+      [1000, 1010],
+      [1000, 2010],
+      [2000, 2010],
+    ],
+    'min and max of every reading, in 0.1 W',
+  );
   const exactSum = rows.slice(60, 120).reduce((sum, r) => sum + r.power! * 10, 0);
   assert.equal(minutes[1].power_sum, exactSum, 'the sum of every reading, not of the stored ones');
   assert.equal(writer.health().readingsWritten, 180);
@@ -101,7 +124,11 @@ test('readings wait for the commit interval; an event is committed at once, with
   assert.equal(stored('events'), 1, 'the event is in the database one tick later');
   assert.equal(stored('readings'), 1, 'with the reading that was pending');
   assert.equal(stored('readings_1m'), 1);
-  assert.deepEqual(other.prepare('SELECT energy_offset_wh AS o, last_energy_wh AS w FROM devices').get(), { o: 7, w: 1234 }, 'and the energy total, in the same commit');
+  assert.deepEqual(
+    other.prepare('SELECT energy_offset_wh AS o, last_energy_wh AS w FROM devices').get(),
+    { o: 7, w: 1234 },
+    'and the energy total, in the same commit',
+  );
 });
 
 test('while the database refuses writes every reading stays in the rollups; past the bound the oldest minutes are given up and counted', (t) => {
@@ -120,7 +147,11 @@ test('while the database refuses writes every reading stays in the rollups; past
   assert.equal(h.readingsWritten + h.readingsDropped, 1200, 'every reading is written or counted as dropped');
   assert.equal(count(db, 'readings_1m'), 200 - h.readingsDropped / 6);
   assert.equal(db.prepare('SELECT sum(n) FROM readings_1m').pluck().get(), h.readingsWritten);
-  assert.equal(db.prepare('SELECT min(t) FROM readings_1m').pluck().get(), T0 + (h.readingsDropped / 12) * 60_000, 'the oldest minutes went first');
+  assert.equal(
+    db.prepare('SELECT min(t) FROM readings_1m').pluck().get(),
+    T0 + (h.readingsDropped / 12) * 60_000,
+    'the oldest minutes went first',
+  );
 });
 
 test('a commit rewrites a few pages however many sockets report: the tables are ordered by time', (t) => {
@@ -128,10 +159,17 @@ test('a commit rewrites a few pages however many sockets report: the tables are 
   const sockets = 63;
   addDevices(db, sockets);
   // A day of history already there, so each socket's rows span many pages.
-  const minute = db.prepare('INSERT INTO readings_1m (t, device_id, n, power_min, power_max, power_sum, power_n) VALUES (?, ?, 60, 1000, 1010, 60300, 60)');
+  const minute = db.prepare(
+    'INSERT INTO readings_1m (t, device_id, n, power_min, power_max, power_sum, power_n) VALUES (?, ?, 60, 1000, 1010, 60300, 60)',
+  );
   const raw = db.prepare('INSERT INTO readings (ts, device_id, kind, power) VALUES (?, ?, 4, 100)');
   db.transaction(() => {
-    for (let t = T0 - 86_400_000; t < T0; t += 60_000) for (let d = 1; d <= sockets; d++) minute.run(t, d), raw.run(t, d);
+    for (let t = T0 - 86_400_000; t < T0; t += 60_000) {
+      for (let d = 1; d <= sockets; d++) {
+        minute.run(t, d);
+        raw.run(t, d);
+      }
+    }
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.pragma('wal_autocheckpoint = 0'); // the WAL only grows: its size counts the pages each commit wrote

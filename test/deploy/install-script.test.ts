@@ -67,7 +67,15 @@ test('staged from this checkout: the program as the release packs it, a runnable
   assert.match(first.stdout, /Staged under .*: no user created, nothing enabled/);
 
   const app = join(root, 'usr/lib/canplug');
-  for (const file of ['bin/canplug.js', 'dist/cli.js', 'dashboard/dist/index.html', 'migrations/001-initial.sql', 'package.json', 'npm-shrinkwrap.json', 'deploy/README.md']) {
+  for (const file of [
+    'bin/canplug.js',
+    'dist/cli.js',
+    'dashboard/dist/index.html',
+    'migrations/001-initial.sql',
+    'package.json',
+    'npm-shrinkwrap.json',
+    'deploy/README.md',
+  ]) {
     assert.ok(existsSync(join(app, file)), `${file} installed`);
   }
   for (const file of ['test', 'bench', 'node_modules']) assert.ok(!existsSync(join(app, file)), `no ${file}/`);
@@ -78,8 +86,25 @@ test('staged from this checkout: the program as the release packs it, a runnable
   const unitPath = join(root, 'usr/lib/systemd/system/canplug.service');
   const unit = readFileSync(unitPath, 'utf8');
   assert.doesNotMatch(unit, /@[A-Z]+@/, 'every placeholder filled in');
-  assert.match(unit, new RegExp(`^ExecStart=${process.execPath} --max-semi-space-size=2 --heap-growing-percent=20 /usr/lib/canplug/bin/canplug\\.js run$`, 'm'));
-  for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=on-failure', 'User=canplug', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/canplug', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_CAN AF_NETLINK']) {
+  assert.match(
+    unit,
+    new RegExp(
+      `^ExecStart=${process.execPath} --max-semi-space-size=2 --heap-growing-percent=20 /usr/lib/canplug/bin/canplug\\.js run$`,
+      'm',
+    ),
+  );
+  for (const line of [
+    'Type=notify',
+    'NotifyAccess=all',
+    'WatchdogSec=30s',
+    'Restart=on-failure',
+    'User=canplug',
+    'ProtectSystem=strict',
+    'ReadWritePaths=/var/lib/canplug',
+    'NoNewPrivileges=yes',
+    'PrivateTmp=yes',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_CAN AF_NETLINK',
+  ]) {
     assert.match(unit, new RegExp(`^${line}$`, 'm'), line);
   }
   const config = join(root, 'etc/canplug/canplug.yaml');
@@ -175,7 +200,14 @@ test('from a checkout that was not built, install.sh says to run npm ci first', 
 
 test('--uninstall removes the program, command, unit and service user file, and keeps config and data', (t) => {
   const root = scratch(t);
-  const files = ['usr/lib/canplug/bin/canplug.js', 'usr/bin/canplug', 'usr/lib/systemd/system/canplug.service', 'usr/lib/sysusers.d/canplug.conf', 'usr/lib/canplug.new/package.json', 'etc/sysctl.d/60-canplug-can.conf'];
+  const files = [
+    'usr/lib/canplug/bin/canplug.js',
+    'usr/bin/canplug',
+    'usr/lib/systemd/system/canplug.service',
+    'usr/lib/sysusers.d/canplug.conf',
+    'usr/lib/canplug.new/package.json',
+    'etc/sysctl.d/60-canplug-can.conf',
+  ];
   for (const file of [...files, 'etc/canplug/canplug.yaml', 'var/lib/canplug/canplug.db', 'var/lib/canplug/token']) {
     mkdirSync(dirname(join(root, file)), { recursive: true });
     writeFileSync(join(root, file), file);

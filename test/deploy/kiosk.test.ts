@@ -7,7 +7,20 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  closeSync,
+  writeSync,
+} from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +65,10 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 
 test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps its settings; --uninstall removes it', (t) => {
   const root = tempDir(t, 'kiosk-destdir');
-  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], {
+    env: { PATH: process.env.PATH, DESTDIR: root },
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /kiosk unit {4}\/usr\/local\/lib\/systemd\/system\/canplug-kiosk\.service/);
   const unitPath = join(root, 'usr/local/lib/systemd/system/canplug-kiosk.service');
@@ -78,11 +94,21 @@ test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps i
   assert.match(readFileSync(env, 'utf8'), /^CANPLUG_KIOSK_URL=http:\/\/127\.0\.0\.1:8080\/#\/devices$/m);
 
   writeFileSync(env, 'CANPLUG_KIOSK_BLANK_S=60\n');
-  const again = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const again = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], {
+    env: { PATH: process.env.PATH, DESTDIR: root },
+    encoding: 'utf8',
+  });
   assert.match(again.stdout, /kiosk config {2}\/etc\/canplug\/kiosk\.env \(kept as it was\)/);
-  const removed = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--uninstall'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const removed = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--uninstall'], {
+    env: { PATH: process.env.PATH, DESTDIR: root },
+    encoding: 'utf8',
+  });
   assert.equal(removed.status, 0, removed.stderr);
-  for (const gone of ['usr/local/lib/systemd/system/canplug-kiosk.service', 'etc/pam.d/canplug-kiosk', 'etc/udev/rules.d/70-canplug-backlight.rules']) {
+  for (const gone of [
+    'usr/local/lib/systemd/system/canplug-kiosk.service',
+    'etc/pam.d/canplug-kiosk',
+    'etc/udev/rules.d/70-canplug-backlight.rules',
+  ]) {
     assert.ok(!existsSync(join(root, gone)), `${gone} removed`);
   }
   assert.equal(readFileSync(env, 'utf8'), 'CANPLUG_KIOSK_BLANK_S=60\n', 'the kiosk settings stay');
@@ -90,17 +116,26 @@ test('install.sh --kiosk stages the kiosk with the gateway; a second run keeps i
 
 test('the kiosk unit passes systemd-analyze verify and its user file passes systemd-sysusers', (t) => {
   const root = tempDir(t, 'kiosk-verify');
-  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], { env: { PATH: process.env.PATH, DESTDIR: root }, encoding: 'utf8' });
+  const run = spawnSync('sh', [join(DEPLOY, 'install.sh'), '--kiosk', '--no-can', '--no-deps'], {
+    env: { PATH: process.env.PATH, DESTDIR: root },
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 0, run.stderr);
   if (!has('systemd-analyze')) return t.skip('systemd-analyze is not installed (Debian package systemd)');
-  const verify = spawnSync('systemd-analyze', ['verify', join(root, 'usr/local/lib/systemd/system/canplug-kiosk.service')], { encoding: 'utf8' });
+  const verify = spawnSync('systemd-analyze', ['verify', join(root, 'usr/local/lib/systemd/system/canplug-kiosk.service')], {
+    encoding: 'utf8',
+  });
   assert.equal(verify.status, 0, verify.stderr);
   assert.equal(verify.stderr, '', 'no warnings (unknown keys, bad values, a missing program)');
   if (!has('systemd-sysusers')) return t.skip('systemd-sysusers is not installed');
-  const sysusers = spawnSync('systemd-sysusers', [`--root=${root}`, '--dry-run', join(root, 'usr/local/lib/sysusers.d/canplug-kiosk.conf')], {
-    encoding: 'utf8',
-    env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' },
-  });
+  const sysusers = spawnSync(
+    'systemd-sysusers',
+    [`--root=${root}`, '--dry-run', join(root, 'usr/local/lib/sysusers.d/canplug-kiosk.conf')],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_LOG_LEVEL: 'debug' },
+    },
+  );
   assert.equal(sysusers.status, 0, sysusers.stderr);
   assert.match(sysusers.stdout + sysusers.stderr, /Creating user 'canplug-kiosk' \(canplug touchscreen kiosk\)/);
 });
@@ -122,10 +157,15 @@ test('kiosk.sh refuses bad settings with one clear sentence, before starting any
   }
 });
 
-test('the backlight helper darkens the panel after the idle time, lights it at the next input and when stopped', { timeout: 60_000 }, async (t) => {
+test('the backlight helper darkens the panel after the idle time, lights it at the next input and when stopped', {
+  timeout: 60_000,
+}, async (t) => {
   const hw = fakeHardware(tempDir(t, 'backlight'));
   t.after(hw.close);
-  const helper = spawn(process.execPath, [BACKLIGHT, '1'], { env: { CANPLUG_KIOSK_BACKLIGHT: hw.backlight, CANPLUG_KIOSK_INPUT: hw.input }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const helper = spawn(process.execPath, [BACKLIGHT, '1'], {
+    env: { CANPLUG_KIOSK_BACKLIGHT: hw.backlight, CANPLUG_KIOSK_INPUT: hw.input },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   t.after(() => helper.kill('SIGKILL'));
   let said = '';
   helper.stderr!.on('data', (d) => (said += d));
@@ -140,7 +180,10 @@ test('the backlight helper darkens the panel after the idle time, lights it at t
   assert.deepEqual(await exited, [0, null]);
   assert.equal(power(), '0', 'a stopped kiosk never leaves the screen dark');
 
-  const none = spawnSync(process.execPath, [BACKLIGHT, '5'], { env: { CANPLUG_KIOSK_BACKLIGHT: join(hw.backlight, 'none') }, encoding: 'utf8' });
+  const none = spawnSync(process.execPath, [BACKLIGHT, '5'], {
+    env: { CANPLUG_KIOSK_BACKLIGHT: join(hw.backlight, 'none') },
+    encoding: 'utf8',
+  });
   assert.equal(none.status, 0);
   assert.match(none.stderr, /no backlight in .*: the screen stays lit \(the page turns black when idle\)/);
 });
@@ -155,7 +198,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('the kiosk waits for the gateway, then opens the dashboard unlocked, the token on no command line; a tap on the blank screen only wakes it', { timeout: 180_000 }, async (t) => {
+test('the kiosk waits for the gateway, then opens the dashboard unlocked, the token on no command line; a tap on the blank screen only wakes it', {
+  timeout: 180_000,
+}, async (t) => {
   if (!chromiumAvailable(t)) return;
   const site = await buildDashboard(t);
   const port = await freePort();
@@ -194,11 +239,23 @@ test('the kiosk waits for the gateway, then opens the dashboard unlocked, the to
   t.after(() => stopGroup(kiosk));
 
   const portFile = join(state, 'chromium', 'DevToolsActivePort');
-  await waitFor(() => existsSync(portFile) && readFileSync(portFile, 'utf8').includes('\n'), 30_000, `Chromium's debugging port (kiosk said: ${said})`);
+  await waitFor(
+    () => existsSync(portFile) && readFileSync(portFile, 'utf8').includes('\n'),
+    30_000,
+    `Chromium's debugging port (kiosk said: ${said})`,
+  );
   const browser = await chromium.connectOverCDP(`http://127.0.0.1:${readFileSync(portFile, 'utf8').split('\n')[0]}`);
   t.after(() => browser.close().catch(() => {}));
   // Up before the gateway (as at boot): the start page waits instead of showing a browser error.
-  const waiting = await waitFor(() => browser.contexts()[0]?.pages().find((p) => p.url().startsWith('file://')), 20_000, 'the start page');
+  const waiting = await waitFor(
+    () =>
+      browser
+        .contexts()[0]
+        ?.pages()
+        .find((p) => p.url().startsWith('file://')),
+    20_000,
+    'the start page',
+  );
   await waiting.getByText('Waiting for the canplug gateway').waitFor();
   await new Promise((r) => setTimeout(r, 2500)); // at least one retry
   assert.ok(waiting.url().startsWith('file://'), 'still waiting while nothing answers');
@@ -209,25 +266,37 @@ test('the kiosk waits for the gateway, then opens the dashboard unlocked, the to
   const tg = await startGateway({ http: { dashboard_dir: site, port, token_file: tokenFile } });
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const page = await waitFor(() => browser.contexts()[0]?.pages().find((p) => p.url().startsWith(url)), 20_000, 'the dashboard page');
+  const page = await waitFor(
+    () =>
+      browser
+        .contexts()[0]
+        ?.pages()
+        .find((p) => p.url().startsWith(url)),
+    20_000,
+    'the dashboard page',
+  );
   page.setDefaultTimeout(15_000);
 
   // The token arrived: the switches work (a page without it is read-only), and it left the address bar.
   const toggle = page.locator('[data-device="socket-1"] .toggle');
-  await page.waitForFunction(() => (document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement | null)?.disabled === false);
+  await page.waitForFunction(
+    () => (document.querySelector('[data-device="socket-1"] .toggle') as HTMLButtonElement | null)?.disabled === false,
+  );
   assert.doesNotMatch(page.url(), /token/);
   assert.match(page.url(), /\?blank=3#\/devices$/);
   const startPage = join(run, 'start.html');
   assert.equal(statSync(startPage).mode & 0o077, 0, 'the start page is private to the kiosk user');
 
   // No process of the kiosk carries the token in its arguments (what ps shows everyone).
-  const group = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2] === String(kiosk.pid);
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
+  const group = readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2] === String(kiosk.pid);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
   const commandLines = group.map((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
@@ -235,8 +304,14 @@ test('the kiosk waits for the gateway, then opens the dashboard unlocked, the to
       return '';
     }
   });
-  assert.ok(commandLines.some((c) => c.includes('chromium') && c.includes('--kiosk')), `Chromium runs in the kiosk's process group: ${commandLines.join(' | ')}`);
-  assert.ok(commandLines.some((c) => c.includes('backlight.mjs 3')), 'the backlight helper runs');
+  assert.ok(
+    commandLines.some((c) => c.includes('chromium') && c.includes('--kiosk')),
+    `Chromium runs in the kiosk's process group: ${commandLines.join(' | ')}`,
+  );
+  assert.ok(
+    commandLines.some((c) => c.includes('backlight.mjs 3')),
+    'the backlight helper runs',
+  );
   for (const c of commandLines) assert.ok(!c.includes(token), `no token in: ${c.slice(0, 200)}`);
 
   // Idle: the page turns black and the backlight goes off; the tap that wakes it switches nothing.

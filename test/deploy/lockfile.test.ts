@@ -20,11 +20,16 @@ function copyOfManifests(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-const npm = (cwd: string, args: string[]) => spawnSync('npm', [...args, '--ignore-scripts', '--no-audit', '--no-fund'], { cwd, encoding: 'utf8' });
+const npm = (cwd: string, args: string[]) =>
+  spawnSync('npm', [...args, '--ignore-scripts', '--no-audit', '--no-fund'], { cwd, encoding: 'utf8' });
 
 test('npm ci accepts the lockfile on x64, arm64 and armhf Linux', (t) => {
   const dir = copyOfManifests(t);
-  for (const [cpu, rollup] of [['x64', 'rollup-linux-x64-gnu'], ['arm64', 'rollup-linux-arm64-gnu'], ['arm', 'rollup-linux-arm-gnueabihf']]) {
+  for (const [cpu, rollup] of [
+    ['x64', 'rollup-linux-x64-gnu'],
+    ['arm64', 'rollup-linux-arm64-gnu'],
+    ['arm', 'rollup-linux-arm-gnueabihf'],
+  ]) {
     const ci = npm(dir, ['ci', '--dry-run', '--os=linux', `--cpu=${cpu}`, '--libc=glibc']);
     assert.equal(ci.status, 0, `${cpu}: ${ci.stderr}`);
     assert.match(ci.stdout, new RegExp(`@rollup/${rollup}\\b`), `${cpu}: its rollup package would be installed`);

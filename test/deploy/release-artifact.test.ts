@@ -50,7 +50,10 @@ test('the artifact carries the built program and dashboard, the migrations, the 
   ];
   const missing = required.filter((f) => !files.includes(f));
   assert.deepEqual(missing, [], 'dist/ and dashboard/dist/ are built by npm ci (prepare) before packing');
-  assert.ok(files.some((f) => /^dashboard\/dist\/assets\/index-[\w-]+\.js$/.test(f)), 'the dashboard script');
+  assert.ok(
+    files.some((f) => /^dashboard\/dist\/assets\/index-[\w-]+\.js$/.test(f)),
+    'the dashboard script',
+  );
   // Every compiled module is there for every source (the artifact runs dist/, never the sources through tsx).
   const sources = files.filter((f) => f.startsWith('src/') && f.endsWith('.ts'));
   const compiledMissing = sources.map((f) => f.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js')).filter((f) => !files.includes(f));
@@ -82,11 +85,21 @@ test('the artifact ships no tests, benchmarks, dashboard sources, data or secret
 
 test('the version has a CHANGELOG entry, and engines are ranges deploy/install.sh reads, Node 24 among them', () => {
   const changelog = readFileSync(join(REPO, 'CHANGELOG.md'), 'utf8');
-  assert.match(changelog, new RegExp(`^## ${pkg.version.replaceAll('.', '\\.')} \\(\\d{4}-\\d{2}-\\d{2}\\)$`, 'm'), `a "## ${pkg.version} (date)" entry`);
+  assert.match(
+    changelog,
+    new RegExp(`^## ${pkg.version.replaceAll('.', '\\.')} \\(\\d{4}-\\d{2}-\\d{2}\\)$`, 'm'),
+    `a "## ${pkg.version} (date)" entry`,
+  );
   const ranges = pkg.engines.node.split('||').map((r) => r.trim());
   for (const range of ranges) assert.match(range, /^\^\d+\.\d+\.\d+$/, `install.sh reads only ^major.minor.patch ranges, not "${range}"`);
-  assert.ok(ranges.some((r) => r.startsWith('^24.')), 'Node 24 LTS');
-  const lock = JSON.parse(readFileSync(join(REPO, 'npm-shrinkwrap.json'), 'utf8')) as { version: string; packages: Record<string, { engines?: { node: string } }> };
+  assert.ok(
+    ranges.some((r) => r.startsWith('^24.')),
+    'Node 24 LTS',
+  );
+  const lock = JSON.parse(readFileSync(join(REPO, 'npm-shrinkwrap.json'), 'utf8')) as {
+    version: string;
+    packages: Record<string, { engines?: { node: string } }>;
+  };
   assert.equal(lock.version, pkg.version, 'npm-shrinkwrap.json is of this version (npm install --package-lock-only)');
   assert.equal(lock.packages[''].engines?.node, pkg.engines.node);
 });
@@ -95,7 +108,14 @@ test('npm pack refuses to make an artifact without the dashboard or with dist/ o
   // A checkout without dev dependencies (no Vite, no esbuild): what packing must not get past.
   const dir = mkdtempSync(join(tmpdir(), 'canplug-pack-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const file of ['package.json', 'CHANGELOG.md', 'scripts/build-dashboard.mjs', 'scripts/build-dist.mjs', 'bin/canplug.js', 'bin/source-hash.js']) {
+  for (const file of [
+    'package.json',
+    'CHANGELOG.md',
+    'scripts/build-dashboard.mjs',
+    'scripts/build-dist.mjs',
+    'bin/canplug.js',
+    'bin/source-hash.js',
+  ]) {
     mkdirSync(join(dir, file, '..'), { recursive: true });
     copyFileSync(join(REPO, file), join(dir, file));
   }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startDaemon, writeDaemonConfig, type Daemon } from '../helpers/cli.js';
 import { recordingClient, waitFor } from '../helpers/gateway.js';
-import { mosquittoTest, startMosquitto } from '../helpers/mosquitto.js';
+import { startBroker } from '../helpers/broker.js';
 import { recordFigure } from '../helpers/figures.js';
 import { sleep } from '../helpers/faults.js';
 
@@ -28,28 +28,43 @@ async function health(rest: string): Promise<Health> {
   return (await (await fetch(`${rest}/api/health`)).json()) as Health;
 }
 
-function inspect(path: string, since = 0): { integrity: string; readings: number; devices: number; lastTs: Map<number, number>; gaps: number; energy: Map<string, number> } {
+function inspect(
+  path: string,
+  since = 0,
+): { integrity: string; readings: number; devices: number; lastTs: Map<number, number>; gaps: number; energy: Map<string, number> } {
   const db = new Database(path, { readonly: true });
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? '';
     const readings = (db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
     const devices = (db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n;
-    const lastTs = new Map((db.prepare('SELECT device_id AS id, max(ts) AS ts FROM readings GROUP BY device_id').all() as { id: number; ts: number }[]).map((r) => [r.id, r.ts]));
+    const lastTs = new Map(
+      (db.prepare('SELECT device_id AS id, max(ts) AS ts FROM readings GROUP BY device_id').all() as { id: number; ts: number }[]).map(
+        (r) => [r.id, r.ts],
+      ),
+    );
     // Holes inside this run's stored history (not at its end): readings are written in order, so a crash loses only a tail.
-    const gaps = (db.prepare(
-      `SELECT count(*) AS n FROM (SELECT ts - lag(ts) OVER (PARTITION BY device_id ORDER BY ts) AS gap FROM readings WHERE voltage IS NOT NULL AND ts > ?) WHERE gap > ?`,
-    ).get(since, REPORT_MS * 10) as { n: number }).n;
-    const energy = new Map((db.prepare('SELECT name, energy_offset_wh + coalesce(last_energy_wh, 0) AS wh FROM devices').all() as { name: string; wh: number }[]).map((r) => [r.name, r.wh]));
+    const gaps = (
+      db
+        .prepare(
+          `SELECT count(*) AS n FROM (SELECT ts - lag(ts) OVER (PARTITION BY device_id ORDER BY ts) AS gap FROM readings WHERE voltage IS NOT NULL AND ts > ?) WHERE gap > ?`,
+        )
+        .get(since, REPORT_MS * 10) as { n: number }
+    ).n;
+    const energy = new Map(
+      (
+        db.prepare('SELECT name, energy_offset_wh + coalesce(last_energy_wh, 0) AS wh FROM devices').all() as { name: string; wh: number }[]
+      ).map((r) => [r.name, r.wh]),
+    );
     return { integrity, readings, devices, lastTs, gaps, energy };
   } finally {
     db.close();
   }
 }
 
-test('daemon SIGKILLed twice during a flood: database intact, at most the last batch window lost, restart resumes', mosquittoTest(), async (t) => {
+test('daemon SIGKILLed twice during a flood: database intact, at most the last batch window lost, restart resumes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-sigkill-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const broker = await startMosquitto();
+  const broker = await startBroker();
   t.after(() => broker.close());
   const config = await writeDaemonConfig(dir, {
     can: { sim: { nodes: NODES, report_period_ms: REPORT_MS } },
@@ -59,7 +74,9 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
   });
   const dbPath = join(dir, 'canplug.db');
   const daemons: Daemon[] = [];
-  t.after(() => daemons.forEach((d) => d.kill()));
+  t.after(() => {
+    for (const d of daemons) d.kill();
+  });
   const start = async () => {
     const daemon = startDaemon(['run', '--config', config]);
     daemons.push(daemon);
@@ -80,7 +97,8 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
       // Resumed: the same devices, no duplicates, totals not lower than before the crash.
       const after = inspect(dbPath);
       assert.equal(after.devices, NODES.length, 'no device created twice');
-      for (const [name, wh] of energyBefore) assert.ok((after.energy.get(name) ?? 0) >= wh, `${name}: energy ${after.energy.get(name)} < ${wh} Wh`);
+      for (const [name, wh] of energyBefore)
+        assert.ok((after.energy.get(name) ?? 0) >= wh, `${name}: energy ${after.energy.get(name)} < ${wh} Wh`);
     }
     await sleep(3000);
     // The last health answer before the kill: what the daemon had written by then.
@@ -92,7 +110,10 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
 
     const state = inspect(dbPath, runStartedAt);
     assert.equal(state.integrity, 'ok', 'PRAGMA integrity_check');
-    assert.ok(state.readings >= last.database.readings_written, `written rows survive: ${state.readings} >= ${last.database.readings_written}`);
+    assert.ok(
+      state.readings >= last.database.readings_written,
+      `written rows survive: ${state.readings} >= ${last.database.readings_written}`,
+    );
     assert.equal(state.gaps, 0, 'no hole inside the stored history, only the tail can be missing');
     // The tail: readings newer than the last stored one were lost; at most a batch window (plus the flush itself).
     let tail = 0;
@@ -115,9 +136,21 @@ test('daemon SIGKILLed twice during a flood: database intact, at most the last b
   assert.equal((await health(rest)).status, 'ok');
   const view = await recordingClient(broker.url, ['canplug/#']);
   t.after(() => view.client.endAsync());
-  await waitFor(() => NODES.every((n) => view.messages.get(`canplug/socket-${n}/availability`) === 'online'), 10_000, 'retained availability online');
+  await waitFor(
+    () => NODES.every((n) => view.messages.get(`canplug/socket-${n}/availability`) === 'online'),
+    10_000,
+    'retained availability online',
+  );
   assert.equal(inspect(dbPath).devices, NODES.length);
   const lost = Math.max(...lostTails);
-  t.diagnostic(`readings lost at each kill (the tail after the last flush, estimated from the report rate): ${lostTails.join(', ')} of ~${(NODES.length * 2 * 1000) / REPORT_MS} a second; newest stored reading ${tailMs.join(', ')} ms before the kill`);
-  recordFigure({ kind: 'fault', name: 'daemon SIGKILLed during a 20-socket flood', survived: `${KILLS} kills; integrity_check ok; resumed`, lost, note: `newest stored reading at most ${Math.max(...tailMs)} ms before the kill (batch window ${FLUSH_MS} ms)` });
+  t.diagnostic(
+    `readings lost at each kill (the tail after the last flush, estimated from the report rate): ${lostTails.join(', ')} of ~${(NODES.length * 2 * 1000) / REPORT_MS} a second; newest stored reading ${tailMs.join(', ')} ms before the kill`,
+  );
+  recordFigure({
+    kind: 'fault',
+    name: 'daemon SIGKILLed during a 20-socket flood',
+    survived: `${KILLS} kills; integrity_check ok; resumed`,
+    lost,
+    note: `newest stored reading at most ${Math.max(...tailMs)} ms before the kill (batch window ${FLUSH_MS} ms)`,
+  });
 });

@@ -38,7 +38,12 @@ function corpus(): CanFrame[] {
 
 /** Well-formed v1 frames with wild values: any node, readings at their extremes, uptimes and counters anywhere. */
 const wellFormed: fc.Arbitrary<CanFrame> = fc
-  .tuple(fc.constantFrom(0x080, 0x180, 0x280, 0x380, 0x580, 0x700), fc.integer({ min: 1, max: 63 }), fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 4 }))
+  .tuple(
+    fc.constantFrom(0x080, 0x180, 0x280, 0x380, 0x580, 0x700),
+    fc.integer({ min: 1, max: 63 }),
+    fc.uint8Array({ minLength: 8, maxLength: 8 }),
+    fc.integer({ min: 0, max: 4 }),
+  )
   .map(([base, node, raw, small]) => {
     const data = Buffer.from(raw);
     if (base === 0x700) [data[0], data[1]] = [small % 3, 1]; // heartbeat: a defined state, protocol 1
@@ -49,9 +54,32 @@ const wellFormed: fc.Arbitrary<CanFrame> = fc
 const frameArb: fc.Arbitrary<CanFrame> = fc.oneof(
   { weight: 4, arbitrary: wellFormed },
   // Mostly ids the gateway understands, so the decoders and the registry are exercised, not only the id check.
-  { weight: 4, arbitrary: fc.record({ id: fc.constantFrom(0x000, 0x080, 0x180, 0x200, 0x280, 0x380, 0x580, 0x700).chain((base) => fc.integer({ min: 0, max: 127 }).map((n) => base + n)), data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)) }) },
-  { weight: 1, arbitrary: fc.record({ id: fc.integer({ min: 0, max: 0x7ff }), data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)), rtr: fc.boolean(), err: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ id: fc.integer({ min: 0, max: 0x1fffffff }), data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)), ext: fc.constant(true) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      id: fc
+        .constantFrom(0x000, 0x080, 0x180, 0x200, 0x280, 0x380, 0x580, 0x700)
+        .chain((base) => fc.integer({ min: 0, max: 127 }).map((n) => base + n)),
+      data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      id: fc.integer({ min: 0, max: 0x7ff }),
+      data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
+      rtr: fc.boolean(),
+      err: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      id: fc.integer({ min: 0, max: 0x1fffffff }),
+      data: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
+      ext: fc.constant(true),
+    }),
+  },
 );
 
 interface Harness {
@@ -134,8 +162,16 @@ async function fuzz(t: TestContext, protocol: 'v1' | 'seed'): Promise<void> {
   assert.equal((await gateway.parts.api.inject({ url: '/api/devices' })).statusCode, 200);
   assert.equal(gateway.parts.writer.flush(), true);
   const c = gateway.parts.can.counters;
-  t.diagnostic(`${protocol}: ${frames.length} corpus + ${generated} generated frames; decoded ${h.messages}, unknown ${c.unknown}, malformed ${c.malformed}; ${gateway.parts.registry.list().length} devices`);
-  recordFigure({ kind: 'fuzz', name: `CAN frames into a running gateway (${protocol})`, cases: frames.length + RUNS, crashes: 0, note: `${frames.length + generated} frames` });
+  t.diagnostic(
+    `${protocol}: ${frames.length} corpus + ${generated} generated frames; decoded ${h.messages}, unknown ${c.unknown}, malformed ${c.malformed}; ${gateway.parts.registry.list().length} devices`,
+  );
+  recordFigure({
+    kind: 'fuzz',
+    name: `CAN frames into a running gateway (${protocol})`,
+    cases: frames.length + RUNS,
+    crashes: 0,
+    note: `${frames.length + generated} frames`,
+  });
 }
 
 test('protocol v1: every id x DLC, remote, error, 29-bit and over-long frames, then random mixes: no crash, all accounted for', async (t) => {

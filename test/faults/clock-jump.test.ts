@@ -22,7 +22,8 @@ test('clock jumps of +6 h and -6 h: no device goes offline, no alarm fires, and 
   t.after(seen.stop);
   let restore = () => {};
   t.after(() => restore());
-  const falseEvents = () => seen.log.filter((e) => e.type === 'availability' || e.type === 'alarm').map((e) => `${e.device?.name}: ${e.type} ${e.cause}`);
+  const falseEvents = () =>
+    seen.log.filter((e) => e.type === 'availability' || e.type === 'alarm').map((e) => `${e.device?.name}: ${e.type} ${e.cause}`);
 
   // Forward: without a monotonic clock every heartbeat looks 6 h old and every humidity report stale.
   restore = shiftWallClock(6 * HOUR);
@@ -47,11 +48,20 @@ test('clock jumps of +6 h and -6 h: no device goes offline, no alarm fires, and 
 
   // A relay that does not open raises its alarm even when the clock jumps back in between.
   gateway.parts.sim.sockets[0].weldedRelay = true;
-  const open = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: false }, headers: tg.auth });
+  const open = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.equal(open.statusCode, 200);
   restore();
   restore = shiftWallClock(-7 * HOUR);
-  await waitFor(() => seen.log.some((e) => e.type === 'alarm' && e.device?.name === 'socket-1' && /still reports closed/.test(e.cause ?? '')), 6000, 'relay-stuck alarm');
+  await waitFor(
+    () => seen.log.some((e) => e.type === 'alarm' && e.device?.name === 'socket-1' && /still reports closed/.test(e.cause ?? '')),
+    6000,
+    'relay-stuck alarm',
+  );
 
   // Timestamps in the database follow the wall clock, as they should (the history shows the jump).
   restore();
@@ -60,5 +70,10 @@ test('clock jumps of +6 h and -6 h: no device goes offline, no alarm fires, and 
   const shifted = storedReadings(tg.config.database.path, 'ts < ?', Date.now() - 5 * HOUR);
   assert.ok(shifted > 0, 'readings taken during the jump back carry the wall-clock time of then');
   t.diagnostic(`socket-2 offline ${offlineMs.toFixed(0)} ms after it went silent (timeout 3000 ms)`);
-  recordFigure({ kind: 'fault', name: 'wall clock jumps +6 h, -6 h, -7 h', survived: '3 jumps: no false offline or alarm; timeouts still fire', lost });
+  recordFigure({
+    kind: 'fault',
+    name: 'wall clock jumps +6 h, -6 h, -7 h',
+    survived: '3 jumps: no false offline or alarm; timeouts still fire',
+    lost,
+  });
 });

@@ -66,10 +66,14 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
 
   const give = outage.begin(tg);
   const outageStarted = performance.now();
-  const health = await waitFor(() => {
-    const h = gateway.health();
-    return (h.database as { ok: boolean }).ok === false && h;
-  }, 5000, 'the database problem in health');
+  const health = await waitFor(
+    () => {
+      const h = gateway.health();
+      return (h.database as { ok: boolean }).ok === false && h;
+    },
+    5000,
+    'the database problem in health',
+  );
   assert.equal(health.status, 'degraded');
   assert.match((health.database as { error: string }).error, outage.error);
   const rest = await gateway.parts.api.inject({ url: '/api/health' });
@@ -77,10 +81,20 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
 
   // Bridging goes on: state reaches MQTT, REST reads and switches, and a new node comes and goes.
   const before = mqtt.log.length;
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.equal(off.statusCode, 200, off.body);
   await waitFor(() => JSON.parse(mqtt.messages.get('canplug/socket-2') ?? '{}').state === 'OFF', 3000, 'socket-2 OFF on MQTT');
-  const rename = await gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/socket-3', payload: { name: 'garage' }, headers: tg.auth });
+  const rename = await gateway.parts.api.inject({
+    method: 'PATCH',
+    url: '/api/devices/socket-3',
+    payload: { name: 'garage' },
+    headers: tg.auth,
+  });
   assert.equal(rename.statusCode, 503, rename.body);
   assert.match(rename.json().error, /the database refuses changes right now .*nothing was changed/);
   assert.ok(gateway.parts.registry.find('socket-3'), 'not renamed in memory either');
@@ -92,7 +106,10 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
   const publishedBefore = publishedEnergy();
   await sleep(2500);
   assert.ok(gateway.parts.registry.find('socket-1')!.state.energy! > energyBefore, 'energy totals still move');
-  assert.ok(publishedEnergy() > publishedBefore, `MQTT kept getting state during the outage (socket-1 ${publishedBefore} -> ${publishedEnergy()} kWh, ${mqtt.log.length - before} messages)`);
+  assert.ok(
+    publishedEnergy() > publishedBefore,
+    `MQTT kept getting state during the outage (socket-1 ${publishedBefore} -> ${publishedEnergy()} kWh, ${mqtt.log.length - before} messages)`,
+  );
   if (outage.everyWriteFails) {
     assert.equal(gateway.parts.registry.find('socket-9'), undefined, 'a device that cannot be stored is not made up');
     assert.ok((gateway.health().can as { frames_not_applied: number }).frames_not_applied > 0, 'its frames are counted as not applied');
@@ -102,21 +119,38 @@ async function survives(t: TestContext, tg: TestGateway, outage: Outage): Promis
 
   give();
   const outageMs = performance.now() - outageStarted;
-  await waitFor(() => gateway.health().status === 'ok' && (gateway.health().database as { pending: number }).pending < 20, 5000, 'writes resumed');
+  await waitFor(
+    () => gateway.health().status === 'ok' && (gateway.health().database as { pending: number }).pending < 20,
+    5000,
+    'writes resumed',
+  );
   await waitFor(() => gateway.parts.registry.find('socket-9')?.available, 4000, 'the new node registered once writes work');
 
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0, 'every reading accepted during the outage is in SQLite');
   const db = new Database(tg.config.database.path, { readonly: true });
   t.after(() => db.close());
-  const relayEvent = db.prepare("SELECT count(*) AS n FROM events e JOIN devices d ON d.id = e.device_id WHERE d.name = 'socket-2' AND e.type = 'relay' AND e.cause = 'off'").get() as { n: number };
+  const relayEvent = db
+    .prepare(
+      "SELECT count(*) AS n FROM events e JOIN devices d ON d.id = e.device_id WHERE d.name = 'socket-2' AND e.type = 'relay' AND e.cause = 'off'",
+    )
+    .get() as { n: number };
   assert.equal(relayEvent.n, 1, 'the switch made during the outage is in the event log');
   // The energy total saved with the next change after the outage (socket-1 moves about once a second).
-  await waitFor(() => {
-    const row = db.prepare("SELECT last_energy_wh AS wh FROM devices WHERE name = 'socket-1'").get() as { wh: number };
-    return row.wh === gateway.parts.sim.sockets[0].energyWh || row.wh === gateway.parts.sim.sockets[0].energyWh - 1;
-  }, 5000, 'energy total persisted');
-  recordFigure({ kind: 'fault', name: outage.name, survived: `${(outageMs / 1000).toFixed(1)} s of refused writes, bridging on, ${pendingDuring}+ rows kept`, lost });
+  await waitFor(
+    () => {
+      const row = db.prepare("SELECT last_energy_wh AS wh FROM devices WHERE name = 'socket-1'").get() as { wh: number };
+      return row.wh === gateway.parts.sim.sockets[0].energyWh || row.wh === gateway.parts.sim.sockets[0].energyWh - 1;
+    },
+    5000,
+    'energy total persisted',
+  );
+  recordFigure({
+    kind: 'fault',
+    name: outage.name,
+    survived: `${(outageMs / 1000).toFixed(1)} s of refused writes, bridging on, ${pendingDuring}+ rows kept`,
+    lost,
+  });
 }
 
 test('disk full: bridging goes on, health says so, and everything kept is written once space returns', async (t) => {

@@ -31,18 +31,49 @@ type Action =
   | { kind: 'rest'; method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; path: string; body?: string; token: 'right' | 'wrong' | 'none' };
 
 const name = fc.oneof(
-  fc.constantFrom(LONG, `${LONG.slice(0, 62)}-2`, 'K'.repeat(63), 'socket-1', 'socket-2', 'bridge', '123', 'Kitchen', ' x', 'a/b', '+', '#', ''),
+  fc.constantFrom(
+    LONG,
+    `${LONG.slice(0, 62)}-2`,
+    'K'.repeat(63),
+    'socket-1',
+    'socket-2',
+    'bridge',
+    '123',
+    'Kitchen',
+    ' x',
+    'a/b',
+    '+',
+    '#',
+    '',
+  ),
   fc.stringMatching(/^[A-Za-z0-9 _.-]{1,70}$/),
   fc.string({ maxLength: 80 }),
 );
-const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('datagram' as const), chip: fc.integer({ min: 1, max: 45 }), name, watts: fc.double({ min: 0, max: 4000, noNaN: true }), repeat: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 300 })) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('datagram' as const),
+      chip: fc.integer({ min: 1, max: 45 }),
+      name,
+      watts: fc.double({ min: 0, max: 4000, noNaN: true }),
+      repeat: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 300 })),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('garbage' as const), bytes: fc.uint8Array({ maxLength: 1500 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('mqtt-rename' as const), from: name, to: name }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('rest-rename' as const), from: name, to: name }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('set' as const), device: name, payload: fc.oneof(fc.constantFrom('ON', 'OFF', 'TOGGLE', '{"state":"ON"}'), fc.string({ maxLength: 100 })), retain: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      device: name,
+      payload: fc.oneof(fc.constantFrom('ON', 'OFF', 'TOGGLE', '{"state":"ON"}'), fc.string({ maxLength: 100 })),
+      retain: fc.boolean(),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -51,17 +82,41 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       payload: fc.oneof(fc.json({ maxDepth: 3 }), fc.constant(deep(1000)), fc.string({ maxLength: 200 })),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oversized' as const), topic: fc.constantFrom('canplug/socket-1/set', 'canplug/bridge/request/health_check', 'x/y') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('oversized' as const),
+      topic: fc.constantFrom('canplug/socket-1/set', 'canplug/bridge/request/health_check', 'x/y'),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
       kind: fc.constant('rest' as const),
       method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
       path: fc.oneof(
-        fc.constantFrom('/api/devices', '/api/health', '/api/rules', '/api/rules/1', '/api/rules/1e1', '/api/rules/2.5', '/api/events?limit=1e2', '/api/devices/socket-1/readings?from=1h', '/metrics', '/api/devices/socket-1/identify?seconds=2.5e3'),
+        fc.constantFrom(
+          '/api/devices',
+          '/api/health',
+          '/api/rules',
+          '/api/rules/1',
+          '/api/rules/1e1',
+          '/api/rules/2.5',
+          '/api/events?limit=1e2',
+          '/api/devices/socket-1/readings?from=1h',
+          '/metrics',
+          '/api/devices/socket-1/identify?seconds=2.5e3',
+        ),
         name.map((n) => `/api/devices/${encodeURIComponent(n || ' ')}`),
       ),
-      body: fc.option(fc.oneof(fc.json({ maxDepth: 3 }), fc.integer({ min: 40, max: 10_000 }).map(deep), fc.constant('{"name":"r","at":"07:00","then":{"action":"event","message":"x"}}')), { nil: undefined }),
+      body: fc.option(
+        fc.oneof(
+          fc.json({ maxDepth: 3 }),
+          fc.integer({ min: 40, max: 10_000 }).map(deep),
+          fc.constant('{"name":"r","at":"07:00","then":{"action":"event","message":"x"}}'),
+        ),
+        { nil: undefined },
+      ),
       token: fc.constantFrom('right', 'wrong', 'none'),
     }),
   },
@@ -70,7 +125,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 test('random datagrams, renames, MQTT messages and REST calls: the loop never lags 100 ms, health answers throughout, everything stays bounded', async (t) => {
   const port = await freeUdpPort();
   const logs = memoryLogger();
-  const tg = await startGateway({ udp: { port, host: '127.0.0.1', max_plugs: MAX_PLUGS, report_period_ms: PERIOD_MS }, http: { rate_limit: 0 } }, undefined, logs.log);
+  const tg = await startGateway(
+    { udp: { port, host: '127.0.0.1', max_plugs: MAX_PLUGS, report_period_ms: PERIOD_MS }, http: { rate_limit: 0 } },
+    undefined,
+    logs.log,
+  );
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
@@ -126,7 +185,11 @@ test('random datagrams, renames, MQTT messages and REST calls: the loop never la
         await client.client.publishAsync('canplug/bridge/request/device/rename', JSON.stringify({ from: a.from, to: a.to }));
         return;
       case 'rest-rename':
-        await fetch(`${base}/api/devices/${encodeURIComponent(a.from || ' ')}`, { method: 'PATCH', headers: headers('right', ''), body: JSON.stringify({ name: a.to }) }).then((r) => r.arrayBuffer());
+        await fetch(`${base}/api/devices/${encodeURIComponent(a.from || ' ')}`, {
+          method: 'PATCH',
+          headers: headers('right', ''),
+          body: JSON.stringify({ name: a.to }),
+        }).then((r) => r.arrayBuffer());
         return;
       case 'set':
         await client.client.publishAsync(`canplug/${a.device.replace(/[+#/]/g, '_') || '_'}/set`, a.payload, { retain: a.retain });
@@ -186,7 +249,7 @@ test('random datagrams, renames, MQTT messages and REST calls: the loop never la
   for (const d of devices) assert.equal(gateway.parts.registry.nameProblem(d.name, d), undefined, d.name);
   gateway.parts.writer.flush();
   const wifiRows = plugs.reduce((n, d) => n + storedReadings(tg.config.database.path, 'device_id = ?', d.id), 0);
-  const bound = plugs.length * (Math.ceil(elapsedS / (PERIOD_MS * 0.9 / 1000)) + 1);
+  const bound = plugs.length * (Math.ceil(elapsedS / ((PERIOD_MS * 0.9) / 1000)) + 1);
   assert.ok(wifiRows <= bound, `${wifiRows} Wi-Fi readings stored, at most ${bound} allowed in ${elapsedS.toFixed(0)} s`);
   const lines = logs.lines().length;
   assert.ok(lines < 300, `${lines} log lines at warn and above`);

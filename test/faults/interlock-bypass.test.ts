@@ -13,7 +13,11 @@ import { sleep } from '../helpers/faults.js';
 
 test('a latched socket whose node interlock is broken stays open against every MQTT, REST, rule and UDP attempt, and across a restart', async (t) => {
   const udpPort = await freeUdpPort();
-  const tg = await startGateway({ can: { sim: { report_period_ms: 100 } }, http: { rate_limit: 0 }, udp: { port: udpPort, host: '127.0.0.1' } });
+  const tg = await startGateway({
+    can: { sim: { report_period_ms: 100 } },
+    http: { rate_limit: 0 },
+    udp: { port: udpPort, host: '127.0.0.1' },
+  });
   let stopped = false;
   t.after(() => (stopped ? undefined : tg.stop()));
   const { gateway } = tg;
@@ -21,7 +25,11 @@ test('a latched socket whose node interlock is broken stays open against every M
   const node = gateway.parts.sim.sockets[0];
   node.interlockEnabled = false; // a node that would close whatever it is told
   node.setHumidity(90);
-  const device = await waitFor(() => gateway.parts.registry.find('socket-1')?.state.gatewayLatch !== undefined && gateway.parts.registry.find('socket-1'), 3000, 'gateway latch');
+  const device = await waitFor(
+    () => gateway.parts.registry.find('socket-1')?.state.gatewayLatch !== undefined && gateway.parts.registry.find('socket-1'),
+    3000,
+    'gateway latch',
+  );
   await waitFor(() => !node.relay, 3000, 'relay open');
 
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/bridge/response/#']);
@@ -51,8 +59,13 @@ test('a latched socket whose node interlock is broken stays open against every M
   await mqttAttempt('canplug/heater/set', 'ON');
   await mqttAttempt('homeassistant/status', 'online');
   await waitFor(() => mqtt.log.length >= 12, 5000, 'every request answered');
-  const errors = responses().filter((r) => r.status === 'error').map((r) => r.error ?? '');
-  assert.ok(errors.some((e) => /limits cannot be loosened \(humidity_limit 80 -> 100/.test(e)), errors.join('\n'));
+  const errors = responses()
+    .filter((r) => r.status === 'error')
+    .map((r) => r.error ?? '');
+  assert.ok(
+    errors.some((e) => /limits cannot be loosened \(humidity_limit 80 -> 100/.test(e)),
+    errors.join('\n'),
+  );
   assert.ok(errors.some((e) => /limits cannot be loosened \(a higher re-arm level\)/.test(e)));
   assert.ok(errors.some((e) => /auto_rearm on/.test(e)));
   assert.ok(errors.some((e) => /humidity 90 %RH is not yet below the re-arm level/.test(e)));
@@ -68,7 +81,11 @@ test('a latched socket whose node interlock is broken stays open against every M
   assert.equal((await rest('PUT', `/api/devices/${name}/limits`, { power_limit_w: 0 })).statusCode, 409, 'removing a limit is loosening');
   assert.equal((await rest('POST', `/api/devices/${name}/reset`)).statusCode, 409);
   // A rule that switches it on at every humidity report.
-  const rule = await rest('POST', '/api/rules', { name: 'always on', when: { device: name, quantity: 'humidity', relation: '>', value: 0 }, then: { action: 'switch', device: name, state: 'on' } });
+  const rule = await rest('POST', '/api/rules', {
+    name: 'always on',
+    when: { device: name, quantity: 'humidity', relation: '>', value: 0 },
+    then: { action: 'switch', device: name, state: 'on' },
+  });
   assert.equal(rule.statusCode, 201, rule.body);
   // UDP: a datagram naming itself after the socket makes a Wi-Fi plug of its own, never touches the socket.
   attempts++;
@@ -76,8 +93,13 @@ test('a latched socket whose node interlock is broken stays open against every M
   await waitFor(() => gateway.parts.registry.byKey('wifi:999'), 3000, 'the fake plug is a device of its own');
   assert.notEqual(gateway.parts.registry.byKey('wifi:999')!.name, name);
   await sleep(1000);
-  const ruleRefusals = (await gateway.parts.api.inject({ url: '/api/events?type=refusal&limit=500' })).json().events as { origin: string }[];
-  assert.ok(ruleRefusals.some((e) => e.origin === `rule:${rule.json().id}`), 'the rule fired and was refused');
+  const ruleRefusals = (await gateway.parts.api.inject({ url: '/api/events?type=refusal&limit=500' })).json().events as {
+    origin: string;
+  }[];
+  assert.ok(
+    ruleRefusals.some((e) => e.origin === `rule:${rule.json().id}`),
+    'the rule fired and was refused',
+  );
   assert.equal(closedEver, false, 'the relay never closed');
   assert.equal(device.state.relay, false);
   assert.ok(device.state.gatewayLatch);
@@ -92,9 +114,18 @@ test('a latched socket whose node interlock is broken stays open against every M
     rmSync(tg.dir, { recursive: true, force: true });
   });
   const restored = again.parts.registry.byKey('can:1')!;
-  assert.match(restored.state.gatewayLatch ?? '', /humidity 90 %RH is at or over the limit 80 %RH/, 'latched before the node has said anything');
+  assert.match(
+    restored.state.gatewayLatch ?? '',
+    /humidity 90 %RH is at or over the limit 80 %RH/,
+    'latched before the node has said anything',
+  );
   await waitFor(() => restored.available, 4000, 'online again');
-  const afterRestart = await again.parts.api.inject({ method: 'PUT', url: `/api/devices/${restored.name}/relay`, payload: { on: true }, headers: { authorization: `Bearer ${tg.token}` } });
+  const afterRestart = await again.parts.api.inject({
+    method: 'PUT',
+    url: `/api/devices/${restored.name}/relay`,
+    payload: { on: true },
+    headers: { authorization: `Bearer ${tg.token}` },
+  });
   attempts++;
   assert.equal(afterRestart.statusCode, 409, afterRestart.body);
   recordFigure({ kind: 'security', name: 'interlock bypass attempts (MQTT, REST, rule, UDP, restart)', cases: attempts });

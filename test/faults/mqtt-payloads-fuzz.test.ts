@@ -28,15 +28,56 @@ function topicFor(filter: string, names: () => string[]): fc.Arbitrary<string> {
   return fc.tuple(...parts).map((p) => p.join('/'));
 }
 
-const KEYS = ['state', 'id', 'from', 'to', 'force', 'transaction', 'humidity_limit', 'humidity_hysteresis', 'power_limit_w', 'current_limit_a', 'auto_rearm', 'device', '__proto__', 'constructor'];
+const KEYS = [
+  'state',
+  'id',
+  'from',
+  'to',
+  'force',
+  'transaction',
+  'humidity_limit',
+  'humidity_hysteresis',
+  'power_limit_w',
+  'current_limit_a',
+  'auto_rearm',
+  'device',
+  '__proto__',
+  'constructor',
+];
 
 const payload: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((s) => Buffer.from(s)) },
   { weight: 3, arbitrary: fc.json({ maxDepth: 4 }).map((s) => Buffer.from(s)) },
   // Plausible requests: the right keys with values of any JSON type.
-  { weight: 6, arbitrary: fc.dictionary(fc.constantFrom(...KEYS), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }).map((o) => Buffer.from(JSON.stringify(o))) },
-  { weight: 3, arbitrary: fc.constantFrom('ON', 'OFF', 'TOGGLE', 'on', ' off ', 'Toggle', '{"state":"ON"}', '{"state":"off"}', '{"state":1}', '', 'null', '[]', '{}', 'online', 'offline').map((s) => Buffer.from(s)) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .dictionary(fc.constantFrom(...KEYS), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 })
+      .map((o) => Buffer.from(JSON.stringify(o))),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom(
+        'ON',
+        'OFF',
+        'TOGGLE',
+        'on',
+        ' off ',
+        'Toggle',
+        '{"state":"ON"}',
+        '{"state":"off"}',
+        '{"state":1}',
+        '',
+        'null',
+        '[]',
+        '{}',
+        'online',
+        'offline',
+      )
+      .map((s) => Buffer.from(s)),
+  },
   // Deeply nested: arrays and objects thousands of levels deep, under the size limit.
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 30_000 }).map((n) => Buffer.from(`${'['.repeat(n)}${']'.repeat(n)}`)) },
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 5_000 }).map((n) => Buffer.from(`${'{"id":'.repeat(n)}"socket-1"${'}'.repeat(n)}`)) },
@@ -87,18 +128,23 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
     else if (topic.startsWith('canplug/bridge/request/')) requests++; // each one gets a response, whatever it holds
   };
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...filters).chain((f) => fc.tuple(fc.constant(f), topicFor(f, names))), payload, fc.boolean(), async ([filter, topic], body, retain) => {
-      perFilter.set(filter, (perFilter.get(filter) ?? 0) + 1);
-      sent++;
-      bytes += body.length;
-      if (body.length + topic.length + 16 > MAX_PACKET_BYTES) return publishCutOff(topic, body);
-      await client.client.publishAsync(topic, body, { qos: 1, retain });
-      count(topic, body);
-      if (retain) {
-        await client.client.publishAsync(topic, '', { qos: 1, retain: true }); // leave nothing retained behind
-        count(topic, Buffer.alloc(0));
-      }
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...filters).chain((f) => fc.tuple(fc.constant(f), topicFor(f, names))),
+      payload,
+      fc.boolean(),
+      async ([filter, topic], body, retain) => {
+        perFilter.set(filter, (perFilter.get(filter) ?? 0) + 1);
+        sent++;
+        bytes += body.length;
+        if (body.length + topic.length + 16 > MAX_PACKET_BYTES) return publishCutOff(topic, body);
+        await client.client.publishAsync(topic, body, { qos: 1, retain });
+        count(topic, body);
+        if (retain) {
+          await client.client.publishAsync(topic, '', { qos: 1, retain: true }); // leave nothing retained behind
+          count(topic, Buffer.alloc(0));
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 
@@ -117,6 +163,14 @@ test('random payloads on every subscribed topic: no crash, bridge requests alway
   assert.equal(closed, false, 'the latched socket never closed');
   assert.equal((await gateway.parts.api.inject({ url: '/api/devices' })).statusCode, 200);
   for (const filter of filters) assert.ok((perFilter.get(filter) ?? 0) > 0, `nothing sent on ${filter}`);
-  t.diagnostic(`${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.parts.mqtt.rejected} refused before a handler, ${cutOff} senders cut off by the broker`);
-  recordFigure({ kind: 'fuzz', name: `MQTT payloads on ${filters.length} subscribed filters`, cases: RUNS, crashes: 0, note: `${(bytes / 1e6).toFixed(1)} MB` });
+  t.diagnostic(
+    `${sent} messages (${(bytes / 1e6).toFixed(1)} MB) on ${filters.length} filters (${[...perFilter].map(([f, n]) => `${f}: ${n}`).join(', ')}); ${gateway.parts.mqtt.rejected} refused before a handler, ${cutOff} senders cut off by the broker`,
+  );
+  recordFigure({
+    kind: 'fuzz',
+    name: `MQTT payloads on ${filters.length} subscribed filters`,
+    cases: RUNS,
+    crashes: 0,
+    note: `${(bytes / 1e6).toFixed(1)} MB`,
+  });
 });

@@ -37,7 +37,11 @@ test('two nodes with node id 1: detected within seconds, reported, offline with 
   // A second socket configured as node 1 joins the bus: its counter reads 50 Wh, its readings differ.
   const joinedAt = performance.now();
   const impostor = addNode(t, gateway, { node: 1, reportPeriodMs: 200, energyWh: 50, humidity: 60, loadWatts: 5 });
-  const alarm = await waitFor(() => seen.log.find((e) => e.type === 'alarm' && /two nodes answer to node id 1/.test(e.cause ?? '')), 8000, 'the conflict alarm');
+  const alarm = await waitFor(
+    () => seen.log.find((e) => e.type === 'alarm' && /two nodes answer to node id 1/.test(e.cause ?? '')),
+    8000,
+    'the conflict alarm',
+  );
   const detectedMs = performance.now() - joinedAt;
   const conflictAt = Date.now();
   t.diagnostic(`conflict detected ${detectedMs.toFixed(0)} ms after the second node joined: ${alarm.cause}`);
@@ -48,10 +52,18 @@ test('two nodes with node id 1: detected within seconds, reported, offline with 
   const availability = seen.log.find((e) => e.type === 'availability' && e.device?.name === 'socket-1');
   assert.equal(availability?.cause, 'two nodes share the node id');
   const view = (await gateway.parts.api.inject({ url: '/api/devices/socket-1' })).json();
-  assert.ok(view.problems.some((p: string) => /two nodes answer to node id 1/.test(p)), 'REST shows why');
+  assert.ok(
+    view.problems.some((p: string) => /two nodes answer to node id 1/.test(p)),
+    'REST shows why',
+  );
 
   // A close would reach both sockets: refused with the reason. An open is allowed (both open: safe).
-  const close = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', payload: { on: true }, headers: tg.auth });
+  const close = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    payload: { on: true },
+    headers: tg.auth,
+  });
   assert.equal(close.statusCode, 409);
   assert.match(close.json().error, /two nodes answer to node id 1.*closing is refused until one of them gets another node id/);
   await mqtt.client.publishAsync('canplug/socket-1/set', 'ON');
@@ -62,8 +74,15 @@ test('two nodes with node id 1: detected within seconds, reported, offline with 
   await sleep(1500);
   gateway.parts.writer.flush();
   const path = tg.config.database.path;
-  assert.equal(storedReadings(path, "device_id = (SELECT id FROM devices WHERE name = 'socket-1') AND ts > ?", conflictAt + 50), 0, 'no socket-1 reading stored since');
-  assert.ok(storedReadings(path, "device_id = (SELECT id FROM devices WHERE name = 'socket-2') AND ts > ?", conflictAt + 50) > 3, 'socket-2 still stored');
+  assert.equal(
+    storedReadings(path, "device_id = (SELECT id FROM devices WHERE name = 'socket-1') AND ts > ?", conflictAt + 50),
+    0,
+    'no socket-1 reading stored since',
+  );
+  assert.ok(
+    storedReadings(path, "device_id = (SELECT id FROM devices WHERE name = 'socket-2') AND ts > ?", conflictAt + 50) > 3,
+    'socket-2 still stored',
+  );
   assert.ok((gateway.health().can as { frames_quarantined: number }).frames_quarantined > 5);
   // The energy total never took the other node's counter as a reset of this one: it is 12 kWh as before.
   assert.equal(gateway.parts.registry.find('socket-1')!.state.energy, energyNow);
@@ -75,9 +94,18 @@ test('two nodes with node id 1: detected within seconds, reported, offline with 
   // The gateway's safety rule still watches: the second node over the humidity limit opens node id 1 (both).
   impostor.interlockEnabled = false;
   impostor.setHumidity(90);
-  await waitFor(() => seen.log.some((e) => e.type === 'trip' && e.origin === 'gateway' && e.device?.name === 'socket-1'), 3000, 'gateway trip from a quarantined reading');
+  await waitFor(
+    () => seen.log.some((e) => e.type === 'trip' && e.origin === 'gateway' && e.device?.name === 'socket-1'),
+    3000,
+    'gateway trip from a quarantined reading',
+  );
   await waitFor(() => !impostor.relay && !original.relay, 3000, 'both relays open');
-  recordFigure({ kind: 'fault', name: 'two nodes claim node id 1', survived: `detected in ${(detectedMs / 1000).toFixed(1)} s; reported; closes refused; 0 readings merged`, lost: 0 });
+  recordFigure({
+    kind: 'fault',
+    name: 'two nodes claim node id 1',
+    survived: `detected in ${(detectedMs / 1000).toFixed(1)} s; reported; closes refused; 0 readings merged`,
+    lost: 0,
+  });
 });
 
 test('a flapping node: a few availability changes, one alarm, then it must hold its heartbeat before it is online again', async (t) => {
@@ -116,5 +144,10 @@ test('a flapping node: a few availability changes, one alarm, then it must hold 
   await waitFor(() => mqtt.messages.get('canplug/socket-5/availability') === 'online', 2000, 'online on MQTT');
   const mqttChanges = mqtt.log.filter((m) => !m.retain).length;
   assert.ok(mqttChanges <= 7, `${mqttChanges} availability messages on MQTT`);
-  recordFigure({ kind: 'fault', name: 'a node flapping (10 heartbeat losses in 13 s)', survived: `${changes + 1} availability changes instead of ${2 * CYCLES + 1}, 1 alarm`, lost: 0 });
+  recordFigure({
+    kind: 'fault',
+    name: 'a node flapping (10 heartbeat losses in 13 s)',
+    survived: `${changes + 1} availability changes instead of ${2 * CYCLES + 1}, 1 alarm`,
+    lost: 0,
+  });
 });

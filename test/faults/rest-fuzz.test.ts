@@ -33,7 +33,9 @@ function queryValue(name: string, schema: JsonSchema): fc.Arbitrary<string> {
     fc.date({ min: new Date(0), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
     fc.constantFrom('1m', '10s', '1h', '0s', '-1m', '1d', '999999h', 'now', '2026-13-45', '1e400'),
   );
-  return ['from', 'to', 'bucket', 'before', 'since', 'limit'].includes(name) ? fc.oneof(fromSchema, timeLike, fc.string()) : fc.oneof(fromSchema, fc.string());
+  return ['from', 'to', 'bucket', 'before', 'since', 'limit'].includes(name)
+    ? fc.oneof(fromSchema, timeLike, fc.string())
+    : fc.oneof(fromSchema, fc.string());
 }
 
 function requestArbitrary(op: Operation, names: () => string[], auth: Record<string, string>, valid: boolean): fc.Arbitrary<Request> {
@@ -45,15 +47,22 @@ function requestArbitrary(op: Operation, names: () => string[], auth: Record<str
       : fc.oneof(fc.constantFrom(...names(), 'can:1', '1', '2', 'socket-1'), fc.string({ minLength: 1, maxLength: valid ? 100 : 300 }));
   const path = fc.tuple(...pathParams.map(pathValue)).map((values) => {
     let url = op.path;
-    pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, encodeURIComponent(values[i] === '' ? ' ' : values[i]))));
+    pathParams.forEach((p, i) => {
+      url = url.replace(`{${p.name}}`, encodeURIComponent(values[i] === '' ? ' ' : values[i]));
+    });
     return url;
   });
   const query = fc
-    .tuple(...queryParams.map((p) => fc.option(queryValue(p.name, p.schema), { nil: undefined })), fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }), { nil: undefined }))
+    .tuple(
+      ...queryParams.map((p) => fc.option(queryValue(p.name, p.schema), { nil: undefined })),
+      fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }), { nil: undefined }),
+    )
     .map(([...values]) => {
       const extra = values.pop() as Record<string, string> | undefined;
       const params = new URLSearchParams();
-      queryParams.forEach((p, i) => values[i] !== undefined && params.set(p.name, values[i] as string));
+      queryParams.forEach((p, i) => {
+        if (values[i] !== undefined) params.set(p.name, values[i] as string);
+      });
       if (!valid && extra) for (const [k, v] of Object.entries(extra)) params.append(k, v);
       const text = params.toString();
       return text ? `?${text}` : '';
@@ -65,7 +74,16 @@ function requestArbitrary(op: Operation, names: () => string[], auth: Record<str
       : fc.oneof(
           invalidFor(op.body).map((v) => JSON.stringify(v) ?? 'null'),
           fc.string({ maxLength: 200 }),
-          fc.constantFrom('{', '{"name":', '[]', 'null', '""', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}', `{"name":"${'x'.repeat(70_000)}"}`),
+          fc.constantFrom(
+            '{',
+            '{"name":',
+            '[]',
+            'null',
+            '""',
+            '{"__proto__":{"polluted":1}}',
+            '{"constructor":{"prototype":{"x":1}}}',
+            `{"name":"${'x'.repeat(70_000)}"}`,
+          ),
         );
   return fc.tuple(path, query, body).map(([p, q, b]) => ({
     method: op.method,
@@ -80,11 +98,21 @@ test('requests generated from the OpenAPI schemas, valid and broken, never make 
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-3')?.available, 4000, 'sockets online');
-  const doc = (await gateway.parts.api.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>> };
+  const doc = (await gateway.parts.api.inject({ url: '/docs/json' })).json() as {
+    paths: Record<
+      string,
+      Record<string, { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>
+    >;
+  };
   const operations: Operation[] = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
       .filter(() => path !== '/api/live')
-      .map(([method, op]) => ({ method: method.toUpperCase() as Operation['method'], path, parameters: op.parameters ?? [], body: op.requestBody?.content['application/json']?.schema })),
+      .map(([method, op]) => ({
+        method: method.toUpperCase() as Operation['method'],
+        path,
+        parameters: op.parameters ?? [],
+        body: op.requestBody?.content['application/json']?.schema,
+      })),
   );
   assert.ok(operations.length >= 15, `${operations.length} operations`);
   const names = () => gateway.parts.registry.list().map((d) => d.name);
@@ -100,7 +128,10 @@ test('requests generated from the OpenAPI schemas, valid and broken, never make 
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
           const where = `${request.method} ${request.url.slice(0, 200)} ${request.payload?.slice(0, 200) ?? ''}`;
           // 503 (bus or database unavailable) and 504 (a node did not answer) are honest answers; 500 is a bug.
-          assert.ok(res.statusCode < 500 || res.statusCode === 503 || res.statusCode === 504, `${where} -> ${res.statusCode} ${res.body.slice(0, 300)}`);
+          assert.ok(
+            res.statusCode < 500 || res.statusCode === 503 || res.statusCode === 504,
+            `${where} -> ${res.statusCode} ${res.body.slice(0, 300)}`,
+          );
           if (res.statusCode >= 400) {
             const error = res.json() as { error?: unknown; statusCode?: unknown };
             assert.equal(typeof error.error, 'string', `${where}: ${res.body.slice(0, 200)}`);
@@ -113,6 +144,11 @@ test('requests generated from the OpenAPI schemas, valid and broken, never make 
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
   await waitFor(() => gateway.health().status === 'ok', 5000, `healthy: ${JSON.stringify(gateway.health())}`);
-  t.diagnostic(`${operations.length} operations, ${cases} requests; statuses ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}x${n}`).join(', ')}`);
+  t.diagnostic(
+    `${operations.length} operations, ${cases} requests; statuses ${[...statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}x${n}`)
+      .join(', ')}`,
+  );
   recordFigure({ kind: 'fuzz', name: `REST requests from the OpenAPI schemas (${operations.length} operations)`, cases, crashes: 0 });
 });

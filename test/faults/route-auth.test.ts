@@ -29,17 +29,27 @@ function wrongCredentials(token: string): { name: string; headers: Record<string
     { name: 'wrong token, same length', headers: { authorization: `Bearer ${sameLength}` } },
     { name: 'the token minus its last character', headers: { authorization: `Bearer ${token.slice(0, -1)}` } },
     { name: 'the token plus one character', headers: { authorization: `Bearer ${token}x` } },
-    { name: 'the token in another case', headers: { authorization: `Bearer ${token.toUpperCase() === token ? token.toLowerCase() : token.toUpperCase()}` } },
+    {
+      name: 'the token in another case',
+      headers: { authorization: `Bearer ${token.toUpperCase() === token ? token.toLowerCase() : token.toUpperCase()}` },
+    },
     { name: 'empty bearer', headers: { authorization: 'Bearer ' } },
     { name: 'basic auth', headers: { authorization: `Basic ${Buffer.from(`canplug:${token}`).toString('base64')}` } },
-    { name: 'the token in the query string (only the live stream takes it there)', headers: {}, query: `token=${encodeURIComponent(token)}` },
+    {
+      name: 'the token in the query string (only the live stream takes it there)',
+      headers: {},
+      query: `token=${encodeURIComponent(token)}`,
+    },
     { name: 'the token as a cookie', headers: { cookie: `token=${token}` } },
   ];
 }
 
 async function sideEffects(tg: TestGateway): Promise<unknown> {
   const { gateway } = tg;
-  const devices = gateway.parts.registry.list().map((d) => `${d.key}=${d.name}:${JSON.stringify(d.settings)}`).sort();
+  const devices = gateway.parts.registry
+    .list()
+    .map((d) => `${d.key}=${d.name}:${JSON.stringify(d.settings)}`)
+    .sort();
   const rules = (await gateway.parts.api.inject({ url: '/api/rules' })).json();
   const relays = gateway.parts.sim.sockets.map((s) => s.relay);
   return { devices, rules, relays };
@@ -56,7 +66,11 @@ test('every mutating route from the route tree refuses every wrong credential wi
   for (const route of routes) {
     const request = requestFor(route);
     for (const wrong of wrongCredentials(tg.token)) {
-      const res = await gateway.parts.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
+      const res = await gateway.parts.api.inject({
+        ...request,
+        url: wrong.query ? `${request.url}?${wrong.query}` : request.url,
+        headers: wrong.headers,
+      });
       cases++;
       assert.equal(res.statusCode, 401, `${route} with ${wrong.name}: ${res.statusCode} ${res.body}`);
       assert.equal(res.headers['www-authenticate'], 'Bearer realm="canplug"');
@@ -74,14 +88,22 @@ test('every mutating route from the route tree refuses every wrong credential wi
   for (const route of routes) {
     for (const wrong of wrongCredentials(fresh.token)) {
       const request = requestFor(route);
-      await fresh.gateway.parts.api.inject({ ...request, url: wrong.query ? `${request.url}?${wrong.query}` : request.url, headers: wrong.headers });
+      await fresh.gateway.parts.api.inject({
+        ...request,
+        url: wrong.query ? `${request.url}?${wrong.query}` : request.url,
+        headers: wrong.headers,
+      });
       cases++;
     }
   }
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(await sideEffects(fresh), freshBefore, 'nothing changed behind the refusals');
   const events = (await fresh.gateway.parts.api.inject({ url: '/api/events?limit=200' })).json().events as { type: string }[];
-  assert.deepEqual(events.filter((e) => ['relay', 'limit', 'reset', 'rule'].includes(e.type)), [], 'no relay, limit, reset or rule event');
+  assert.deepEqual(
+    events.filter((e) => ['relay', 'limit', 'reset', 'rule'].includes(e.type)),
+    [],
+    'no relay, limit, reset or rule event',
+  );
   t.diagnostic(`${routes.length} mutating routes: ${routes.join(', ')}`);
   recordFigure({ kind: 'security', name: `auth on ${routes.length} mutating routes (from the route tree)`, cases });
 });
@@ -89,7 +111,9 @@ test('every mutating route from the route tree refuses every wrong credential wi
 test('with read protection every GET under /api and /metrics needs the token too', async (t) => {
   const tg = await startGateway({ http: { read_protection: true, rate_limit: 0 } });
   t.after(() => tg.stop());
-  const reads = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter((r) => /^GET \/(api\/|metrics)/.test(r) && r !== 'GET /api/live');
+  const reads = registeredRoutes(tg.gateway.parts.api.printRoutes({ commonPrefix: false })).filter(
+    (r) => /^GET \/(api\/|metrics)/.test(r) && r !== 'GET /api/live',
+  );
   assert.ok(reads.length >= 8, reads.join(', '));
   let cases = 0;
   for (const route of reads) {
@@ -158,6 +182,9 @@ test('tokens are compared in constant time: equal exactly when the strings are, 
     fc.property(fc.string({ maxLength: 80 }), fc.string({ maxLength: 80 }), (a, b) => tokensEqual(a, b) === (a === b)),
     { numRuns: RUNS },
   );
-  fc.assert(fc.property(fc.string({ maxLength: 80 }), (a) => tokensEqual(a, a)), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 80 }), (a) => tokensEqual(a, a)),
+    { numRuns: 200 },
+  );
   recordFigure({ kind: 'security', name: 'token comparison (sha-256 + timingSafeEqual)', cases: RUNS + 200 });
 });

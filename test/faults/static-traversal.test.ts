@@ -14,17 +14,49 @@ import { rawGet } from '../helpers/http.js';
 
 const SECRET = 'outside-the-dashboard-7f3a';
 
-
-const UP = ['..', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '%252e%252e', '%%32%65%%32%65', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '..%00', '...', '.'];
+const UP = [
+  '..',
+  '%2e%2e',
+  '%2E%2E',
+  '.%2e',
+  '%2e.',
+  '%252e%252e',
+  '%%32%65%%32%65',
+  '%c0%ae%c0%ae',
+  '%e0%80%ae%e0%80%ae',
+  '..%00',
+  '...',
+  '.',
+];
 const SEP = ['/', '%2f', '%2F', '%252f', '\\', '%5c', '%5C', '%255c', '//', '/./', '%c0%af'];
 const TARGET = ['secret.txt', 'secret.txt%00.html', 'secret.txt%00', 'Secret.txt', 'site/../secret.txt', 'etc/passwd', 'package.json', ''];
 
 const HAND_MADE = [
-  '/../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/%2e%2e%2fsecret.txt', '/%252e%252e%252fsecret.txt',
-  '/..\\secret.txt', '/..%5csecret.txt', '/assets/../../secret.txt', '/assets/..%2f..%2fsecret.txt', '/assets%2f..%2f..%2fsecret.txt',
-  '/%c0%ae%c0%ae/secret.txt', '/..%c0%afsecret.txt', '/....//secret.txt', '/..;/secret.txt', '/%2e%2e;/secret.txt',
-  '/index.html%00/../../secret.txt', '/%00../secret.txt', '//../secret.txt', '/./.././secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt',
-  '/file:///etc/passwd', '/%2fetc%2fpasswd', '//etc/passwd', '/\\..\\..\\secret.txt', '/..%255csecret.txt',
+  '/../secret.txt',
+  '/..%2fsecret.txt',
+  '/%2e%2e/secret.txt',
+  '/%2e%2e%2fsecret.txt',
+  '/%252e%252e%252fsecret.txt',
+  '/..\\secret.txt',
+  '/..%5csecret.txt',
+  '/assets/../../secret.txt',
+  '/assets/..%2f..%2fsecret.txt',
+  '/assets%2f..%2f..%2fsecret.txt',
+  '/%c0%ae%c0%ae/secret.txt',
+  '/..%c0%afsecret.txt',
+  '/....//secret.txt',
+  '/..;/secret.txt',
+  '/%2e%2e;/secret.txt',
+  '/index.html%00/../../secret.txt',
+  '/%00../secret.txt',
+  '//../secret.txt',
+  '/./.././secret.txt',
+  '/assets/%2e%2e/%2e%2e/secret.txt',
+  '/file:///etc/passwd',
+  '/%2fetc%2fpasswd',
+  '//etc/passwd',
+  '/\\..\\..\\secret.txt',
+  '/..%255csecret.txt',
 ];
 
 test('no generated path leaves the dashboard directory or makes the server fail', async (t) => {
@@ -44,9 +76,16 @@ test('no generated path leaves the dashboard directory or makes the server fail'
     const res = await rawGet(base, path);
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     assert.ok(res.status < 500, `${path}: ${res.status} ${res.body.slice(0, 200)}`);
-    assert.ok(!res.body.includes(SECRET) && !res.body.includes('"name": "canplug"') && !res.body.includes('root:x:0'), `${path} leaked: ${res.body.slice(0, 200)}`);
+    assert.ok(
+      !res.body.includes(SECRET) && !res.body.includes('"name": "canplug"') && !res.body.includes('root:x:0'),
+      `${path} leaked: ${res.body.slice(0, 200)}`,
+    );
     // Whatever is served is a file of the dashboard.
-    if (res.status === 200) assert.ok(res.body.includes('<title>canplug</title>') || res.body === 'console.log(1)' || res.body.includes('"openapi"'), `${path}: served ${res.body.slice(0, 80)}`);
+    if (res.status === 200)
+      assert.ok(
+        res.body.includes('<title>canplug</title>') || res.body === 'console.log(1)' || res.body.includes('"openapi"'),
+        `${path}: served ${res.body.slice(0, 80)}`,
+      );
   };
   for (const path of HAND_MADE) await check(path);
   const RUNS = 400;

@@ -13,14 +13,37 @@ import { freeUdpPort } from '../helpers/wifi-plug.js';
 import { recordFigure } from '../helpers/figures.js';
 
 const chip = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }).map(String), fc.stringMatching(/^[0-9a-z-]{0,12}$/));
-const name = fc.oneof(fc.constantFrom('Kitchen', 'socket-1', 'bridge', '../..', '', ' ', '123', 'a'.repeat(130)), fc.string({ maxLength: 40 }));
+const name = fc.oneof(
+  fc.constantFrom('Kitchen', 'socket-1', 'bridge', '../..', '', ' ', '123', 'a'.repeat(130)),
+  fc.string({ maxLength: 40 }),
+);
 const value = fc.oneof(
   fc.double({ noNaN: false }).map(String),
-  fc.constantFrom('0', '1', '2', '-1', '1e999', '-1e999', 'NaN', 'Infinity', '0x10', '1.00', '118.50', '', ' 5 ', '2026-11-22 10:00:00', 'a:b'),
+  fc.constantFrom(
+    '0',
+    '1',
+    '2',
+    '-1',
+    '1e999',
+    '-1e999',
+    'NaN',
+    'Infinity',
+    '0x10',
+    '1.00',
+    '118.50',
+    '',
+    ' 5 ',
+    '2026-11-22 10:00:00',
+    'a:b',
+  ),
   fc.string({ maxLength: 50 }),
 );
-const thing = fc.tuple(fc.oneof(fc.integer({ min: 0, max: 1200 }).map(String), fc.string({ maxLength: 4 })), value).map(([id, v]) => `${id}:${v}`);
-const broadcast = fc.tuple(chip, name, fc.array(thing, { maxLength: 36 }), fc.constantFrom('', '\0', '\r\n', '\n\0', '\u0001')).map(([c, n, things, end]) => [`${c}:${n}`, ...things].join('&') + end);
+const thing = fc
+  .tuple(fc.oneof(fc.integer({ min: 0, max: 1200 }).map(String), fc.string({ maxLength: 4 })), value)
+  .map(([id, v]) => `${id}:${v}`);
+const broadcast = fc
+  .tuple(chip, name, fc.array(thing, { maxLength: 36 }), fc.constantFrom('', '\0', '\r\n', '\n\0', '\u0001'))
+  .map(([c, n, things, end]) => [`${c}:${n}`, ...things].join('&') + end);
 
 /** Broadcasts as the firmware sends them, with values at the edges (some still refused: negative or infinite watts, a clock over 40 characters). */
 const wellFormed = fc
@@ -28,7 +51,10 @@ const wellFormed = fc
     fc.integer({ min: 1, max: 40 }),
     fc.constantFrom('Kitchen', 'socket-1', 'Hall plug', 'x'),
     fc.constantFrom('0', '1', '1.00', '2', '0.50', 'nan'),
-    fc.oneof(fc.double({ min: -10, max: 1e6, noNaN: true }).map((w) => w.toFixed(2)), fc.constantFrom('1e999', '0', '118.50', '1e308')),
+    fc.oneof(
+      fc.double({ min: -10, max: 1e6, noNaN: true }).map((w) => w.toFixed(2)),
+      fc.constantFrom('1e999', '0', '118.50', '1e308'),
+    ),
     fc.constantFrom('0.90', '1e999', '12'),
     fc.constantFrom('10:00:07 - 22.11.2026', '2026-11-22 10:00:00', '', 'x'.repeat(41)),
   )
@@ -49,7 +75,8 @@ test('random datagrams over a real UDP socket: all counted, devices only from we
   const { gateway } = tg;
   const sender = createSocket('udp4');
   t.after(() => sender.close());
-  const send = (bytes: Buffer) => new Promise<void>((resolve, reject) => sender.send(bytes, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  const send = (bytes: Buffer) =>
+    new Promise<void>((resolve, reject) => sender.send(bytes, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
 
   const RUNS = 300;
   const acceptedChips = new Set<string>();
@@ -72,15 +99,27 @@ test('random datagrams over a real UDP socket: all counted, devices only from we
   assert.equal(counters.received, sent, 'every datagram counted');
   const plugs = gateway.parts.registry.list().filter((d) => d.kind === 'wifi');
   assert.equal(plugs.length, Math.min(acceptedChips.size, maxPlugs), 'a plug per well-formed chip id, up to max_plugs');
-  assert.ok(plugs.every((p) => acceptedChips.has(p.key.slice(5))), 'no device from a malformed datagram');
+  assert.ok(
+    plugs.every((p) => acceptedChips.has(p.key.slice(5))),
+    'no device from a malformed datagram',
+  );
   assert.equal(counters.ignored > 0, acceptedChips.size > maxPlugs);
   for (const plug of plugs) {
-    for (const [key, v] of Object.entries(statePayload(plug))) if (typeof v === 'number') assert.ok(Number.isFinite(v), `${plug.name}.${key} = ${v}`);
+    for (const [key, v] of Object.entries(statePayload(plug)))
+      if (typeof v === 'number') assert.ok(Number.isFinite(v), `${plug.name}.${key} = ${v}`);
     assert.equal(gateway.parts.registry.nameProblem(plug.name, plug), undefined);
   }
   assert.equal(gateway.health().status, 'ok', JSON.stringify(gateway.health()));
   assert.equal((gateway.health().udp as { listening: boolean }).listening, true);
-  assert.ok(gateway.parts.registry.find('socket-1')?.key === 'can:1', 'a plug named socket-1 did not take the CAN socket\'s name');
-  t.diagnostic(`${sent} datagrams: ${counters.malformed} malformed, ${acceptedChips.size} chip ids accepted, ${plugs.length} plugs, ${counters.ignored} over max_plugs`);
-  recordFigure({ kind: 'fuzz', name: 'UDP datagrams at the Wi-Fi plug listener', cases: sent, crashes: 0, note: `${RUNS} fast-check runs` });
+  assert.ok(gateway.parts.registry.find('socket-1')?.key === 'can:1', "a plug named socket-1 did not take the CAN socket's name");
+  t.diagnostic(
+    `${sent} datagrams: ${counters.malformed} malformed, ${acceptedChips.size} chip ids accepted, ${plugs.length} plugs, ${counters.ignored} over max_plugs`,
+  );
+  recordFigure({
+    kind: 'fuzz',
+    name: 'UDP datagrams at the Wi-Fi plug listener',
+    cases: sent,
+    crashes: 0,
+    note: `${RUNS} fast-check runs`,
+  });
 });

@@ -17,17 +17,27 @@ async function names(rest: string): Promise<string[]> {
   return ((await response.json()) as { name: string; kind: string }[]).filter((d) => d.kind === 'wifi').map((d) => d.name);
 }
 
-async function runUntilStopped(config: string, udp: number, t: { after: (fn: () => unknown) => void }, chips: number[], expected: string[]): Promise<void> {
+async function runUntilStopped(
+  config: string,
+  udp: number,
+  t: { after: (fn: () => unknown) => void },
+  chips: number[],
+  expected: string[],
+): Promise<void> {
   const daemon = startDaemon(['run', '--config', config]);
   t.after(() => daemon.kill());
   const banner = await daemon.waitForLog((l) => typeof l.rest === 'string', 60_000);
   const rest = new URL(banner.rest as string).origin;
   await daemon.waitForLog((l) => l.msg === 'listening for Wi-Fi plug broadcasts');
   for (const chip of chips) await sendDatagram(udp, `${chip}:${NAME}&1:0.00&2:0.00`);
-  const seen = await waitFor(async () => {
-    const now = await names(rest);
-    return now.length === expected.length && now;
-  }, 10_000, `${expected.length} plugs named`);
+  const seen = await waitFor(
+    async () => {
+      const now = await names(rest);
+      return now.length === expected.length && now;
+    },
+    10_000,
+    `${expected.length} plugs named`,
+  );
   assert.deepEqual(seen.sort(), [...expected].sort());
   const health = await fetch(`${rest}/api/health`, { signal: AbortSignal.timeout(3000) });
   assert.ok(health.status === 200 || health.status === 503, 'health answers');

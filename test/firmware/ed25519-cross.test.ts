@@ -43,7 +43,11 @@ function cases(): Case[] {
 }
 
 test('the node verifies Ed25519 exactly as OpenSSL does, on the MicroPython VM', { timeout: 300_000 }, async (t) => {
-  const vm = await MicroPythonVm.boot({ heapBytes: 1 << 20, files: hostFiles(FIRMWARE, '/flash/canplug', (f) => f.endsWith('.py')), cwd: '/flash' });
+  const vm = await MicroPythonVm.boot({
+    heapBytes: 1 << 20,
+    files: hostFiles(FIRMWARE, '/flash/canplug', (f) => f.endsWith('.py')),
+    cwd: '/flash',
+  });
   t.after(() => vm.kill());
   await vm.exec(`
 import binascii
@@ -53,7 +57,12 @@ def check(pk, msg, sig):
 `);
   let valid = 0;
   for (const c of cases()) {
-    const openssl = verify(null, c.message, { key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), c.publicKey]), format: 'der', type: 'spki' }, c.signature);
+    const openssl = verify(
+      null,
+      c.message,
+      { key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), c.publicKey]), format: 'der', type: 'spki' },
+      c.signature,
+    );
     const node = await vm.call('check', c.publicKey.toString('hex'), c.message.toString('hex'), c.signature.toString('hex'));
     assert.equal(node, openssl, c.name);
     if (openssl) valid++;
@@ -72,5 +81,7 @@ def check(pk, msg, sig):
     times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
-  t.diagnostic(`Ed25519 verification of a 3000-byte manifest on the MicroPython VM: median ${Math.round(times[1])} ms (${times.map(Math.round).join(', ')} ms)`);
+  t.diagnostic(
+    `Ed25519 verification of a 3000-byte manifest on the MicroPython VM: median ${Math.round(times[1])} ms (${times.map(Math.round).join(', ')} ms)`,
+  );
 });

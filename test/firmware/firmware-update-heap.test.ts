@@ -21,7 +21,12 @@ test('heap of a firmware update on the MicroPython VM booted with 96 KB', { time
       await new Promise((r) => setTimeout(r, 300));
     }
   })();
-  const started = await rig.tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: rig.tg.auth, payload: { bundle: bundleOf('1.1', rig.key) } });
+  const started = await rig.tg.gateway.parts.api.inject({
+    method: 'POST',
+    url: '/api/devices/socket-5/firmware',
+    headers: rig.tg.auth,
+    payload: { bundle: bundleOf('1.1', rig.key) },
+  });
   assert.equal(started.statusCode, 202);
   const end = await rig.outcome();
   sampling = false;
@@ -29,6 +34,8 @@ test('heap of a firmware update on the MicroPython VM booted with 96 KB', { time
   assert.equal(end.stage, 'installed', end.error);
   await waitFor(() => rig.device().firmware === '1.1', 60_000, 'the node runs 1.1');
   const after = await live();
-  t.diagnostic(`live heap (gc.mem_alloc after a collection) of the VM node booted with ${HEAP} bytes: ${before} before the update, at most ${peak} during it, ${after} in the new firmware after it`);
+  t.diagnostic(
+    `live heap (gc.mem_alloc after a collection) of the VM node booted with ${HEAP} bytes: ${before} before the update, at most ${peak} during it, ${after} in the new firmware after it`,
+  );
   assert.ok(peak > before, 'the update code was loaded for the update');
 });

@@ -61,7 +61,12 @@ function runCPython(module: string): Promise<string> {
 
 async function runMicroPython(): Promise<SuiteRun> {
   // Heap: the port grows it as needed; the ESP32-sized budget is checked in vm-node-heap.test.ts.
-  const vm = await MicroPythonVm.boot({ heapBytes: 4 << 20, pystackWords: 8192, files: hostFiles(firmwareDir, '/firmware'), cwd: '/firmware' });
+  const vm = await MicroPythonVm.boot({
+    heapBytes: 4 << 20,
+    pystackWords: 8192,
+    files: hostFiles(firmwareDir, '/firmware'),
+    cwd: '/firmware',
+  });
   try {
     await vm.exec('import tests.run_suite\ntests.run_suite.main()');
     await vm.exec('import tests.vector_sweep\ntests.vector_sweep.main()');
@@ -74,17 +79,28 @@ async function runMicroPython(): Promise<SuiteRun> {
 }
 
 const summary = (run: SuiteRun) =>
-  `${run.results.length} results, ${Object.entries(run.counts ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')}`;
+  `${run.results.length} results, ${Object.entries(run.counts ?? {})
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ')}`;
 const failures = (run: SuiteRun) =>
-  run.results.filter((r) => r.outcome === 'fail' || r.outcome === 'error').map((r) => `${r.id}: ${r.detail}`).join('\n\n');
+  run.results
+    .filter((r) => r.outcome === 'fail' || r.outcome === 'error')
+    .map((r) => `${r.id}: ${r.detail}`)
+    .join('\n\n');
 
-test('firmware unittest suite under CPython and the MicroPython VM, with the same outcome for every test', { timeout: 600_000 }, async (t) => {
+test('firmware unittest suite under CPython and the MicroPython VM, with the same outcome for every test', {
+  timeout: 600_000,
+}, async (t) => {
   if (!existsSync(PYTHON)) {
     if (process.env.CANPLUG_REQUIRE_PYTHON === '1') assert.fail(`${PYTHON} is missing`);
     t.skip(`${PYTHON} is missing (Debian's python3)`);
     return;
   }
-  const [suite, sweep, micropython] = await Promise.all([runCPython('tests.run_suite'), runCPython('tests.vector_sweep'), runMicroPython()]);
+  const [suite, sweep, micropython] = await Promise.all([
+    runCPython('tests.run_suite'),
+    runCPython('tests.vector_sweep'),
+    runMicroPython(),
+  ]);
   const cpython = parse(suite + sweep);
   t.diagnostic(`firmware on CPython: ${summary(cpython)}`);
   t.diagnostic(`firmware on MicroPython: ${summary(micropython)}`);
@@ -100,7 +116,10 @@ test('firmware unittest suite under CPython and the MicroPython VM, with the sam
   const skipped = micropython.results.filter((r) => r.outcome === 'skip');
   for (const s of skipped) {
     t.diagnostic(`MicroPython skips ${s.id}: ${s.detail}`);
-    assert.ok(CPYTHON_ONLY.some((prefix) => s.id.startsWith(prefix)), `undeclared MicroPython skip ${s.id}: ${s.detail}`);
+    assert.ok(
+      CPYTHON_ONLY.some((prefix) => s.id.startsWith(prefix)),
+      `undeclared MicroPython skip ${s.id}: ${s.detail}`,
+    );
   }
   for (const r of cpython.results) {
     const other = onMicroPython.get(r.id) ?? skipped.find((s) => r.id.startsWith(`${s.id}.`));

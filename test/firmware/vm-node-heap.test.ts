@@ -16,17 +16,28 @@ const HEAP = 96 * 1024;
 const MINUTES = 10;
 const NODE = 5;
 
-test(`96 KB heap: ${MINUTES} simulated minutes of the firmware on the MicroPython VM without running out`, { timeout: 600_000 }, async (t) => {
+test(`96 KB heap: ${MINUTES} simulated minutes of the firmware on the MicroPython VM without running out`, {
+  timeout: 600_000,
+}, async (t) => {
   // What the device modules alone hold once imported from source.
   const firmware = (dir: string) => hostFiles(fileURLToPath(new URL(`../../firmware/${dir}`, import.meta.url)), `/flash/${dir}`);
   // boot_slots.py sits beside main.py on the flash; the node reads the update state from it
   const bootStep = { '/flash/boot_slots.py': readFileSync(new URL('../../firmware/boot_slots.py', import.meta.url)) };
-  const bare = await MicroPythonVm.boot({ heapBytes: HEAP, files: { ...firmware('canplug'), ...firmware('host'), ...bootStep }, cwd: '/flash' });
+  const bare = await MicroPythonVm.boot({
+    heapBytes: HEAP,
+    files: { ...firmware('canplug'), ...firmware('host'), ...bootStep },
+    cwd: '/flash',
+  });
   // This port collects only when a call returns to JavaScript: collect in one call, read in the next.
   await bare.exec('import gc\ndef alloc():\n    return gc.mem_alloc()\ngc.collect()');
   const base = (await bare.call('alloc')) as number;
-  await bare.exec(['from canplug import app, node, settings, protocol, seed, commands, reports, safety, power_meter, rms',
-    'from canplug import humidity, energy, storage, mcp2515, can_port, offline_port, bit_timing', 'gc.collect()'].join('\n'));
+  await bare.exec(
+    [
+      'from canplug import app, node, settings, protocol, seed, commands, reports, safety, power_meter, rms',
+      'from canplug import humidity, energy, storage, mcp2515, can_port, offline_port, bit_timing',
+      'gc.collect()',
+    ].join('\n'),
+  );
   const importBytes = ((await bare.call('alloc')) as number) - base;
   // host/heap_scenario.py: the same scenario as the fixed-heap run on MicroPython's unix port (read here,
   // so that the node's VM does not hold it).
@@ -61,22 +72,41 @@ test(`96 KB heap: ${MINUTES} simulated minutes of the firmware on the MicroPytho
   }
   assert.deepEqual(node.reboots, [], 'no exception escaped the application');
   const heap = await node.heap();
-  const sampling = JSON.parse((await node.vm.call('sampling_allocations')) as string) as { sampling: number; window: number; samples_per_window: number; late_cycles: number };
+  const sampling = JSON.parse((await node.vm.call('sampling_allocations')) as string) as {
+    sampling: number;
+    window: number;
+    samples_per_window: number;
+    late_cycles: number;
+  };
 
   const count = (type: string) => messages.filter((m) => m.type === type).length;
   const replies = messages.filter((m) => m.type === 'reply');
   const events = messages.filter((m) => m.type === 'event').map((m) => (m.type === 'event' ? m.code : 0));
-  t.diagnostic(`heap ${HEAP} bytes asked for; the port grew it to ${largestTotal} (it collects only between scheduler turns); device modules imported from source hold ${importBytes} bytes`);
-  t.diagnostic(`peak gc.mem_alloc() ${heap.peak_alloc} (garbage of a turn included); largest live heap ${largestLive}; free in ${HEAP} after gc.collect() ${HEAP - heap.alloc}`);
-  t.diagnostic(`per measurement window (${sampling.samples_per_window} samples): ${sampling.window} bytes allocated (the window's maths and its Reading), of which sampling ${sampling.sampling}`);
-  t.diagnostic(`frames in ${MINUTES} simulated minutes: ${messages.length} (${count('power')} power, ${count('heartbeat')} heartbeats, ${replies.length} replies, events ${events.join(',')})`);
+  t.diagnostic(
+    `heap ${HEAP} bytes asked for; the port grew it to ${largestTotal} (it collects only between scheduler turns); device modules imported from source hold ${importBytes} bytes`,
+  );
+  t.diagnostic(
+    `peak gc.mem_alloc() ${heap.peak_alloc} (garbage of a turn included); largest live heap ${largestLive}; free in ${HEAP} after gc.collect() ${HEAP - heap.alloc}`,
+  );
+  t.diagnostic(
+    `per measurement window (${sampling.samples_per_window} samples): ${sampling.window} bytes allocated (the window's maths and its Reading), of which sampling ${sampling.sampling}`,
+  );
+  t.diagnostic(
+    `frames in ${MINUTES} simulated minutes: ${messages.length} (${count('power')} power, ${count('heartbeat')} heartbeats, ${replies.length} replies, events ${events.join(',')})`,
+  );
 
   assert.ok(largestLive < HEAP - 16 * 1024, `the live heap (${largestLive} bytes) leaves at least 16 KB of ${HEAP} free`);
   assert.ok(count('power') >= MINUTES * 60 - 60, `power reports about every second: ${count('power')}`);
   assert.ok(count('heartbeat') >= MINUTES * 60 - 5, `heartbeats every second: ${count('heartbeat')}`);
   assert.equal(replies.length, commands, 'every command answered');
-  assert.deepEqual(replies.filter((r) => r.type === 'reply' && r.result !== 'ok').map((r) => (r.type === 'reply' ? r.result : '')), ['interlocked']);
-  assert.ok(events.includes(0x01) && events.includes(0x02) && events.includes(0x10), `trip, re-arm and sensor-fault events: ${events.join(',')}`);
+  assert.deepEqual(
+    replies.filter((r) => r.type === 'reply' && r.result !== 'ok').map((r) => (r.type === 'reply' ? r.result : '')),
+    ['interlocked'],
+  );
+  assert.ok(
+    events.includes(0x01) && events.includes(0x02) && events.includes(0x10),
+    `trip, re-arm and sensor-fault events: ${events.join(',')}`,
+  );
   // The sampling loop stores raw counts only: nothing allocated while a window is sampled (the maths
   // runs once per window). gc.mem_alloc() around the window; this port collects nothing during a call.
   assert.equal(sampling.late_cycles, 0, 'every cycle sampled on time');

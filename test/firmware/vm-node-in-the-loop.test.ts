@@ -6,7 +6,9 @@ import { SimTransport, VirtualBus } from '../../src/can/sim-transport.js';
 import { startGateway } from '../helpers/gateway.js';
 import { firmwareInTheLoop } from '../helpers/vm-node-scenarios.js';
 
-test('MicroPython VM node on the simulated bus: MQTT switches its relay, malformed frames never reboot it, it trips on humidity by itself, and survives bus-off', { timeout: 300_000 }, async (t) => {
+test('MicroPython VM node on the simulated bus: MQTT switches its relay, malformed frames never reboot it, it trips on humidity by itself, and survives bus-off', {
+  timeout: 300_000,
+}, async (t) => {
   const bus = new VirtualBus();
   const nodeSide = new SimTransport(bus);
   const injector = new SimTransport(bus);

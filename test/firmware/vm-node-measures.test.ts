@@ -12,7 +12,9 @@ const NODE = 5;
 const within = (measured: unknown, expected: number, fraction: number) =>
   typeof measured === 'number' && Math.abs(measured - expected) <= expected * fraction;
 
-test('MicroPython VM node: its readings follow the simulated plant whenever the ADC tables are refilled', { timeout: 120_000 }, async (t) => {
+test('MicroPython VM node: its readings follow the simulated plant whenever the ADC tables are refilled', {
+  timeout: 120_000,
+}, async (t) => {
   const node = await VmNode.boot({ clock: 'virtual', config: { node_id: NODE }, plant: { humidity: 45, load_w: 460 } });
   t.after(() => node.kill());
   await node.vm.advance(3000);
@@ -26,7 +28,10 @@ test('MicroPython VM node: its readings follow the simulated plant whenever the 
     const status = await node.control('status');
     seen.push(`${status.volts} V ${status.watts} W`);
     assert.equal(status.relay, true);
-    assert.ok(within(status.volts, 230, 0.02) && within(status.watts, load, 0.03), `expected 230 V and ${load} W; readings so far: ${seen.join(', ')}`);
+    assert.ok(
+      within(status.volts, 230, 0.02) && within(status.watts, load, 0.03),
+      `expected 230 V and ${load} W; readings so far: ${seen.join(', ')}`,
+    );
   }
   node.vm.deliver(encodeCommand(NODE, 2, { op: 'setRelay', action: 'open' }));
   await node.vm.advance(1000);

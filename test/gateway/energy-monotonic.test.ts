@@ -30,7 +30,12 @@ test('energy total: never down, never counted twice, across counter resets, lagg
           const events = new EventBus(silentLogger);
           const registry = new Registry({ events, store: new SqliteDeviceStore(db), log: silentLogger, heartbeatTimeoutMs: 5000 });
           registry.load();
-          const nodes = new CanNodes({ registry, events, bus: new CanBus(new SimTransport(new VirtualBus()), 'v1', silentLogger), log: silentLogger });
+          const nodes = new CanNodes({
+            registry,
+            events,
+            bus: new CanBus(new SimTransport(new VirtualBus()), 'v1', silentLogger),
+            log: silentLogger,
+          });
           nodes.handle({ type: 'heartbeat', node: 1, state: 'running', protocol: 1, firmware: '1.0', uptime: 1 });
           return { registry, nodes };
         };
@@ -70,7 +75,11 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
   const { gateway } = tg;
   const sim = gateway.parts.sim.sockets[1];
   sim.setLoad(0); // the counter moves only when the test says so
-  const device = await waitFor(() => gateway.parts.registry.find('socket-2')?.available && gateway.parts.registry.find('socket-2'), 3000, 'socket-2 online');
+  const device = await waitFor(
+    () => gateway.parts.registry.find('socket-2')?.available && gateway.parts.registry.find('socket-2'),
+    3000,
+    'socket-2 online',
+  );
   const mqttView = await recordingClient(gateway.mqttUrl(), ['canplug/socket-2']);
   t.after(() => mqttView.client.endAsync());
   const published: number[] = [];
@@ -121,7 +130,9 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
   });
   again.parts.sim.sockets[1].setLoad(0);
   let energyFrames = 0;
-  const stopCounting = again.parts.events.subscribe('test', { reading: (r) => void (r.device.key === 'can:2' && r.energy !== undefined && energyFrames++) });
+  const stopCounting = again.parts.events.subscribe('test', {
+    reading: (r) => void (r.device.key === 'can:2' && r.energy !== undefined && energyFrames++),
+  });
   t.after(stopCounting);
   await waitFor(() => energyFrames > 0, 3000, 'the first energy report after the restart (counter back at 0)');
   assert.equal(again.parts.registry.find('socket-2')?.state.energy, 5.35);
@@ -130,6 +141,10 @@ test('energy on a running gateway: a node counter reset and a gateway restart ne
   await waitFor(() => again.parts.registry.find('socket-2')?.state.energy === 5.39, 2000, 'counting on from 5.35 kWh');
   await waitFor(() => after.at(-1) === 5.39, 2000, 'MQTT shows 5.39 kWh');
   for (let i = 1; i < after.length; i++) assert.ok(after[i] >= after[i - 1], `published energy went down: ${after.join(', ')}`);
-  assert.ok(after.every((e) => e >= 5.35), `a published value below the last total before the restart: ${after.join(', ')}`);
-  for (let i = 1; i < published.length; i++) assert.ok(published[i] >= published[i - 1], `published energy went down: ${published.join(', ')}`);
+  assert.ok(
+    after.every((e) => e >= 5.35),
+    `a published value below the last total before the restart: ${after.join(', ')}`,
+  );
+  for (let i = 1; i < published.length; i++)
+    assert.ok(published[i] >= published[i - 1], `published energy went down: ${published.join(', ')}`);
 });

@@ -47,11 +47,10 @@ test("an owner's unsubscribe removes its listeners, and only its own", () => {
 test('a listener added or removed while an event is delivered changes the next delivery, not this one', () => {
   const bus = new EventBus(memoryLogger().log);
   const heard: string[] = [];
-  let stopLate: (() => void) | undefined;
   const stopFirst = bus.subscribe('first', {
     log: () => {
       heard.push('first');
-      stopLate ??= bus.subscribe('late', { log: () => void heard.push('late') });
+      bus.subscribe('late', { log: () => void heard.push('late') }); // once: this listener removes itself
       stopFirst();
     },
   });

@@ -6,7 +6,11 @@ test('a sink that throws on every reading and change keeps neither MQTT, storage
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
-  const device = await waitFor(() => gateway.parts.registry.find('socket-1')?.available && gateway.parts.registry.find('socket-1'), 3000, 'socket-1 online');
+  const device = await waitFor(
+    () => gateway.parts.registry.find('socket-1')?.available && gateway.parts.registry.find('socket-1'),
+    3000,
+    'socket-1 online',
+  );
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/socket-1']);
   t.after(() => mqtt.client.endAsync());
   // A feature with a bug, subscribed like any other.
@@ -23,10 +27,14 @@ test('a sink that throws on every reading and change keeps neither MQTT, storage
   const writtenBefore = gateway.parts.writer.health().readingsWritten;
 
   gateway.parts.sim.sockets[0].setLoad(1500);
-  const published = await waitFor(() => {
-    const state = mqtt.messages.get('canplug/socket-1');
-    return state !== undefined && (JSON.parse(state) as { power?: number }).power! > 1000 && state;
-  }, 3000, 'the new power on MQTT');
+  const published = await waitFor(
+    () => {
+      const state = mqtt.messages.get('canplug/socket-1');
+      return state !== undefined && (JSON.parse(state) as { power?: number }).power! > 1000 && state;
+    },
+    3000,
+    'the new power on MQTT',
+  );
   assert.ok(JSON.parse(published).power > 1000);
   assert.ok(device.state.power! > 1000);
   await waitFor(() => gateway.parts.writer.health().readingsWritten > writtenBefore + 5, 3000, 'readings still stored');

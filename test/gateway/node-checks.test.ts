@@ -16,7 +16,14 @@ const oneNode = fc.record({
       { weight: 20, arbitrary: fc.record({ kind: fc.constant('beat' as const), gapMs: fc.integer({ min: 700, max: 1300 }) }) },
       // The gateway stalls: heartbeats queue up and are handled at once.
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('stall' as const), beats: fc.integer({ min: 2, max: 8 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('reboot' as const), bootSeen: fc.boolean(), downMs: fc.integer({ min: 100, max: 20_000 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('reboot' as const),
+          bootSeen: fc.boolean(),
+          downMs: fc.integer({ min: 100, max: 20_000 }),
+        }),
+      },
     ),
     { minLength: 5, maxLength: 200 },
   ),
@@ -64,7 +71,8 @@ test('two nodes on one id are found within a few heartbeats when their uptimes d
       for (let i = 0; i < 10 && found < 0; i++) {
         const now = i * 500;
         const [first, second] = aFirst ? [a, b] : [b, a];
-        if (check.heartbeat('running', first + i, now) === 'started' || check.heartbeat('running', second + i, now + 250) === 'started') found = i;
+        if (check.heartbeat('running', first + i, now) === 'started' || check.heartbeat('running', second + i, now + 250) === 'started')
+          found = i;
       }
       assert.ok(found >= 0 && found <= 2, `found after ${found} rounds`);
     }),
@@ -92,45 +100,52 @@ test('two nodes with nearly the same uptime are found from their seq counters; o
 test('a flapping node: after three drops in a minute it comes back only after a steady spell; the alarm clears after a quiet minute (property)', () => {
   const hold = 2000;
   fc.assert(
-    fc.property(fc.array(fc.record({ upMs: fc.integer({ min: 100, max: 4000 }), downMs: fc.integer({ min: 600, max: 5000 }) }), { minLength: 1, maxLength: 60 }), (cycles) => {
-      const damper = new FlapDamper();
-      const drops: number[] = [];
-      let now = 0;
-      let online = false;
-      let transitions = 0;
-      const heartbeatsFor = (ms: number) => {
-        const resumed = now;
-        for (let t = 0; t < ms; t += 100) {
-          if (online || !damper.mayComeBack(now + t, hold)) continue;
-          const recentDrops = drops.filter((d) => now + t - d <= FLAP_WINDOW_MS).length;
-          // The property: with three drops in the last minute, only a steady spell of `hold` brings it back.
-          if (recentDrops >= 3) assert.ok(now + t - resumed >= hold, `back after ${now + t - resumed} ms with ${recentDrops} recent drops`);
-          online = true;
-          transitions++;
+    fc.property(
+      fc.array(fc.record({ upMs: fc.integer({ min: 100, max: 4000 }), downMs: fc.integer({ min: 600, max: 5000 }) }), {
+        minLength: 1,
+        maxLength: 60,
+      }),
+      (cycles) => {
+        const damper = new FlapDamper();
+        const drops: number[] = [];
+        let now = 0;
+        let online = false;
+        let transitions = 0;
+        const heartbeatsFor = (ms: number) => {
+          const resumed = now;
+          for (let t = 0; t < ms; t += 100) {
+            if (online || !damper.mayComeBack(now + t, hold)) continue;
+            const recentDrops = drops.filter((d) => now + t - d <= FLAP_WINDOW_MS).length;
+            // The property: with three drops in the last minute, only a steady spell of `hold` brings it back.
+            if (recentDrops >= 3)
+              assert.ok(now + t - resumed >= hold, `back after ${now + t - resumed} ms with ${recentDrops} recent drops`);
+            online = true;
+            transitions++;
+          }
+          now += ms;
+        };
+        for (const { upMs, downMs } of cycles) {
+          heartbeatsFor(upMs);
+          // Silent for longer than the timeout: the sweep reports it.
+          if (online) {
+            damper.dropped(now);
+            drops.push(now);
+            online = false;
+            transitions++;
+          } else {
+            damper.interrupted();
+          }
+          now += downMs;
         }
-        now += ms;
-      };
-      for (const { upMs, downMs } of cycles) {
-        heartbeatsFor(upMs);
-        // Silent for longer than the timeout: the sweep reports it.
-        if (online) {
-          damper.dropped(now);
-          drops.push(now);
-          online = false;
-          transitions++;
-        } else {
-          damper.interrupted();
-        }
-        now += downMs;
-      }
-      // Steady heartbeats: back within the hold, and a whole quiet minute later the alarm is over.
-      heartbeatsFor(hold + 100);
-      assert.equal(online, true, 'steady heartbeats bring it back');
-      const wasFlapping = damper.flapping;
-      assert.equal(damper.settle(now + FLAP_WINDOW_MS + 1), wasFlapping ? 'cleared' : undefined);
-      assert.equal(damper.flapping, false, 'the flapping alarm clears after a quiet minute');
-      assert.ok(transitions <= 2 * cycles.length + 1);
-    }),
+        // Steady heartbeats: back within the hold, and a whole quiet minute later the alarm is over.
+        heartbeatsFor(hold + 100);
+        assert.equal(online, true, 'steady heartbeats bring it back');
+        const wasFlapping = damper.flapping;
+        assert.equal(damper.settle(now + FLAP_WINDOW_MS + 1), wasFlapping ? 'cleared' : undefined);
+        assert.equal(damper.flapping, false, 'the flapping alarm clears after a quiet minute');
+        assert.ok(transitions <= 2 * cycles.length + 1);
+      },
+    ),
     { numRuns: RUNS },
   );
   recordFigure({ kind: 'fuzz', name: 'node id and flapping checks (generated timelines)', cases: 3 * RUNS + 1, crashes: 0 });

@@ -38,7 +38,10 @@ test('settings the database refuses leave the device as it was, and the caller h
   const { db, registry, heard } = setup(t);
   const device = registry.ensure('can:1', 'can', 'socket-1', 1);
   db.pragma('query_only = ON');
-  assert.throws(() => registry.update(device, { settings: { room: 'bathroom' }, state: { relay: true } }), /readonly|read-only|query_only/i);
+  assert.throws(
+    () => registry.update(device, { settings: { room: 'bathroom' }, state: { relay: true } }),
+    /readonly|read-only|query_only/i,
+  );
   assert.deepEqual(device.settings, {});
   assert.equal(device.state.relay, undefined, 'nothing of the change was applied');
   assert.deepEqual(heard, [], 'and nothing was published');
@@ -53,14 +56,20 @@ test('a safety check that throws does not keep the reading from storage, the rul
   registry.reading({ device, ts: Date.now(), humidity: 50 }, { state: { humidity: 50 } });
   assert.deepEqual(heard, ['reading', 'device.changed']);
   assert.equal(device.state.humidity, 50);
-  assert.ok(lines().some((l) => l.level === 50 && l.err === 'bug in the check'), 'the failure is logged at error');
+  assert.ok(
+    lines().some((l) => l.level === 50 && l.err === 'bug in the check'),
+    'the failure is logged at error',
+  );
 });
 
 test('an interlocked device is not removed, whoever asks; an online one only when forced', (t) => {
   const { registry, heard } = setup(t);
   const device = registry.ensure('can:1', 'can', 'socket-1', 1);
   registry.update(device, { state: { gatewayLatch: 'humidity 90 %RH is at or over the limit 80 %RH' } });
-  assert.throws(() => registry.remove(device, { force: true }), (e: Error) => e instanceof RefusedError && /socket-1 is interlocked; reset the latch/.test(e.message));
+  assert.throws(
+    () => registry.remove(device, { force: true }),
+    (e: Error) => e instanceof RefusedError && /socket-1 is interlocked; reset the latch/.test(e.message),
+  );
   registry.update(device, { state: { gatewayLatch: undefined } });
   registry.markSeen(device);
   assert.throws(() => registry.remove(device), /socket-1 is online and would come back at its next heartbeat/);

@@ -25,9 +25,18 @@ test('"if socket-1 power > 100 for 2 s then switch Kitchen off" fires once per c
   const crossed = Date.now();
   socket.setLoad(300);
   // Switched at the plug, and confirmed by its next broadcast (before the next command would supersede it).
-  await waitFor(() => !plug.relay && gateway.parts.registry.find('Kitchen')!.state.relay === false, 4000, 'Kitchen switched off by the rule');
+  await waitFor(
+    () => !plug.relay && gateway.parts.registry.find('Kitchen')!.state.relay === false,
+    4000,
+    'Kitchen switched off by the rule',
+  );
   assert.ok(Date.now() - crossed >= 1900, 'not before the 2 s');
-  await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: true } });
+  await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/Kitchen/relay',
+    payload: { on: true },
+  });
   await sleep(2500);
   assert.equal(plug.relay, true, 'still over the limit, but the rule does not fire again');
   assert.equal((await getRule(gateway, rule.id)).fire_count, 1);

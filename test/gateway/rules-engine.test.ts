@@ -23,7 +23,12 @@ test('a Wi-Fi plug drives a CAN socket; "changes to" fires on a change it saw, n
   assert.equal((await getRule(gateway, overload.id)).fire_count, 1);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 0);
 
-  await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/Kitchen/relay', payload: { on: false } });
+  await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/Kitchen/relay',
+    payload: { on: false },
+  });
   await waitFor(async () => (await getRule(gateway, wentOff.id)).fire_count === 1, 2000, '"changes to OFF" fired');
   await sleep(700);
   assert.equal((await getRule(gateway, wentOff.id)).fire_count, 1, 'once, though every broadcast says OFF');
@@ -45,10 +50,30 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
 
   const off = await addRule(gateway, { name: 'first off', when, then: { action: 'switch', device: 'socket-2', state: 'off' } });
   const on = await addRule(gateway, { name: 'then on', when, then: { action: 'switch', device: 'socket-2', state: 'on' } });
-  const publish = await addRule(gateway, { name: 'tell', when, then: { action: 'publish', topic: 'home/washer', payload: 'busy', retain: true } });
-  const notNow = await addRule(gateway, { name: 'window later', when, between: { from: hh(later), to: hh(new Date(later.getTime() + 60_000)) }, then: { action: 'event', message: 'x' } });
-  const notToday = await addRule(gateway, { name: 'other day', when, days: [today === 'mon' ? 'tue' : 'mon'], then: { action: 'event', message: 'x' } });
-  const inWindow = await addRule(gateway, { name: 'window now', when, between: { from: hh(new Date(now.getTime() - 3600_000)), to: hh(later) }, days: [today], then: { action: 'event', message: 'y' } });
+  const publish = await addRule(gateway, {
+    name: 'tell',
+    when,
+    then: { action: 'publish', topic: 'home/washer', payload: 'busy', retain: true },
+  });
+  const notNow = await addRule(gateway, {
+    name: 'window later',
+    when,
+    between: { from: hh(later), to: hh(new Date(later.getTime() + 60_000)) },
+    then: { action: 'event', message: 'x' },
+  });
+  const notToday = await addRule(gateway, {
+    name: 'other day',
+    when,
+    days: [today === 'mon' ? 'tue' : 'mon'],
+    then: { action: 'event', message: 'x' },
+  });
+  const inWindow = await addRule(gateway, {
+    name: 'window now',
+    when,
+    between: { from: hh(new Date(now.getTime() - 3600_000)), to: hh(later) },
+    days: [today],
+    then: { action: 'event', message: 'y' },
+  });
   const disabled = await addRule(gateway, { name: 'disabled', enabled: false, when, then: { action: 'event', message: 'z' } });
 
   socket.setLoad(300);
@@ -57,7 +82,10 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
   await waitFor(() => events(tg, "type = 'relay'").length >= 2, 2000, 'relay events written');
   assert.deepEqual(
     events(tg, "type = 'relay'").map((e) => [e.cause, e.origin]),
-    [['off', `rule:${off.id}`], ['on', `rule:${on.id}`]],
+    [
+      ['off', `rule:${off.id}`],
+      ['on', `rule:${on.id}`],
+    ],
     'switched in rule order',
   );
   assert.equal(gateway.parts.sim.sockets[1].relay, true, 'the later rule in order wins');
@@ -67,7 +95,12 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
   t.after(() => late.client.endAsync());
   await waitFor(() => late.log.find((m) => m.retain && m.payload === 'busy'), 2000, 'retained for a later subscriber');
 
-  const enable = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: `/api/rules/${disabled.id}`, payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } } });
+  const enable = await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: `/api/rules/${disabled.id}`,
+    payload: { name: 'disabled', enabled: true, when, then: { action: 'event', message: 'z' } },
+  });
   assert.equal(enable.statusCode, 200, enable.body);
   await waitFor(async () => (await getRule(gateway, disabled.id)).fire_count === 1, 3000, 'enabled rule fires on the next reading');
 });
@@ -75,7 +108,12 @@ test('rules fire in order, publish to MQTT, respect time windows and can be disa
 test('schedules fire once in their minute on their days', async (t) => {
   const { gateway } = await gatewayWithPlug(t);
   const daily = await addRule(gateway, { name: 'morning', at: '07:00', then: { action: 'switch', device: 'socket-1', state: 'off' } });
-  const weekend = await addRule(gateway, { name: 'weekend', at: '07:00', days: ['sat', 'sun'], then: { action: 'event', message: 'weekend' } });
+  const weekend = await addRule(gateway, {
+    name: 'weekend',
+    at: '07:00',
+    days: ['sat', 'sun'],
+    then: { action: 'event', message: 'weekend' },
+  });
   const friday = new Date(2026, 10, 20, 7, 0, 5); // a Friday, local time
   gateway.parts.rules.runSchedule(new Date(2026, 10, 20, 6, 59, 59));
   assert.equal((await getRule(gateway, daily.id)).fire_count, 0);

@@ -19,7 +19,11 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   const { gateway } = tg;
   const nodes = await startNodeThread(gateway.parts.sim.bus!.name, [...IDLE_NODES, ...STALLED_NODES]);
   t.after(() => nodes.stop());
-  await waitFor(() => [...IDLE_NODES, ...STALLED_NODES].every((n) => gateway.parts.registry.canNode(n)?.available), 10_000, 'every node online');
+  await waitFor(
+    () => [...IDLE_NODES, ...STALLED_NODES].every((n) => gateway.parts.registry.canNode(n)?.available),
+    10_000,
+    'every node online',
+  );
 
   const idle = await nodes.trip(IDLE_NODES);
 
@@ -27,10 +31,15 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   // counted once none came for 500 ms, so that only the stalled trips count below.
   let workerTripsBefore = -1;
   let quietSince = performance.now();
-  await waitFor(() => {
-    if (gateway.parts.safety.worker.trips !== workerTripsBefore) [workerTripsBefore, quietSince] = [gateway.parts.safety.worker.trips, performance.now()];
-    return performance.now() - quietSince >= 500;
-  }, 10_000, 'the idle trips reported');
+  await waitFor(
+    () => {
+      if (gateway.parts.safety.worker.trips !== workerTripsBefore)
+        [workerTripsBefore, quietSince] = [gateway.parts.safety.worker.trips, performance.now()];
+      return performance.now() - quietSince >= 500;
+    },
+    10_000,
+    'the idle trips reported',
+  );
 
   // The trips start 500 ms into the stall, 20 ms apart, and all end well before it does.
   const stalledTrips = nodes.trip(STALLED_NODES, 500, 20);
@@ -50,10 +59,19 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   // Once the main thread runs again it has the whole story: latched, logged, closes refused.
   const device = gateway.parts.registry.canNode(STALLED_NODES[0])!;
   await waitFor(() => device.state.gatewayLatch, 5000, 'the main thread caught up with the trip');
-  const close = await gateway.parts.api.inject({ method: 'PUT', url: `/api/devices/${device.name}/relay`, payload: { on: true }, headers: tg.auth });
+  const close = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: `/api/devices/${device.name}/relay`,
+    payload: { on: true },
+    headers: tg.auth,
+  });
   assert.equal(close.statusCode, 409, close.body);
   // Idle, the main thread may trip first and hand the latch over; stalled, every trip is the worker's.
-  await waitFor(() => gateway.parts.safety.worker.trips - workerTripsBefore === STALLED_NODES.length, 5000, 'the worker reported every stalled trip');
+  await waitFor(
+    () => gateway.parts.safety.worker.trips - workerTripsBefore === STALLED_NODES.length,
+    5000,
+    'the worker reported every stalled trip',
+  );
 
   const a = percentiles(idle.map((x) => x.ms));
   const b = percentiles(stalled.map((x) => x.ms));
@@ -98,13 +116,23 @@ test('a safety worker that exits is started again with the latches the main thre
   // Under the limit now, still over the re-arm level: only the restored latch keeps it open from here.
   node1.setHumidity(75);
   await waitFor(() => gateway.parts.registry.find('socket-1')?.state.humidity === 75, 2000, 'humidity 75 seen');
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.equal(off.statusCode, 200, off.body);
 
   const worker = gateway.parts.safety.worker;
   await worker.crashForTest();
   await waitFor(() => worker.state === 'restarting', 1000, 'the exit noticed');
-  const meanwhile = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
+  const meanwhile = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: true },
+    headers: tg.auth,
+  });
   assert.equal(meanwhile.statusCode, 409, 'no close while the worker is away');
   assert.match(meanwhile.json().error, /safety worker is restarting/);
   assert.equal(gateway.health().status, 'degraded');

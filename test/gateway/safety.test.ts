@@ -4,10 +4,14 @@ import { recordingClient, startGateway, waitFor, type TestGateway } from '../hel
 import type { Command } from '../../src/can/codec.js';
 
 async function online(tg: TestGateway, name: string) {
-  return waitFor(() => {
-    const d = tg.gateway.parts.registry.find(name);
-    return d?.available && d.state.humidity !== undefined ? d : undefined;
-  }, 4000, `${name} online with readings`);
+  return waitFor(
+    () => {
+      const d = tg.gateway.parts.registry.find(name);
+      return d?.available && d.state.humidity !== undefined ? d : undefined;
+    },
+    4000,
+    `${name} online with readings`,
+  );
 }
 
 function put(tg: TestGateway, url: string, payload?: object, method: 'PUT' | 'POST' = 'PUT') {
@@ -98,7 +102,10 @@ test('with the gateway rule disabled the node keeps itself off', async (t) => {
   assert.match(res.json().error, /humidity interlock latched on the node/);
   assert.equal(node.relay, false);
   const log = await events(tg, '&device=socket-2');
-  assert.ok(log.some((e) => e.type === 'trip' && e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(log));
+  assert.ok(
+    log.some((e) => e.type === 'trip' && e.origin === 'node' && e.cause === 'humidity'),
+    JSON.stringify(log),
+  );
 });
 
 test('both layers together never flap under a noisy humidity signal around the limit', async (t) => {

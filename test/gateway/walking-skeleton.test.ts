@@ -32,7 +32,12 @@ test('the default demo: bridge online, retained state for the sockets, REST list
     assert.ok((d.state.power as number) > 0, `${d.name} power`);
   }
 
-  const put = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-1/relay', headers: tg.auth, payload: { on: false } });
+  const put = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    headers: tg.auth,
+    payload: { on: false },
+  });
   assert.equal(put.statusCode, 200, put.body);
   assert.equal(put.json().state.state, 'OFF');
   assert.equal(gateway.parts.sim.sockets[0].relay, false, 'the node opened its relay');
@@ -42,8 +47,13 @@ test('the default demo: bridge online, retained state for the sockets, REST list
   await waitFor(() => gateway.parts.writer.health().readingsWritten > 5, 3000, 'readings written');
   const db = new Database(tg.config.database.path, { readonly: true });
   t.after(() => db.close());
-  const rows = db.prepare('SELECT d.name, count(*) AS n FROM readings r JOIN devices d ON d.id = r.device_id GROUP BY d.name ORDER BY d.name').all() as { name: string; n: number }[];
-  assert.deepEqual(rows.map((r) => r.name), ['socket-1', 'socket-2']);
+  const rows = db
+    .prepare('SELECT d.name, count(*) AS n FROM readings r JOIN devices d ON d.id = r.device_id GROUP BY d.name ORDER BY d.name')
+    .all() as { name: string; n: number }[];
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['socket-1', 'socket-2'],
+  );
   assert.ok(rows.every((r) => r.n > 0));
 });
 

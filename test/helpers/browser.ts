@@ -14,7 +14,14 @@ export const CHROMIUM = process.env.CANPLUG_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
 /** Where docs/dashboard.md takes its screenshots from; written only with CANPLUG_SCREENSHOTS=1. */
 export const DOCS_IMAGES = join(import.meta.dirname, '..', '..', 'docs', 'images');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 const DASHBOARD = join(import.meta.dirname, '..', '..', 'dashboard');
 
 /** Returns false (and marks the test skipped) when Chromium is missing and not required. */
@@ -30,7 +37,12 @@ export function chromiumAvailable(t: TestContext): boolean {
 export async function buildDashboard(t: TestContext): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-dashboard-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await build({ root: DASHBOARD, configFile: join(DASHBOARD, 'vite.config.ts'), logLevel: 'error', build: { outDir: dir, emptyOutDir: true } });
+  await build({
+    root: DASHBOARD,
+    configFile: join(DASHBOARD, 'vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir: dir, emptyOutDir: true },
+  });
   return dir;
 }
 

@@ -14,7 +14,11 @@ export interface CliResult {
 /** Runs `canplug <args>` to completion (killed after `timeoutMs`). */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...cleanEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: { ...cleanEnv(), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -30,7 +34,9 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
 
 /** The environment without CANPLUG_* variables of the person running the tests. */
 export function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CANPLUG_') && k !== 'NOTIFY_SOCKET' && !k.startsWith('WATCHDOG_')));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('CANPLUG_') && k !== 'NOTIFY_SOCKET' && !k.startsWith('WATCHDOG_')),
+  );
 }
 
 export interface LogLine {
@@ -72,7 +78,9 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
       }
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     logs,
@@ -82,9 +90,24 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
       const found = logs.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)), timeoutMs);
-        waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-        void exited.then(() => setTimeout(() => reject(new Error(`daemon exited before the log line; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)), 100));
+        const timer = setTimeout(
+          () =>
+            reject(new Error(`no matching log line in ${timeoutMs} ms; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then(() =>
+          setTimeout(
+            () => reject(new Error(`daemon exited before the log line; logs:\n${logs.map((l) => l.msg).join('\n')}\nstderr: ${stderr}`)),
+            100,
+          ),
+        );
       });
     },
     kill() {

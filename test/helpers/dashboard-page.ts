@@ -55,9 +55,15 @@ export async function everyTabReachable(page: Page): Promise<void> {
     const tab = page.getByRole('link', { name });
     const box = await tab.boundingBox();
     assert.ok(box, `${name} tab is shown`);
-    assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width + 0.5 && box.y + box.height <= viewport.height + 0.5, `${name} tab is on screen: ${JSON.stringify(box)} in ${viewport.width}x${viewport.height}`);
+    assert.ok(
+      box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width + 0.5 && box.y + box.height <= viewport.height + 0.5,
+      `${name} tab is on screen: ${JSON.stringify(box)} in ${viewport.width}x${viewport.height}`,
+    );
     assert.ok(box.width >= 48 && box.height >= 48, `${name} tab is big enough to tap: ${box.width}x${box.height}`);
-    const onTop = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.closest('.tabs a')?.textContent?.trim(), { x: box.x + box.width / 2, y: box.y + box.height / 2 });
+    const onTop = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.closest('.tabs a')?.textContent?.trim(), {
+      x: box.x + box.width / 2,
+      y: box.y + box.height / 2,
+    });
     assert.equal(onTop, name, `nothing covers the ${name} tab`);
   }
 }

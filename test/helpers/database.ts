@@ -56,7 +56,16 @@ export function seedHistory(path: string, names: string[], hours = 24, stepMs = 
         const base = [60, 120, 35][i % 3];
         const power = base * (1 + 0.5 * Math.sin(hour / 3)) + (Math.floor(ts / 1_800_000) % 4 === 0 ? 400 * (i + 1) : 0);
         const voltage = 230 + 3 * Math.sin(hour);
-        writer.addReading({ deviceId: id, ts, power, voltage, current: power / voltage, humidity: 55 + 15 * Math.sin(hour / 4), temperature: 21 + 2 * Math.cos(hour / 5), relay: true });
+        writer.addReading({
+          deviceId: id,
+          ts,
+          power,
+          voltage,
+          current: power / voltage,
+          humidity: 55 + 15 * Math.sin(hour / 4),
+          temperature: 21 + 2 * Math.cos(hour / 5),
+          relay: true,
+        });
       }
     });
     writer.flush();

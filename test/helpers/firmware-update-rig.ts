@@ -57,12 +57,15 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
   });
   t.after(() => socket.stop());
   // Fast tests: the bus at 1 Mbit/s and the whole of it for the transfer (the guest measures the real rates).
-  const tg = await startGateway({
-    can: { bitrate: 1000000, command_timeout_ms: 3000, heartbeat_timeout_ms: 4000, sim: { nodes: [] } },
-    safety: { gateway_rule: false },
-    firmware: { bus_share: 1, confirm_timeout_s: 240, flow_timeout_ms: GENEROUS_MS },
-    ...options.gateway,
-  }, options.gatewayBus ? await options.gatewayBus(bus) : bus);
+  const tg = await startGateway(
+    {
+      can: { bitrate: 1000000, command_timeout_ms: 3000, heartbeat_timeout_ms: 4000, sim: { nodes: [] } },
+      safety: { gateway_rule: false },
+      firmware: { bus_share: 1, confirm_timeout_s: 240, flow_timeout_ms: GENEROUS_MS },
+      ...options.gateway,
+    },
+    options.gatewayBus ? await options.gatewayBus(bus) : bus,
+  );
   t.after(() => tg.stop());
   writeFileSync(join(tg.dir, 'firmware-key.pem'), key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const statuses: FirmwareStatus[] = [];
@@ -73,10 +76,14 @@ export async function updateRig(t: TestContext, options: RigOptions = {}): Promi
   };
   await waitFor(() => device().available && device().firmware !== undefined, 60_000, 'the VM socket online');
   const outcome = (timeoutMs = 300_000) =>
-    waitFor(() => {
-      const last = statuses.at(-1);
-      return last && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
-    }, timeoutMs, 'the update to end');
+    waitFor(
+      () => {
+        const last = statuses.at(-1);
+        return last && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
+      },
+      timeoutMs,
+      'the update to end',
+    );
   return { tg, socket, bus, key, statuses, device, outcome };
 }
 

@@ -47,7 +47,11 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 /** `bus`: a simulated bus the test has already put its own endpoints on (can.transport sim). */
-export async function startGateway(overrides: DeepPartial<Config> = {}, bus?: VirtualBus, log: Logger = silentLogger): Promise<TestGateway> {
+export async function startGateway(
+  overrides: DeepPartial<Config> = {},
+  bus?: VirtualBus,
+  log: Logger = silentLogger,
+): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-test-'));
   const config = testConfig(overrides, dir);
   const gateway = new Gateway({ config, log, bus });
@@ -72,7 +76,11 @@ export function authHeaders(gateway: Gateway): { authorization?: string } {
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -83,7 +91,10 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 }
 
 /** An independent MQTT client that records every message it sees (retained included). */
-export async function recordingClient(url: string, filters: string[]): Promise<{ client: MqttClient; messages: Map<string, string>; log: { topic: string; payload: string; retain: boolean }[] }> {
+export async function recordingClient(
+  url: string,
+  filters: string[],
+): Promise<{ client: MqttClient; messages: Map<string, string>; log: { topic: string; payload: string; retain: boolean }[] }> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 200 });
   const messages = new Map<string, string>();
   const log: { topic: string; payload: string; retain: boolean }[] = [];

@@ -52,6 +52,10 @@ export function guestSuite(name: string, files: () => string[]): void {
     assert.ok(result.tests.length > 0, `the guest ran no test${tail()}`);
     assert.deepEqual(result.leftover, [], 'no guest process outlives the run');
     const why = result.status === 124 ? ' (the guest suite ran out of its own time limit)' : '';
-    assert.equal(result.status, 0, `guest suite exit ${result.status}${why}; failing guest tests: ${failed.join('; ') || '(none reported)'}; results kept in ${result.runDir}${tail()}`);
+    assert.equal(
+      result.status,
+      0,
+      `guest suite exit ${result.status}${why}; failing guest tests: ${failed.join('; ') || '(none reported)'}; results kept in ${result.runDir}${tail()}`,
+    );
   });
 }

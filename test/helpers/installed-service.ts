@@ -35,7 +35,11 @@ const until = async (what: string, check: () => boolean, timeoutMs: number, cont
  * Starts the unit at `unitPath` in `root`. No CAN HAT, no Home Assistant here: the environment a
  * drop-in would set puts the daemon on the simulated bus, a test broker and a free port.
  */
-export async function startInstalledService(root: ThrowawayRoot, unitPath: string, t: { after: (fn: () => unknown) => void }): Promise<InstalledService> {
+export async function startInstalledService(
+  root: ThrowawayRoot,
+  unitPath: string,
+  t: { after: (fn: () => unknown) => void },
+): Promise<InstalledService> {
   const unit = parseService(readFileSync(unitPath, 'utf8'));
   const broker = await startMosquitto();
   t.after(() => broker.close());

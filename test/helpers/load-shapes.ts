@@ -142,7 +142,16 @@ export class NodeFrames {
     const messages: Message[] = [
       { type: 'heartbeat', node: this.node, state: 'running', protocol: 1, firmware: '1.0', uptime: 86_400 + s },
       { type: 'power', node: this.node, voltage, current: power / voltage, power, status, seq },
-      { type: 'environment', node: this.node, humidity: m.humidity, temperature: m.temperature, humidityLimit: 80, hysteresis: 10, status, seq },
+      {
+        type: 'environment',
+        node: this.node,
+        humidity: m.humidity,
+        temperature: m.temperature,
+        humidityLimit: 80,
+        hysteresis: 10,
+        status,
+        seq,
+      },
     ];
     if (s % 10 === 0) messages.push({ type: 'energy', node: this.node, energyWh: this.energyWh, uptime: 86_400 + s });
     return messages.map(encode);

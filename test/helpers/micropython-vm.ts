@@ -40,7 +40,10 @@ export interface MicroPythonVmEvents {
 
 /** A Python exception raised by exec()/call(), with its type name ('ValueError', ...). */
 export class PythonError extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'PythonError';
   }

@@ -2,7 +2,9 @@
  * A real Mosquitto broker for a test: Debian's `mosquitto`, started on a free port on 127.0.0.1 with a
  * generated config (anonymous, a password file, or TLS with client certificates), stopped for sure when
  * the test ends, and restartable on the same port. When mosquitto is not installed the tests using it
- * are skipped with the reason, unless CANPLUG_REQUIRE_MOSQUITTO=1 (CI), where they fail.
+ * are skipped with the reason, unless CANPLUG_REQUIRE_MOSQUITTO=1 (CI), where they fail. Tests in which
+ * the broker is not what is tested use `startBroker()` (broker.ts), which falls back to aedes.
+ * CANPLUG_MOSQUITTO names the binary (an empty or missing path: taken as not installed).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,14 +17,17 @@ const find = (name: string) =>
   SEARCH.filter((dir) => dir !== '')
     .map((dir) => join(dir, name))
     .find((path) => existsSync(path));
-const MOSQUITTO = find('mosquitto');
+const override = process.env.CANPLUG_MOSQUITTO;
+export const MOSQUITTO = override === undefined ? find('mosquitto') : existsSync(override) ? override : undefined;
 const MOSQUITTO_PASSWD = find('mosquitto_passwd');
-const required = process.env.CANPLUG_REQUIRE_MOSQUITTO === '1';
+export const mosquittoRequired = process.env.CANPLUG_REQUIRE_MOSQUITTO === '1';
 
 /** Options for `test()`: skipped with the reason when mosquitto is missing and not required. */
 export function mosquittoTest(): { skip?: string } {
-  if (MOSQUITTO || required) return {};
-  return { skip: 'mosquitto is not installed (apt-get install mosquitto mosquitto-clients); set CANPLUG_REQUIRE_MOSQUITTO=1 to fail instead' };
+  if (MOSQUITTO || mosquittoRequired) return {};
+  return {
+    skip: 'mosquitto is not installed (apt-get install mosquitto mosquitto-clients); set CANPLUG_REQUIRE_MOSQUITTO=1 to fail instead',
+  };
 }
 
 export interface MosquittoOptions {
@@ -39,6 +44,8 @@ export interface MosquittoOptions {
 }
 
 export interface Mosquitto {
+  /** What runs: 'mosquitto', or the aedes stand-in (broker.ts). */
+  name: string;
   port: number;
   url: string;
   /** The broker's process id while it runs (the benchmarks read its CPU time). */
@@ -80,7 +87,10 @@ function accepts(port: number): Promise<boolean> {
 
 /** Starts a broker; the caller registers `t.after(() => broker.close())`. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  if (!MOSQUITTO) throw new Error('mosquitto is not installed but CANPLUG_REQUIRE_MOSQUITTO=1: apt-get install mosquitto mosquitto-clients');
+  if (!MOSQUITTO)
+    throw new Error(
+      `mosquitto is not installed${mosquittoRequired ? ' but CANPLUG_REQUIRE_MOSQUITTO=1' : ''}: apt-get install mosquitto mosquitto-clients`,
+    );
   const workDir = mkdtempSync(join(tmpdir(), 'canplug-mosquitto-'));
   const port = options.port ?? (await freePort());
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
@@ -96,18 +106,32 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     lines.push('allow_anonymous true');
   }
   if (options.tls) {
-    lines.push(`cafile ${options.tls.caFile}`, `certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`, 'require_certificate true');
+    lines.push(
+      `cafile ${options.tls.caFile}`,
+      `certfile ${options.tls.certFile}`,
+      `keyfile ${options.tls.keyFile}`,
+      'require_certificate true',
+    );
   }
   if (options.aclFile) lines.push(`acl_file ${options.aclFile}`);
   lines.push(...(options.extraLines ?? []));
   const confFile = join(workDir, 'mosquitto.conf');
   writeFileSync(confFile, `${lines.join('\n')}\n`);
 
+  const url = `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`;
+  return superviseBroker('mosquitto', [MOSQUITTO, '-c', confFile], port, url, () => rmSync(workDir, { recursive: true, force: true }));
+}
+
+/**
+ * Runs a broker process (`command[0]` with the rest as arguments) listening on `port`: started now
+ * and by `start()`, resolved once it accepts connections; `cleanup` runs after `close()`.
+ */
+export async function superviseBroker(name: string, command: string[], port: number, url: string, cleanup = () => {}): Promise<Mosquitto> {
   let child: ChildProcess | undefined;
   let stderr = '';
   const start = async () => {
     stderr = '';
-    const proc = spawn(MOSQUITTO, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     running.add(proc);
     proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -116,10 +140,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       exited = true;
       running.delete(proc);
     });
-    const deadline = Date.now() + 5000;
+    // Generous: a broker started through tsx on a loaded machine takes seconds.
+    const deadline = Date.now() + 20_000;
     while (!(await accepts(port))) {
-      if (exited) throw new Error(`mosquitto exited at start: ${stderr.trim()}`);
-      if (Date.now() > deadline) throw new Error(`mosquitto did not accept connections on ${port} within 5 s: ${stderr.trim()}`);
+      if (exited) throw new Error(`${name} exited at start: ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`${name} did not accept connections on ${port} within 20 s: ${stderr.trim()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   };
@@ -135,8 +160,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   };
   await start();
   return {
+    name,
     port,
-    url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    url,
     get pid() {
       return child?.pid;
     },
@@ -145,7 +171,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     close: async () => {
       child?.kill('SIGCONT');
       await stop();
-      rmSync(workDir, { recursive: true, force: true });
+      cleanup();
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
@@ -172,9 +198,30 @@ export function makeCertificates(workDir: string): TestCertificates {
     ['client', '/CN=canplug', []],
   ] as const) {
     openssl('req', ...newKey, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`), '-subj', subject);
-    openssl('x509', '-req', '-in', path(`${name}.csr`), '-CA', path('ca.crt'), '-CAkey', path('ca.key'), '-CAcreateserial', '-out', path(`${name}.crt`), '-days', '2', ...ext);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      path(`${name}.csr`),
+      '-CA',
+      path('ca.crt'),
+      '-CAkey',
+      path('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      path(`${name}.crt`),
+      '-days',
+      '2',
+      ...ext,
+    );
   }
-  return { caFile: path('ca.crt'), serverCert: path('server.crt'), serverKey: path('server.key'), clientCert: path('client.crt'), clientKey: path('client.key') };
+  return {
+    caFile: path('ca.crt'),
+    serverCert: path('server.crt'),
+    serverKey: path('server.key'),
+    clientCert: path('client.crt'),
+    clientKey: path('client.key'),
+  };
 }
 
 /** True when the openssl command line is there (the TLS test needs it). */

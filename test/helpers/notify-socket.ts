@@ -3,8 +3,8 @@
  * library, since Node has no such sockets) that records every message with its arrival time and
  * answers systemd-notify's BARRIER=1 the way systemd does, by closing the file descriptor it got.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +25,19 @@ while True:
     print(json.dumps({"t": time.time() * 1000, "msg": data.decode()}), flush=True)
 `;
 
+const PYTHON = '/usr/bin/python3';
+
+/**
+ * Options for `test()`: skipped with the reason where the listener (Python) or the daemon's
+ * `systemd-notify` is missing (a machine without systemd, such as a bare container).
+ */
+export function notifyTest(): { skip?: string } {
+  if (!existsSync(PYTHON)) return { skip: `${PYTHON} is missing (the notification socket's listener; apt-get install python3)` };
+  if (spawnSync('sh', ['-c', 'command -v systemd-notify']).status !== 0)
+    return { skip: 'systemd-notify is not installed (apt-get install systemd)' };
+  return {};
+}
+
 export interface NotifyMessage {
   /** Arrival time, ms since the epoch, taken by the listener. */
   t: number;
@@ -42,7 +55,7 @@ export interface NotifySocket {
 export async function startNotifySocket(): Promise<NotifySocket> {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-notify-'));
   const path = join(dir, 'notify.sock');
-  const child = spawn('/usr/bin/python3', ['-c', LISTENER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(PYTHON, ['-c', LISTENER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
   const messages: NotifyMessage[] = [];
   await new Promise<void>((resolve, reject) => {
     child.on('error', reject);

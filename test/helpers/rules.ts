@@ -17,7 +17,11 @@ export async function gatewayWithPlug(t: After): Promise<{ tg: TestGateway; gate
   t.after(() => tg.stop());
   plug.startBroadcasting(300);
   const { gateway } = tg;
-  await waitFor(() => gateway.parts.registry.find('Kitchen')?.available && gateway.parts.registry.find('socket-2')?.available, 3000, 'plug and sockets online');
+  await waitFor(
+    () => gateway.parts.registry.find('Kitchen')?.available && gateway.parts.registry.find('socket-2')?.available,
+    3000,
+    'plug and sockets online',
+  );
   return { tg, gateway, plug };
 }
 
@@ -27,7 +31,10 @@ export async function addRule(gateway: Gateway, rule: object): Promise<{ id: num
   return res.json();
 }
 
-export async function getRule(gateway: Gateway, id: number): Promise<{ fire_count: number; last_fired: string | null; when: { device: string } }> {
+export async function getRule(
+  gateway: Gateway,
+  id: number,
+): Promise<{ fire_count: number; last_fired: string | null; when: { device: string } }> {
   return (await gateway.parts.api.inject({ url: `/api/rules/${id}` })).json();
 }
 

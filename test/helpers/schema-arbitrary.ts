@@ -43,7 +43,10 @@ export function arbitraryFor(schema: JsonSchema, overrides: Record<string, fc.Ar
       return min > 0 ? record.filter((o) => Object.keys(o).length >= min) : record;
     }
     case 'string':
-      if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= (schema.minLength ?? 0) && s.length <= (schema.maxLength ?? Infinity));
+      if (schema.pattern)
+        return fc
+          .stringMatching(new RegExp(schema.pattern))
+          .filter((s) => s.length >= (schema.minLength ?? 0) && s.length <= (schema.maxLength ?? Infinity));
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 120) });
     case 'integer':
       return fc.integer({ min: schema.minimum ?? -1_000_000, max: schema.maximum ?? 1_000_000 });
@@ -54,7 +57,10 @@ export function arbitraryFor(schema: JsonSchema, overrides: Record<string, fc.Ar
     case 'null':
       return fc.constant(null);
     case 'array':
-      return fc.array(arbitraryFor(schema.items ?? {}, overrides), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 5, 10) });
+      return fc.array(arbitraryFor(schema.items ?? {}, overrides), {
+        minLength: schema.minItems ?? 0,
+        maxLength: Math.min(schema.maxItems ?? 5, 10),
+      });
     default:
       return fc.jsonValue({ maxDepth: 2 });
   }
@@ -80,6 +86,11 @@ export function invalidFor(schema: JsonSchema): fc.Arbitrary<unknown> {
   if (schema.type === 'integer' || schema.type === 'number') {
     return fc.oneof(wrongType, fc.constantFrom((schema.minimum ?? 0) - 1, (schema.maximum ?? 0) + 1, 1.5, -0, 1e308, '12', null));
   }
-  if (schema.type === 'string') return fc.oneof(wrongType, fc.string({ minLength: (schema.maxLength ?? 200) + 1, maxLength: (schema.maxLength ?? 200) + 50 }), fc.constant(''));
+  if (schema.type === 'string')
+    return fc.oneof(
+      wrongType,
+      fc.string({ minLength: (schema.maxLength ?? 200) + 1, maxLength: (schema.maxLength ?? 200) + 50 }),
+      fc.constant(''),
+    );
   return wrongType;
 }

@@ -40,7 +40,9 @@ export function parseService(unitText: string): ServiceStart {
     return value;
   };
   const environment = Object.fromEntries(
-    (settings.get('Environment') ?? []).flatMap((value) => value.split(/\s+/)).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    (settings.get('Environment') ?? [])
+      .flatMap((value) => value.split(/\s+/))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
   return {
     type: one('Type', 'simple'),

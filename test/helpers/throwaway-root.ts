@@ -48,7 +48,9 @@ export function throwawayRootUnavailable(): string | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'canplug-root-probe-'));
   try {
     for (const path of OVERLAID) for (const sub of ['upper', 'work']) mkdirSync(join(layer(dir, path), sub), { recursive: true });
-    const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', mountScript(dir), 'sh', 'true'], { encoding: 'utf8' });
+    const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', mountScript(dir), 'sh', 'true'], {
+      encoding: 'utf8',
+    });
     if (probe.error) return `unshare is not available (${probe.error.message}; Debian package util-linux)`;
     if (probe.status !== 0) return `cannot mount overlays in a private mount namespace: ${probe.stderr.trim()}`;
     return undefined;

@@ -30,9 +30,11 @@ function malformedFrames(): CanFrame[] {
   const frames: CanFrame[] = [];
   let token = 0;
   const next = () => (token = (token + 1) & 0xff);
-  for (let opcode = 0; opcode < 256; opcode++) frames.push({ id: COMMAND_ID, data: Buffer.from([opcode, next(), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) });
+  for (let opcode = 0; opcode < 256; opcode++)
+    frames.push({ id: COMMAND_ID, data: Buffer.from([opcode, next(), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]) });
   for (let dlc = 0; dlc < 8; dlc++) {
-    for (let opcode = 0; opcode < 10; opcode++) frames.push({ id: COMMAND_ID, data: Buffer.from([opcode, next(), 1, 0, 0, 0, 0].slice(0, dlc)) });
+    for (let opcode = 0; opcode < 10; opcode++)
+      frames.push({ id: COMMAND_ID, data: Buffer.from([opcode, next(), 1, 0, 0, 0, 0].slice(0, dlc)) });
     frames.push({ id: 0x000, data: Buffer.from([2, NODE, 0, 0, 0, 0, 0, 0].slice(0, dlc)) }); // discovery, malformed
   }
   frames.push({ id: COMMAND_ID, data: Buffer.from([1, 0x77, 1, 0, 0, 0, 0, 0]), rtr: true });
@@ -54,7 +56,8 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
   t.after(() => mqtt.client.endAsync());
   const state = () => JSON.parse(mqtt.messages.get('canplug/socket-5') ?? '{}') as Record<string, unknown>;
   const relay = async () => (await node.control('status')).relay;
-  const restRelay = (on: boolean) => gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on } });
+  const restRelay = (on: boolean) =>
+    gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on } });
 
   // The firmware's default power-on state is off.
   await waitFor(() => state().state === 'OFF' && state().humidity !== undefined, 3 * patience, 'socket-5 online, relay off');
@@ -64,7 +67,11 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
   await mqtt.client.publishAsync('canplug/socket-5/set', 'ON');
   await waitFor(async () => (await relay()) === true, patience, 'relay pin high');
   // The simulated board reads the plant to a few tenths of a percent (test/firmware/vm-node-measures.test.ts).
-  await waitFor(() => state().state === 'ON' && Math.abs((state().power as number) - 460) < 460 * 0.03, patience, 'MQTT state ON at 460 W (3 %)');
+  await waitFor(
+    () => state().state === 'ON' && Math.abs((state().power as number) - 460) < 460 * 0.03,
+    patience,
+    'MQTT state ON at 460 W (3 %)',
+  );
   assert.ok(Math.abs((state().voltage as number) - 230) < 230 * 0.02, `voltage ${state().voltage}`);
   await mqtt.client.publishAsync('canplug/socket-5/set', '{"state":"OFF"}');
   await waitFor(() => state().state === 'OFF' && state().power === 0, patience, 'MQTT state OFF at 0 W');
@@ -95,8 +102,14 @@ export async function firmwareInTheLoop(t: TestContext, setup: LoopSetup): Promi
   await node.control('humidity 88');
   await waitFor(() => state().state === 'OFF' && state().interlock === true, patience, 'the node opened and latched by itself');
   assert.equal((await node.control('status')).humidity_latched, true);
-  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
-  assert.ok(events.some((e) => e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(events));
+  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as {
+    origin: string;
+    cause: string;
+  }[];
+  assert.ok(
+    events.some((e) => e.origin === 'node' && e.cause === 'humidity'),
+    JSON.stringify(events),
+  );
   const refused = await restRelay(true);
   assert.equal(refused.statusCode, 409, refused.body);
   assert.equal(await relay(), false);

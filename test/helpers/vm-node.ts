@@ -60,16 +60,23 @@ export class VmNode {
       ? { ...options.flash }
       : { ...hostFiles(`${FIRMWARE}/canplug`, '/flash/canplug', (f) => f.endsWith('.py')) };
     if (!options.flash) Object.assign(files, options.files);
-    Object.assign(files, hostFiles(`${FIRMWARE}/host`, '/flash/host', (f) => GLUE.includes(f)));
+    Object.assign(
+      files,
+      hostFiles(`${FIRMWARE}/host`, '/flash/host', (f) => GLUE.includes(f)),
+    );
     // main.py's boot step picks the firmware slot (a fresh flash: the firmware at the root); it is never updated.
     files['/flash/boot_slots.py'] = readFileSync(`${FIRMWARE}/boot_slots.py`);
     if (options.config) files['/flash/config.json'] = JSON.stringify(options.config);
     const vm = await MicroPythonVm.boot({ heapBytes: options.heapBytes ?? 1 << 20, files, cwd: '/flash', clock: options.clock });
     const node = new VmNode(vm);
-    await vm.exec('import sys, boot_slots\nslot, trial = boot_slots.select("/flash")\nif slot:\n    sys.path.insert(0, boot_slots.slot_dir("/flash", slot))');
+    await vm.exec(
+      'import sys, boot_slots\nslot, trial = boot_slots.select("/flash")\nif slot:\n    sys.path.insert(0, boot_slots.slot_dir("/flash", slot))',
+    );
     try {
       await vm.exec('from host import vm_node\nfrom host.vm_node import collect, command, heap, refresh_tables, sampling_allocations');
-      await vm.exec(`started = vm_node.boot("/flash/config.json", "/flash/state.json", ${JSON.stringify(JSON.stringify(options.plant ?? {}))})`);
+      await vm.exec(
+        `started = vm_node.boot("/flash/config.json", "/flash/state.json", ${JSON.stringify(JSON.stringify(options.plant ?? {}))})`,
+      );
       await vm.exec('def is_started():\n    return started');
       if (!(await vm.call('is_started'))) throw new Error('see its output');
       await node.refreshTables();

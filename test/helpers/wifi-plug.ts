@@ -17,7 +17,17 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { arduinoFloat, asBool, asFloat, asInt, asString, epochToString, jsonObjectSize, parseObjectV5, secondsSince2000 } from './plug-firmware-formats.js';
+import {
+  arduinoFloat,
+  asBool,
+  asFloat,
+  asInt,
+  asString,
+  epochToString,
+  jsonObjectSize,
+  parseObjectV5,
+  secondsSince2000,
+} from './plug-firmware-formats.js';
 
 /** A UDP port that was free a moment ago (the gateway's udp.port 0 means "disabled"). */
 export async function freeUdpPort(): Promise<number> {
@@ -117,9 +127,21 @@ export class FakeWifiPlug {
     this.port = options.wsPort ?? 0;
     this.loadWatts = options.loadWatts ?? 100;
     const now = this.clockSeconds();
-    const thing = (id: number, name: string, type: number, value: number) => ({ id, name, type, value, override: false, last_updated: now });
+    const thing = (id: number, name: string, type: number, value: number) => ({
+      id,
+      name,
+      type,
+      value,
+      override: false,
+      last_updated: now,
+    });
     // setup() on a first boot: the defaults, written to flash.
-    this.things = [thing(1, 'Plug', SWITCH, options.relay ? 1 : 0), thing(2, 'Wats', GENERIC, 0), thing(3, 'Daily Wats/Hour', GENERIC, 1), thing(4, 'Clock', CLOCK, now)];
+    this.things = [
+      thing(1, 'Plug', SWITCH, options.relay ? 1 : 0),
+      thing(2, 'Wats', GENERIC, 0),
+      thing(3, 'Daily Wats/Hour', GENERIC, 1),
+      thing(4, 'Clock', CLOCK, now),
+    ];
     this.flash = JSON.stringify(this.things);
   }
 
@@ -153,7 +175,8 @@ export class FakeWifiPlug {
       const text = message.toString('latin1');
       this.heard.push(text);
       if (!text.split('&')[0].includes(':')) return;
-      if (this.lastNodeIdx < 0 || this.lastNodeIdx >= NODES_LEN) this.undefinedBehaviour.push(`UDP datagram heard: writes arrNodes[${this.lastNodeIdx}] (${text.slice(0, 40)})`);
+      if (this.lastNodeIdx < 0 || this.lastNodeIdx >= NODES_LEN)
+        this.undefinedBehaviour.push(`UDP datagram heard: writes arrNodes[${this.lastNodeIdx}] (${text.slice(0, 40)})`);
       this.lastNodeIdx++;
     });
     udp.bind(0, this.host);
@@ -190,7 +213,9 @@ export class FakeWifiPlug {
         if (update.length > THING_UPDATE_CHARS) this.thingUpdates.cut++;
       }
     }
-    await new Promise<void>((resolve, reject) => udp.send(payload, this.options.gatewayPort, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      udp.send(payload, this.options.gatewayPort, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   /** Broadcasts every `periodMs` (the firmware: 5000), the first one now. */
@@ -289,7 +314,8 @@ export class FakeWifiPlug {
       stored.value = asFloat(thing!.value);
       stored.override = asBool(thing!.override);
       stored.last_updated = this.clockSeconds();
-      if (index === 0 && !(stored.value > -1 && stored.value < 256)) this.undefinedBehaviour.push(`digitalWrite of thing 1 = ${stored.value}: a float outside a byte`);
+      if (index === 0 && !(stored.value > -1 && stored.value < 256))
+        this.undefinedBehaviour.push(`digitalWrite of thing 1 = ${stored.value}: a float outside a byte`);
     }
     const reboot = this.rebootOnSave;
     this.rebootOnSave = undefined;

@@ -19,15 +19,26 @@ export interface WifiRig {
  * Starts the plugs (chip ids 1234567, 1234568, ...; ON, a 1200 W load, named Plug0, Plug1...)
  * and a gateway whose udp.ws_port is the first plug's WebSocket port unless `config.udp.ws_port` says otherwise.
  */
-export async function wifiRig(t: After, plugOptions: Partial<FakePlugOptions>[], config: DeepPartial<Config> = {}, log?: Logger): Promise<WifiRig> {
+export async function wifiRig(
+  t: After,
+  plugOptions: Partial<FakePlugOptions>[],
+  config: DeepPartial<Config> = {},
+  log?: Logger,
+): Promise<WifiRig> {
   const port = await freeUdpPort();
-  const plugs = plugOptions.map((o, i) => new FakeWifiPlug({ chipId: 1234567 + i, name: `Plug${i}`, gatewayPort: port, loadWatts: 1200, relay: true, ...o }));
+  const plugs = plugOptions.map(
+    (o, i) => new FakeWifiPlug({ chipId: 1234567 + i, name: `Plug${i}`, gatewayPort: port, loadWatts: 1200, relay: true, ...o }),
+  );
   for (const plug of plugs) {
     await plug.start();
     t.after(() => plug.stop());
   }
   // The fakes broadcast when a test says so (every 200 ms at most), not every 5 s: their report period is short.
-  const tg = await startGateway({ ...config, udp: { port, host: '127.0.0.1', ws_port: plugs[0]?.wsPort, report_period_ms: 100, ...config.udp } }, undefined, log);
+  const tg = await startGateway(
+    { ...config, udp: { port, host: '127.0.0.1', ws_port: plugs[0]?.wsPort, report_period_ms: 100, ...config.udp } },
+    undefined,
+    log,
+  );
   t.after(() => tg.stop());
   const { gateway } = tg;
   return {
@@ -35,7 +46,12 @@ export async function wifiRig(t: After, plugOptions: Partial<FakePlugOptions>[],
     plugs,
     async put(name, on) {
       const started = Date.now();
-      const res = await gateway.parts.api.inject({ headers: tg.auth, method: 'PUT', url: `/api/devices/${encodeURIComponent(name)}/relay`, payload: { on } });
+      const res = await gateway.parts.api.inject({
+        headers: tg.auth,
+        method: 'PUT',
+        url: `/api/devices/${encodeURIComponent(name)}/relay`,
+        payload: { on },
+      });
       return { statusCode: res.statusCode, ms: Date.now() - started, body: res.json() };
     },
     async known(plug, name) {

@@ -28,7 +28,7 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
     assert.equal((empty.data as { healthy: boolean }).healthy, true);
     const withTransaction = await ask(ha, 'health_check', '{"transaction":"abc-1"}');
     assert.equal(withTransaction.transaction, 'abc-1');
-    assert.equal(((withTransaction.data as { mqtt: { connected: boolean } }).mqtt).connected, true);
+    assert.equal((withTransaction.data as { mqtt: { connected: boolean } }).mqtt.connected, true);
   });
 
   await t.test('bridge/info is retained, names the version and config, and holds no secret', async () => {
@@ -41,16 +41,35 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
   });
 
   await t.test('bridge/devices is a retained list with keys, kinds and limits', async () => {
-    const list = JSON.parse(await waitFor(() => ha.topics.get('canplug/bridge/devices'), 2000, 'bridge/devices')) as Record<string, unknown>[];
-    assert.deepEqual(list.map((d) => [d.friendly_name, d.key, d.kind, d.node]), [['socket-1', 'can:1', 'can', 1], ['socket-2', 'can:2', 'can', 2]]);
+    const list = JSON.parse(await waitFor(() => ha.topics.get('canplug/bridge/devices'), 2000, 'bridge/devices')) as Record<
+      string,
+      unknown
+    >[];
+    assert.deepEqual(
+      list.map((d) => [d.friendly_name, d.key, d.kind, d.node]),
+      [
+        ['socket-1', 'can:1', 'can', 1],
+        ['socket-2', 'can:2', 'can', 2],
+      ],
+    );
     assert.equal((list[0].limits as { humidity_limit: number }).humidity_limit, 80);
   });
 
   await t.test('device/limits validates, stores, pushes to the node and updates bridge/devices', async () => {
-    const ok = await ask(ha, 'device/limits', JSON.stringify({ id: 'socket-1', humidity_limit: 70, humidity_hysteresis: 5, power_limit_w: 2000, transaction: 7 }));
+    const ok = await ask(
+      ha,
+      'device/limits',
+      JSON.stringify({ id: 'socket-1', humidity_limit: 70, humidity_hysteresis: 5, power_limit_w: 2000, transaction: 7 }),
+    );
     assert.equal(ok.status, 'ok', JSON.stringify(ok));
     assert.equal(ok.transaction, 7);
-    assert.deepEqual((ok.data as { limits: Record<string, unknown> }).limits, { humidity_limit: 70, humidity_hysteresis: 5, power_limit_w: 2000, current_limit_a: 0, auto_rearm: false });
+    assert.deepEqual((ok.data as { limits: Record<string, unknown> }).limits, {
+      humidity_limit: 70,
+      humidity_hysteresis: 5,
+      power_limit_w: 2000,
+      current_limit_a: 0,
+      auto_rearm: false,
+    });
     assert.equal(gateway.parts.sim.sockets[0].humidityLimit, 70, 'the node got the new limit');
     assert.equal(gateway.parts.sim.sockets[0].powerLimitW, 2000);
     await waitFor(() => JSON.parse(ha.topics.get('canplug/bridge/devices')!)[0].limits.humidity_limit === 70, 2000, 'devices list updated');
@@ -61,7 +80,10 @@ test('bridge API: health check, info without secrets, devices list, limits, repo
     const hysteresis = await ask(ha, 'device/limits', '{"id":"socket-1","humidity_limit":20,"humidity_hysteresis":30}');
     assert.match(hysteresis.error as string, /humidity_hysteresis \(30\) must be below humidity_limit \(20\)/);
     const nothing = await ask(ha, 'device/limits', '{"id":"socket-1"}');
-    assert.match(nothing.error as string, /give at least one limit: humidity_limit, humidity_hysteresis, power_limit_w, current_limit_a, auto_rearm/);
+    assert.match(
+      nothing.error as string,
+      /give at least one limit: humidity_limit, humidity_hysteresis, power_limit_w, current_limit_a, auto_rearm/,
+    );
     assert.equal(gateway.parts.sim.sockets[0].humidityLimit, 70, 'refused limits never reached the node');
   });
 
@@ -117,7 +139,11 @@ test('bridge API: every bad request gets a specific error, is logged once, never
     ['device/rename', '{"from":"socket-1","to":"a/b"}', /a device name is 1 to 64 letters/],
     ['device/remove', '{"id":"socket-1"}', /socket-1 is online and would come back at its next heartbeat/],
     ['device/limits', '{"id":"socket-1","humidity_limit":"80"}', /^humidity_limit: expected integer; got "80"$/],
-    ['device/explode', '{}', /^unknown request "device\/explode"; known: device\/rename, device\/remove, device\/limits, device\/reset, device\/report, health_check$/],
+    [
+      'device/explode',
+      '{}',
+      /^unknown request "device\/explode"; known: device\/rename, device\/remove, device\/limits, device\/reset, device\/report, health_check$/,
+    ],
   ];
   let requests = 0;
   for (const [path, payload, expected] of cases) {
@@ -144,7 +170,7 @@ test('bridge API: every bad request gets a specific error, is logged once, never
     assert.equal(refusals.length, 1);
   });
 
-  await t.test('its own responses (and anyone else\'s) on the response topics cause nothing', async () => {
+  await t.test("its own responses (and anyone else's) on the response topics cause nothing", async () => {
     await ha.client.publishAsync('canplug/bridge/response/device/report', '{"id":"socket-1"}');
     await new Promise((r) => setTimeout(r, 300));
     const responses = ha.log.filter((m) => m.topic.startsWith('canplug/bridge/response/'));
@@ -161,7 +187,10 @@ test('a retained request waiting on the broker is refused at subscribe time, not
   const tg = await startGateway({ mqtt: { url: broker.url } });
   t.after(() => tg.stop());
   const message = await waitFor(() => ha.log.find((m) => m.topic === 'canplug/bridge/response/device/remove'), 3000, 'response');
-  assert.match(JSON.parse(message.payload).error, /^retained requests are ignored \(they would run again after every reconnect\); publish without the retain flag$/);
+  assert.match(
+    JSON.parse(message.payload).error,
+    /^retained requests are ignored \(they would run again after every reconnect\); publish without the retain flag$/,
+  );
   await waitFor(() => tg.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   assert.equal(ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/remove').length, 1);
 });

@@ -14,7 +14,11 @@ test('MQTT bridge requests meet the gateway rules REST meets: an offline node is
   const ask = async (path: string, payload: object) => {
     const mark = ha.log.length;
     await ha.client.publishAsync(`canplug/bridge/request/${path}`, JSON.stringify(payload), { qos: 1 });
-    const message = await waitFor(() => ha.log.slice(mark).find((m) => m.topic === `canplug/bridge/response/${path}`), 3000, `response to ${path}`);
+    const message = await waitFor(
+      () => ha.log.slice(mark).find((m) => m.topic === `canplug/bridge/response/${path}`),
+      3000,
+      `response to ${path}`,
+    );
     return JSON.parse(message.payload) as { status: string; error?: string };
   };
 

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { encode } from '../../src/can/codec.js';
 import { MAX_UNSENT_BYTES } from '../../src/mqtt/connection.js';
 import { recordingClient, startGateway, waitFor } from '../helpers/gateway.js';
-import { mosquittoTest, startMosquitto } from '../helpers/mosquitto.js';
+import { startBroker } from '../helpers/broker.js';
 
 const status = { relay: true, humidityLatched: false, powerLatched: false, sensorFault: false };
 
-test('a broker that stops reading: unsent state stays bounded, and every state is right once it reads again', mosquittoTest(), async (t) => {
-  const broker = await startMosquitto();
+test('a broker that stops reading: unsent state stays bounded, and every state is right once it reads again', async (t) => {
+  const broker = await startBroker();
   t.after(() => broker.close());
   // Every voltage change published (no deadband): enough states to fill the socket while the broker stalls.
   const tg = await startGateway({ mqtt: { url: broker.url, publish: { voltage: { absolute: 0 } } }, can: { sim: { nodes: [] } } });
@@ -37,7 +37,11 @@ test('a broker that stops reading: unsent state stays bounded, and every state i
   broker.resume();
   const fresh = await recordingClient(broker.url, ['canplug/socket-9']);
   t.after(() => fresh.client.endAsync());
-  await waitFor(() => JSON.parse(fresh.messages.get('canplug/socket-9') ?? '{}').voltage === lastVoltage, 10_000, 'retained state is the latest once the broker reads again');
+  await waitFor(
+    () => JSON.parse(fresh.messages.get('canplug/socket-9') ?? '{}').voltage === lastVoltage,
+    10_000,
+    'retained state is the latest once the broker reads again',
+  );
   const rows = gateway.parts.writer.health();
   assert.equal(rows.readingsDropped, 0, 'no reading lost in SQLite');
 });

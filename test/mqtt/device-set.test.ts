@@ -36,7 +36,8 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   const ha = await haView(gateway.mqttUrl(), ['canplug/bridge/response/#']);
   t.after(() => ha.close());
-  const relayCommands = () => gateway.parts.sim.sockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
+  const relayCommands = () =>
+    gateway.parts.sim.sockets.flatMap((s) => s.received).filter((m) => m.type === 'command' && m.command.op === 'setRelay').length;
   const before = relayCommands();
 
   const cases: [string, string | Buffer, RegExp][] = [
@@ -53,7 +54,11 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   for (const [device, payload, expected] of cases) {
     const mark = ha.log.length;
     await ha.client.publishAsync(`canplug/${device}/set`, payload);
-    const response = await waitFor(() => ha.log.slice(mark).find((m) => m.topic === 'canplug/bridge/response/device/set'), 2000, `refusal of ${String(payload)}`);
+    const response = await waitFor(
+      () => ha.log.slice(mark).find((m) => m.topic === 'canplug/bridge/response/device/set'),
+      2000,
+      `refusal of ${String(payload)}`,
+    );
     const body = JSON.parse(response.payload);
     assert.equal(body.status, 'error');
     assert.match(body.error, expected);
@@ -63,8 +68,14 @@ test('bad set payloads are refused with the reason on bridge/response/device/set
   assert.equal(gateway.parts.sim.sockets[0].relay, true);
 
   for (let i = 0; i < 4; i++) await ha.client.publishAsync('canplug/socket-1/set', 'MAYBE');
-  await waitFor(() => ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/set').length === cases.length + 4, 2000, 'every refusal answered');
-  const logged = logs.lines().filter((l) => l.msg === 'MQTT set refused' && String(l.error).includes('"MAYBE"') && String(l.error).startsWith('payload'));
+  await waitFor(
+    () => ha.log.filter((m) => m.topic === 'canplug/bridge/response/device/set').length === cases.length + 4,
+    2000,
+    'every refusal answered',
+  );
+  const logged = logs
+    .lines()
+    .filter((l) => l.msg === 'MQTT set refused' && String(l.error).includes('"MAYBE"') && String(l.error).startsWith('payload'));
   assert.equal(logged.length, 1, 'the same refusal is logged once');
   assert.equal(gateway.health().status, 'ok');
 
@@ -93,7 +104,11 @@ test('a retained set message switches when it is published, never again at a lat
   // The next gateway (a restart) gets the broker's stored copy at subscribe time: it must not apply it.
   const second = await startGateway({ mqtt: { url: broker.url } }, undefined, logs.log);
   t.after(() => second.stop());
-  const response = await waitFor(() => ha.log.find((m) => m.topic === 'canplug/bridge/response/device/set'), 3000, 'the retained copy refused');
+  const response = await waitFor(
+    () => ha.log.find((m) => m.topic === 'canplug/bridge/response/device/set'),
+    3000,
+    'the retained copy refused',
+  );
   assert.match(JSON.parse(response.payload).error, /^retained set messages are ignored/);
   await waitFor(() => second.gateway.parts.registry.find('socket-1')?.available, 3000, 'socket-1 online');
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -111,9 +126,11 @@ test('20,000 distinct bad set payloads and device names give a handful of log li
   const N = 20_000;
   for (let i = 0; i < N; i += 500) {
     await Promise.all(
-      Array.from({ length: 500 }, (_, j) => (i + j) % 2 === 0
-        ? ha.client.publishAsync('canplug/socket-1/set', `MAYBE-${i + j}`)
-        : ha.client.publishAsync(`canplug/ghost-${i + j}/set`, 'ON')),
+      Array.from({ length: 500 }, (_, j) =>
+        (i + j) % 2 === 0
+          ? ha.client.publishAsync('canplug/socket-1/set', `MAYBE-${i + j}`)
+          : ha.client.publishAsync(`canplug/ghost-${i + j}/set`, 'ON'),
+      ),
     );
   }
   await waitFor(() => ha.log.length === N, 30_000, `${N} refusals answered`);

@@ -71,7 +71,7 @@ test('a publish over the packet limit closes that client before its bytes are he
   assert.equal(gateway.parts.mqtt.connected, true);
 });
 
-test('the gateway\'s client id is random, and a second client with it is refused instead of kicking the gateway off', async (t) => {
+test("the gateway's client id is random, and a second client with it is refused instead of kicking the gateway off", async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
@@ -97,7 +97,7 @@ test('the gateway\'s client id is random, and a second client with it is refused
   await waitFor(() => gateway.parts.sim.sockets[0].relay === false, 2000, 'switched over MQTT');
 });
 
-test('$SYS never shows the gateway\'s client id (it would be the key to a take-over)', async (t) => {
+test("$SYS never shows the gateway's client id (it would be the key to a take-over)", async (t) => {
   const secret = 'canplug-0123456789abcdef';
   const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, gatewayClientId: secret });
   await broker.listen();
@@ -108,14 +108,22 @@ test('$SYS never shows the gateway\'s client id (it would be the key to a take-o
   await gatewayLike.subscribeAsync('canplug/+/set');
   const bystander = await mqtt.connectAsync(broker.url, { clientId: 'bystander' });
   await bystander.subscribeAsync('x/y');
-  await waitFor(() => spy.log.some((m) => m.payload.includes('bystander') && m.topic.endsWith('/new/subscribes')), 2000, 'the bystander seen on $SYS');
+  await waitFor(
+    () => spy.log.some((m) => m.payload.includes('bystander') && m.topic.endsWith('/new/subscribes')),
+    2000,
+    'the bystander seen on $SYS',
+  );
   await gatewayLike.endAsync();
   await bystander.endAsync();
-  await waitFor(() => spy.log.some((m) => m.payload === 'bystander' && m.topic.endsWith('/disconnect/clients')), 2000, 'the bystander gone');
+  await waitFor(
+    () => spy.log.some((m) => m.payload === 'bystander' && m.topic.endsWith('/disconnect/clients')),
+    2000,
+    'the bystander gone',
+  );
   assert.equal(spy.log.filter((m) => m.payload.includes(secret)).length, 0);
 });
 
-test('clients past the limit are refused at CONNECT; the gateway\'s own connection is not counted', async (t) => {
+test("clients past the limit are refused at CONNECT; the gateway's own connection is not counted", async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
@@ -130,7 +138,7 @@ test('clients past the limit are refused at CONNECT; the gateway\'s own connecti
   assert.equal(gateway.parts.broker!.refused.clients_over_limit, 1);
 });
 
-test('subscriptions per client and retained messages are bounded; the gateway\'s own retained state still goes out', async (t) => {
+test("subscriptions per client and retained messages are bounded; the gateway's own retained state still goes out", async (t) => {
   const tg = await startGateway();
   t.after(() => tg.stop());
   const { gateway } = tg;
@@ -141,7 +149,8 @@ test('subscriptions per client and retained messages are bounded; the gateway\'s
   const topics = Array.from({ length: MAX_SUBSCRIPTIONS_PER_CLIENT + 5 }, (_, i) => `s/${i}`);
   await assert.rejects(client.subscribeAsync(topics), /Subscribe error/, 'the last ones are refused (SUBACK 0x80)');
   const publisher = await mqtt.connectAsync(gateway.mqttUrl(), { reconnectPeriod: 0 });
-  for (const topic of ['s/0', `s/${MAX_SUBSCRIPTIONS_PER_CLIENT - 1}`, `s/${MAX_SUBSCRIPTIONS_PER_CLIENT + 4}`]) await publisher.publishAsync(topic, 'x', { qos: 1 });
+  for (const topic of ['s/0', `s/${MAX_SUBSCRIPTIONS_PER_CLIENT - 1}`, `s/${MAX_SUBSCRIPTIONS_PER_CLIENT + 4}`])
+    await publisher.publishAsync(topic, 'x', { qos: 1 });
   await publisher.endAsync();
   await waitFor(() => received.length >= 2, 2000, 'messages on the granted subscriptions');
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -153,7 +162,8 @@ test('subscriptions per client and retained messages are bounded; the gateway\'s
   const payload = Buffer.alloc(200 * 1024, 'r');
   let sent = 0;
   // A QoS 1 publish cut off by the broker never completes: wait for the acknowledgement or the cut.
-  for (; sent < 120 && filler.connected; sent++) await Promise.race([filler.publishAsync(`fill/${sent}`, payload, { retain: true, qos: 1 }), cut]);
+  for (; sent < 120 && filler.connected; sent++)
+    await Promise.race([filler.publishAsync(`fill/${sent}`, payload, { retain: true, qos: 1 }), cut]);
   await cut;
   assert.ok(sent > 70 && sent < 90, `cut off after ${sent} retained messages of 200 KiB`);
   // The gateway's own retained topics still reach a new subscriber.

@@ -45,27 +45,41 @@ test('an hour of a home on six sockets: Home Assistant gets at least 10x fewer m
   let after = 0;
   nodes.forEach((node, i) => {
     const name = `socket-${node.node}`;
-    const mine = ha.log.slice(mark).filter((m) => (m.topic === `canplug/${name}` || m.topic.startsWith(`canplug/${name}/`)));
+    const mine = ha.log.slice(mark).filter((m) => m.topic === `canplug/${name}` || m.topic.startsWith(`canplug/${name}/`));
     const states = mine.filter((m) => m.topic === `canplug/${name}`);
     // Availability went online once; the old code published that too.
     const was = (changes.get(name) ?? 0) + mine.length - states.length;
     before += was;
     after += mine.length;
-    rows.push(`${appliances[i].name.padEnd(7)} ${String(was).padStart(6)} -> ${String(mine.length).padStart(4)} (${(was / mine.length).toFixed(0)}x)`);
+    rows.push(
+      `${appliances[i].name.padEnd(7)} ${String(was).padStart(6)} -> ${String(mine.length).padStart(4)} (${(was / mine.length).toFixed(0)}x)`,
+    );
     assert.ok(was >= 10 * mine.length, `${appliances[i].name}: ${was} messages before, ${mine.length} now`);
     // At least every max_interval_s (300 s) while it reports: the seconds in which the gateway published.
     const seconds = publishedAt.filter((m) => m.topic === `canplug/${name}`).map((m) => m.second);
     const gaps = seconds.slice(1).map((s, k) => s - seconds[k]);
     assert.ok(Math.max(...gaps) <= 300, `${appliances[i].name}: longest gap ${Math.max(...gaps)} s`);
   });
-  t.diagnostic(`HA-side messages per socket in the hour, before -> after:\n${rows.join('\n')}\ntotal ${before} -> ${after} (${(before / after).toFixed(1)}x)`);
+  t.diagnostic(
+    `HA-side messages per socket in the hour, before -> after:\n${rows.join('\n')}\ntotal ${before} -> ${after} (${(before / after).toFixed(1)}x)`,
+  );
 
   // The lamp (socket-6) was switched at 10, 30 and 45 min: each change was published in the second its frame came.
-  const lamp = publishedAt.filter((m) => m.topic === 'canplug/socket-6').map((m) => ({ second: m.second, state: JSON.parse(m.payload).state }));
-  for (const [at, state] of [[600, 'ON'], [1800, 'OFF'], [2700, 'ON']] as const) {
+  const lamp = publishedAt
+    .filter((m) => m.topic === 'canplug/socket-6')
+    .map((m) => ({ second: m.second, state: JSON.parse(m.payload).state }));
+  for (const [at, state] of [
+    [600, 'ON'],
+    [1800, 'OFF'],
+    [2700, 'ON'],
+  ] as const) {
     assert.equal(lamp.find((m) => m.second >= at && m.state === state)?.second, at, `lamp ${state} at ${at} s`);
   }
-  assert.deepEqual(publishedAt.filter((m) => m.topic === 'canplug/socket-6').length, ha.log.slice(mark).filter((m) => m.topic === 'canplug/socket-6').length, 'the subscriber got every state published');
+  assert.deepEqual(
+    publishedAt.filter((m) => m.topic === 'canplug/socket-6').length,
+    ha.log.slice(mark).filter((m) => m.topic === 'canplug/socket-6').length,
+    'the subscriber got every state published',
+  );
 });
 
 test('a relay change, an interlock trip, a refusal and a reset reach Home Assistant at once, the safety events with their reason', async (t) => {
@@ -74,7 +88,11 @@ test('a relay change, an interlock trip, a refusal and a reset reach Home Assist
   const { gateway } = tg;
   const ha = await haView(gateway.mqttUrl(), ['canplug/#']);
   t.after(() => ha.close());
-  await waitFor(() => ha.topics.get('canplug/socket-2/availability') === 'online' && ha.topics.has('canplug/socket-2'), 5000, 'socket-2 online');
+  await waitFor(
+    () => ha.topics.get('canplug/socket-2/availability') === 'online' && ha.topics.has('canplug/socket-2'),
+    5000,
+    'socket-2 online',
+  );
   const state = () => JSON.parse(ha.topics.get('canplug/socket-2')!);
   const nextState = async (mark: number, what: string, check: (s: Record<string, unknown>) => boolean) =>
     waitFor(() => ha.log.slice(mark).find((m) => m.topic === 'canplug/socket-2' && check(JSON.parse(m.payload))), 1000, what);
@@ -85,10 +103,22 @@ test('a relay change, an interlock trip, a refusal and a reset reach Home Assist
 
   // Switched off over REST: the next state message says OFF, with no reading having moved.
   let mark = ha.log.length;
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: false } });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    headers: authHeaders(gateway),
+    payload: { on: false },
+  });
   assert.equal(off.statusCode, 200);
   await nextState(mark, 'OFF published', (s) => s.state === 'OFF');
-  assert.equal(ha.log.slice(mark).filter((m) => m.topic === 'canplug/socket-2')[0].payload.includes('"state":"OFF"'), true, 'the first state after the command carries it');
+  assert.equal(
+    ha.log
+      .slice(mark)
+      .filter((m) => m.topic === 'canplug/socket-2')[0]
+      .payload.includes('"state":"OFF"'),
+    true,
+    'the first state after the command carries it',
+  );
 
   // Humid bathroom: the node latches; HA hears the interlock at once, and a trip event with its reason.
   mark = ha.log.length;
@@ -101,7 +131,12 @@ test('a relay change, an interlock trip, a refusal and a reset reach Home Assist
   assert.match(String(trip.reason), /humidity/);
 
   // A close is refused while latched: the refusal is an event with the reason a person needs.
-  const refused = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', headers: authHeaders(gateway), payload: { on: true } });
+  const refused = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    headers: authHeaders(gateway),
+    payload: { on: true },
+  });
   assert.equal(refused.statusCode, 409);
   await waitFor(() => events.some((e) => e.event_type === 'refusal'), 1000, 'refusal event');
   assert.equal(events.find((e) => e.event_type === 'refusal')!.reason, refused.json().error ?? refused.json().message);

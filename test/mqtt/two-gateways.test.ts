@@ -9,7 +9,10 @@ const NODES = Array.from({ length: 63 }, (_, i) => i + 1);
 const CONFIGS = NODES.length * (14 + 1) + 2; // 14 entities and the firmware update entity per socket, the bridge's two
 const MEASURE_S = 30;
 
-test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing collides, all discovered, broker load at the default report period', { ...mosquittoTest(), timeout: 180_000 }, async (t) => {
+test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing collides, all discovered, broker load at the default report period', {
+  ...mosquittoTest(),
+  timeout: 180_000,
+}, async (t) => {
   const mosquitto = await startMosquitto();
   t.after(() => mosquitto.close());
   const ha = await haView(mosquitto.url, ['homeassistant/#', 'canplug/#', 'annex/#', '$SYS/broker/clients/connected']);
@@ -24,7 +27,8 @@ test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing 
     const tg = await startGateway({ can: { sim, heartbeat_timeout_ms: 3500 }, mqtt: { url: mosquitto.url, base_topic: base } });
     t.after(() => tg.stop());
     gateways.push(tg);
-    const configs = (topics: Map<string, string>) => discoveredEntities(topics).filter((e) => String(e.config.state_topic).startsWith(`${base}/`));
+    const configs = (topics: Map<string, string>) =>
+      discoveredEntities(topics).filter((e) => String(e.config.state_topic).startsWith(`${base}/`));
     await waitFor(
       () => configs(ha.topics).length === CONFIGS && NODES.every((n) => ha.topics.get(`${base}/socket-${n}/availability`) === 'online'),
       60_000,
@@ -33,7 +37,9 @@ test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing 
     started.push(performance.now() - begin);
   }
   const closes = gateways.map(() => 0);
-  gateways.forEach((tg, i) => tg.gateway.parts.mqtt.on('close', () => closes[i]++));
+  gateways.forEach((tg, i) => {
+    tg.gateway.parts.mqtt.on('close', () => closes[i]++);
+  });
 
   // Broker load: everything both gateways publish, over MEASURE_S seconds of steady running (after each new
   // device's first readings, which go out as they are first seen).
@@ -63,20 +69,29 @@ test('two gateways with a full bus of 63 sockets each on one Mosquitto: nothing 
   assert.equal(new Set(uniqueIds).size, uniqueIds.length, 'zero colliding unique_ids');
   const devices = new Set(entities.map((e) => (e.config.device as { identifiers: string[] }).identifiers[0]));
   assert.equal(devices.size, 2 * (NODES.length + 1), 'one HA device per socket per gateway, and the two bridges');
-  const reads = (c: Record<string, unknown>) => [c.state_topic, c.availability_topic, ...((c.availability as { topic: string }[] | undefined) ?? []).map((a) => a.topic)].filter(Boolean);
-  const readTopics = (base: string) => new Set(entities.filter((e) => String(e.config.state_topic).startsWith(`${base}/`)).flatMap((e) => reads(e.config)));
+  const reads = (c: Record<string, unknown>) =>
+    [c.state_topic, c.availability_topic, ...((c.availability as { topic: string }[] | undefined) ?? []).map((a) => a.topic)].filter(
+      Boolean,
+    );
+  const readTopics = (base: string) =>
+    new Set(entities.filter((e) => String(e.config.state_topic).startsWith(`${base}/`)).flatMap((e) => reads(e.config)));
   const shared = [...readTopics('canplug')].filter((topic) => readTopics('annex').has(topic));
   assert.deepEqual(shared, [], 'no state, event or availability topic read by both');
   assert.equal(retained.get('canplug/bridge/state'), 'online');
   assert.equal(retained.get('annex/bridge/state'), 'online');
-  const infos = ['canplug', 'annex'].map((base) => JSON.parse(retained.get(`${base}/bridge/info`)!) as { gateway_id: string; instance: string });
+  const infos = ['canplug', 'annex'].map(
+    (base) => JSON.parse(retained.get(`${base}/bridge/info`)!) as { gateway_id: string; instance: string },
+  );
   assert.notEqual(infos[0].gateway_id, infos[1].gateway_id);
   assert.deepEqual(closes, [0, 0], 'neither gateway was disconnected');
   assert.equal(connectedClients, '3', 'two gateways and this subscriber, all connected');
   for (const tg of gateways) assert.equal(tg.gateway.health().status, 'ok');
 
   const node1 = gateways[0].gateway.parts.discovery!.nodeId('can:1');
-  const socket1 = [...retained.keys()].filter((topic) => topic === 'canplug/socket-1' || topic.startsWith('canplug/socket-1/') || [node1, `${node1}_update`].includes(topic.split('/')[2]));
+  const socket1 = [...retained.keys()].filter(
+    (topic) =>
+      topic === 'canplug/socket-1' || topic.startsWith('canplug/socket-1/') || [node1, `${node1}_update`].includes(topic.split('/')[2]),
+  );
   assert.equal(socket1.length, 18, `retained for socket-1: ${socket1.join(', ')}`);
   t.diagnostic(
     `start to all discovery: ${started.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}; ` +

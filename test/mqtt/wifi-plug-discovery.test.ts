@@ -15,17 +15,21 @@ test('a Wi-Fi plug appears in Home Assistant like a socket: a switch and a power
   t.after(() => ha.close());
 
   plug.startBroadcasting(500);
-  const entities = await waitFor(() => {
-    const found = discoveredEntities(ha.topics).filter((e) => e.nodeId.endsWith('wifi_1234567'));
-    return found.some((e) => e.component === 'switch') && found.some((e) => e.config.device_class === 'power') ? found : undefined;
-  }, 5000, 'discovery for the Wi-Fi plug');
+  const entities = await waitFor(
+    () => {
+      const found = discoveredEntities(ha.topics).filter((e) => e.nodeId.endsWith('wifi_1234567'));
+      return found.some((e) => e.component === 'switch') && found.some((e) => e.config.device_class === 'power') ? found : undefined;
+    },
+    5000,
+    'discovery for the Wi-Fi plug',
+  );
   // Everything HA needs (the sim sockets' topics included) arrives within moments.
   await waitFor(() => haProblems(ha.topics).length === 0, 5000, `HA rules satisfied: ${haProblems(ha.topics).join('; ')}`);
   const sw = entities.find((e) => e.component === 'switch')!;
   assert.equal(sw.config.state_topic, 'canplug/Kitchen');
   assert.equal(sw.config.command_topic, 'canplug/Kitchen/set');
   assert.equal((sw.config.device as { model: string }).model, 'ESP8266 AsyncSmartPlug');
-  assert.ok(!entities.some((e) => e.config.device_class === 'energy'), 'the plug\'s watt-hour estimate is not an energy meter');
+  assert.ok(!entities.some((e) => e.config.device_class === 'energy'), "the plug's watt-hour estimate is not an energy meter");
   assert.ok(!entities.some((e) => e.config.device_class === 'humidity'), 'no humidity sensor on a plug');
 
   await ha.client.publishAsync('canplug/Kitchen/set', 'OFF');

@@ -26,7 +26,15 @@ async function reloadVcan(echo: boolean): Promise<void> {
   await sh('ip', 'link', 'set', 'up', IFACE);
 }
 
-const tbf = (bitrate: number) => ['tbf', 'rate', `${Math.round((bitrate / frameBits(8)) * SKB_BYTES * 8)}bit`, 'burst', `${2 * SKB_BYTES}`, 'limit', `${200 * SKB_BYTES}`];
+const tbf = (bitrate: number) => [
+  'tbf',
+  'rate',
+  `${Math.round((bitrate / frameBits(8)) * SKB_BYTES * 8)}bit`,
+  'burst',
+  `${2 * SKB_BYTES}`,
+  'limit',
+  `${200 * SKB_BYTES}`,
+];
 
 /** vcan0 becomes a bus of `bitrate` bit/s with two priority bands (the transfer's ids in the lower one). */
 export async function emulateBus(bitrate: number): Promise<void> {

@@ -34,9 +34,13 @@ async function control(line: string): Promise<Record<string, unknown>> {
 }
 
 test('MQTT switches the firmware relay over vcan0, and the node opens itself when humidity rises', async (t) => {
-  node = spawn('/usr/bin/python3', [RUNNER, '--node', '5', '--channel', 'vcan0', '--humidity', '45', '--load-w', '460', '--set', 'report_period_ms=250'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  node = spawn(
+    '/usr/bin/python3',
+    [RUNNER, '--node', '5', '--channel', 'vcan0', '--humidity', '45', '--load-w', '460', '--set', 'report_period_ms=250'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: node.stdout! });
   let ready = false;
   lines.on('line', (line) => {
@@ -47,7 +51,10 @@ test('MQTT switches the firmware relay over vcan0, and the node opens itself whe
   await waitFor(() => ready, 3 * PATIENCE_MS, 'firmware runner ready');
 
   // The gateway rule is off: whatever opens the relay on humidity here is the firmware itself.
-  tg = await startGateway({ can: { transport: 'socketcan', interface: 'vcan0', command_timeout_ms: 3000, heartbeat_timeout_ms: 5000 }, safety: { gateway_rule: false } });
+  tg = await startGateway({
+    can: { transport: 'socketcan', interface: 'vcan0', command_timeout_ms: 3000, heartbeat_timeout_ms: 5000 },
+    safety: { gateway_rule: false },
+  });
   const { gateway } = tg;
   const mqtt = await recordingClient(gateway.mqttUrl(), ['canplug/#']);
   t.after(() => mqtt.client.endAsync());
@@ -75,11 +82,22 @@ test('MQTT switches the firmware relay over vcan0, and the node opens itself whe
   const pin = await control('status');
   assert.equal(pin.relay, false);
   assert.equal(pin.humidity_latched, true);
-  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as { origin: string; cause: string }[];
-  assert.ok(events.some((e) => e.origin === 'node' && e.cause === 'humidity'), JSON.stringify(events));
+  const events = (await gateway.parts.api.inject({ url: '/api/events?device=socket-5&type=trip' })).json().events as {
+    origin: string;
+    cause: string;
+  }[];
+  assert.ok(
+    events.some((e) => e.origin === 'node' && e.cause === 'humidity'),
+    JSON.stringify(events),
+  );
 
   // A close while still humid is refused by the node: REST 409 with the node's reason.
-  const refused = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-5/relay', payload: { on: true } });
+  const refused = await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/socket-5/relay',
+    payload: { on: true },
+  });
   assert.equal(refused.statusCode, 409, refused.body);
   assert.equal((await control('status')).relay, false);
 });

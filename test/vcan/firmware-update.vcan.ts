@@ -36,7 +36,21 @@ after(async () => {
 async function rig(t: TestContext, can: Record<string, unknown>, runnerArgs: string[] = [], updates: Record<string, unknown> = {}) {
   const flash = mkdtempSync(join(tmpdir(), 'canplug-flash-'));
   dirs.push(flash);
-  const runner = new FirmwareRunner(['--node', '5', '--channel', IFACE, '--state-dir', flash, '--update-key', publicKeyHex(key), '--set', 'report_period_ms=500', '--set', 'update_frame_timeout_ms=10000', ...runnerArgs]);
+  const runner = new FirmwareRunner([
+    '--node',
+    '5',
+    '--channel',
+    IFACE,
+    '--state-dir',
+    flash,
+    '--update-key',
+    publicKeyHex(key),
+    '--set',
+    'report_period_ms=500',
+    '--set',
+    'update_frame_timeout_ms=10000',
+    ...runnerArgs,
+  ]);
   await runner.start();
   t.after(() => runner.stop());
   const tg = await startGateway({
@@ -54,17 +68,28 @@ async function rig(t: TestContext, can: Record<string, unknown>, runnerArgs: str
 }
 
 async function update(tg: TestGateway, bundle: Bundle): Promise<void> {
-  const started = await tg.gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-5/firmware', headers: tg.auth, payload: { bundle } });
+  const started = await tg.gateway.parts.api.inject({
+    method: 'POST',
+    url: '/api/devices/socket-5/firmware',
+    headers: tg.auth,
+    payload: { bundle },
+  });
   assert.equal(started.statusCode, 202, started.body);
 }
 
 const ended = (statuses: FirmwareStatus[], to: string) =>
-  waitFor(() => {
-    const last = statuses.at(-1);
-    return last && last.to === to && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
-  }, 600_000, `the update to ${to} to end`);
+  waitFor(
+    () => {
+      const last = statuses.at(-1);
+      return last && last.to === to && (last.stage === 'installed' || last.stage === 'failed') ? last : undefined;
+    },
+    600_000,
+    `the update to ${to} to end`,
+  );
 
-test('host runner on vcan0: updates from REST, from the HA update entity and from the CLI install and the node reports each; a power cut at each step leaves a whole firmware', { timeout: 1_800_000 }, async (t) => {
+test('host runner on vcan0: updates from REST, from the HA update entity and from the CLI install and the node reports each; a power cut at each step leaves a whole firmware', {
+  timeout: 1_800_000,
+}, async (t) => {
   const { runner, tg, statuses, firmware, flash } = await rig(t, { bitrate: 500000 }, ['--set', 'update_confirm_s=60']);
   assert.equal(firmware(), '1.0');
   await update(tg, bundleOf('1.1', key));
@@ -79,7 +104,11 @@ test('host runner on vcan0: updates from REST, from the HA update entity and fro
   writeBundleFile(join(tg.dir, 'firmware-bundle.json'), bundleOf('1.2', key));
   const mqtt = await recordingClient(tg.gateway.mqttUrl(), ['homeassistant/update/#']);
   t.after(() => mqtt.client.endAsync());
-  const configTopic = await waitFor(() => [...mqtt.messages.keys()].find((k) => k.endsWith('/firmware/config')), PATIENCE_MS, 'the update entity config');
+  const configTopic = await waitFor(
+    () => [...mqtt.messages.keys()].find((k) => k.endsWith('/firmware/config')),
+    PATIENCE_MS,
+    'the update entity config',
+  );
   const entity = JSON.parse(mqtt.messages.get(configTopic)!) as { command_topic: string; payload_install: string };
   await mqtt.client.publishAsync(entity.command_topic, entity.payload_install);
   const viaHa = await ended(statuses, '1.2');
@@ -93,7 +122,9 @@ test('host runner on vcan0: updates from REST, from the HA update entity and fro
   const bundleFile = join(cliDir, 'bundle-1.3.json');
   writeBundleFile(bundleFile, bundleOf('1.3', key));
   const configFile = await writeDaemonConfig(cliDir, { database: { path: tg.config.database.path } });
-  const cli = await runCli(['--config', configFile, 'firmware', 'update', '5', '--bundle', bundleFile, '--url', tg.gateway.httpUrl()], { timeoutMs: 600_000 });
+  const cli = await runCli(['--config', configFile, 'firmware', 'update', '5', '--bundle', bundleFile, '--url', tg.gateway.httpUrl()], {
+    timeoutMs: 600_000,
+  });
   assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}`);
   assert.match(cli.stdout, /socket-5: firmware 1\.3 installed \(was 1\.2\)/);
   assert.equal((await runner.control('status')).firmware, '1.3');
@@ -120,12 +151,22 @@ test('host runner on vcan0: updates from REST, from the HA update entity and fro
     const end = await ended(statuses, to);
     clearInterval(watch);
     unsubscribe();
-    assert.ok(cut, `no power cut ${what}: the update ended ${end.stage} (${end.error ?? ''}); stages seen: ${statuses.filter((s) => s.to === to).map((s) => `${s.stage} ${s.progress}%`).join(', ')}`);
+    assert.ok(
+      cut,
+      `no power cut ${what}: the update ended ${end.stage} (${end.error ?? ''}); stages seen: ${statuses
+        .filter((s) => s.to === to)
+        .map((s) => `${s.stage} ${s.progress}%`)
+        .join(', ')}`,
+    );
     await cut;
     await waitFor(() => tg.gateway.parts.registry.find('socket-5')?.available, 4 * PATIENCE_MS, 'socket-5 back online');
     const running = String((await runner.control('status')).firmware);
     assert.ok([version, to].includes(running), `${what}: the node runs ${running}, expected ${version} or ${to}`);
-    assert.equal(end.stage === 'installed', running === to, `${what}: the gateway says ${end.stage} (${end.error ?? ''}), the node runs ${running}`);
+    assert.equal(
+      end.stage === 'installed',
+      running === to,
+      `${what}: the gateway says ${end.stage} (${end.error ?? ''}), the node runs ${running}`,
+    );
     if (stage === 'transferring') assert.equal(running, version, 'nothing is installed before the commit');
     if (stage === 'installed') assert.equal(running, to, 'a confirmed firmware stays');
     await waitFor(() => firmware() === running, PATIENCE_MS, `heartbeats with ${running}`);
@@ -135,10 +176,16 @@ test('host runner on vcan0: updates from REST, from the HA update entity and fro
     version = running;
   }
   assert.equal(runner.cuts, 4);
-  recordFigure({ kind: 'fault', name: 'host runner on vcan0: power cut (SIGKILL) at each step of a firmware update', survived: '4 of 4 steps: a whole firmware booted, the gateway told which' });
+  recordFigure({
+    kind: 'fault',
+    name: 'host runner on vcan0: power cut (SIGKILL) at each step of a firmware update',
+    survived: '4 of 4 steps: a whole firmware booted, the gateway told which',
+  });
 });
 
-test('on a bus emulated at 125 and at 500 kbit/s: a whole-firmware transfer keeps to its share, and the other sockets\' report latency stays within 2x of idle', { timeout: 2_400_000 }, async (t) => {
+test("on a bus emulated at 125 and at 500 kbit/s: a whole-firmware transfer keeps to its share, and the other sockets' report latency stays within 2x of idle", {
+  timeout: 2_400_000,
+}, async (t) => {
   const share = 0.5;
   await emulateBus(125_000);
   t.after(() => restorePlainVcan());
@@ -146,7 +193,9 @@ test('on a bus emulated at 125 and at 500 kbit/s: a whole-firmware transfer keep
 
   // Three other sockets report every 100 ms, timed from their send to the kernel's receive timestamp
   // (report-latency-probe.py, a process of its own); an observer counts the transfer's frames.
-  const probe = spawn('/usr/bin/python3', [PROBE, '--channel', IFACE, '--nodes', '2,3,4', '--period-ms', '100', '--seconds', '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const probe = spawn('/usr/bin/python3', [PROBE, '--channel', IFACE, '--nodes', '2,3,4', '--period-ms', '100', '--seconds', '100000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.after(() => void probe.kill('SIGTERM'));
   const latencies: { sent: number; ms: number }[] = [];
   createInterface({ input: probe.stdout! }).on('line', (line) => latencies.push(JSON.parse(line) as { sent: number; ms: number }));
@@ -164,7 +213,11 @@ test('on a bus emulated at 125 and at 500 kbit/s: a whole-firmware transfer keep
     await update(tg, bundleOf(to, key, true)); // every file changed: the whole firmware crosses the bus
     await waitFor(() => statuses.some((s) => s.to === to && s.stage === 'transferring'), PATIENCE_MS, 'the transfer started');
     const start = Date.now() / 1000;
-    await waitFor(() => statuses.some((s) => s.to === to && ['installing', 'confirming', 'installed', 'failed'].includes(s.stage)), 1_500_000, 'the transfer done');
+    await waitFor(
+      () => statuses.some((s) => s.to === to && ['installing', 'confirming', 'installed', 'failed'].includes(s.stage)),
+      1_500_000,
+      'the transfer done',
+    );
     const stop = Date.now() / 1000;
     const frames = transferFrames - framesBefore;
     const end = await ended(statuses, to);

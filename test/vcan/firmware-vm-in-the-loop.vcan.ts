@@ -11,7 +11,9 @@ before(async () => {
   await resetVcan();
 });
 
-test('MicroPython VM node on vcan0: MQTT switches its relay, malformed frames never reboot it, it trips on humidity by itself, and survives bus-off', { timeout: 600_000 }, async (t) => {
+test('MicroPython VM node on vcan0: MQTT switches its relay, malformed frames never reboot it, it trips on humidity by itself, and survives bus-off', {
+  timeout: 600_000,
+}, async (t) => {
   t.after(stopAll);
   const nodeSide = await openTransport();
   const injector = await openTransport();

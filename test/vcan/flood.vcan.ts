@@ -8,9 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { V1_NODE_TO_GATEWAY_FILTERS, matchesFilters } from '../../src/can/filters.js';
 import { encodeCommand } from '../../src/can/codec.js';
-import {
-  IFACE, assertInGuest, kernelFilterMatches, linkCounters, openTransport, resetVcan, stopAll, waitUntil,
-} from './vcan-helpers.js';
+import { IFACE, assertInGuest, kernelFilterMatches, linkCounters, openTransport, resetVcan, stopAll, waitUntil } from './vcan-helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -36,11 +34,15 @@ async function cangen(args: string[], logFile?: string): Promise<void> {
 async function settle(read: () => number, quietMs = 2000): Promise<void> {
   let last = -1;
   let since = Date.now();
-  await waitUntil('the flood to drain', () => {
-    const now = read();
-    if (now !== last) [last, since] = [now, Date.now()];
-    return Date.now() - since >= quietMs;
-  }, 60_000);
+  await waitUntil(
+    'the flood to drain',
+    () => {
+      const now = read();
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= quietMs;
+    },
+    60_000,
+  );
 }
 
 interface FloodResult {
@@ -93,7 +95,10 @@ async function flood(t: TestContext, label: string): Promise<FloodResult> {
 
   const link1 = await linkCounters();
   const kernel1 = kernelFilterMatches();
-  const randomIds = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => Number.parseInt(l.trim().split(/\s+/)[1], 16));
+  const randomIds = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number.parseInt(l.trim().split(/\s+/)[1], 16));
   assert.equal(randomIds.length, 10_000, 'cangen -v logged every random frame');
   const expectedMatched = 10_000 + randomIds.filter((id) => matchesFilters(id, V1_NODE_TO_GATEWAY_FILTERS)).length;
 
@@ -120,8 +125,10 @@ async function flood(t: TestContext, label: string): Promise<FloodResult> {
   assert.ok(received <= matched, `the process got no more than the kernel passed (${received} <= ${matched})`);
   assert.equal(kernelDrops, socketDropped, 'every frame lost in the socket queue is counted by the transport');
   // Frames lost before filtering are exactly the device's counted drops; none vanish uncounted.
-  assert.ok(matched <= expectedMatched && expectedMatched - matched <= devDropped,
-    `${expectedMatched - matched} filter-passing frames missing from the kernel's matches, ${devDropped} counted as dropped`);
+  assert.ok(
+    matched <= expectedMatched && expectedMatched - matched <= devDropped,
+    `${expectedMatched - matched} filter-passing frames missing from the kernel's matches, ${devDropped} counted as dropped`,
+  );
   // Every gap in node 1's counter is a frame lost somewhere counted above.
   assert.ok(10_000 - fixedIdFrames <= devDropped + socketDropped, `node 1: ${10_000 - fixedIdFrames} missing`);
   assert.ok(fixedIdGaps <= 10_000 - fixedIdFrames, 'a gap means a missing frame, never a reordered one');
@@ -153,7 +160,6 @@ test('the same flood with a socket buffer that can hold it arrives complete: the
   assert.equal(result.fixedIdFrames, 10_000);
 });
 
-
 test('a 20,000-frame send burst never blocks: each frame is sent or counted as dropped, the queue stays bounded', async (t) => {
   const transport = await openTransport({ filters: V1_NODE_TO_GATEWAY_FILTERS, maxQueue: 64 });
   const link0 = await linkCounters();
@@ -169,7 +175,9 @@ test('a 20,000-frame send burst never blocks: each frame is sent or counted as d
   await waitUntil('the outgoing queue to empty', () => transport.stats().queued === 0, 10_000);
   const stats = transport.stats();
   const onWire = (await linkCounters()).txPackets - link0.txPackets;
-  t.diagnostic(`metric send burst: 20000 frames in ${Math.round(loopMs)} ms, sent ${stats.sent}, dropped ${stats.dropped}, max queued ${maxQueued}`);
+  t.diagnostic(
+    `metric send burst: 20000 frames in ${Math.round(loopMs)} ms, sent ${stats.sent}, dropped ${stats.dropped}, max queued ${maxQueued}`,
+  );
   assert.equal(stats.sent + stats.dropped, 20_000);
   assert.equal(accepted, stats.sent, 'send() returned true exactly for the frames that went out');
   assert.equal(onWire, stats.sent, 'the kernel transmitted exactly what the transport counted as sent');

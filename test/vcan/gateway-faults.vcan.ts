@@ -37,7 +37,9 @@ async function nodeOnVcan(node: number): Promise<SimSocket> {
 }
 
 async function gatewayOnVcan(): Promise<TestGateway> {
-  const tg = await startGateway({ can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000, heartbeat_timeout_ms: 3000 } });
+  const tg = await startGateway({
+    can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000, heartbeat_timeout_ms: 3000 },
+  });
   gateways.push(tg);
   await waitFor(() => tg.gateway.parts.can.up, PATIENCE_MS, 'vcan0 up');
   return tg;
@@ -64,7 +66,12 @@ test('vcan0 deleted and re-created under a running gateway: degraded, node offli
   await sh('ip', 'link', 'del', IFACE);
   await waitFor(() => !gateway.parts.can.up, PATIENCE_MS, 'the gateway sees the interface gone');
   assert.equal(gateway.health().status, 'degraded');
-  const refused = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
+  const refused = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-21/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.ok([409, 503].includes(refused.statusCode), `a command with no bus: ${refused.statusCode} ${refused.body}`);
   await waitFor(() => mqtt.messages.get('canplug/socket-21/availability') === 'offline', PATIENCE_MS, 'socket-21 offline on MQTT');
 
@@ -77,12 +84,22 @@ test('vcan0 deleted and re-created under a running gateway: degraded, node offli
   const backMs = performance.now() - t0;
   await waitFor(() => seen.readings > readingsBefore + 4, PATIENCE_MS, 'readings flow again');
   await waitFor(() => gateway.health().status === 'ok', PATIENCE_MS, 'healthy');
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-21/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-21/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.equal(off.statusCode, 200, off.body);
   const lost = readingsLost(gateway, tg.config.database.path);
   assert.equal(lost, 0);
   t.diagnostic(`metric interface re-created -> socket-21 online on MQTT ${backMs.toFixed(0)} ms`);
-  recordFigure({ kind: 'fault', name: 'CAN interface deleted and re-created (gateway running)', survived: `offline then online again ${(backMs / 1000).toFixed(1)} s after re-creation, no restart`, lost });
+  recordFigure({
+    kind: 'fault',
+    name: 'CAN interface deleted and re-created (gateway running)',
+    survived: `offline then online again ${(backMs / 1000).toFixed(1)} s after re-creation, no restart`,
+    lost,
+  });
 });
 
 test('a cangen flood of random ids, DLCs and payloads, extended, remote and error frames: counted, nothing thrown, the real node unharmed', async (t) => {
@@ -98,17 +115,28 @@ test('a cangen flood of random ids, DLCs and payloads, extended, remote and erro
     ['-g', '0', '-p', '10', '-n', '500', '-R', '-L', 'r'], // remote frames
   ];
   // Random DLCs and payloads on ids the gateway decodes (node 1: not the real node 22).
-  for (const id of ['701', '181', '281', '381', '081', '581', '000']) runs.push(['-g', '0', '-p', '10', '-n', '300', '-I', id, '-L', 'r', '-D', 'r']);
+  for (const id of ['701', '181', '281', '381', '081', '581', '000'])
+    runs.push(['-g', '0', '-p', '10', '-n', '300', '-I', id, '-L', 'r', '-D', 'r']);
   let frames = 0;
   for (const args of runs) {
     await cangen(...args);
     frames += Number(args[args.indexOf('-n') + 1]);
   }
-  const errorFrames = ['20000040#0000000000000000', '20000004#0001000000000000', '20000004#0020000000000000', '20000080#0000000000000000', '20000001#'];
+  const errorFrames = [
+    '20000040#0000000000000000',
+    '20000004#0001000000000000',
+    '20000004#0020000000000000',
+    '20000080#0000000000000000',
+    '20000001#',
+  ];
   for (const frame of errorFrames) await cansend(frame);
   frames += errorFrames.length;
 
-  await waitFor(() => (gateway.health().can as { bus_errors: number }).bus_errors >= busErrorsBefore + errorFrames.length, PATIENCE_MS, 'error frames counted as bus errors');
+  await waitFor(
+    () => (gateway.health().can as { bus_errors: number }).bus_errors >= busErrorsBefore + errorFrames.length,
+    PATIENCE_MS,
+    'error frames counted as bus errors',
+  );
   const c = gateway.parts.can.counters;
   assert.equal(c.handlerFailed, 0, 'no listener threw');
   assert.ok(c.malformed + c.unknown > 100, `refused frames counted: ${c.malformed} malformed, ${c.unknown} unknown`);
@@ -116,12 +144,29 @@ test('a cangen flood of random ids, DLCs and payloads, extended, remote and erro
   // land on socket-22's own ids: a forged over-limit reading then trips the gateway's interlock, as it
   // must (fail-safe), and a close would be refused until a person resets it. Opening is always
   // allowed, so the check opens the relay.
-  const open = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-22/relay', payload: { on: false }, headers: gateways[0].auth });
+  const open = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-22/relay',
+    payload: { on: false },
+    headers: gateways[0].auth,
+  });
   assert.equal(open.statusCode, 200, open.body);
   assert.equal(node.relay, false);
   // A forged heartbeat with another uptime is evidence of a second node on id 22: the device is then
   // held offline until the identity window passes without more evidence.
-  await waitFor(() => gateway.parts.registry.find('socket-22')?.available && gateway.health().status === 'ok', IDENTITY_WINDOW_MS + PATIENCE_MS, 'healthy, socket-22 online');
-  t.diagnostic(`metric flood: ${frames} frames sent; gateway received ${c.received} (${c.malformed} malformed, ${c.unknown} unknown), ${(gateway.health().can as { frames_dropped: number }).frames_dropped} dropped`);
-  recordFigure({ kind: 'fuzz', name: 'cangen flood through the kernel into the gateway', cases: frames, crashes: 0, note: 'random/29-bit/remote/error frames' });
+  await waitFor(
+    () => gateway.parts.registry.find('socket-22')?.available && gateway.health().status === 'ok',
+    IDENTITY_WINDOW_MS + PATIENCE_MS,
+    'healthy, socket-22 online',
+  );
+  t.diagnostic(
+    `metric flood: ${frames} frames sent; gateway received ${c.received} (${c.malformed} malformed, ${c.unknown} unknown), ${(gateway.health().can as { frames_dropped: number }).frames_dropped} dropped`,
+  );
+  recordFigure({
+    kind: 'fuzz',
+    name: 'cangen flood through the kernel into the gateway',
+    cases: frames,
+    crashes: 0,
+    note: 'random/29-bit/remote/error frames',
+  });
 });

@@ -8,7 +8,17 @@ import { formatFrame, type CanFrame } from '../../src/can/frame.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
 import type { SocketCanTransport } from '../../src/can/socketcan-transport.js';
 import {
-  IFACE, assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, sh, stopAll, waitForEvent, waitUntil, PATIENCE_MS,
+  IFACE,
+  assertInGuest,
+  cansend,
+  kernelFilterMatches,
+  openTransport,
+  resetVcan,
+  sh,
+  stopAll,
+  waitForEvent,
+  waitUntil,
+  PATIENCE_MS,
 } from './vcan-helpers.js';
 
 setFlagsFromString('--expose-gc');

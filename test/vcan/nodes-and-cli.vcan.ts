@@ -56,18 +56,33 @@ async function gatewayOnVcan(overrides: Parameters<typeof startGateway>[0] = {})
 test('a node simulator process (canplug sim) answers the gateway; sniff and send speak protocol terms', async () => {
   cli('sim', '--interface', 'vcan0', '--nodes', '1-3', '--report-period', '200');
   const { gateway } = await gatewayOnVcan();
-  await waitFor(() => ['socket-1', 'socket-2', 'socket-3'].every((n) => gateway.parts.registry.find(n)?.available), 3 * PATIENCE_MS, 'three simulated nodes online');
+  await waitFor(
+    () => ['socket-1', 'socket-2', 'socket-3'].every((n) => gateway.parts.registry.find(n)?.available),
+    3 * PATIENCE_MS,
+    'three simulated nodes online',
+  );
 
-  const off = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false } });
+  const off = await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: false },
+  });
   assert.equal(off.statusCode, 200, off.body);
   assert.equal(off.json().state.state, 'OFF');
   await waitFor(() => gateway.parts.registry.find('socket-2')?.state.power === 0, PATIENCE_MS, 'socket-2 reports 0 W');
 
   const sniff = await cliResult('sniff', '--interface', 'vcan0', '--count', '20', '--json');
   assert.equal(sniff.code, 0, sniff.err);
-  const frames = sniff.out.trim().split('\n').map((line) => JSON.parse(line));
+  const frames = sniff.out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   assert.equal(frames.length, 20);
-  assert.ok(frames.some((f) => JSON.stringify(f).includes('power')), sniff.out.slice(0, 500));
+  assert.ok(
+    frames.some((f) => JSON.stringify(f).includes('power')),
+    sniff.out.slice(0, 500),
+  );
 
   const send = await cliResult('send', '--interface', 'vcan0', '3', 'relay', 'off');
   assert.equal(send.code, 0, send.err);
@@ -98,7 +113,12 @@ test('safety on vcan: a node with its interlock disabled is kept off by the gate
   node.reportNow();
   await waitFor(() => !node.relay, PATIENCE_MS, 'the gateway opened the relay');
   assert.ok(opened >= 1);
-  const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-11/relay', payload: { on: true } });
+  const res = await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/socket-11/relay',
+    payload: { on: true },
+  });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /interlocked by the gateway/);
   assert.equal(node.relay, false);
@@ -111,7 +131,12 @@ test('safety on vcan: with the gateway rule off the node keeps itself off', asyn
   node.setHumidity(86);
   assert.equal(node.relay, false);
   await waitFor(() => gateway.parts.registry.find('socket-12')?.state.nodeHumidityLatched, PATIENCE_MS, 'node latch seen');
-  const res = await gateway.parts.api.inject({ headers: authHeaders(gateway), method: 'PUT', url: '/api/devices/socket-12/relay', payload: { on: true } });
+  const res = await gateway.parts.api.inject({
+    headers: authHeaders(gateway),
+    method: 'PUT',
+    url: '/api/devices/socket-12/relay',
+    payload: { on: true },
+  });
   assert.equal(res.statusCode, 409);
   assert.match(res.json().error, /humidity interlock latched on the node/);
   assert.equal(node.relay, false);

@@ -60,11 +60,15 @@ async function burstWhileStalled(tg: TestGateway, frames: number): Promise<Burst
   // Drained once the received count stops moving.
   let last = -1;
   let since = Date.now();
-  await waitFor(() => {
-    const now = tg.gateway.parts.can.counters.received;
-    if (now !== last) [last, since] = [now, Date.now()];
-    return Date.now() - since > 1500;
-  }, 60_000, 'the socket to drain');
+  await waitFor(
+    () => {
+      const now = tg.gateway.parts.can.counters.received;
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since > 1500;
+    },
+    60_000,
+    'the socket to drain',
+  );
   const link1 = await linkCounters();
   return { received: tg.gateway.parts.can.counters.received - received0, devDropped: link1.rxDropped - link0.rxDropped };
 }
@@ -103,7 +107,9 @@ test('the same stall with the queue sized for 1 Mbit/s holds every frame: zero k
   assert.equal(queue.bytes, 8000 * QUEUED_FRAME_BYTES);
   const burst = await burstWhileStalled(tg, 4000);
   const dropped = await metric(tg, 'canplug_can_kernel_drops_total');
-  t.diagnostic(`metric sized queue: 4000 sent, ${burst.devDropped} dropped at the device, ${burst.received} received, ${dropped} kernel drops`);
+  t.diagnostic(
+    `metric sized queue: 4000 sent, ${burst.devDropped} dropped at the device, ${burst.received} received, ${dropped} kernel drops`,
+  );
   assert.equal(burst.devDropped, 0);
   assert.equal(burst.received, 4000, 'every frame reached the gateway after the stall');
   assert.equal(dropped, 0);

@@ -8,7 +8,12 @@ import { formatFrame, parseFrame, type CanFrame } from '../../src/can/frame.js';
 import { SEED_FILTERS, V1_NODE_TO_GATEWAY_FILTERS, matchesFilters } from '../../src/can/filters.js';
 import { assertInGuest, cansend, kernelFilterMatches, openTransport, resetVcan, stopAll, waitUntil, PATIENCE_MS } from './vcan-helpers.js';
 
-interface Vector { name: string; frame: string; message?: Message | SeedReading; reason?: string }
+interface Vector {
+  name: string;
+  frame: string;
+  message?: Message | SeedReading;
+  reason?: string;
+}
 const vectors = JSON.parse(readFileSync(new URL('../../firmware/test-vectors.json', import.meta.url), 'utf8')) as {
   v1: { valid: Vector[]; invalid: Vector[] };
   seed: { valid: Vector[]; invalid: Vector[] };
@@ -34,14 +39,21 @@ async function sendThrough(frames: string[], sentinel: string, filters = V1_NODE
 
 test('protocol v1 frames from cansend arrive through the kernel and decode to the right messages', async () => {
   const all = [...vectors.v1.valid, ...vectors.v1.invalid];
-  const { got } = await sendThrough(all.map((v) => v.frame), '73F#0101020164000000');
+  const { got } = await sendThrough(
+    all.map((v) => v.frame),
+    '73F#0101020164000000',
+  );
   // What the gateway must see: node -> gateway ids of nodes 1..63 (11-bit data frames), valid or malformed.
   const expected = all.filter((v) => {
     const f = parseFrame(v.frame);
     return !f.ext && !f.rtr && matchesFilters(f.id, V1_NODE_TO_GATEWAY_FILTERS);
   });
   assert.ok(expected.length >= 15, `the vectors cover the node -> gateway frames (${expected.length})`);
-  assert.deepEqual(got.map(formatFrame), expected.map((v) => v.frame), 'exactly the node -> gateway frames, in bus order');
+  assert.deepEqual(
+    got.map(formatFrame),
+    expected.map((v) => v.frame),
+    'exactly the node -> gateway frames, in bus order',
+  );
   for (const [i, v] of expected.entries()) {
     const result = decode(got[i]);
     if (v.message) assert.deepEqual(result, { ok: true, message: v.message }, v.name);
@@ -55,14 +67,33 @@ test('legacy seed frames from cansend arrive and decode to voltage, current, pow
     '004#0000000000000029',
     SEED_FILTERS,
   );
-  const readings = got.map((f) => decodeSeed(f)).filter((r) => r.ok).map((r) => r.ok && r.message);
-  assert.deepEqual(readings, vectors.seed.valid.map((v) => v.message));
-  assert.ok(got.every((f) => f.id >= 1 && f.id <= 4), `only ids 0x001-0x004 reach a seed gateway, got ${got.map(formatFrame)}`);
+  const readings = got
+    .map((f) => decodeSeed(f))
+    .filter((r) => r.ok)
+    .map((r) => r.ok && r.message);
+  assert.deepEqual(
+    readings,
+    vectors.seed.valid.map((v) => v.message),
+  );
+  assert.ok(
+    got.every((f) => f.id >= 1 && f.id <= 4),
+    `only ids 0x001-0x004 reach a seed gateway, got ${got.map(formatFrame)}`,
+  );
 });
 
 test('kernel filters keep other ids away from the process entirely', async () => {
-  const others = ['123#00', '601#4000100000000000', '180#FD080802AC040107', '740#0101020100000000', '201#0101000000000000',
-    '000#0100', '00000181#FD080802AC040107', '181#R', '7C0#FFFFFFFFFFFFFFFF', '001#0000000000000000'];
+  const others = [
+    '123#00',
+    '601#4000100000000000',
+    '180#FD080802AC040107',
+    '740#0101020100000000',
+    '201#0101000000000000',
+    '000#0100',
+    '00000181#FD080802AC040107',
+    '181#R',
+    '7C0#FFFFFFFFFFFFFFFF',
+    '001#0000000000000000',
+  ];
   const before = kernelFilterMatches();
   const { transport, got } = await sendThrough([...others, '181#FD080802AC040107', ...others], '701#0101020164000000');
   assert.deepEqual(got.map(formatFrame), ['181#FD080802AC040107']);

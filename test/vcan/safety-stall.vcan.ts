@@ -45,14 +45,22 @@ function latencies(lines: string[], nodes: number[]): { node: number; ms: number
 test('with the main event loop stalled for 10 s, a humidity frame over the limit on vcan0 still gets the open command within 100 ms', async (t) => {
   tg = await startGateway({ can: { transport: 'socketcan', interface: IFACE, command_timeout_ms: 3000 } });
   const { gateway } = tg;
-  await waitFor(() => gateway.parts.can.up && gateway.parts.safety.worker.state === 'running', PATIENCE_MS, 'vcan0 up, safety worker running');
+  await waitFor(
+    () => gateway.parts.can.up && gateway.parts.safety.worker.state === 'running',
+    PATIENCE_MS,
+    'vcan0 up, safety worker running',
+  );
   const dump = await startCandump('-L');
   t.after(() => dump.stop());
 
   const idleNodes = [11, 12, 13, 14, 15];
   const idleSender = sendLater(idleNodes, 0, 0.2);
   await once(idleSender, 'exit');
-  await waitFor(() => idleNodes.every((n) => dump.lines().some((l) => l.includes(` ${hex(0x200 + n)}#01`))), PATIENCE_MS, 'opens for the idle trips');
+  await waitFor(
+    () => idleNodes.every((n) => dump.lines().some((l) => l.includes(` ${hex(0x200 + n)}#01`))),
+    PATIENCE_MS,
+    'opens for the idle trips',
+  );
 
   const stalledNodes = [21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
   const sender = sendLater(stalledNodes, 1, 0.2);
@@ -67,7 +75,11 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   for (const trip of stalled) {
     assert.ok(trip.token >= SAFETY_TOKENS.first, `node ${trip.node}: the open came from the safety worker (token ${trip.token})`);
   }
-  assert.deepEqual(stalled.filter((trip) => trip.ms >= 100), [], 'every open on the bus within 100 ms of its humid frame, main loop stalled');
+  assert.deepEqual(
+    stalled.filter((trip) => trip.ms >= 100),
+    [],
+    'every open on the bus within 100 ms of its humid frame, main loop stalled',
+  );
   const a = percentiles(idle.map((x) => x.ms));
   const b = percentiles(stalled.map((x) => x.ms));
   t.diagnostic(`metric vcan0 trip latency, main loop idle: p50 ${a.p50} ms, p99 ${a.p99} ms, max ${a.max} ms (${a.n} trips)`);

@@ -5,7 +5,18 @@ import { encodeCommand, type Command } from '../../src/can/codec.js';
 import { encodeSeedRelay } from '../../src/can/seed-codec.js';
 import { formatFrame, type CanFrame } from '../../src/can/frame.js';
 import { V1_NODE_TO_GATEWAY_FILTERS } from '../../src/can/filters.js';
-import { IFACE, assertInGuest, openTransport, resetVcan, sh, startCandump, stopAll, waitForEvent, waitUntil, PATIENCE_MS } from './vcan-helpers.js';
+import {
+  IFACE,
+  assertInGuest,
+  openTransport,
+  resetVcan,
+  sh,
+  startCandump,
+  stopAll,
+  waitForEvent,
+  waitUntil,
+  PATIENCE_MS,
+} from './vcan-helpers.js';
 
 before(async () => {
   assertInGuest();
@@ -67,7 +78,11 @@ test('send while the interface is down returns false and counts the frame as dro
   const dump = await startCandump('-L');
   assert.equal(transport.send(frame), true);
   const lines = await dump.stop();
-  assert.deepEqual(lines.map((l) => l.split(' ')[2]), [formatFrame(frame)], 'only the frame sent after up reaches the bus');
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[2]),
+    [formatFrame(frame)],
+    'only the frame sent after up reaches the bus',
+  );
   assert.equal(transport.stats().sent, 1);
 });
 
@@ -95,10 +110,16 @@ test('a slow bus (device queue full, ENOBUFS): frames wait in the bounded queue 
   await waitUntil('the bounded queue to drain into the slow device', () => transport.stats().queued === 0, 10_000);
   const lines = await dump.stop();
   const stats = transport.stats();
-  t.diagnostic(`metric throttled send: 500 frames in ${loopMs.toFixed(1)} ms, accepted ${accepted.length}, queued ${queuedAfterLoop}, dropped ${stats.dropped}`);
+  t.diagnostic(
+    `metric throttled send: 500 frames in ${loopMs.toFixed(1)} ms, accepted ${accepted.length}, queued ${queuedAfterLoop}, dropped ${stats.dropped}`,
+  );
   assert.ok(loopMs < 1000, `send() did not block (${loopMs.toFixed(1)} ms for 500 frames)`);
   assert.equal(queuedAfterLoop, 64, 'the queue filled up to its bound and no further');
   assert.equal(stats.dropped, 500 - accepted.length, 'every refused frame is counted');
   assert.equal(stats.sent, accepted.length, 'every accepted frame went out');
-  assert.deepEqual(lines.map((l) => l.split(' ')[2]), accepted.map(formatFrame), 'on the bus in order, no duplicates');
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[2]),
+    accepted.map(formatFrame),
+    'on the bus in order, no duplicates',
+  );
 });

@@ -65,9 +65,7 @@ test('a channel in a worker thread receives and sends while the main thread is b
   const worker = await channelWorker();
   // One shell, run synchronously: this thread's loop is blocked from before the first frame until candump
   // has seen every answer (or timed out). Only the worker's own loop can answer meanwhile.
-  const script =
-    `timeout 20 candump -n 50 -L ${IFACE},201:7FF & sleep 0.5; ` +
-    `cangen ${IFACE} -n 50 -g 5 -I 181 -L 8 -D i; wait`;
+  const script = `timeout 20 candump -n 50 -L ${IFACE},201:7FF & sleep 0.5; ` + `cangen ${IFACE} -n 50 -g 5 -I 181 -L 8 -D i; wait`;
   const run = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
   const answers = run.stdout.split('\n').filter((line) => line.includes(' 201#'));
   t.diagnostic(`metric worker channel: ${answers.length} of 50 answers on the bus while the main thread was blocked`);

@@ -11,7 +11,14 @@ test('the broadcast from the issue parses: chip id, node name, numeric things, t
   const d = result.datagram;
   assert.equal(d.chipId, '1234567');
   assert.equal(d.nodeName, 'Kitchen');
-  assert.deepEqual([...d.values], [[1, 1], [2, 118.5], [3, 0.9]]);
+  assert.deepEqual(
+    [...d.values],
+    [
+      [1, 1],
+      [2, 118.5],
+      [3, 0.9],
+    ],
+  );
   assert.deepEqual([...d.texts], [[4, '2026-11-22 10:00:00']]);
 });
 

@@ -18,19 +18,22 @@ async function hostilePlug(t: { after: (fn: () => unknown) => void }, answer: (s
 
 test('a "plug" answering with a message over 64 KiB is cut off, and what it calls itself is clipped', async (t) => {
   const udp = await freeUdpPort();
-  let answer = (send: (text: string) => void) => send(JSON.stringify({ command: 'response_things', nodeId: 1234567, things: [], pad: 'x'.repeat(MAX_PLUG_MESSAGE_BYTES) }));
+  let answer = (send: (text: string) => void) =>
+    send(JSON.stringify({ command: 'response_things', nodeId: 1234567, things: [], pad: 'x'.repeat(MAX_PLUG_MESSAGE_BYTES) }));
   const wsPort = await hostilePlug(t, (send) => answer(send));
   const tg = await startGateway({ udp: { port: udp, host: '127.0.0.1', ws_port: wsPort, switch_timeout_ms: 2000 } });
   t.after(() => tg.stop());
   await sendDatagram(udp, '1234567:Kitchen&1:1&2:5');
   await waitFor(() => tg.gateway.parts.registry.find('Kitchen')?.available, 2000, 'Kitchen heard');
-  const put = () => tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', headers: tg.auth, payload: { on: false } });
+  const put = () =>
+    tg.gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/Kitchen/relay', headers: tg.auth, payload: { on: false } });
 
   const big = await put();
   assert.equal(big.statusCode, 409, big.body);
   assert.match(big.json().error, /closed the WebSocket before answering request_things; nothing was sent/);
 
-  answer = (send) => send(JSON.stringify({ command: 'response_things', nodeId: '999\n', nodeName: `${'n'.repeat(5000)}\u0007`, things: [] }));
+  answer = (send) =>
+    send(JSON.stringify({ command: 'response_things', nodeId: '999\n', nodeName: `${'n'.repeat(5000)}\u0007`, things: [] }));
   const other = await put();
   assert.equal(other.statusCode, 409, other.body);
   const error = other.json().error as string;

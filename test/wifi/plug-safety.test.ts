@@ -9,7 +9,7 @@ import type { LogEvent } from '../../src/gateway/events.js';
 
 const STUCK = /still reports closed/;
 
-test('with the firmware\'s 5 s broadcasts, an open sent right after a broadcast is confirmed about 5 s later and raises no alarm', async (t) => {
+test("with the firmware's 5 s broadcasts, an open sent right after a broadcast is confirmed about 5 s later and raises no alarm", async (t) => {
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater' }]); // safety.relay_confirm_s: its default 3
   const [plug] = plugs;
   const alarms: LogEvent[] = [];
@@ -33,7 +33,9 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
   });
   const [lamp, kettle] = plugs;
   const alarms: { device: string; at: number }[] = [];
-  tg.gateway.parts.events.subscribe('test', { log: (e) => e.type === 'alarm' && STUCK.test(e.cause ?? '') && alarms.push({ device: e.device!.name, at: Date.now() }) });
+  tg.gateway.parts.events.subscribe('test', {
+    log: (e) => e.type === 'alarm' && STUCK.test(e.cause ?? '') && alarms.push({ device: e.device!.name, at: Date.now() }),
+  });
 
   await known(lamp, 'Lamp');
   await waitFor(() => !tg.gateway.parts.registry.find('Lamp')!.available, 3000, 'Lamp offline');
@@ -43,7 +45,12 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
 
   kettle.startBroadcasting(500);
   await waitFor(() => tg.gateway.parts.registry.find('Kettle')?.available, 2000, 'Kettle online');
-  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kettle', headers: tg.auth, payload: { settings: { ws_port: kettle.wsPort } } });
+  await tg.gateway.parts.api.inject({
+    method: 'PATCH',
+    url: '/api/devices/Kettle',
+    headers: tg.auth,
+    payload: { settings: { ws_port: kettle.wsPort } },
+  });
   kettle.rebootOnSave = { when: 'before-flash', downMs: 500 };
   const sent = Date.now();
   const off = await put('Kettle', false);
@@ -52,7 +59,11 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
 
   // Both alarms would be due by now: the Lamp's (had its refusal counted) came first.
   const alarm = await waitFor(() => alarms.find((a) => a.device === 'Kettle'), 15_000, 'relay-stuck alarm for the Kettle');
-  assert.deepEqual(alarms.filter((a) => a.device === 'Lamp'), [], 'no command reached the Lamp, so no alarm');
+  assert.deepEqual(
+    alarms.filter((a) => a.device === 'Lamp'),
+    [],
+    'no command reached the Lamp, so no alarm',
+  );
   const after = alarm.at - sent;
   assert.ok(after >= 10_000, `alarm ${after} ms after the open: not before relay_confirm_s + two 5 s periods`);
   assert.match(tg.gateway.parts.registry.find('Kettle')!.state.problems.join(), STUCK);

@@ -36,10 +36,10 @@ test('a switch asks the plug who it is, keeps its override flag, answers once a 
   const states = mqtt.log.slice(before).map((m) => JSON.parse(m.payload).state);
   assert.deepEqual(states, ['OFF'], 'one state for one switch');
 
-  assert.deepEqual(plug.commands.map((c) => JSON.parse(c)), [
-    { command: 'request_things' },
-    { command: 'save_thing', thing: '{"id":1,"type":1,"value":0,"override":false}' },
-  ]);
+  assert.deepEqual(
+    plug.commands.map((c) => JSON.parse(c)),
+    [{ command: 'request_things' }, { command: 'save_thing', thing: '{"id":1,"type":1,"value":0,"override":false}' }],
+  );
   assert.equal(plug.override, false, 'its page still shows "Override Off"');
   assertFaithfulUse(plugs);
 });
@@ -67,7 +67,7 @@ test('a lost answer: 200 as soon as a broadcast shows the switch, whether the co
   assertFaithfulUse(plugs);
 });
 
-test('thing 1 holding 2, stored by the plug\'s own page, keeps the plug online and ON; canplug switches it off and keeps the page\'s override', async (t) => {
+test("thing 1 holding 2, stored by the plug's own page, keeps the plug online and ON; canplug switches it off and keeps the page's override", async (t) => {
   const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater', relay: false }], { udp: { offline_timeout_ms: 1000 } });
   const [plug] = plugs;
   plug.startBroadcasting(200);
@@ -76,7 +76,10 @@ test('thing 1 holding 2, stored by the plug\'s own page, keeps the plug online a
   // index.htm sends the thing as an object; ArduinoJson's as<String>() turns it back into text.
   const page = new WebSocket(`ws://127.0.0.1:${plug.wsPort}/ws`);
   await once(page, 'open');
-  const text = JSON.stringify({ command: 'save_thing', thing: { id: 1, name: 'Plug', type: 1, value: 2, override: true, last_updated: 0 } });
+  const text = JSON.stringify({
+    command: 'save_thing',
+    thing: { id: 1, name: 'Plug', type: 1, value: 2, override: true, last_updated: 0 },
+  });
   page.send(text);
   await once(page, 'message');
   page.close();
@@ -94,7 +97,7 @@ test('thing 1 holding 2, stored by the plug\'s own page, keeps the plug online a
   const off = await put('Heater', false);
   assert.equal(off.statusCode, 200, JSON.stringify(off.body));
   assert.equal(plug.plugValue, 0);
-  assert.equal(plug.override, true, 'the page\'s own override flag is left as it was');
+  assert.equal(plug.override, true, "the page's own override flag is left as it was");
   assertFaithfulUse(plugs);
 });
 
@@ -134,7 +137,8 @@ test('two plugs behind one address: the ws_port setting reaches each; without it
   // udp.ws_port is the Lamp's port: the Fridge's broadcasts come from the same address.
   await known(lamp, 'Lamp');
   await known(fridge, 'Fridge');
-  const patch = (name: string, settings: object) => tg.gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${name}`, headers: tg.auth, payload: { settings } });
+  const patch = (name: string, settings: object) =>
+    tg.gateway.parts.api.inject({ method: 'PATCH', url: `/api/devices/${name}`, headers: tg.auth, payload: { settings } });
 
   const wrong = await put('Fridge', false);
   assert.equal(wrong.statusCode, 409);
@@ -208,14 +212,27 @@ test('failures say what happened: no broadcast (504), no web server (409), no an
   await once(mute, 'listening');
   t.after(() => new Promise((resolve) => mute.close(resolve)));
   const mutePort = (mute.address() as AddressInfo).port;
-  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: mutePort } } });
+  await tg.gateway.parts.api.inject({
+    method: 'PATCH',
+    url: '/api/devices/Kitchen',
+    headers: tg.auth,
+    payload: { settings: { ws_port: mutePort } },
+  });
   await plug.broadcast();
   const silent = await put('Kitchen', false);
   assert.equal(silent.statusCode, 504);
-  assert.match(silent.body.error!, new RegExp(`Kitchen: the plug at ws://127\\.0\\.0\\.1:${mutePort}/ws did not answer request_things within 1000 ms; nothing was sent`));
+  assert.match(
+    silent.body.error!,
+    new RegExp(`Kitchen: the plug at ws://127\\.0\\.0\\.1:${mutePort}/ws did not answer request_things within 1000 ms; nothing was sent`),
+  );
 
   await plug.stop();
-  await tg.gateway.parts.api.inject({ method: 'PATCH', url: '/api/devices/Kitchen', headers: tg.auth, payload: { settings: { ws_port: plug.wsPort } } });
+  await tg.gateway.parts.api.inject({
+    method: 'PATCH',
+    url: '/api/devices/Kitchen',
+    headers: tg.auth,
+    payload: { settings: { ws_port: plug.wsPort } },
+  });
   await sendDatagram(tg.gateway.parts.wifi.port!, plug.datagram()); // still broadcasting, its web server gone
   const unreachable = await put('Kitchen', false);
   assert.equal(unreachable.statusCode, 409);

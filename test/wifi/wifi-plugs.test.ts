@@ -10,7 +10,10 @@ import type { DeviceView } from '../../src/contracts/device.js';
 // As the firmware prints it: floats with two decimals, its clock as H:MM:SS - D.M.YYYY.
 const BAR_DATAGRAM = '1234567:Kitchen&1:1.00&2:318.50&3:0.90&4:10:00:07 - 22.11.2026';
 
-async function gatewayWithUdp(t: { after: (fn: () => Promise<unknown>) => void }, udp: Partial<Config['udp']> = {}): Promise<TestGateway & { port: number }> {
+async function gatewayWithUdp(
+  t: { after: (fn: () => Promise<unknown>) => void },
+  udp: Partial<Config['udp']> = {},
+): Promise<TestGateway & { port: number }> {
   const port = await freeUdpPort();
   const tg = await startGateway({ udp: { port, host: '127.0.0.1', ...udp } });
   t.after(() => tg.stop());
@@ -26,10 +29,14 @@ test('a broadcast in the original format makes the plug visible in REST and MQTT
 
   const sent = Date.now();
   await sendDatagram(tg.port, BAR_DATAGRAM);
-  const rest = await waitFor(async () => {
-    const res = await gateway.parts.api.inject({ url: '/api/devices/Kitchen' });
-    return res.statusCode === 200 ? (res.json() as DeviceView & { state: Record<string, unknown> }) : undefined;
-  }, 1000, 'Kitchen in REST');
+  const rest = await waitFor(
+    async () => {
+      const res = await gateway.parts.api.inject({ url: '/api/devices/Kitchen' });
+      return res.statusCode === 200 ? (res.json() as DeviceView & { state: Record<string, unknown> }) : undefined;
+    },
+    1000,
+    'Kitchen in REST',
+  );
   await waitFor(() => mqtt.messages.has('canplug/Kitchen'), 1000, 'Kitchen state on MQTT');
   assert.ok(Date.now() - sent < 1000);
 
@@ -39,7 +46,7 @@ test('a broadcast in the original format makes the plug visible in REST and MQTT
   assert.equal(rest.model, 'ESP8266 AsyncSmartPlug');
   assert.equal(rest.state.state, 'ON');
   assert.equal(rest.state.power, 318.5);
-  assert.equal(rest.state.energy, undefined, 'the plug\'s estimate is not passed off as a kWh meter');
+  assert.equal(rest.state.energy, undefined, "the plug's estimate is not passed off as a kWh meter");
   assert.equal(rest.state.plug_energy_estimate_wh, 0.9);
   assert.equal(rest.state.plug_clock, '10:00:07 - 22.11.2026');
   const state = JSON.parse(mqtt.messages.get('canplug/Kitchen')!);
@@ -51,7 +58,10 @@ test('a broadcast in the original format makes the plug visible in REST and MQTT
   const db = new Database(tg.config.database.path, { readonly: true });
   t.after(() => db.close());
   const row = await waitFor(
-    () => db.prepare("SELECT r.power, r.relay FROM readings r JOIN devices d ON d.id = r.device_id WHERE d.key = 'wifi:1234567'").get() as { power: number; relay: number } | undefined,
+    () =>
+      db.prepare("SELECT r.power, r.relay FROM readings r JOIN devices d ON d.id = r.device_id WHERE d.key = 'wifi:1234567'").get() as
+        | { power: number; relay: number }
+        | undefined,
     2000,
     'reading row',
   );
@@ -82,7 +92,11 @@ test('malformed datagrams leave no device behind, are counted, and the listener 
   for (const payload of junk) await sendDatagram(tg.port, payload);
   await waitFor(() => gateway.parts.wifi.counters.received === junk.length, 2000, 'all datagrams received');
   assert.equal(gateway.parts.wifi.counters.malformed, junk.length);
-  assert.deepEqual(gateway.parts.registry.list().map((d) => d.key), before, 'no device was created');
+  assert.deepEqual(
+    gateway.parts.registry.list().map((d) => d.key),
+    before,
+    'no device was created',
+  );
   const metrics = await gateway.parts.api.inject({ url: '/metrics' });
   assert.match(metrics.body, new RegExp(`canplug_udp_datagrams_malformed_total ${junk.length}\\b`));
   const health = (await gateway.parts.api.inject({ url: '/api/health' })).json();
@@ -99,12 +113,21 @@ test('a plug goes offline when its broadcasts stop and comes back with the next 
   await plug.start();
   t.after(() => plug.stop());
   plug.startBroadcasting(150);
-  const device = await waitFor(() => tg.gateway.parts.registry.find('Heater')?.available && tg.gateway.parts.registry.find('Heater'), 2000, 'Heater online');
+  const device = await waitFor(
+    () => tg.gateway.parts.registry.find('Heater')?.available && tg.gateway.parts.registry.find('Heater'),
+    2000,
+    'Heater online',
+  );
   await new Promise((r) => setTimeout(r, 900));
   assert.ok(device.available, 'regular broadcasts keep it online past the timeout');
   plug.stopBroadcasting();
   await waitFor(() => !device.available, 3000, 'Heater offline');
-  const refused = await tg.gateway.parts.api.inject({ headers: authHeaders(tg.gateway), method: 'PUT', url: '/api/devices/Heater/relay', payload: { on: false } });
+  const refused = await tg.gateway.parts.api.inject({
+    headers: authHeaders(tg.gateway),
+    method: 'PUT',
+    url: '/api/devices/Heater/relay',
+    payload: { on: false },
+  });
   assert.equal(refused.statusCode, 409);
   assert.match(refused.json().error, /Heater is offline/);
   await plug.broadcast();
@@ -137,7 +160,7 @@ test('a UDP port already in use is reported in health and retried; the rest of t
   assert.equal(tg.gateway.health().status, 'ok');
 });
 
-test('a sender flooding one plug\'s datagrams gets one reading stored per report period; the excess is counted, not written', async (t) => {
+test("a sender flooding one plug's datagrams gets one reading stored per report period; the excess is counted, not written", async (t) => {
   const tg = await gatewayWithUdp(t, { report_period_ms: 2000 });
   const { gateway } = tg;
   let applied = 0;
@@ -145,7 +168,8 @@ test('a sender flooding one plug\'s datagrams gets one reading stored per report
   const { createSocket } = await import('node:dgram');
   const sender = createSocket('udp4');
   t.after(() => sender.close());
-  const send = (text: string) => new Promise<void>((resolve, reject) => sender.send(text, tg.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  const send = (text: string) =>
+    new Promise<void>((resolve, reject) => sender.send(text, tg.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
   const started = performance.now();
   // A spoofed plug at up to about 5,000 datagrams/s (the issue's rate) for 3 s, every datagram different.
   let sent = 0;
@@ -157,7 +181,10 @@ test('a sender flooding one plug\'s datagrams gets one reading stored per report
   await waitFor(() => gateway.parts.wifi.counters.received > 1000, 5000, 'datagrams received');
   await new Promise((resolve) => setTimeout(resolve, 200)); // the last ones still in the socket
   const { received, excess } = gateway.parts.wifi.counters;
-  assert.ok(applied >= 1 && applied <= Math.ceil(seconds / 1.8) + 1, `${applied} readings from ${received} datagrams in ${seconds.toFixed(1)} s`);
+  assert.ok(
+    applied >= 1 && applied <= Math.ceil(seconds / 1.8) + 1,
+    `${applied} readings from ${received} datagrams in ${seconds.toFixed(1)} s`,
+  );
   assert.equal(excess, received - applied, 'every datagram not applied is counted as excess');
   gateway.parts.writer.flush();
   const device = gateway.parts.registry.find('Spoofed')!;
@@ -168,7 +195,9 @@ test('a sender flooding one plug\'s datagrams gets one reading stored per report
   const health = (await gateway.parts.api.inject({ url: '/api/health' })).json();
   assert.equal(health.udp.excess, excess);
   assert.match(await gateway.parts.metrics.text(), new RegExp(`canplug_udp_datagrams_excess_total ${excess}`));
-  t.diagnostic(`${received} datagrams in ${seconds.toFixed(1)} s from one spoofed plug: ${applied} applied, ${stored} rows stored, ${excess} counted as excess`);
+  t.diagnostic(
+    `${received} datagrams in ${seconds.toFixed(1)} s from one spoofed plug: ${applied} applied, ${stored} rows stored, ${excess} counted as excess`,
+  );
 });
 
 test('udp.port 0 disables the listener', async (t) => {

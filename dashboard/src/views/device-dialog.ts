@@ -7,7 +7,12 @@ import { canChange, toast, whyDisabled } from '../ui.js';
 
 export function openDeviceDialog(device: DeviceView): void {
   const name = h('input', { type: 'text', value: device.name, required: true, maxLength: 64, autocomplete: 'off' });
-  const room = h('input', { type: 'text', value: typeof device.settings.room === 'string' ? device.settings.room : '', maxLength: 64, placeholder: 'e.g. bathroom' });
+  const room = h('input', {
+    type: 'text',
+    value: typeof device.settings.room === 'string' ? device.settings.room : '',
+    maxLength: 64,
+    placeholder: 'e.g. bathroom',
+  });
   const hidden = h('input', { type: 'checkbox', checked: device.settings.hidden === true });
   // Read-only (no token) or no gateway: the settings show, the History link works, nothing can be saved.
   const locked = !canChange();

@@ -39,7 +39,17 @@ class Card {
       message: h('div', { class: 'message', role: 'alert' }),
     };
     const p = this.parts;
-    const more = h('button', { class: 'icon-button', type: 'button', 'aria-label': 'device settings', title: 'device settings', onclick: () => openDeviceDialog(this.view) }, '⋯');
+    const more = h(
+      'button',
+      {
+        class: 'icon-button',
+        type: 'button',
+        'aria-label': 'device settings',
+        title: 'device settings',
+        onclick: () => openDeviceDialog(this.view),
+      },
+      '⋯',
+    );
     this.el = h(
       'article',
       { class: 'card' },
@@ -161,9 +171,9 @@ export class DevicesView implements View {
       if (device && card && !listChanged) card.update(device);
       else this.render();
     });
-    this.slide = window.setInterval(() => this.cards.forEach((c) => c.drawSpark()), SLIDE_MS);
+    this.slide = window.setInterval(() => this.drawSparks(), SLIDE_MS);
     // A card has its width only once laid out (and it changes on rotation): the sparklines follow.
-    this.observer = new ResizeObserver(() => this.cards.forEach((c) => c.drawSpark()));
+    this.observer = new ResizeObserver(() => this.drawSparks());
     this.observer.observe(root);
   }
 
@@ -203,7 +213,14 @@ export class DevicesView implements View {
       this.cards.delete(key);
     }
     if (devices.length === 0) {
-      replace(this.root, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…'));
+      replace(
+        this.root,
+        h(
+          'p',
+          { class: 'empty' },
+          store.loaded ? 'No devices yet: sockets appear here when their first heartbeat arrives.' : 'Connecting to the gateway…',
+        ),
+      );
       return;
     }
     const grid = h('div', { class: 'cards' });
@@ -214,6 +231,10 @@ export class DevicesView implements View {
       grid.append(card.el);
     }
     replace(this.root, grid);
+    this.drawSparks();
+  }
+
+  private drawSparks(): void {
     for (const card of this.cards.values()) card.drawSpark();
     this.showWanted();
   }

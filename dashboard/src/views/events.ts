@@ -1,7 +1,7 @@
 /** The event log: trips, refusals, resets, switching, availability; newest first, live, paged. */
 import type { EventEntry } from '../../../src/contracts/event-entry.js';
 import { EVENT_TYPES } from '../../../src/contracts/vocabulary.js';
-import { ApiError, get, Latest } from '../api.js';
+import { type ApiError, get, Latest } from '../api.js';
 import { h, replace, timeText } from '../dom.js';
 import { store } from '../store.js';
 import type { View } from '../ui.js';
@@ -21,19 +21,32 @@ export function rememberEvent(event: EventEntry): void {
 }
 
 function row(e: EventEntry, fresh = false): HTMLElement {
-  const detail = e.detail && Object.keys(e.detail).length > 0 ? Object.entries(e.detail).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : '';
+  const detail =
+    e.detail && Object.keys(e.detail).length > 0
+      ? Object.entries(e.detail)
+          .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+          .join(', ')
+      : '';
   return h(
     'div',
     { class: `row event${fresh ? ' new' : ''}`, dataset: { type: e.type } },
     h('span', { class: 'time' }, timeText(e.ts)),
     h('span', { class: `kind ${e.type}` }, e.type),
-    h('div', { class: 'grow' }, h('div', {}, [e.device, e.cause].filter(Boolean).join(' · ') || '—'), h('div', { class: 'sub' }, [e.origin && `by ${e.origin}`, detail].filter(Boolean).join(' · '))),
+    h(
+      'div',
+      { class: 'grow' },
+      h('div', {}, [e.device, e.cause].filter(Boolean).join(' · ') || '—'),
+      h('div', { class: 'sub' }, [e.origin && `by ${e.origin}`, detail].filter(Boolean).join(' · ')),
+    ),
   );
 }
 
 export class EventsView implements View {
   private unlisten: (() => void) | undefined;
-  private readonly devices = h('select', { 'aria-label': 'device filter', onchange: (e: Event) => this.setFilter({ device: (e.target as HTMLSelectElement).value }) });
+  private readonly devices = h('select', {
+    'aria-label': 'device filter',
+    onchange: (e: Event) => this.setFilter({ device: (e.target as HTMLSelectElement).value }),
+  });
   private list: HTMLElement | undefined;
   private more: HTMLButtonElement | undefined;
   private note: HTMLElement | undefined;
@@ -76,7 +89,11 @@ export class EventsView implements View {
     const names = store.visible().map((d) => d.name);
     // A hidden device filtered on (or one named in a link before the store has it) stays in the list.
     if (this.filter.device && !names.includes(this.filter.device)) names.push(this.filter.device);
-    replace(this.devices, h('option', { value: '' }, 'All devices'), names.map((n) => h('option', { value: n, selected: n === this.filter.device }, n)));
+    replace(
+      this.devices,
+      h('option', { value: '' }, 'All devices'),
+      names.map((n) => h('option', { value: n, selected: n === this.filter.device }, n)),
+    );
   }
 
   /** A new event from the live stream. */
@@ -122,7 +139,11 @@ export class EventsView implements View {
       // Without the stored log, show what the live stream brought since this page was opened.
       const seen = recent.filter((r) => this.matches(r)).reverse();
       list.append(...seen.map((r) => row(r)));
-      this.showNote(this.available ? e.message : 'The stored event log is not available on this gateway (GET /api/events answered 404); showing events since this page was opened.');
+      this.showNote(
+        this.available
+          ? e.message
+          : 'The stored event log is not available on this gateway (GET /api/events answered 404); showing events since this page was opened.',
+      );
     }
     more.hidden = this.nextBefore === null;
   }

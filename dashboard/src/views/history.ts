@@ -1,6 +1,6 @@
 /** Charts of a device's history: min/avg/max per bucket from the gateway, energy per day. */
 import uPlot from 'uplot';
-import { ApiError, get, Latest } from '../api.js';
+import { type ApiError, get, Latest } from '../api.js';
 import { h, replace } from '../dom.js';
 import { store, type StoreChange } from '../store.js';
 import type { View } from '../ui.js';
@@ -21,7 +21,12 @@ const REFRESH_MS = 30_000;
 const TIER_NAMES = { raw: 'raw readings', '1m': 'per-minute rollups', '1h': 'hourly rollups' } as const;
 
 function duration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000]] as const) if (ms % size === 0) return `${ms / size} ${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size} ${unit}`;
   return `${ms / 1000} s`;
 }
 
@@ -39,7 +44,7 @@ function series(data: ReadingHistory, q: Quantity): uPlot.AlignedData {
   for (const b of data.buckets) {
     if (previous !== undefined && b.t - previous > data.bucket_ms * 1.5) {
       xs.push((previous + data.bucket_ms) / 1000);
-      cols.forEach((c) => c.push(null));
+      for (const c of cols) c.push(null);
     }
     previous = b.t;
     xs.push(b.t / 1000);
@@ -85,7 +90,10 @@ function energyChart(energy: EnergyHistory, width: number): uPlot {
       width,
       height: 170,
       legend: { show: false },
-      series: [{}, { label: 'kWh', stroke: colour, fill: `${colour}99`, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } }],
+      series: [
+        {},
+        { label: 'kWh', stroke: colour, fill: `${colour}99`, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } },
+      ],
       axes: [axisStyle(), { ...axisStyle(), size: 48 }],
       scales: { y: { range: (_u, _min, max) => [0, Math.max(0.1, max * 1.1)] } },
     },
@@ -110,7 +118,10 @@ export class HistoryView implements View {
   private root: HTMLElement | undefined;
   /** Another device or range chosen, the device gone, or the view left while charts load: that answer is dropped. */
   private readonly loads = new Latest();
-  private readonly picker = h('select', { 'aria-label': 'device', onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value) });
+  private readonly picker = h('select', {
+    'aria-label': 'device',
+    onchange: (e: Event) => this.choose((e.target as HTMLSelectElement).value),
+  });
   private readonly box = h('div', { class: 'charts', id: 'charts' });
   private readonly ranges = h('div', { class: 'segmented', role: 'group', 'aria-label': 'time range' });
 
@@ -140,13 +151,22 @@ export class HistoryView implements View {
     if (!change.listChanged || !this.root) return;
     const before = this.device;
     const known = this.key === undefined ? undefined : store.devices.get(this.key);
-    if (known) this.device = known.name; // renamed while shown
+    if (known)
+      this.device = known.name; // renamed while shown
     else if (this.key !== undefined) return this.gone(`${this.device} is no longer on this gateway.`);
     else if (!this.device && store.visible()[0]) this.device = store.visible()[0].name;
     this.key = store.byName(this.device)?.key;
     this.fillPicker();
     if (this.device !== before) history.replaceState(null, '', `#/history/${encodeURIComponent(this.device)}`);
-    if (!this.device) replace(this.box, h('p', { class: 'empty' }, store.loaded ? 'No devices yet: history shows here once a socket reports.' : 'Connecting to the gateway…'));
+    if (!this.device)
+      replace(
+        this.box,
+        h(
+          'p',
+          { class: 'empty' },
+          store.loaded ? 'No devices yet: history shows here once a socket reports.' : 'Connecting to the gateway…',
+        ),
+      );
     else if (store.loaded && !this.key) this.gone(`There is no device named "${this.device}" on this gateway.`);
     // The first time a device is known (a cold start), or a new name: load its charts.
     else if (this.device !== before || this.plots.length === 0) void this.load();
@@ -174,7 +194,12 @@ export class HistoryView implements View {
   }
 
   private drawRanges(): void {
-    replace(this.ranges, RANGES.map(([label, ms]) => h('button', { type: 'button', 'aria-pressed': String(ms === this.rangeMs), onclick: () => this.setRange(ms) }, label)));
+    replace(
+      this.ranges,
+      RANGES.map(([label, ms]) =>
+        h('button', { type: 'button', 'aria-pressed': String(ms === this.rangeMs), onclick: () => this.setRange(ms) }, label),
+      ),
+    );
   }
 
   private choose(name: string): void {
@@ -210,8 +235,18 @@ export class HistoryView implements View {
     if (signal.aborted) return;
     for (const p of this.plots) p.destroy();
     this.plots = [];
-    const panels = [h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' }), h('div', { class: 'chart' })];
-    const source = h('p', { class: 'tier', 'data-tier': readings.tier }, `${duration(readings.bucket_ms)} buckets from the ${TIER_NAMES[readings.tier]}`);
+    const panels = [
+      h('div', { class: 'chart' }),
+      h('div', { class: 'chart' }),
+      h('div', { class: 'chart' }),
+      h('div', { class: 'chart' }),
+      h('div', { class: 'chart' }),
+    ];
+    const source = h(
+      'p',
+      { class: 'tier', 'data-tier': readings.tier },
+      `${duration(readings.bucket_ms)} buckets from the ${TIER_NAMES[readings.tier]}`,
+    );
     replace(box, [source, ...panels]);
     const width = Math.max(200, panels[0].clientWidth - 20);
     const charts: [string, string, string, Quantity][] = [

@@ -5,7 +5,8 @@ import { store } from '../store.js';
 import { RELATIONS, RULE_QUANTITIES, WEEK } from '../../../src/contracts/vocabulary.js';
 import type { Action, Rule, RuleInput } from './rule-types.js';
 
-const options = (values: readonly string[], selected: string | undefined) => values.map((v) => h('option', { value: v, selected: v === selected }, v));
+const options = (values: readonly string[], selected: string | undefined) =>
+  values.map((v) => h('option', { value: v, selected: v === selected }, v));
 const field = (label: string, control: HTMLElement) => h('label', { class: 'field' }, label, control);
 
 /** Opens the editor; `saved` runs after the gateway accepted the rule. */
@@ -14,30 +15,80 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
   const when = rule?.when;
   const then = rule?.then ?? { action: 'switch', device: devices[0] ?? '', state: 'off' };
 
-  const name = h('input', { type: 'text', value: rule?.name ?? '', required: true, maxLength: 100, placeholder: 'e.g. bathroom fan off when dry' });
+  const name = h('input', {
+    type: 'text',
+    value: rule?.name ?? '',
+    required: true,
+    maxLength: 100,
+    placeholder: 'e.g. bathroom fan off when dry',
+  });
   const enabled = h('input', { type: 'checkbox', checked: rule?.enabled ?? true });
-  const trigger = h('select', { 'aria-label': 'trigger' }, h('option', { value: 'when', selected: !rule?.at }, 'When a reading…'), h('option', { value: 'at', selected: !!rule?.at }, 'At a time of day'));
+  const trigger = h(
+    'select',
+    { 'aria-label': 'trigger' },
+    h('option', { value: 'when', selected: !rule?.at }, 'When a reading…'),
+    h('option', { value: 'at', selected: !!rule?.at }, 'At a time of day'),
+  );
   const device = h('select', { 'aria-label': 'condition device' }, options(devices, when?.device));
   const quantity = h('select', { 'aria-label': 'quantity' }, options(RULE_QUANTITIES, when?.quantity ?? 'power'));
   const relation = h('select', { 'aria-label': 'relation' }, options(RELATIONS, when?.relation ?? '>'));
-  const value = h('input', { type: 'text', inputMode: 'decimal', value: when ? String(when.value) : '', 'aria-label': 'value', placeholder: 'number, or ON / OFF for state' });
-  const forS = h('input', { type: 'number', min: 0, max: 86400, value: when?.for_s ? String(when.for_s) : '', 'aria-label': 'for seconds', placeholder: '0' });
+  const value = h('input', {
+    type: 'text',
+    inputMode: 'decimal',
+    value: when ? String(when.value) : '',
+    'aria-label': 'value',
+    placeholder: 'number, or ON / OFF for state',
+  });
+  const forS = h('input', {
+    type: 'number',
+    min: 0,
+    max: 86400,
+    value: when?.for_s ? String(when.for_s) : '',
+    'aria-label': 'for seconds',
+    placeholder: '0',
+  });
   const at = h('input', { type: 'time', value: rule?.at ?? '07:00', 'aria-label': 'time' });
   const windowOn = h('input', { type: 'checkbox', checked: !!rule?.between });
   const from = h('input', { type: 'time', value: rule?.between?.from ?? '22:00', 'aria-label': 'from' });
   const to = h('input', { type: 'time', value: rule?.between?.to ?? '06:00', 'aria-label': 'to' });
   const dayButtons = WEEK.map((d) =>
-    h('button', { type: 'button', 'aria-pressed': String(!rule?.days || rule.days.includes(d)), onclick: (e: Event) => flip(e.currentTarget as HTMLButtonElement) }, d),
+    h(
+      'button',
+      {
+        type: 'button',
+        'aria-pressed': String(!rule?.days || rule.days.includes(d)),
+        onclick: (e: Event) => flip(e.currentTarget as HTMLButtonElement),
+      },
+      d,
+    ),
   );
   const action = h('select', { 'aria-label': 'action' }, options(['switch', 'publish', 'event'], then.action));
   const target = h('select', { 'aria-label': 'action device' }, options(devices, then.action === 'switch' ? then.device : undefined));
   const state = h('select', { 'aria-label': 'switch to' }, options(['on', 'off', 'toggle'], then.action === 'switch' ? then.state : 'off'));
-  const topic = h('input', { type: 'text', value: then.action === 'publish' ? then.topic : '', placeholder: 'home/fan/set', 'aria-label': 'topic' });
-  const payload = h('input', { type: 'text', value: then.action === 'publish' ? then.payload : '', placeholder: 'ON', 'aria-label': 'payload' });
+  const topic = h('input', {
+    type: 'text',
+    value: then.action === 'publish' ? then.topic : '',
+    placeholder: 'home/fan/set',
+    'aria-label': 'topic',
+  });
+  const payload = h('input', {
+    type: 'text',
+    value: then.action === 'publish' ? then.payload : '',
+    placeholder: 'ON',
+    'aria-label': 'payload',
+  });
   const message = h('input', { type: 'text', value: then.action === 'event' ? then.message : '', maxLength: 500, 'aria-label': 'message' });
   const problem = h('p', { class: 'message', role: 'alert' });
 
-  const whenPart = h('div', { class: 'grid-2' }, field('Device', device), field('Reading', quantity), field('Is', relation), field('Value', value), field('For at least (s)', forS));
+  const whenPart = h(
+    'div',
+    { class: 'grid-2' },
+    field('Device', device),
+    field('Reading', quantity),
+    field('Is', relation),
+    field('Value', value),
+    field('For at least (s)', forS),
+  );
   const atPart = h('div', { class: 'grid-2' }, field('Time', at));
   const windowPart = h('div', { class: 'grid-2' }, field('From', from), field('To', to));
   const switchPart = h('div', { class: 'grid-2' }, field('Device', target), field('Switch', state));
@@ -116,7 +167,12 @@ export function openRuleEditor(rule: Rule | undefined, saved: () => void): void 
       eventPart,
       h('label', { class: 'check' }, enabled, 'Enabled'),
       problem,
-      h('div', { class: 'dialog-actions' }, h('button', { class: 'button', type: 'button', onclick: close }, 'Cancel'), h('button', { class: 'button primary', type: 'submit' }, 'Save')),
+      h(
+        'div',
+        { class: 'dialog-actions' },
+        h('button', { class: 'button', type: 'button', onclick: close }, 'Cancel'),
+        h('button', { class: 'button primary', type: 'submit' }, 'Save'),
+      ),
     ),
   );
   dialog.addEventListener('cancel', () => dialog.remove());

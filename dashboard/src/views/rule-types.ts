@@ -13,7 +13,9 @@ export function describe(rule: Rule | RuleInput): string {
   if (rule.when) {
     const w = rule.when;
     const unit = w.quantity !== 'state' ? ` ${UNITS[w.quantity]}` : '';
-    parts.push(`when ${w.device} ${w.quantity} ${w.relation} ${w.value}${typeof w.value === 'number' ? unit : ''}${w.for_s ? ` for ${w.for_s} s` : ''}`);
+    parts.push(
+      `when ${w.device} ${w.quantity} ${w.relation} ${w.value}${typeof w.value === 'number' ? unit : ''}${w.for_s ? ` for ${w.for_s} s` : ''}`,
+    );
   }
   if (rule.at) parts.push(`at ${rule.at}`);
   if (rule.between) parts.push(`between ${rule.between.from} and ${rule.between.to}`);

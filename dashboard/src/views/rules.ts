@@ -47,34 +47,64 @@ export class RulesView implements View {
     const rules = this.rules;
     if (!this.root || !rules) return;
     const locked = !canChange();
-    const add = h('button', { class: 'button primary', type: 'button', disabled: locked, title: whyDisabled(), onclick: () => openRuleEditor(undefined, () => this.load()) }, 'New rule');
+    const add = h(
+      'button',
+      {
+        class: 'button primary',
+        type: 'button',
+        disabled: locked,
+        title: whyDisabled(),
+        onclick: () => openRuleEditor(undefined, () => this.load()),
+      },
+      'New rule',
+    );
     replace(
       this.root,
       h('div', { class: 'toolbar' }, add),
       rules.length === 0
-        ? h('p', { class: 'empty' }, 'No rules yet. A rule switches a socket (or publishes to MQTT) when a reading crosses a value, or at a time of day.')
-        : h('div', { class: 'list' }, [...rules].sort((a, b) => a.position - b.position).map((r) => this.row(r, locked))),
+        ? h(
+            'p',
+            { class: 'empty' },
+            'No rules yet. A rule switches a socket (or publishes to MQTT) when a reading crosses a value, or at a time of day.',
+          )
+        : h(
+            'div',
+            { class: 'list' },
+            [...rules].sort((a, b) => a.position - b.position).map((r) => this.row(r, locked)),
+          ),
     );
   }
 
   private row(rule: Rule, locked: boolean): HTMLElement {
-    const enabled = h('button', {
-      disabled: locked,
-      class: 'toggle',
-      type: 'button',
-      role: 'switch',
-      'aria-checked': String(rule.enabled),
-      'aria-label': `rule ${rule.name} enabled`,
-      onclick: () => this.save({ ...rule, enabled: !rule.enabled }),
-    }, rule.enabled ? 'ON' : 'OFF');
+    const enabled = h(
+      'button',
+      {
+        disabled: locked,
+        class: 'toggle',
+        type: 'button',
+        role: 'switch',
+        'aria-checked': String(rule.enabled),
+        'aria-label': `rule ${rule.name} enabled`,
+        onclick: () => this.save({ ...rule, enabled: !rule.enabled }),
+      },
+      rule.enabled ? 'ON' : 'OFF',
+    );
     enabled.classList.add('small');
     const remove = h('button', { class: 'button', type: 'button', disabled: locked, onclick: () => this.remove(rule, remove) }, 'Delete');
-    const fired = rule.fire_count > 0 ? `fired ${rule.fire_count}×, last ${rule.last_fired ? timeText(rule.last_fired) : '–'}` : 'not fired yet';
+    const fired =
+      rule.fire_count > 0 ? `fired ${rule.fire_count}×, last ${rule.last_fired ? timeText(rule.last_fired) : '–'}` : 'not fired yet';
     return h(
       'div',
       { class: 'row rule', dataset: { rule: String(rule.id) } },
       enabled,
-      h('div', { class: 'grow' }, h('div', {}, h('b', {}, rule.name)), h('div', { class: 'sub' }, describe(rule)), h('div', { class: 'sub' }, fired), rule.problem && h('div', { class: 'message' }, rule.problem)),
+      h(
+        'div',
+        { class: 'grow' },
+        h('div', {}, h('b', {}, rule.name)),
+        h('div', { class: 'sub' }, describe(rule)),
+        h('div', { class: 'sub' }, fired),
+        rule.problem && h('div', { class: 'message' }, rule.problem),
+      ),
       h('button', { class: 'button', type: 'button', disabled: locked, onclick: () => openRuleEditor(rule, () => this.load()) }, 'Edit'),
       remove,
     );

@@ -21,7 +21,12 @@ export class Sparkline {
   /** Draws `data` (seconds, watts); created on first use, when the card has a width. */
   draw(data: [number[], number[]] | undefined): void {
     const minutes = Math.round(TRAIL_MS / 60_000);
-    this.el.setAttribute('aria-label', data ? `power over the last ${minutes} minutes, ${Math.round(Math.min(...data[1]))} to ${Math.round(Math.max(...data[1]))} W` : 'power: no readings yet');
+    this.el.setAttribute(
+      'aria-label',
+      data
+        ? `power over the last ${minutes} minutes, ${Math.round(Math.min(...data[1]))} to ${Math.round(Math.max(...data[1]))} W`
+        : 'power: no readings yet',
+    );
     if (!data) return;
     const width = this.el.clientWidth;
     if (width === 0) return;
@@ -56,7 +61,10 @@ export class Sparkline {
           // From zero, so a socket drawing little does not look busy.
           y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] },
         },
-        series: [{}, { stroke: colour, width: 1.5, fill: `${colour}26`, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) }],
+        series: [
+          {},
+          { stroke: colour, width: 1.5, fill: `${colour}26`, points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) },
+        ],
       },
       data,
       this.el,

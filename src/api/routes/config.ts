@@ -9,13 +9,15 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
         tags: ['gateway'],
         summary: 'The configuration in force, without secrets (passwords, keys and the API token are never shown)',
         response: {
-          200: Type.Object(
-            {
-              version: Type.String(),
-              auth: Type.Object({ enabled: Type.Boolean(), read_protection: Type.Boolean(), token_file: Type.Union([Type.String(), Type.Null()]) }),
-              config: Type.Record(Type.String(), Type.Unknown()),
-            },
-          ),
+          200: Type.Object({
+            version: Type.String(),
+            auth: Type.Object({
+              enabled: Type.Boolean(),
+              read_protection: Type.Boolean(),
+              token_file: Type.Union([Type.String(), Type.Null()]),
+            }),
+            config: Type.Record(Type.String(), Type.Unknown()),
+          }),
         },
       },
     },

@@ -19,7 +19,9 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = a
       reply
         .status(503)
         .type('text/plain; charset=utf-8')
-        .send(`The dashboard is not built in ${root}: run "npm run build:dashboard" (npm install does it). The API is at /api and its documentation at /docs.\n`),
+        .send(
+          `The dashboard is not built in ${root}: run "npm run build:dashboard" (npm install does it). The API is at /api and its documentation at /docs.\n`,
+        ),
     );
     return;
   }
@@ -28,6 +30,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = a
     index: 'index.html',
     cacheControl: false,
     // Vite names assets by content hash: cache them for good; index.html must be fresh.
-    setHeaders: (res, path) => res.setHeader('cache-control', path.includes(`${join(root, 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+    setHeaders: (res, path) =>
+      res.setHeader('cache-control', path.includes(`${join(root, 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache'),
   });
 };

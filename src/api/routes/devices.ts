@@ -86,9 +86,11 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     {
       schema: {
         tags: ['devices'],
-        summary: 'Blink the socket\'s status LED, to find it on the wall',
+        summary: "Blink the socket's status LED, to find it on the wall",
         params: DeviceParams,
-        querystring: Type.Object({ seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, description: 'how long to blink; default 10' })) }),
+        querystring: Type.Object({
+          seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, description: 'how long to blink; default 10' })),
+        }),
         response: {
           200: Type.Object({ device: Type.String(), seconds: Type.Integer() }),
           400: ErrorResponse,

@@ -17,7 +17,7 @@ export const energyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     {
       schema: {
         tags: ['history'],
-        summary: 'Energy used per day, week (from Monday) or month, in the gateway\'s local time zone',
+        summary: "Energy used per day, week (from Monday) or month, in the gateway's local time zone",
         params: DeviceParams,
         querystring: Type.Object({
           period: Type.Optional(Type.Union(EnergyPeriodSchema.anyOf, { default: 'day' })),
@@ -44,7 +44,8 @@ export const energyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
       if (from >= to) throw new HttpError(400, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       let count = 0;
       for (let t = periodStart(from, period); t < to && count <= MAX_PERIODS; t = nextPeriod(t, period)) count++;
-      if (count > MAX_PERIODS) throw new HttpError(400, `the range holds more than ${MAX_PERIODS} ${period}s; choose a longer period or a shorter range`);
+      if (count > MAX_PERIODS)
+        throw new HttpError(400, `the range holds more than ${MAX_PERIODS} ${period}s; choose a longer period or a shorter range`);
       const rows = ctx.energy.perPeriod(device.id, period, from, to);
       return {
         device: device.name,

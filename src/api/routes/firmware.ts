@@ -23,7 +23,11 @@ export const firmwareRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = as
         summary: 'Update the socket\'s firmware over the bus: 202 once queued; progress on /api/live ("firmware" messages) and GET',
         params: DeviceParams,
         body: Type.Object(
-          { bundle: Type.Optional(Type.Ref(BundleSchema, { description: 'a bundle from canplug firmware build; default: the gateway\'s (firmware.bundle)' })) },
+          {
+            bundle: Type.Optional(
+              Type.Ref(BundleSchema, { description: "a bundle from canplug firmware build; default: the gateway's (firmware.bundle)" }),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 202: FirmwareStatus, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse },
@@ -41,12 +45,12 @@ export const firmwareRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = as
     {
       schema: {
         tags: ['devices'],
-        summary: 'The socket\'s firmware: running version, the version the gateway offers, its last update since the gateway started',
+        summary: "The socket's firmware: running version, the version the gateway offers, its last update since the gateway started",
         params: DeviceParams,
         response: {
           200: Type.Object({
             installed: Type.Union([Type.String(), Type.Null()]),
-            latest: Type.Union([Type.String(), Type.Null()], { description: 'version of the gateway\'s bundle; null: none built yet' }),
+            latest: Type.Union([Type.String(), Type.Null()], { description: "version of the gateway's bundle; null: none built yet" }),
             update: Type.Union([FirmwareStatus, Type.Null()]),
           }),
           404: ErrorResponse,
@@ -57,7 +61,11 @@ export const firmwareRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = as
       const device = ctx.registry.find(request.params.id);
       if (!device) throw notFound(`no device "${request.params.id}" (use a name, a node id or a key from GET /api/devices)`);
       const status = ctx.firmware.status(device);
-      return { installed: device.info.firmware ?? null, latest: ctx.firmware.latestVersion() ?? null, update: status ? view(status) : null };
+      return {
+        installed: device.info.firmware ?? null,
+        latest: ctx.firmware.latestVersion() ?? null,
+        update: status ? view(status) : null,
+      };
     },
   );
 };

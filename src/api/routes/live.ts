@@ -31,7 +31,10 @@ export const liveRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     },
     // A plain GET (no upgrade) is told what this is.
     handler: async (_request, reply) =>
-      reply.status(426).header('upgrade', 'websocket').send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
+      reply
+        .status(426)
+        .header('upgrade', 'websocket')
+        .send({ error: 'this is a WebSocket: connect with a WebSocket client (see /docs)', statusCode: 426 }),
     wsHandler: (socket, request) => {
       const access = liveAccess(ctx.tokens, request, ctx.http.read_protection);
       if (typeof access !== 'string') {

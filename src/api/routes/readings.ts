@@ -56,7 +56,11 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
         querystring: Type.Object({
           from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: one hour before `to`' })),
           to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms; default: now' })),
-          bucket: Type.Optional(Type.String({ description: 'bucket width such as 10s, 1m, 1h; default: the range cut into at most 500 buckets of a round width' })),
+          bucket: Type.Optional(
+            Type.String({
+              description: 'bucket width such as 10s, 1m, 1h; default: the range cut into at most 500 buckets of a round width',
+            }),
+          ),
         }),
         response: {
           200: ReadingHistory,
@@ -74,7 +78,10 @@ export const readingRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asy
       if (from >= to) throw new HttpError(400, `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       const bucketMs = q.bucket !== undefined ? parseDuration(q.bucket, 'bucket') : defaultBucket(to - from);
       if ((to - from) / bucketMs > MAX_BUCKETS) {
-        throw new HttpError(400, `the range holds more than ${MAX_BUCKETS} buckets of ${q.bucket}; choose a wider bucket or a shorter range`);
+        throw new HttpError(
+          400,
+          `the range holds more than ${MAX_BUCKETS} buckets of ${q.bucket}; choose a wider bucket or a shorter range`,
+        );
       }
       const answer = ctx.history.query({ deviceId: device.id, from, to, bucketMs });
       return {

@@ -29,7 +29,12 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
     '/api/rules',
     {
       attachValidation: true,
-      schema: { tags: ['rules'], summary: 'Add a rule (last unless position is given)', body: RuleInput, response: { 201: RuleView, 400: ErrorResponse } },
+      schema: {
+        tags: ['rules'],
+        summary: 'Add a rule (last unless position is given)',
+        body: RuleInput,
+        response: { 201: RuleView, 400: ErrorResponse },
+      },
     },
     async (request, reply) => {
       const input = body(request);
@@ -56,9 +61,11 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = async 
       },
     },
     async (request) => {
-      if (request.validationError?.validationContext === 'params') throw new HttpError(400, "params.id: must be a rule id (an integer from 1)");
+      if (request.validationError?.validationContext === 'params')
+        throw new HttpError(400, 'params.id: must be a rule id (an integer from 1)');
       const input = body(request);
-      if (input.id !== undefined && input.id !== request.params.id) throw new HttpError(400, `body.id: ${input.id} does not match the rule ${request.params.id} in the URL`);
+      if (input.id !== undefined && input.id !== request.params.id)
+        throw new HttpError(400, `body.id: ${input.id} does not match the rule ${request.params.id} in the URL`);
       return view(found(request.params.id, ctx.rules.update(request.params.id, input)));
     },
   );

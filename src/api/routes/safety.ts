@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { HttpError, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { DeviceView } from '../../contracts/device.js';
 import { DeviceParams, ErrorResponse, deviceView } from '../schemas.js';
 import { LimitsPatch } from '../../gateway/safety.js';
@@ -16,7 +16,14 @@ export const safetyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
 
   app.get(
     '/api/devices/:id/limits',
-    { schema: { tags: ['safety'], summary: 'The safety limits in force for a device', params: DeviceParams, response: { 200: Limits, 404: ErrorResponse } } },
+    {
+      schema: {
+        tags: ['safety'],
+        summary: 'The safety limits in force for a device',
+        params: DeviceParams,
+        response: { 200: Limits, 404: ErrorResponse },
+      },
+    },
     async (request) => ctx.safety.limits(find(request.params.id)),
   );
 
@@ -25,7 +32,7 @@ export const safetyRoutes: FastifyPluginAsyncTypebox<{ ctx: ApiContext }> = asyn
     {
       schema: {
         tags: ['safety'],
-        summary: 'Change a device\'s limits (stored, and pushed to the node); while interlocked they can only get stricter (409)',
+        summary: "Change a device's limits (stored, and pushed to the node); while interlocked they can only get stricter (409)",
         params: DeviceParams,
         body: LimitsPatch,
         response: { 200: Limits, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 504: ErrorResponse },
