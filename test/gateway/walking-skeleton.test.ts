@@ -15,7 +15,7 @@ test('the default demo: bridge online, retained state for the sockets, REST list
   await waitFor(() => messages.get('canplug/bridge/state') === 'online', 5000, 'bridge state online');
   // A socket's first state may come from its heartbeat alone; the relay follows with its first status.
   const hasRelay = (name: string) => JSON.parse(messages.get(`canplug/${name}`) ?? '{}').state !== undefined;
-  await waitFor(() => hasRelay('socket-1') && hasRelay('socket-2'), 5000, 'state of two sockets');
+  await waitFor(() => hasRelay('socket-1') && hasRelay('socket-2'), 15_000, 'state of two sockets');
   // availability is QoS 1 and state QoS 0: either may arrive first.
   await waitFor(() => messages.get('canplug/socket-1/availability') === 'online', 2000, 'availability online');
   const state = JSON.parse(messages.get('canplug/socket-2')!);
