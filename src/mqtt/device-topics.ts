@@ -132,6 +132,9 @@ export class DeviceTopics {
   }
 
   private publishState(device: Device, always: boolean): void {
+    // Not connected, the publish is dropped: the policy must not count it as sent (the connect
+    // republishes every device whole).
+    if (!this.deps.connection.connected) return;
     const payload = statePayload(device);
     if (always) this.deps.policy.published(device.key, payload);
     else if (!this.deps.policy.admit(device.key, payload)) return;
