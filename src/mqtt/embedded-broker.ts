@@ -48,6 +48,10 @@ export interface BrokerRefusals {
   subscriptions_over_limit: number;
 }
 
+/** The payload as aedes holds it (a Buffer already, but typed Buffer | string): never copied. */
+const asBuffer = (payload: Buffer | string) => (typeof payload === 'string' ? Buffer.from(payload) : payload);
+const retainedBytes = (topic: string, payload: Buffer | string) => (payload.length === 0 ? 0 : payload.length + topic.length);
+
 const refuse = (message: string, returnCode: number) => Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 
 export class EmbeddedBroker {
@@ -61,7 +65,8 @@ export class EmbeddedBroker {
   };
   private aedes: Aedes | undefined;
   private server: Server | undefined;
-  private readonly retained = new Map<string, number>();
+  /** Per topic, the retained payload as last published (the same Buffer aedes stores). */
+  private readonly retained = new Map<string, Buffer>();
   private retainedBytes = 0;
   /** The gateway's own connection while it is logged in. */
   private gatewayClient: Client | undefined;
@@ -136,6 +141,20 @@ export class EmbeddedBroker {
     return client !== null && this.options.gatewayClientId !== undefined && client.id === this.options.gatewayClientId;
   }
 
+  /**
+   * aedes reads a new subscription's retained messages while live ones already flow to it, so a
+   * retained copy read just before a newer publish can reach the client after that publish, and the
+   * client would keep the older state (a socket's relay missing until its next change). A retained
+   * copy (aedes gives those no broker id) that no longer matches the topic's retained payload is
+   * such a copy: the newer one was stored after the subscription began, so it went out live. Mosquitto
+   * sends retained messages inside the subscribe and needs none of this.
+   */
+  private isStaleRetained(packet: { brokerId?: string | null; retain?: boolean; topic: string; payload: Buffer | string }): boolean {
+    if (packet.brokerId || !packet.retain) return false;
+    const current = this.retained.get(packet.topic);
+    return current === undefined || !current.equals(asBuffer(packet.payload));
+  }
+
   private async createAedes(): Promise<Aedes> {
     const { credentials, gatewayClientId } = this.options;
     const aedes = await Aedes.createBroker({
@@ -160,8 +179,9 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, done) => {
         if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS topics are reserved'));
         if (!packet.retain) return done(null);
-        const bytes = packet.payload.length === 0 ? 0 : packet.payload.length + packet.topic.length;
-        const before = this.retained.get(packet.topic) ?? 0;
+        const bytes = retainedBytes(packet.topic, packet.payload);
+        const held = this.retained.get(packet.topic);
+        const before = held ? retainedBytes(packet.topic, held) : 0;
         const topics = this.retained.size + (before === 0 && bytes > 0 ? 1 : 0);
         if (
           !this.isGateway(client) &&
@@ -173,7 +193,7 @@ export class EmbeddedBroker {
         }
         this.retainedBytes += bytes - before;
         if (bytes === 0) this.retained.delete(packet.topic);
-        else this.retained.set(packet.topic, bytes);
+        else this.retained.set(packet.topic, asBuffer(packet.payload));
         done(null);
       },
       authorizeSubscribe: (client, subscription, done) => {
@@ -188,15 +208,18 @@ export class EmbeddedBroker {
         }
         done(null, subscription);
       },
-      // The gateway's client id is what a take-over needs: never forward it on $SYS (new and gone
-      // clients, their subscriptions).
-      authorizeForward: (client, packet) =>
-        gatewayClientId &&
-        !this.isGateway(client) &&
-        packet.topic.startsWith('$SYS/') &&
-        Buffer.from(packet.payload).includes(gatewayClientId)
-          ? null
-          : packet,
+      authorizeForward: (client, packet) => {
+        // The gateway's client id is what a take-over needs: never forward it on $SYS (new and gone
+        // clients, their subscriptions).
+        if (
+          gatewayClientId &&
+          !this.isGateway(client) &&
+          packet.topic.startsWith('$SYS/') &&
+          Buffer.from(packet.payload).includes(gatewayClientId)
+        )
+          return null;
+        return this.isStaleRetained(packet) ? null : packet;
+      },
     });
     aedes.on('client', (client) => {
       if (this.isGateway(client)) this.gatewayClient = client;

@@ -174,3 +174,46 @@ test("subscriptions per client and retained messages are bounded; the gateway's 
   await waitFor(() => fresh.messages.has('canplug/after-fill'), 3000, 'retained state of the renamed socket');
   assert.ok(gateway.parts.broker!.refused.retained_over_limit >= 1);
 });
+
+test('a subscriber that joins while a retained topic changes ends with the newest value, never an older retained copy', async (t) => {
+  const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0 });
+  await broker.listen();
+  t.after(() => broker.close());
+  const publisher = await mqtt.connectAsync(broker.url);
+  t.after(() => publisher.endAsync());
+  // A gateway's worth of retained topics: aedes streams them to a new subscriber while live publishes flow.
+  for (let i = 0; i < 200; i++) await publisher.publishAsync(`canplug/device-${i}`, JSON.stringify({ linkquality: i }), { retain: true });
+
+  const rounds = 150;
+  const stale: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    let version = 0;
+    await publisher.publishAsync('canplug/socket-1', `{"version":${version}}`, { retain: true });
+    const subscriber = await mqtt.connectAsync(broker.url);
+    let last = '';
+    subscriber.on('message', (topic, payload) => {
+      if (topic === 'canplug/socket-1') last = payload.toString();
+    });
+    const subscribed = subscriber.subscribeAsync('canplug/#');
+    // The state changes while the subscription and its retained messages are under way.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, round % 5));
+      version++;
+      publisher.publish('canplug/socket-1', `{"version":${version}}`, { retain: true });
+    }
+    await subscribed;
+    const newest = `{"version":${version}}`;
+    await waitFor(() => last === newest, 2000, `round ${round}: the newest state`).catch(() => stale.push(`round ${round}: ${last}`));
+    await subscriber.endAsync();
+  }
+  assert.deepEqual(stale, [], `a retained copy older than a live publish arrived last in ${stale.length} of ${rounds} rounds`);
+
+  // A new subscriber later still gets the retained value (the check drops only stale copies).
+  const late = await recordingClient(broker.url, ['canplug/#']);
+  t.after(() => late.client.endAsync());
+  await waitFor(
+    () => late.messages.get('canplug/socket-1') === '{"version":5}' && late.messages.size === 201,
+    2000,
+    'every retained value',
+  );
+});
