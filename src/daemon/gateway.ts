@@ -152,48 +152,30 @@ export class Gateway {
 
   /** The parts, for whole-daemon tests and the bench to look into; nothing in src reads them from here. */
   get parts(): Parts {
-    if (!this.api) throw new Error('the gateway has not started');
-    const {
-      config,
-      events,
-      metrics,
-      db,
-      writer,
-      registry,
-      can,
-      canNodes,
-      commands,
-      control,
-      safety,
-      sim,
-      broker,
-      brokerBinding,
-      mqtt,
-      discovery,
-    } = this;
-    const { wifi, rules, tokens, http, api } = this;
+    const http = this.http;
+    if (!this.api || !http) throw new Error('the gateway has not started');
     return {
-      config,
-      events,
-      metrics,
-      db,
-      writer,
-      registry,
-      can,
-      canNodes,
-      commands,
-      control,
-      safety,
-      sim,
-      broker,
-      brokerBinding,
-      mqtt,
-      discovery,
-      wifi,
-      rules,
-      tokens,
-      http: http!,
-      api,
+      config: this.config,
+      events: this.events,
+      metrics: this.metrics,
+      db: this.db,
+      writer: this.writer,
+      registry: this.registry,
+      can: this.can,
+      canNodes: this.canNodes,
+      commands: this.commands,
+      control: this.control,
+      safety: this.safety,
+      sim: this.sim,
+      broker: this.broker,
+      brokerBinding: this.brokerBinding,
+      mqtt: this.mqtt,
+      discovery: this.discovery,
+      wifi: this.wifi,
+      rules: this.rules,
+      tokens: this.tokens,
+      http,
+      api: this.api,
     };
   }
 
