@@ -113,6 +113,7 @@ export const HealthReport = Type.Object(
       {
         worker: Type.Union([Type.Literal('starting'), Type.Literal('running'), Type.Literal('restarting'), Type.Literal('stopped')]),
         worker_restarts: Count(),
+        worker_hangs: Count('times the watchdog ended a safety worker that had stopped answering (also counted in worker_restarts)'),
         worker_trips: Count('trips the safety worker thread made'),
         worker_kernel_drops: Count("CAN frames the kernel dropped on the safety worker's own socket: its receive queue was full"),
       },

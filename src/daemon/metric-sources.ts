@@ -22,6 +22,7 @@ export function readCountersFrom(metrics: Metrics, p: Parts): void {
     canplug_safety_trips_total: () => p.safety.trips + p.canNodes.nodeTrips,
     canplug_safety_worker_trips_total: () => p.safety.worker.trips,
     canplug_safety_worker_restarts_total: () => p.safety.worker.restarts,
+    canplug_safety_worker_hangs_total: () => p.safety.worker.hangs,
     canplug_safety_worker_kernel_drops_total: () => p.safety.worker.kernelDrops,
     canplug_rules_fired_total: () => p.rules.fired,
     canplug_event_listener_failures_total: () => p.events.failures,

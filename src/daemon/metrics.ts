@@ -54,6 +54,7 @@ export class Metrics {
     counter('canplug_safety_trips_total', 'safety trips (node or gateway)');
     counter('canplug_safety_worker_trips_total', 'trips made by the safety worker thread (the open sent from its own CAN access)');
     counter('canplug_safety_worker_restarts_total', 'times the safety worker thread exited and was started again');
+    counter('canplug_safety_worker_hangs_total', 'times the watchdog ended a safety worker thread that had stopped answering');
     counter(
       'canplug_safety_worker_kernel_drops_total',
       "CAN frames the kernel dropped because the safety worker's own socket receive queue was full",

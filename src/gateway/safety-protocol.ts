@@ -33,6 +33,10 @@ export type ToWorker =
   | { type: 'latch'; key: string; latch: Latch }
   /** The device was removed: its own limits no longer apply. */
   | { type: 'forget'; key: string }
+  /** The watchdog: a worker whose event loop runs answers with `pong`. */
+  | { type: 'ping' }
+  /** Test-only: the worker's event loop busy for `ms`, as a bug's endless loop would keep it. */
+  | { type: 'hang-for-test'; ms: number }
   | { type: 'stop' };
 
 export type FromWorker =
@@ -44,4 +48,5 @@ export type FromWorker =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; detail?: Record<string, unknown> }
   /** Frames the kernel dropped on the worker's own socket (its receive queue was full) since it started. */
   | { type: 'kernel-drops'; total: number }
+  | { type: 'pong' }
   | { type: 'stopped' };

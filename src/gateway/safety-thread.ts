@@ -1,6 +1,6 @@
 /**
  * The main thread's side of the safety worker: starts it, asks it (with a time limit: no answer is
- * a refusal), passes its trips on, and starts it again if it ever exits.
+ * a refusal), passes its trips on, and starts it again if it ever exits or stops answering.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
@@ -14,6 +14,13 @@ const ANSWER_MS = 2000;
 const START_MS = 30_000;
 const STOP_MS = 2000;
 const MAX_BACKOFF_MS = 2000;
+/**
+ * The watchdog pings the worker this often; after HUNG_PINGS pings in a row without a pong its event
+ * loop is stuck (a bug's endless loop) and it is ended and started again. Counted in pings, not
+ * time: a stalled main thread fires one late tick, not a missed answer.
+ */
+const PING_MS = 1000;
+const HUNG_PINGS = 5;
 
 export interface SafetyThreadDeps {
   /** The worker's start data, built at each (re)start from what the main thread holds. */
@@ -29,6 +36,8 @@ export class SafetyThread {
   restarts = 0;
   /** Trips the worker reported (it had already sent the open). */
   trips = 0;
+  /** Times the watchdog ended a worker that had stopped answering (each also counts as a restart). */
+  hangs = 0;
   /** Frames the kernel dropped on the worker's own socket, summed over its restarts. */
   kernelDrops = 0;
   private kernelDropsBefore = 0;
@@ -37,6 +46,8 @@ export class SafetyThread {
   private nextId = 1;
   private backoffMs = 100;
   private restartTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private unanswered = 0;
   /** Set once the first start succeeded: only a worker that ran is started again. */
   private started = false;
 
@@ -56,6 +67,7 @@ export class SafetyThread {
           this.state = 'running';
           this.started = true;
           this.backoffMs = 100;
+          this.watch(worker);
           resolve();
         } else this.onMessage(message);
       });
@@ -70,6 +82,7 @@ export class SafetyThread {
 
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearInterval(this.pingTimer);
     const worker = this.worker;
     this.state = 'stopped';
     this.worker = undefined;
@@ -85,6 +98,11 @@ export class SafetyThread {
   /** Test-only hook: ends the worker as a crash would; it is started again like after any exit. */
   async crashForTest(): Promise<void> {
     await this.worker?.terminate();
+  }
+
+  /** Test-only hook: keeps the worker's event loop busy for `ms`, as an endless loop would. */
+  hangForTest(ms: number): void {
+    this.worker?.postMessage({ type: 'hang-for-test', ms } satisfies ToWorker);
   }
 
   /** The worker's refusal, or undefined when it agrees; a worker that cannot answer refuses. */
@@ -139,10 +157,27 @@ export class SafetyThread {
       case 'kernel-drops':
         this.kernelDrops = this.kernelDropsBefore + message.total;
         return;
+      case 'pong':
+        this.unanswered = 0;
+        return;
     }
   }
 
+  private watch(worker: Worker): void {
+    clearInterval(this.pingTimer);
+    this.unanswered = 0;
+    this.pingTimer = setInterval(() => {
+      if (++this.unanswered <= HUNG_PINGS) return worker.postMessage({ type: 'ping' } satisfies ToWorker);
+      clearInterval(this.pingTimer);
+      this.hangs++;
+      this.deps.log.error({ unanswered_pings: HUNG_PINGS }, 'safety worker stopped answering; ending it to start it again');
+      void worker.terminate();
+    }, PING_MS);
+    this.pingTimer.unref();
+  }
+
   private onExit(worker: Worker, code: number): void {
+    if (worker === this.worker) clearInterval(this.pingTimer);
     if (worker !== this.worker || this.state === 'stopped' || !this.started) return;
     this.settleAll('the safety worker exited');
     this.kernelDropsBefore = this.kernelDrops;

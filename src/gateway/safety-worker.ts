@@ -125,7 +125,11 @@ async function stop(): Promise<void> {
 }
 
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'stop') void stop();
+  if (message.type === 'ping') post({ type: 'pong' });
+  else if (message.type === 'hang-for-test') {
+    const until = performance.now() + message.ms;
+    while (performance.now() < until);
+  } else if (message.type === 'stop') void stop();
   else if (message.type === 'forget') watched.delete(message.key);
   else if (message.type === 'limits') watch(message.key).limits = message.limits;
   else if (message.type === 'latch') watch(message.key).latch ??= message.latch;

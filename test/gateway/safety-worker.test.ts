@@ -154,3 +154,58 @@ test('a safety worker that exits is started again with the latches the main thre
   assert.equal(on.statusCode, 200, on.body);
   assert.equal(node2.relay, true);
 });
+
+test('a safety worker whose event loop is stuck is ended by the watchdog within seconds and started again; the main thread still trips meanwhile', async (t) => {
+  const tg = await startGateway({ can: { sim: { nodes: [1, 2], report_period_ms: 100 } } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 4000, 'sockets online');
+  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  assert.equal(off.statusCode, 200, off.body);
+  const worker = gateway.parts.safety.worker;
+  const hungAt = performance.now();
+  worker.hangForTest(60_000);
+
+  // Stuck, it answers nothing: a close is refused after the answer time, not let through.
+  const close = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: true },
+    headers: tg.auth,
+  });
+  assert.equal(close.statusCode, 409, close.body);
+  assert.match(close.json().error, /did not answer/);
+  // The main thread is the layer left: a reading over the limit still opens the relay.
+  const [node1] = gateway.parts.sim.sockets;
+  node1.interlockEnabled = false;
+  node1.setHumidity(90);
+  node1.reportNow();
+  await waitFor(
+    () => !node1.relay && gateway.parts.registry.find('socket-1')?.state.gatewayLatch,
+    3000,
+    'socket-1 tripped by the main thread',
+  );
+
+  await waitFor(() => worker.hangs === 1, 15_000, 'the watchdog ending the stuck worker');
+  const endedAfter = performance.now() - hungAt;
+  assert.ok(endedAfter > 4000 && endedAfter < 12_000, `ended ${Math.round(endedAfter)} ms after it got stuck`);
+  await waitFor(() => worker.state === 'running', 30_000, 'the worker started again');
+  assert.equal(worker.restarts, 1);
+  const health = gateway.health();
+  assert.equal(health.safety.worker_hangs, 1);
+  // The new worker answers again, and holds the latch the main thread set while it was stuck.
+  const on2 = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: true },
+    headers: tg.auth,
+  });
+  assert.equal(on2.statusCode, 200, on2.body);
+  const on1 = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-1/relay',
+    payload: { on: true },
+    headers: tg.auth,
+  });
+  assert.equal(on1.statusCode, 409, on1.body);
+});
