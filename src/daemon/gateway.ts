@@ -299,6 +299,7 @@ export class Gateway {
       config: safety,
       can,
       busName: this.sim.bus?.name,
+      wifiReportPeriodMs: this.config.udp.report_period_ms,
       log: this.child('safety'),
     });
     this.step('safety', () => this.safety.stop());

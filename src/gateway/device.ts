@@ -16,10 +16,12 @@ export const DEVICE_MODEL: Record<DeviceKind, string> = {
 /**
  * How late a device's report of its relay may come after a command, before the safety watchdog's
  * `relay_confirm_s` starts (docs/safety.md): a CAN node answers the command with its relay state; a
- * Wi-Fi plug shows it only in its next broadcast, every 5 s, and Wi-Fi does not resend a lost
- * broadcast, so two periods.
+ * Wi-Fi plug shows it only in its next broadcast (`udp.report_period_ms`, the firmware's 5 s by
+ * default), and Wi-Fi does not resend a lost broadcast, so two periods.
  */
-export const RELAY_REPORT_DELAY_MS: Record<DeviceKind, number> = { can: 0, seed: 0, wifi: 10_000 };
+export function relayReportDelayMs(kind: DeviceKind, wifiReportPeriodMs: number): number {
+  return kind === 'wifi' ? 2 * wifiReportPeriodMs : 0;
+}
 
 export interface DeviceState {
   relay?: boolean;

@@ -14,7 +14,7 @@ import type { Commands } from './commands.js';
 import type { Config } from '../config/config.js';
 import type { DeviceControl } from './control.js';
 import { LimitError, RefusedError } from './errors.js';
-import { interlocked, RELAY_REPORT_DELAY_MS, type Device, type Reading } from './device.js';
+import { interlocked, relayReportDelayMs, type Device, type Reading } from './device.js';
 import type { EventBus } from './events.js';
 import type { Registry } from './registry.js';
 import type { Logger } from '../log.js';
@@ -55,6 +55,8 @@ export interface SafetyDeps {
   can: Config['can'];
   /** The simulated bus's name, when the transport is sim: the worker joins the same bus. */
   busName?: string;
+  /** `udp.report_period_ms`: a Wi-Fi plug shows an open in a broadcast up to two periods later. */
+  wifiReportPeriodMs: number;
   log: Logger;
 }
 
@@ -411,7 +413,7 @@ export class Safety {
       if (
         w.openExpectedSince !== undefined &&
         device.state.relay === true &&
-        now - w.openExpectedSince > c.relay_confirm_s * 1000 + RELAY_REPORT_DELAY_MS[device.kind]
+        now - w.openExpectedSince > c.relay_confirm_s * 1000 + relayReportDelayMs(device.kind, this.deps.wifiReportPeriodMs)
       ) {
         this.alarm(
           device,

@@ -123,7 +123,13 @@ export async function unitSafety(
   safetyConfig: Record<string, unknown> = {},
 ): Promise<Safety> {
   const config = parseConfig({ safety: safetyConfig });
-  const safety = new Safety({ ...parts, config: config.safety, can: config.can, log: silentLogger });
+  const safety = new Safety({
+    ...parts,
+    config: config.safety,
+    can: config.can,
+    wifiReportPeriodMs: config.udp.report_period_ms,
+    log: silentLogger,
+  });
   t.mock.method(safety.worker, 'start', async () => {});
   t.mock.method(safety.worker, 'stop', async () => {});
   t.mock.method(safety.worker, 'ask', async () => undefined);

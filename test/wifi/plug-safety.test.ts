@@ -10,7 +10,8 @@ import type { LogEvent } from '../../src/gateway/events.js';
 const STUCK = /still reports closed/;
 
 test("with the firmware's 5 s broadcasts, an open sent right after a broadcast is confirmed about 5 s later and raises no alarm", async (t) => {
-  const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater' }]); // safety.relay_confirm_s: its default 3
+  // safety.relay_confirm_s: its default 3; udp.report_period_ms: the firmware's 5 s, as the plug broadcasts.
+  const { tg, plugs, put } = await wifiRig(t, [{ name: 'Heater' }], { udp: { report_period_ms: 5000 } });
   const [plug] = plugs;
   const alarms: LogEvent[] = [];
   tg.gateway.parts.events.subscribe('test', { log: (e) => e.type === 'alarm' && alarms.push(e) });
@@ -26,10 +27,11 @@ test("with the firmware's 5 s broadcasts, an open sent right after a broadcast i
   assertFaithfulUse(plugs);
 });
 
-test('an open refused because the plug is offline raises no alarm; a plug that reboots and comes back closed does, after relay_confirm_s plus two broadcast periods', async (t) => {
+test('an open refused because the plug is offline raises no alarm; a plug that reboots and comes back closed does, after relay_confirm_s plus two of its broadcast periods', async (t) => {
   const { tg, plugs, put, known } = await wifiRig(t, [{ name: 'Lamp' }, { name: 'Kettle' }], {
     safety: { relay_confirm_s: 0.5 },
-    udp: { offline_timeout_ms: 1000, switch_timeout_ms: 3000 },
+    // The plugs broadcast every 500 ms, and the config says so: the alarm waits two of those periods, not 5 s ones.
+    udp: { offline_timeout_ms: 1000, switch_timeout_ms: 3000, report_period_ms: 500 },
   });
   const [lamp, kettle] = plugs;
   const alarms: { device: string; at: number }[] = [];
@@ -65,7 +67,8 @@ test('an open refused because the plug is offline raises no alarm; a plug that r
     'no command reached the Lamp, so no alarm',
   );
   const after = alarm.at - sent;
-  assert.ok(after >= 10_000, `alarm ${after} ms after the open: not before relay_confirm_s + two 5 s periods`);
+  assert.ok(after >= 1500, `alarm ${after} ms after the open: not before relay_confirm_s + two 500 ms periods`);
+  assert.ok(after < 8000, `alarm ${after} ms after the open: two of the configured periods, not of the firmware's default 5 s`);
   assert.match(tg.gateway.parts.registry.find('Kettle')!.state.problems.join(), STUCK);
   assertFaithfulUse(plugs);
 });
