@@ -14,7 +14,7 @@ export function renderConfigDoc(): string {
   const lines = [
     '# Configuration reference',
     '',
-    'Generated from the schema in `src/config/config.ts` by `npm run docs:config`; a test keeps it current.',
+    'Generated from the schema in `src/config/schema.ts` by `npm run docs:config`; a test keeps it current.',
     '',
     'The file is YAML, read from `--config`, `CANPLUG_CONFIG`, or `./canplug.yaml` when present; without one the',
     'built-in defaults below run the demo. Every key can be overridden by the environment variable shown',

@@ -160,7 +160,12 @@ test('a safety worker whose event loop is stuck is ended by the watchdog within 
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 4000, 'sockets online');
-  const off = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: false }, headers: tg.auth });
+  const off = await gateway.parts.api.inject({
+    method: 'PUT',
+    url: '/api/devices/socket-2/relay',
+    payload: { on: false },
+    headers: tg.auth,
+  });
   assert.equal(off.statusCode, 200, off.body);
   const worker = gateway.parts.safety.worker;
   const hungAt = performance.now();
