@@ -170,6 +170,8 @@ export class SafetyThread {
       if (++this.unanswered <= HUNG_PINGS) return worker.postMessage({ type: 'ping' } satisfies ToWorker);
       clearInterval(this.pingTimer);
       this.hangs++;
+      // Refused from now on, without waiting for each answer to time out; the exit starts it again.
+      this.state = 'restarting';
       this.deps.log.error({ unanswered_pings: HUNG_PINGS }, 'safety worker stopped answering; ending it to start it again');
       void worker.terminate();
     }, PING_MS);
