@@ -20,6 +20,8 @@ import { humidityResetRefusal, loosened, overLimit, rearmLevel, type Limits, typ
 const RESEND_OPEN_MS = 1000;
 /** How often the kernel's drop count of the worker's own socket is read (posted only when it grew). */
 const DROPS_REPORT_MS = 1000;
+/** How long a humidity reset refused on the reading held waits for the next one (the main thread waits 2 s for any answer). */
+const RESET_WAIT_MS = 1500;
 
 interface Watched {
   limits: Limits;
@@ -46,6 +48,8 @@ const watch = (key: string): Watched => {
   return w;
 };
 for (const d of init.devices) Object.assign(watch(d.key), { limits: d.limits, latch: d.latch });
+/** Per device, resets waiting for its next humidity reading (answerReset). */
+const resetsWaiting = new Map<string, (() => void)[]>();
 
 const transport = await createTransport(init.can, log, new VirtualBus(init.busName), 'safety');
 const can = new CanBus(transport, init.can.protocol, log);
@@ -63,7 +67,13 @@ function open(key: string, w: Watched): void {
 /** The rule, then keeping a latched relay open. */
 function check(key: string, reading: RuleReading, relayClosed?: boolean): void {
   const w = watch(key);
-  if (reading.humidity !== undefined) w.humidity = reading.humidity;
+  if (reading.humidity !== undefined) {
+    w.humidity = reading.humidity;
+    const waiting = resetsWaiting.get(key);
+    resetsWaiting.delete(key);
+    // A copy: each settle takes itself out of the list.
+    for (const settle of [...(waiting ?? [])]) settle();
+  }
   const trip = init.gatewayRule ? overLimit(w.limits, reading) : undefined;
   if (trip && !w.latch) {
     open(key, w);
@@ -111,6 +121,27 @@ function answer(request: SafetyRequest): string | undefined {
   }
 }
 
+/**
+ * The main thread asks for a person's reset only once it has seen a reading under the re-arm level,
+ * but this thread may not have handled that frame yet (a slow turn): refused on the humidity it
+ * holds, the reset is answered on the node's next humidity reading instead, or after RESET_WAIT_MS
+ * on what it holds then.
+ */
+function answerReset(request: Extract<SafetyRequest, { type: 'reset' }>, id: number): void {
+  const refusal = answer(request);
+  if (!refusal || watched.get(request.key)?.latch?.kind !== 'humidity') return post({ type: 'answer', id, refusal });
+  const waiting = resetsWaiting.get(request.key) ?? [];
+  resetsWaiting.set(request.key, waiting);
+  const settle = () => {
+    clearTimeout(timer);
+    const i = waiting.indexOf(settle);
+    if (i >= 0) waiting.splice(i, 1);
+    post({ type: 'answer', id, refusal: answer(request) });
+  };
+  const timer = setTimeout(settle, RESET_WAIT_MS);
+  waiting.push(settle);
+}
+
 let dropsReported = 0;
 const dropsTimer = setInterval(() => {
   const drops = transport.stats().kernelDrops ?? 0;
@@ -133,6 +164,7 @@ port.on('message', (message: ToWorker) => {
   else if (message.type === 'forget') watched.delete(message.key);
   else if (message.type === 'limits') watch(message.key).limits = message.limits;
   else if (message.type === 'latch') watch(message.key).latch ??= message.latch;
+  else if (message.type === 'reset') answerReset(message, message.id);
   else post({ type: 'answer', id: message.id, refusal: answer(message) });
 });
 // A bug here must not leave a raw socket's reader running in a dying thread: close the bus first.

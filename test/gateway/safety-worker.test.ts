@@ -213,3 +213,28 @@ test('a safety worker whose event loop is stuck is ended by the watchdog within 
   });
   assert.equal(on1.statusCode, 409, on1.body);
 });
+
+test("a person's reset right after the dry reading is answered on that reading, even when the worker has not handled it yet", async (t) => {
+  // Reports only when asked: the frames in this test are the ones it sends.
+  const tg = await startGateway({ can: { sim: { nodes: [1], report_period_ms: 60_000 } } });
+  t.after(() => tg.stop());
+  const { gateway } = tg;
+  const [node] = gateway.parts.sim.sockets;
+  node.interlockEnabled = false;
+  await waitFor(() => gateway.parts.registry.find('socket-1')?.available, 4000, 'socket-1 online');
+  node.setHumidity(90);
+  node.reportNow();
+  const device = gateway.parts.registry.find('socket-1')!;
+  await waitFor(() => device.state.gatewayLatch, 3000, 'socket-1 tripped');
+
+  // The worker is busy (a slow turn) while the dry frame arrives: the main thread sees it first.
+  const worker = gateway.parts.safety.worker;
+  worker.hangForTest(400);
+  await new Promise((r) => setTimeout(r, 50));
+  node.setHumidity(55);
+  node.reportNow();
+  await waitFor(() => device.state.humidity === 55, 2000, 'the main thread saw 55 %RH');
+  const reset = await gateway.parts.api.inject({ method: 'POST', url: '/api/devices/socket-1/reset', headers: tg.auth });
+  assert.equal(reset.statusCode, 200, reset.body);
+  assert.equal(device.state.gatewayLatch, undefined);
+});
