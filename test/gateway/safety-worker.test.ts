@@ -5,13 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCommand } from '../../src/can/codec.js';
 import { SAFETY_TOKENS } from '../../src/gateway/commands.js';
-import { startGateway, waitFor } from '../helpers/gateway.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { startNodeThread } from '../helpers/node-thread.js';
 import { percentiles, stallEventLoop } from '../helpers/stall.js';
 
 const IDLE_NODES = Array.from({ length: 10 }, (_, i) => 11 + i);
 const STALLED_NODES = Array.from({ length: 20 }, (_, i) => 31 + i);
 const STALL_MS = 10_000;
+
+/** A person switching a socket over REST. */
+const switchRelay = (tg: TestGateway, name: string, on: boolean) =>
+  tg.gateway.parts.api.inject({ method: 'PUT', url: `/api/devices/${name}/relay`, payload: { on }, headers: tg.auth });
 
 test('with the main event loop stalled for 10 s, a humidity frame over the limit still puts the open command on the simulated bus within 100 ms', async (t) => {
   const tg = await startGateway({ can: { sim: { nodes: [] }, heartbeat_timeout_ms: 30_000 } });
@@ -59,12 +63,7 @@ test('with the main event loop stalled for 10 s, a humidity frame over the limit
   // Once the main thread runs again it has the whole story: latched, logged, closes refused.
   const device = gateway.parts.registry.canNode(STALLED_NODES[0])!;
   await waitFor(() => device.state.gatewayLatch, 5000, 'the main thread caught up with the trip');
-  const close = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: `/api/devices/${device.name}/relay`,
-    payload: { on: true },
-    headers: tg.auth,
-  });
+  const close = await switchRelay(tg, device.name, true);
   assert.equal(close.statusCode, 409, close.body);
   // Idle, the main thread may trip first and hand the latch over; stalled, every trip is the worker's.
   await waitFor(
@@ -116,23 +115,13 @@ test('a safety worker that exits is started again with the latches the main thre
   // Under the limit now, still over the re-arm level: only the restored latch keeps it open from here.
   node1.setHumidity(75);
   await waitFor(() => gateway.parts.registry.find('socket-1')?.state.humidity === 75, 2000, 'humidity 75 seen');
-  const off = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-2/relay',
-    payload: { on: false },
-    headers: tg.auth,
-  });
+  const off = await switchRelay(tg, 'socket-2', false);
   assert.equal(off.statusCode, 200, off.body);
 
   const worker = gateway.parts.safety.worker;
   await worker.crashForTest();
   await waitFor(() => worker.state === 'restarting', 1000, 'the exit noticed');
-  const meanwhile = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-2/relay',
-    payload: { on: true },
-    headers: tg.auth,
-  });
+  const meanwhile = await switchRelay(tg, 'socket-2', true);
   assert.equal(meanwhile.statusCode, 409, 'no close while the worker is away');
   assert.match(meanwhile.json().error, /safety worker is restarting/);
   assert.equal(gateway.health().status, 'degraded');
@@ -150,7 +139,7 @@ test('a safety worker that exits is started again with the latches the main thre
   rogue.send(encodeCommand(1, 9, { op: 'setRelay', action: 'close' }));
   await waitFor(() => openTokens.some((token) => token >= SAFETY_TOKENS.first), 2000, 'an open from the new worker');
   await waitFor(() => !node1.relay, 2000, 'socket-1 open again');
-  const on = await gateway.parts.api.inject({ method: 'PUT', url: '/api/devices/socket-2/relay', payload: { on: true }, headers: tg.auth });
+  const on = await switchRelay(tg, 'socket-2', true);
   assert.equal(on.statusCode, 200, on.body);
   assert.equal(node2.relay, true);
 });
@@ -160,24 +149,14 @@ test('a safety worker whose event loop is stuck is ended by the watchdog within 
   t.after(() => tg.stop());
   const { gateway } = tg;
   await waitFor(() => gateway.parts.registry.find('socket-2')?.available, 4000, 'sockets online');
-  const off = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-2/relay',
-    payload: { on: false },
-    headers: tg.auth,
-  });
+  const off = await switchRelay(tg, 'socket-2', false);
   assert.equal(off.statusCode, 200, off.body);
   const worker = gateway.parts.safety.worker;
   const hungAt = performance.now();
   worker.hangForTest(60_000);
 
   // Stuck, it answers nothing: a close is refused after the answer time, not let through.
-  const close = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-2/relay',
-    payload: { on: true },
-    headers: tg.auth,
-  });
+  const close = await switchRelay(tg, 'socket-2', true);
   assert.equal(close.statusCode, 409, close.body);
   assert.match(close.json().error, /did not answer/);
   // The main thread is the layer left: a reading over the limit still opens the relay.
@@ -198,19 +177,9 @@ test('a safety worker whose event loop is stuck is ended by the watchdog within 
   const health = gateway.health();
   assert.equal(health.safety.worker_hangs, 1);
   // The new worker answers again, and holds the latch the main thread set while it was stuck.
-  const on2 = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-2/relay',
-    payload: { on: true },
-    headers: tg.auth,
-  });
+  const on2 = await switchRelay(tg, 'socket-2', true);
   assert.equal(on2.statusCode, 200, on2.body);
-  const on1 = await gateway.parts.api.inject({
-    method: 'PUT',
-    url: '/api/devices/socket-1/relay',
-    payload: { on: true },
-    headers: tg.auth,
-  });
+  const on1 = await switchRelay(tg, 'socket-1', true);
   assert.equal(on1.statusCode, 409, on1.body);
 });
 
