@@ -43,7 +43,8 @@ test('protocol v1 frames from cansend are decoded, published on MQTT and listed 
     { state: state.state, voltage: state.voltage, current: state.current, temperature: state.temperature, firmware: state.firmware },
     { state: 'ON', voltage: 230.1, current: 0.52, temperature: 21.3, firmware: '1.2' },
   );
-  assert.equal(mqtt.messages.get('canplug/socket-7/availability'), 'online');
+  // availability is QoS 1 and state QoS 0: either may arrive first.
+  await waitFor(() => mqtt.messages.get('canplug/socket-7/availability') === 'online', 2000, 'availability online');
   const rest = (await gateway.parts.api.inject({ url: '/api/devices/socket-7' })).json();
   assert.equal(rest.state.voltage, 230.1);
 
