@@ -77,8 +77,10 @@ const result = spawnSync(
     '--import',
     'tsx',
     '--test',
-    // No --test-force-exit: with files run two at a time it drops the tail of a file's verdicts, failures
-    // included (nodejs/node#64833); every file must end on its own, and one that does not hangs the run.
+    // A file whose Chromium or vite leaves a handle open would hang the run without it (seen once in CI).
+    // Its cost (nodejs/node#64833): with two files at a time it can drop the tail of a file's verdicts
+    // from the report; a failing file still fails the run, but the counts are lower bounds.
+    '--test-force-exit',
     '--test-concurrency=2',
     // node's default reporter (spec on a terminal, TAP otherwise), and the summary beside it.
     `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,

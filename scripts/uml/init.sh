@@ -56,9 +56,8 @@ say "ready kernel=$(uname -r)"
 cd "$CANPLUG_CWD" || finish 92
 export PATH="$(dirname "$NODE"):$PATH" CANPLUG_IN_GUEST=1
 # The files share vcan0 and take it down and delete it: one file at a time (the guest has one CPU anyway).
-# No --test-force-exit: it can drop the tail of a file's verdicts (nodejs/node#64833); the timeout bounds a hang.
 say "suite-start"
-timeout -k 10 "$GUEST_TIMEOUT_S" "$NODE" --disable-warning=MaxListenersExceededWarning --import tsx --test --test-concurrency=1 \
+timeout -k 10 "$GUEST_TIMEOUT_S" "$NODE" --disable-warning=MaxListenersExceededWarning --import tsx --test --test-force-exit --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$RUN/tap.txt" \
   --test-reporter=./scripts/uml/json-reporter.mjs --test-reporter-destination="$RUN/events.jsonl" \
