@@ -70,9 +70,11 @@ function check(key: string, reading: RuleReading, relayClosed?: boolean): void {
   if (reading.humidity !== undefined) {
     w.humidity = reading.humidity;
     const waiting = resetsWaiting.get(key);
-    resetsWaiting.delete(key);
-    // A copy: each settle takes itself out of the list.
-    for (const settle of [...(waiting ?? [])]) settle();
+    if (waiting) {
+      resetsWaiting.delete(key);
+      // A copy: each settle takes itself out of the list.
+      for (const settle of [...waiting]) settle();
+    }
   }
   const trip = init.gatewayRule ? overLimit(w.limits, reading) : undefined;
   if (trip && !w.latch) {
